@@ -1,0 +1,2 @@
+export { MemoryVfs } from './memory-vfs.js';
+export type { MemoryVfsOptions, SeedTree } from './memory-vfs.js';

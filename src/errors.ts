@@ -1,0 +1,184 @@
+/**
+ * Errors: every failure that leaves a cloudmount layer is a `VfsError` carrying a POSIX errno.
+ * FUSE hands `-errno` to the kernel; WebDAV turns it into an HTTP status with `httpStatusFor`.
+ */
+import { constants } from 'node:os';
+import { redact } from './redact.js';
+
+/** The errno names cloudmount produces. */
+export type ErrnoCode =
+  | 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EINVAL' | 'ENAMETOOLONG'
+  | 'EACCES' | 'EPERM' | 'EROFS' | 'ENOSPC' | 'EDQUOT' | 'EFBIG' | 'EBUSY' | 'ENOLCK'
+  | 'EAGAIN' | 'ETIMEDOUT' | 'ECANCELED' | 'EIO' | 'EPROTO' | 'ENOTSUP' | 'ENOSYS'
+  | 'EXDEV' | 'ECONNRESET' | 'EBADF' | 'EMFILE' | 'ESTALE' | 'ELOOP' | 'ERANGE';
+
+/** Where an error came from and what the provider said; never holds a secret. */
+export interface VfsErrorDetails {
+  /** Provider or layer name: 'cloudreve', 'couchdrop', 'memory', 'webdav', … */
+  provider?: string;
+  /** The Vfs operation or API call, e.g. 'list' or 'POST /file/upload'. */
+  operation?: string;
+  /** The Vfs path involved (not a provider URL). */
+  path?: string;
+  /** Provider error code (Cloudreve `code`) when there is one. */
+  providerCode?: number | string;
+  /** HTTP status of the failed request, when there was one. */
+  status?: number;
+  /** The provider's own message, redacted and truncated. */
+  providerMessage?: string;
+}
+
+export interface VfsErrorOptions extends VfsErrorDetails {
+  /** May the same request succeed if tried again later? */
+  retryable?: boolean;
+  /** The provider asked us to wait this long before retrying (Retry-After). */
+  retryAfterMs?: number;
+  /** The underlying error, for debugging. Its message is redacted on the way in. */
+  cause?: unknown;
+}
+
+const MAX_PROVIDER_MESSAGE = 300;
+
+/** An errno-coded error: `code` is the errno name, `errno` its number on this OS. */
+export class VfsError extends Error {
+  override name = 'VfsError';
+  readonly code: ErrnoCode;
+  readonly errno: number;
+  readonly retryable: boolean;
+  readonly retryAfterMs?: number;
+  readonly details: VfsErrorDetails;
+
+  constructor(code: ErrnoCode, message: string, options: VfsErrorOptions = {}) {
+    const { retryable, retryAfterMs, cause, ...details } = options;
+    if (details.providerMessage !== undefined) {
+      details.providerMessage = redact(details.providerMessage).slice(0, MAX_PROVIDER_MESSAGE);
+    }
+    super(redact(`${code}: ${message}`), cause === undefined ? undefined : { cause: sanitizeCause(cause) });
+    this.code = code;
+    this.errno = errnoNumber(code);
+    this.retryable = retryable ?? false;
+    if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
+    this.details = details;
+  }
+
+  /** Same error with more context filled in (keeps what is already set). */
+  withDetails(extra: VfsErrorDetails): VfsError {
+    const copy = new VfsError(this.code, this.message.replace(/^[A-Z]+: /, ''), {
+      ...extra,
+      ...this.details,
+      retryable: this.retryable,
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+      cause: this.cause,
+    });
+    copy.stack = this.stack;
+    return copy;
+  }
+}
+
+/** Errors carry their cause for debugging, but a cause's message may hold a URL with a signature. */
+function sanitizeCause(cause: unknown): unknown {
+  if (cause instanceof VfsError) return cause;
+  if (cause instanceof Error) {
+    const clean = new Error(redact(cause.message));
+    clean.name = cause.name;
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code) (clean as NodeJS.ErrnoException).code = code;
+    return clean;
+  }
+  return typeof cause === 'string' ? redact(cause) : undefined;
+}
+
+/** The errno number of `code` on this OS (positive), from `os.constants.errno`. */
+export function errnoNumber(code: ErrnoCode): number {
+  const table = constants.errno as Record<string, number>;
+  return table[code] ?? table.EIO!;
+}
+
+/** True when `e` is a VfsError, optionally with one of the given codes. */
+export function isVfsError(e: unknown, ...codes: ErrnoCode[]): e is VfsError {
+  return e instanceof VfsError && (codes.length === 0 || codes.includes(e.code));
+}
+
+/** Shorthand constructor used across the code base. */
+export function vfsError(code: ErrnoCode, message: string, options?: VfsErrorOptions): VfsError {
+  return new VfsError(code, message, options);
+}
+
+/**
+ * Turn anything thrown into a VfsError: VfsErrors pass through (with details filled in),
+ * aborts become ECANCELED, Node system errors keep their errno name when we know it, the rest EIO.
+ */
+export function toVfsError(e: unknown, context: VfsErrorDetails = {}): VfsError {
+  if (e instanceof VfsError) return context.path || context.operation || context.provider ? e.withDetails(context) : e;
+  if (isAbortError(e)) return new VfsError('ECANCELED', 'operation aborted', { ...context, cause: e });
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && KNOWN_CODES.has(code as ErrnoCode)) {
+    const retryable = code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EAGAIN';
+    return new VfsError(code as ErrnoCode, errorMessage(e), { ...context, retryable, cause: e });
+  }
+  return new VfsError('EIO', errorMessage(e), { ...context, cause: e });
+}
+
+/** True for the errors an AbortSignal produces (DOMException AbortError, Node ABORT_ERR, TimeoutError). */
+export function isAbortError(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  const { name, code } = e as { name?: string; code?: string };
+  return name === 'AbortError' || code === 'ABORT_ERR';
+}
+
+/** Throw ECANCELED when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, context: VfsErrorDetails = {}): void {
+  if (signal?.aborted) throw new VfsError('ECANCELED', 'operation aborted', context);
+}
+
+function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+const KNOWN_CODES = new Set<ErrnoCode>([
+  'ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EINVAL', 'ENAMETOOLONG', 'EACCES', 'EPERM',
+  'EROFS', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EBUSY', 'ENOLCK', 'EAGAIN', 'ETIMEDOUT', 'ECANCELED', 'EIO',
+  'EPROTO', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'ECONNRESET', 'EBADF', 'EMFILE', 'ESTALE', 'ELOOP', 'ERANGE',
+]);
+
+/**
+ * errno → HTTP status for the WebDAV frontend. EEXIST is 405 for MKCOL and 412 for
+ * COPY/MOVE with `Overwrite: F`; the frontend picks by method, this table gives the default.
+ */
+export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrnoCode, number>> = {
+  ENOENT: 404,
+  EEXIST: 405,
+  ENOTDIR: 409,
+  EISDIR: 405,
+  ENOTEMPTY: 409,
+  EINVAL: 400,
+  ENAMETOOLONG: 414,
+  EACCES: 403,
+  EPERM: 403,
+  EROFS: 403,
+  ENOSPC: 507,
+  EDQUOT: 507,
+  EFBIG: 413,
+  EBUSY: 423,
+  ENOLCK: 423,
+  EAGAIN: 503,
+  ETIMEDOUT: 504,
+  ECANCELED: 499,
+  EIO: 502,
+  EPROTO: 502,
+  ENOTSUP: 501,
+  ENOSYS: 501,
+  EXDEV: 502,
+  ECONNRESET: 502,
+  EBADF: 400,
+  EMFILE: 503,
+  ESTALE: 412,
+  ELOOP: 508,
+  ERANGE: 416,
+};
+
+/** HTTP status a WebDAV client should see for `e` (500 for non-VfsErrors). */
+export function httpStatusFor(e: unknown): number {
+  return e instanceof VfsError ? HTTP_STATUS_BY_CODE[e.code] ?? 500 : 500;
+}

@@ -1,0 +1,17 @@
+/**
+ * cloudmount's public API: the Vfs contract, its errors and path rules, the adapters and the frontends.
+ * Later layers add their exports here.
+ */
+export type {
+  Entry, EntryType, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData,
+  WriteOptions,
+} from './vfs.js';
+export { DEFAULT_CAPABILITIES } from './vfs.js';
+export {
+  VfsError, errnoNumber, httpStatusFor, isVfsError, toVfsError, vfsError, HTTP_STATUS_BY_CODE,
+} from './errors.js';
+export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
+export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';
+export { redact, registerSecret } from './redact.js';
+export { MemoryVfs } from '../adapters/memory/index.js';
+export type { MemoryVfsOptions, SeedTree } from '../adapters/memory/index.js';

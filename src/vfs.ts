@@ -1,0 +1,135 @@
+/**
+ * The Vfs contract: one promise-based filesystem interface that every provider adapter implements
+ * and every frontend (FUSE, WebDAV, library users) consumes. The rules every implementation follows
+ * are checked by the shared suite in test/contract.
+ */
+import type { Readable } from 'node:stream';
+
+export type EntryType = 'file' | 'directory';
+
+/** Metadata of one file or directory. */
+export interface Entry {
+  /** Normalised absolute path, e.g. "/docs/a.txt"; "/" for the root. */
+  path: string;
+  /** Last path segment; "" for the root. */
+  name: string;
+  type: EntryType;
+  /** Bytes for files; 0 for directories. */
+  size: number;
+  /** Last modification time. */
+  mtime: Date;
+  /** Changes whenever the content changes (provider etag, entity id, or derived). */
+  etag?: string;
+  mimeType?: string;
+  /** The provider's own id for this object, when it has one. */
+  id?: string;
+}
+
+/** Bytes to write: a Node stream, any async iterable of bytes, or one buffer. */
+export type WriteData = Readable | AsyncIterable<Uint8Array> | Uint8Array;
+
+export interface OpOptions {
+  /** Abort the operation; it rejects with ECANCELED. */
+  signal?: AbortSignal;
+}
+
+export interface ReadOptions extends OpOptions {
+  /** First byte to return (default 0). */
+  offset?: number;
+  /** How many bytes at most (default: to the end). A range past the end yields the bytes that exist. */
+  length?: number;
+}
+
+export interface WriteOptions extends OpOptions {
+  /** Total bytes, when known in advance (some providers need it before the upload starts). */
+  size?: number;
+  /** Modification time to record, where the provider keeps it. */
+  mtime?: Date;
+  /** Replace an existing file (default true); false → EEXIST when the path exists. */
+  overwrite?: boolean;
+}
+
+export interface RemoveOptions extends OpOptions {
+  /** Remove a directory with everything in it; without it a non-empty directory is ENOTEMPTY. */
+  recursive?: boolean;
+}
+
+export interface MoveOptions extends OpOptions {
+  /**
+   * Replace an existing target (default false → EEXIST). A file replaces a file, a directory
+   * replaces an empty directory; a type mismatch is EISDIR/ENOTDIR, a non-empty directory ENOTEMPTY.
+   */
+  overwrite?: boolean;
+}
+
+/** Storage quota, in bytes. `total`/`free` are absent when the provider does not say. */
+export interface SpaceInfo {
+  used: number;
+  total?: number;
+  free?: number;
+}
+
+/** What a provider does natively; frontends and the cache use it to choose strategies. */
+export interface VfsCapabilities {
+  /** `read` with an offset fetches only the requested bytes. */
+  rangedReads: boolean;
+  /** `copy` happens on the server without moving bytes through us. */
+  serverSideCopy: boolean;
+  /** `rename` happens on the server. */
+  serverSideMove: boolean;
+  /** Largest file the provider accepts, in bytes, when known. */
+  maxFileSize?: number;
+  /** "A" and "a" are different names. */
+  caseSensitive: boolean;
+  /** `write` keeps the `mtime` it is given. */
+  preservesMtime: boolean;
+  /** Smallest mtime step the provider stores, in ms (1000 for Unix-seconds providers). */
+  mtimeResolutionMs: number;
+  /** `write` works better (or only) when `size` is given up front. */
+  needsSizeForWrite: boolean;
+  /** `space()` can tell used/total bytes. */
+  quota: boolean;
+  /** Every mutation fails with EROFS. */
+  readOnly: boolean;
+}
+
+/** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
+export interface Vfs {
+  /** Short name for logs and errors: "memory", "cloudreve", "cached(cloudreve)". */
+  readonly name: string;
+  readonly capabilities: VfsCapabilities;
+
+  /** Metadata of one path. ENOENT when it or its parent is missing. */
+  stat(path: string, options?: OpOptions): Promise<Entry>;
+  /** Every child of a directory with its metadata, in no particular order. ENOTDIR for a file. */
+  list(dir: string, options?: OpOptions): Promise<Entry[]>;
+  /** A byte stream of a file (or a range of it). Rejects before the first byte on ENOENT/EISDIR. */
+  read(path: string, options?: ReadOptions): Promise<Readable>;
+  /** Create or replace a file from a stream; resolves after the new content is committed. */
+  write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry>;
+  /** Create one directory (the parent must exist). EEXIST when the path exists. */
+  mkdir(path: string, options?: OpOptions): Promise<Entry>;
+  /** Remove a file or directory. EBUSY for "/". */
+  remove(path: string, options?: RemoveOptions): Promise<void>;
+  /** Move/rename. EINVAL when a directory would move into itself. */
+  rename(from: string, to: string, options?: MoveOptions): Promise<Entry>;
+  /** Copy a file or a directory tree. */
+  copy(from: string, to: string, options?: MoveOptions): Promise<Entry>;
+  /** Quota. ENOTSUP when the provider cannot tell. */
+  space(options?: OpOptions): Promise<SpaceInfo>;
+  /** Release timers, sockets and caches. */
+  close?(): Promise<void>;
+}
+
+/** Capabilities with every flag at its most conservative value, for adapters to spread. */
+export const DEFAULT_CAPABILITIES: VfsCapabilities = {
+  rangedReads: false,
+  serverSideCopy: false,
+  serverSideMove: false,
+  caseSensitive: true,
+  preservesMtime: false,
+  mtimeResolutionMs: 1000,
+  needsSizeForWrite: false,
+  quota: false,
+  readOnly: false,
+};

@@ -1,0 +1,55 @@
+import { constants } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { HTTP_STATUS_BY_CODE, VfsError, httpStatusFor, toVfsError } from '../src/errors.js';
+import { redact, registerSecret, safeUrl } from '../src/redact.js';
+
+describe('VfsError', () => {
+  it('carries code, errno from os.constants and retryable', () => {
+    const e = new VfsError('ENOTEMPTY', 'directory not empty', { path: '/a', provider: 'memory', retryable: false });
+    expect(e).toBeInstanceOf(Error);
+    expect(e.code).toBe('ENOTEMPTY');
+    expect(e.errno).toBe(constants.errno.ENOTEMPTY);
+    expect(e.retryable).toBe(false);
+    expect(e.details).toEqual({ path: '/a', provider: 'memory' });
+  });
+
+  it('never keeps a secret in its message, provider message or cause', () => {
+    registerSecret('hunter2-super-secret');
+    const e = new VfsError('EACCES', 'login failed for password hunter2-super-secret', {
+      providerMessage: 'bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk',
+      cause: new Error('GET https://x.example/api/v4/file/content/1/0/a.txt?sign=abc123:999 failed'),
+    });
+    const all = `${e.message} ${e.details.providerMessage} ${(e.cause as Error).message}`;
+    expect(all).not.toContain('hunter2-super-secret');
+    expect(all).not.toContain('eyJhbGciOiJIUzI1NiJ9');
+    expect(all).not.toContain('abc123');
+  });
+
+  it('toVfsError maps aborts, Node errno errors and unknown errors', () => {
+    expect(toVfsError(new DOMException('x', 'AbortError')).code).toBe('ECANCELED');
+    expect(toVfsError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toMatchObject({ code: 'ECONNRESET', retryable: true });
+    expect(toVfsError(new TypeError('boom')).code).toBe('EIO');
+  });
+});
+
+describe('errno → HTTP table', () => {
+  it('has the statuses the design fixes', () => {
+    expect(HTTP_STATUS_BY_CODE).toMatchObject({
+      ENOENT: 404, EACCES: 403, EEXIST: 405, ENOTEMPTY: 409, ENOSPC: 507, EDQUOT: 507, EFBIG: 413, EBUSY: 423,
+      ENOLCK: 423, EAGAIN: 503, EINVAL: 400, EIO: 502,
+    });
+    expect(httpStatusFor(new VfsError('ENOENT', 'x'))).toBe(404);
+    expect(httpStatusFor(new Error('x'))).toBe(500);
+  });
+});
+
+describe('redact', () => {
+  it('removes bearer tokens, signed query strings and secret JSON fields', () => {
+    const out = redact('Authorization: Bearer abc.def.ghi url=/x?download=true&sign=SIG:123 {"password":"pw1234","refresh_token":"r"}');
+    expect(out).not.toMatch(/abc\.def|SIG:123|pw1234|"r"/);
+    expect(out).toContain('download=true');
+  });
+  it('safeUrl drops the query string', () => {
+    expect(safeUrl('https://h.example/a/b?sign=zzz')).toBe('https://h.example/a/b?…');
+  });
+});
