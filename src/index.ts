@@ -13,5 +13,7 @@ export {
 export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';
 export { redact, registerSecret } from './redact.js';
+export { createLogger, silentLogger } from './log.js';
+export type { Logger, LogLevel, LoggerOptions } from './log.js';
 export { MemoryVfs } from '../adapters/memory/index.js';
 export type { MemoryVfsOptions, SeedTree } from '../adapters/memory/index.js';
