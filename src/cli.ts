@@ -1,39 +1,66 @@
 #!/usr/bin/env node
 /**
- * The `cloudmount` command line. For now: `--help`, `--version` and `demo`; the CLI issue adds
- * remotes, serve, mount, emulate and the file commands.
+ * The `cloudmount` command line: rclone-style remotes (`name:path`), file commands, WebDAV serving,
+ * FUSE mounting and the provider emulators. Errors print one line (errno, path, provider message);
+ * a stack trace only with --verbose.
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
-import { MemoryVfs } from '../adapters/memory/index.js';
+import { Command, CommanderError, Option } from 'commander';
 import { VfsError } from './errors.js';
-import { readAll } from './streams.js';
+import { createLogger } from './log.js';
+import type { LogLevel } from './log.js';
+import { createContext } from './commands/context.js';
+import { registerFileCommands } from './commands/files.js';
+import { registerConfigCommands } from './commands/config-cmd.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: LogLevel;
+  logFormat?: 'text' | 'json';
+  verbose?: boolean;
+}
 
 const program = new Command()
   .name('cloudmount')
   .description('Cloud file services (Cloudreve v4, Couchdrop) as a local drive, a WebDAV share or a library')
-  .version(pkg.version);
+  .version(pkg.version)
+  .option('--config <file>', 'config file (default: $XDG_CONFIG_HOME/cloudmount/config.json; env CLOUDMOUNT_CONFIG)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).env('CLOUDMOUNT_LOG_LEVEL'))
+  .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
+  .option('-v, --verbose', 'debug logs and stack traces on errors')
+  .showHelpAfterError('(add --help for usage)')
+  .exitOverride();
 
-program
-  .command('demo')
-  .description('run a short tour of the Vfs API over an in-memory store (no account needed)')
-  .action(async () => {
-    const vfs = await MemoryVfs.fromTree({ 'README.txt': 'Welcome to cloudmount.\n', photos: { 'cat.jpg': 'not really a cat' } });
-    console.log('cloudmount demo over MemoryVfs');
-    for (const entry of await vfs.list('/')) console.log(`  ${entry.type === 'directory' ? 'd' : '-'} ${String(entry.size).padStart(6)}  ${entry.path}`);
-    await vfs.write('/notes.txt', Buffer.from('written through the Vfs API\n'));
-    console.log(`  wrote /notes.txt: ${JSON.stringify((await readAll(await vfs.read('/notes.txt'))).toString())}`);
-    try {
-      await vfs.stat('/missing.txt');
-    } catch (e) {
-      if (e instanceof VfsError) console.log(`  stat /missing.txt → ${e.code} (errno ${e.errno})`);
-    }
-  });
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  const message = e instanceof VfsError ? e.message : e instanceof Error ? e.message : String(e);
-  console.error(`cloudmount: ${message}`);
-  process.exitCode = 1;
+const globals = () => program.opts<GlobalOptions>();
+const ctx = createContext({ logger: createLogger(), configPath: () => globals().config });
+// Global options are known only once commander has parsed them: build the logger then.
+program.hook('preAction', () => {
+  const { verbose, logLevel, logFormat } = globals();
+  ctx.logger = createLogger({ level: verbose ? 'debug' : logLevel ?? 'warn', format: logFormat ?? 'text' });
 });
+registerFileCommands(program, ctx);
+registerConfigCommands(program, ctx);
+registerDemoCommand(program, ctx);
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version end here with code 0; usage errors were already printed by commander.
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`cloudmount: ${message}\n`);
+    if (globals().verbose && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    process.exitCode = e instanceof VfsError && e.code === 'EINVAL' ? 2 : 1;
+  } finally {
+    await ctx.closeAll();
+  }
+}
+
+await main();

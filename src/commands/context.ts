@@ -1,0 +1,79 @@
+/**
+ * What every command needs: the config, a logger, and `open(location)` that turns a
+ * `remote:path` or local path argument into a Vfs and a normalised path.
+ */
+import { resolve } from 'node:path';
+import { LocalVfs } from '../../adapters/local/index.js';
+import { defaultConfigPath, loadConfig, parseLocation, permissionWarning, resolveRemote } from '../config.js';
+import type { ConfigFile } from '../config.js';
+import type { Logger } from '../log.js';
+import { normalizePath } from '../path.js';
+import { openRemote } from '../remotes.js';
+import type { OpenRemoteOptions } from '../remotes.js';
+import type { Vfs } from '../vfs.js';
+
+export interface CliContext {
+  logger: Logger;
+  /** Print one line of normal output to stdout. */
+  out(line: string): void;
+  /** Print a warning line to stderr. */
+  warn(line: string): void;
+  configPath(): string;
+  config(): Promise<ConfigFile>;
+  /** A Vfs and path for a command-line location; one Vfs per remote name per process. */
+  open(location: string, options?: OpenRemoteOptions): Promise<{ vfs: Vfs; path: string; remote?: string }>;
+  /** Close every Vfs opened (timers, sockets). */
+  closeAll(): Promise<void>;
+}
+
+export interface ContextOptions {
+  logger: Logger;
+  configPath?: () => string | undefined;
+}
+
+/** Build the context commands share. */
+export function createContext(options: ContextOptions): CliContext {
+  const opened = new Map<string, Vfs>();
+  let local: LocalVfs | undefined;
+  let loaded: Promise<ConfigFile> | undefined;
+  let warned = false;
+
+  const ctx: CliContext = {
+    logger: options.logger,
+    out: (line) => process.stdout.write(line + '\n'),
+    warn: (line) => process.stderr.write(line + '\n'),
+    configPath: () => options.configPath?.() ?? process.env.CLOUDMOUNT_CONFIG ?? defaultConfigPath(),
+    config: () => {
+      loaded ??= (async () => {
+        const path = ctx.configPath();
+        const warning = await permissionWarning(path);
+        if (warning && !warned) {
+          warned = true;
+          ctx.warn(warning);
+        }
+        return loadConfig(path);
+      })();
+      return loaded;
+    },
+    async open(location, openOptions = {}) {
+      const parsed = parseLocation(location);
+      if (parsed.kind === 'local') {
+        local ??= new LocalVfs();
+        return { vfs: local, path: normalizePath(resolve(parsed.path)) };
+      }
+      const path = normalizePath(parsed.path);
+      let vfs = opened.get(parsed.remote);
+      if (!vfs) {
+        const remote = resolveRemote(parsed.remote, await ctx.config());
+        vfs = await openRemote(remote, { logger: ctx.logger.child({ remote: parsed.remote }), ...openOptions });
+        opened.set(parsed.remote, vfs);
+      }
+      return { vfs, path, remote: parsed.remote };
+    },
+    async closeAll() {
+      await Promise.allSettled([...opened.values()].map((v) => v.close?.()));
+      opened.clear();
+    },
+  };
+  return ctx;
+}
