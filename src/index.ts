@@ -17,3 +17,5 @@ export { createLogger, silentLogger } from './log.js';
 export type { Logger, LogLevel, LoggerOptions } from './log.js';
 export { MemoryVfs } from '../adapters/memory/index.js';
 export type { MemoryVfsOptions, SeedTree } from '../adapters/memory/index.js';
+export { Scheduler, parseRetryAfter } from './scheduler.js';
+export type { SchedulerOptions, RunOptions, SchedulerFetchInit, SchedulerStats, SchedulerEvents, SchedulerBody } from './scheduler.js';

@@ -1,0 +1,462 @@
+/**
+ * The Scheduler: every provider HTTP request goes through one of these (one per provider account).
+ * A p-queue caps concurrency and requests per interval; on top of it the Scheduler retries transient
+ * failures with exponential backoff and full jitter, honours Retry-After, pauses the WHOLE queue on a
+ * 429/503, and paces requests at an adaptive rate (see scheduler/pacer.ts) so a rate limit it was never
+ * told about is found from the 429s and then respected.
+ */
+import { EventEmitter } from 'node:events';
+import PQueue from 'p-queue';
+import { VfsError, toVfsError } from './errors.js';
+import type { ErrnoCode } from './errors.js';
+import { silentLogger } from './log.js';
+import type { Logger } from './log.js';
+import { safeUrl } from './redact.js';
+import { fullJitterDelay, retryAfterFromHeaders } from './scheduler/backoff.js';
+import { BodySource, isStreamBody } from './scheduler/body.js';
+import type { SchedulerBody } from './scheduler/body.js';
+import { RETRYABLE_STATUSES, THROTTLE_STATUSES, classifyFailure, mayRetry } from './scheduler/classify.js';
+import type { FailureKind } from './scheduler/classify.js';
+import { Pacer } from './scheduler/pacer.js';
+import { abortableSleep } from './scheduler/sleep.js';
+
+export type { SchedulerBody } from './scheduler/body.js';
+export type { FailureKind } from './scheduler/classify.js';
+export { parseRetryAfter } from './scheduler/backoff.js';
+
+/** Options of a Scheduler. Every field has a default that suits a typical cloud API. */
+export interface SchedulerOptions {
+  /** Provider/account name used in errors and logs (default 'http'). */
+  name?: string;
+  /** Most requests in flight at once (default 8). Can be changed later with `setConcurrency`. */
+  concurrency?: number;
+  /** Most requests started per `interval` (default: no fixed cap; the adaptive pacer still applies). */
+  intervalCap?: number;
+  /** Length of the `intervalCap` window in ms (default 1000). */
+  interval?: number;
+  /** Attempts per call, first one included (default 5). */
+  maxAttempts?: number;
+  /** Backoff base: attempt n waits a random time in [0, min(maxDelayMs, baseDelayMs·2^(n-1))] (default 250). */
+  baseDelayMs?: number;
+  /** Backoff cap in ms (default 20 000). */
+  maxDelayMs?: number;
+  /** A Retry-After longer than this is not waited for: the call fails at once with EAGAIN (default 120 000). */
+  maxRetryAfterMs?: number;
+  /** Per-attempt timeout in ms; 0 disables (default 60 000). For `fetch` it runs until the headers arrive. */
+  timeoutMs?: number;
+  /** Learn the server's rate limit from 429s and pace below it (default true). */
+  adaptive?: boolean;
+  /** Logger (default silent). Lines never hold secrets: URLs go through safeUrl, text through redact. */
+  logger?: Logger;
+  /** Random source in [0,1) for backoff jitter (tests pass a seeded one). */
+  random?: () => number;
+}
+
+/** Per-call options of `run`. */
+export interface RunOptions {
+  /** Aborting removes the call from the queue, or cancels its running attempt, at once (ECANCELED). */
+  signal?: AbortSignal | undefined;
+  /**
+   * May the attempt be repeated after a failure that might have reached the server (reset, 5xx,
+   * timeout)? Default true for `run`. When false only "the server refused it" (429/503, EAGAIN) and
+   * "never connected" (ECONNREFUSED, DNS) failures are retried.
+   */
+  idempotent?: boolean | undefined;
+  /** What this call is, for logs, events and errors (e.g. 'GET /api/v4/file'). */
+  label?: string | undefined;
+  /** Per-attempt timeout in ms for this call (0 disables); default the scheduler's `timeoutMs`. */
+  timeoutMs?: number | undefined;
+}
+
+/** `Scheduler.fetch` init: global fetch's init, plus a replayable body and the run options. */
+export type SchedulerFetchInit = Omit<RequestInit, 'body' | 'signal'> & {
+  /** A body, or a function returning a fresh body per attempt (the way to make a stream upload retryable). */
+  body?: SchedulerBody;
+  signal?: AbortSignal | null | undefined;
+  /**
+   * Default: true for GET, HEAD, OPTIONS, PUT and DELETE (idempotent by HTTP semantics); false for POST
+   * and PATCH, whose callers must say `idempotent: true` when resending cannot do the work twice.
+   */
+  idempotent?: boolean | undefined;
+  label?: string | undefined;
+  timeoutMs?: number | undefined;
+};
+
+/** Counters for `--stats` and benchmarks. */
+export interface SchedulerStats {
+  /** HTTP requests (attempts) started. */
+  requests: number;
+  /** Attempts after the first one of a call. */
+  retries: number;
+  /** Attempts answered 429/503 (or EAGAIN from the adapter). */
+  throttled: number;
+  /** Calls that finally failed (caller aborts not included: see `cancelled`). */
+  failures: number;
+  /** Milliseconds spent waiting for backoff, pauses and pacing, summed over calls. */
+  waitMs: number;
+  /** Attempts running now. */
+  inFlight: number;
+  /** Calls waiting for a slot or for their retry delay. */
+  queued: number;
+  /** Calls finished (succeeded + failed + cancelled). */
+  calls: number;
+  /** Calls that succeeded. */
+  succeeded: number;
+  /** Calls aborted by their caller. */
+  cancelled: number;
+  /** Current paced rate in requests/s (null = not paced). */
+  rate: number | null;
+  /** True while a 429/503 holds the whole queue. */
+  paused: boolean;
+}
+
+/** Event payloads. `request`: an attempt starts; `response`: it ended; the others as named. */
+export interface SchedulerEvents {
+  request: [{ label: string; attempt: number }];
+  response: [{ label: string; attempt: number; ok: boolean; status?: number; ms: number }];
+  retry: [{ label: string; attempt: number; delayMs: number; reason: string; status?: number }];
+  throttle: [{ label: string; status?: number; delayMs: number; retryAfterMs?: number; rate: number | null }];
+  pause: [{ ms: number }];
+  resume: [];
+  rate: [{ rate: number; reason: 'throttle' | 'recover' }];
+  failure: [{ label: string; code: ErrnoCode; attempts: number }];
+}
+
+/** Methods that are idempotent by HTTP semantics. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** How much of an error body we read to find the provider's message. */
+const ERROR_BODY_LIMIT = 4096;
+
+/** Why an attempt failed, carried from the queued task to the retry loop. */
+class AttemptFailure {
+  constructor(readonly kind: FailureKind, readonly error: unknown) {}
+}
+
+/**
+ * Runs provider requests with a concurrency cap, a rate cap, retries and a shared pause on throttling.
+ * Emits the events in `SchedulerEvents`. One instance per provider account.
+ */
+export class Scheduler extends EventEmitter<SchedulerEvents> {
+  readonly name: string;
+  readonly #queue: PQueue;
+  readonly #pacer: Pacer;
+  readonly #log: Logger;
+  readonly #random: () => number;
+  readonly #maxAttempts: number;
+  readonly #baseDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #maxRetryAfterMs: number;
+  readonly #timeoutMs: number;
+  #resumeTimer: NodeJS.Timeout | undefined;
+  #resumeAt = 0;
+  #backingOff = 0;
+  #counts = { requests: 0, retries: 0, throttled: 0, failures: 0, waitMs: 0, inFlight: 0, calls: 0, succeeded: 0, cancelled: 0 };
+
+  constructor(options: SchedulerOptions = {}) {
+    super();
+    this.name = options.name ?? 'http';
+    const interval = options.interval ?? 1000;
+    const intervalCap = options.intervalCap;
+    this.#queue = intervalCap !== undefined && Number.isFinite(intervalCap)
+      ? new PQueue({ concurrency: options.concurrency ?? 8, intervalCap, interval, strict: true })
+      : new PQueue({ concurrency: options.concurrency ?? 8 });
+    const givenRate = intervalCap !== undefined && Number.isFinite(intervalCap) && interval > 0 ? (intervalCap * 1000) / interval : Infinity;
+    this.#pacer = new Pacer({ initialRate: givenRate, maxRate: givenRate, adaptive: options.adaptive ?? true });
+    this.#pacer.onRateChange = (rate, reason) => this.emit('rate', { rate, reason });
+    this.#log = (options.logger ?? silentLogger).child({ scheduler: this.name });
+    this.#random = options.random ?? Math.random;
+    this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.#baseDelayMs = options.baseDelayMs ?? 250;
+    this.#maxDelayMs = options.maxDelayMs ?? 20_000;
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 120_000;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Counters so far (a fresh object each call). */
+  stats(): SchedulerStats {
+    const rate = this.#pacer.rate;
+    return {
+      ...this.#counts,
+      queued: this.#queue.size + this.#backingOff,
+      rate: Number.isFinite(rate) ? rate : null,
+      paused: this.#queue.isPaused,
+    };
+  }
+
+  /** Change the concurrency cap at runtime. */
+  setConcurrency(concurrency: number): void {
+    this.#queue.concurrency = Math.max(1, concurrency);
+  }
+
+  /** Resolves when nothing is queued or running. */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  /**
+   * Run `attempt` in the queue, retrying it while it fails with a retryable error (a VfsError with
+   * `retryable: true`, optionally `retryAfterMs`, or a network error). Non-retryable errors fail at once.
+   */
+  run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions = {}): Promise<T> {
+    return this.#run(attempt, options, () => true);
+  }
+
+  /**
+   * Global fetch through the queue. Retries 429/500/502/503/504 and network errors and returns the
+   * Response for any other status (the adapter maps 4xx). After the last attempt: VfsError EAGAIN
+   * (throttled), ETIMEDOUT or EIO, with the status and the provider's message.
+   */
+  fetch(url: string | URL, init: SchedulerFetchInit = {}): Promise<Response> {
+    return this.#http(url, init, async (res) => res);
+  }
+
+  /**
+   * Fetch and consume the body as ONE retried unit, so a body cut short mid-read is retried too.
+   * `consume` may throw a retryable VfsError (e.g. an HTTP-200 envelope saying "try later").
+   */
+  request<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>): Promise<T> {
+    return this.#http(url, init, consume);
+  }
+
+  #http<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>): Promise<T> {
+    const { body, idempotent, label, timeoutMs, signal, ...rest } = init;
+    const method = (rest.method ?? 'GET').toUpperCase();
+    const name = label ?? `${method} ${safeUrl(url)}`;
+    const source = new BodySource(body);
+    const attempt = async (_n: number, attemptSignal: AbortSignal): Promise<T> => {
+      const { body: attemptBody } = await source.next();
+      const requestInit: RequestInit & { duplex?: 'half' } = { ...rest, method, signal: attemptSignal };
+      if (attemptBody !== undefined) requestInit.body = attemptBody;
+      if (isStreamBody(attemptBody)) requestInit.duplex = 'half';
+      const res = await globalThis.fetch(url, requestInit);
+      if (RETRYABLE_STATUSES.has(res.status)) throw await this.#statusError(res, name);
+      try {
+        return await consume(res);
+      } catch (e) {
+        await res.body?.cancel().catch(() => undefined);
+        throw e;
+      }
+    };
+    return this.#run(attempt, { signal: signal ?? undefined, idempotent: idempotent ?? IDEMPOTENT_METHODS.has(method), label: name, timeoutMs },
+      // A stream passed directly can be offered again only if fetch never started reading it.
+      () => source.replayable || !source.consumed);
+  }
+
+  async #run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions, canResend: () => boolean): Promise<T> {
+    const label = options.label ?? 'request';
+    const idempotent = options.idempotent ?? true;
+    const signal = options.signal;
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    for (let n = 1; ; n++) {
+      try {
+        if (signal?.aborted) throw signal.reason;
+        const value = await this.#queue.add(() => this.#attempt(attempt, n, label, signal, timeoutMs), { signal, priority: n > 1 ? 1 : 0 });
+        this.#counts.calls++;
+        this.#counts.succeeded++;
+        return value as T;
+      } catch (e) {
+        if (signal?.aborted) throw this.#cancelled(label, e);
+        const failure = e instanceof AttemptFailure ? e : new AttemptFailure(classifyFailure(e), e);
+        const { kind, error } = failure;
+        const retryAfterMs = error instanceof VfsError ? error.retryAfterMs : undefined;
+        const resendable = canResend();
+        const retry = mayRetry(kind, idempotent) && resendable && n < this.#maxAttempts;
+        if (!retry || (retryAfterMs !== undefined && retryAfterMs > this.#maxRetryAfterMs)) {
+          throw this.#giveUp(kind, error, label, n, mayRetry(kind, idempotent) && resendable);
+        }
+        const delayMs = retryAfterMs ?? fullJitterDelay(n, this.#baseDelayMs, this.#maxDelayMs, this.#random);
+        const status = error instanceof VfsError ? error.details.status : undefined;
+        const reason = describe(kind, error, timeoutMs);
+        if (kind === 'throttle') this.#throttle(label, status, delayMs, retryAfterMs);
+        this.#counts.retries++;
+        this.#log.info(`retrying ${label} (attempt ${n + 1}/${this.#maxAttempts}) in ${delayMs} ms: ${reason}`);
+        this.emit('retry', { label, attempt: n + 1, delayMs, reason, ...(status !== undefined ? { status } : {}) });
+        this.#backingOff++;
+        const began = performance.now();
+        try {
+          await abortableSleep(delayMs, signal);
+        } catch (abortReason) {
+          throw this.#cancelled(label, abortReason);
+        } finally {
+          this.#backingOff--;
+          this.#counts.waitMs += performance.now() - began;
+        }
+      }
+    }
+  }
+
+  /** One attempt, inside a queue slot: wait for the pacer, then run with a timeout and the caller's signal. */
+  async #attempt<T>(attempt: (n: number, signal: AbortSignal) => Promise<T>, n: number, label: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<T> {
+    this.#counts.waitMs += await this.#pacer.acquire(signal);
+    const timeout = new AbortController();
+    let timedOut = false;
+    const timer = timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        timeout.abort(new VfsError('ETIMEDOUT', `${label} timed out after ${timeoutMs} ms`, { provider: this.name, operation: label, retryable: true }));
+      }, timeoutMs)
+      : undefined;
+    const attemptSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    const startedAt = performance.now();
+    this.#counts.requests++;
+    this.#counts.inFlight++;
+    this.emit('request', { label, attempt: n });
+    try {
+      const value = await untilAborted(attempt(n, attemptSignal), attemptSignal);
+      this.#pacer.onAccepted(startedAt);
+      this.emit('response', { label, attempt: n, ok: true, ms: performance.now() - startedAt });
+      return value;
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      const kind: FailureKind = timedOut ? 'timeout' : classifyFailure(e);
+      const status = e instanceof VfsError ? e.details.status : undefined;
+      if (kind === 'throttle') {
+        this.#counts.throttled++;
+        this.#pacer.onThrottled(startedAt);
+      } else if (kind === 'fatal' && e instanceof VfsError) {
+        // The server answered (e.g. 404 mapped by the adapter): it accepted the request rate-wise.
+        this.#pacer.onAccepted(startedAt);
+      }
+      this.emit('response', { label, attempt: n, ok: false, ms: performance.now() - startedAt, ...(status !== undefined ? { status } : {}) });
+      throw new AttemptFailure(kind, timedOut ? timeout.signal.reason : e);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.#counts.inFlight--;
+    }
+  }
+
+  /** A 429/503: hold the whole queue (and requests waiting for the pacer) for `delayMs`. */
+  #throttle(label: string, status: number | undefined, delayMs: number, retryAfterMs: number | undefined): void {
+    const rate = this.#pacer.rate;
+    this.emit('throttle', { label, delayMs, rate: Number.isFinite(rate) ? rate : null, ...(status !== undefined ? { status } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+    this.#log.info(`throttled on ${label}${status ? ` (HTTP ${status})` : ''}: pausing all requests for ${delayMs} ms, rate now ${Number.isFinite(rate) ? rate.toFixed(1) + '/s' : 'unpaced'}`);
+    if (delayMs <= 0) return;
+    this.#pacer.pause(delayMs);
+    const until = performance.now() + delayMs;
+    if (until <= this.#resumeAt) return;
+    this.#resumeAt = until;
+    if (this.#resumeTimer) clearTimeout(this.#resumeTimer);
+    else this.emit('pause', { ms: delayMs });
+    this.#queue.pause();
+    this.#resumeTimer = setTimeout(() => {
+      this.#resumeTimer = undefined;
+      this.#queue.start();
+      this.emit('resume');
+    }, delayMs);
+  }
+
+  /** The error for a retryable HTTP status, with the provider's (redacted) message from the body. */
+  async #statusError(res: Response, label: string): Promise<VfsError> {
+    const providerMessage = await readErrorMessage(res);
+    const throttled = THROTTLE_STATUSES.has(res.status);
+    const retryAfterMs = retryAfterFromHeaders(res.headers);
+    return new VfsError(throttled ? 'EAGAIN' : 'EIO', `${label}: HTTP ${res.status}${providerMessage ? ` ${providerMessage}` : ''}`, {
+      provider: this.name,
+      operation: label,
+      status: res.status,
+      retryable: true,
+      ...(providerMessage ? { providerMessage } : {}),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+
+  /** The final error of a call: EAGAIN when throttled, ETIMEDOUT on timeout, EIO otherwise; fatal errors pass through. */
+  #giveUp(kind: FailureKind, error: unknown, label: string, attempts: number, retryable: boolean): VfsError {
+    this.#counts.calls++;
+    this.#counts.failures++;
+    let result: VfsError;
+    if (kind === 'fatal') {
+      result = toVfsError(error, { provider: this.name, operation: label });
+    } else {
+      const code: ErrnoCode = kind === 'throttle' ? 'EAGAIN' : kind === 'timeout' ? 'ETIMEDOUT' : 'EIO';
+      const details = error instanceof VfsError ? error.details : {};
+      const retryAfterMs = error instanceof VfsError ? error.retryAfterMs : undefined;
+      result = new VfsError(code, `${label} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${describe(kind, error, this.#timeoutMs)}`, {
+        ...details,
+        provider: details.provider ?? this.name,
+        operation: details.operation ?? label,
+        retryable,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        cause: error,
+      });
+    }
+    this.#log.warn(`giving up on ${label} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${result.message}`);
+    this.emit('failure', { label, code: result.code, attempts });
+    return result;
+  }
+
+  #cancelled(label: string, reason: unknown): VfsError {
+    this.#counts.calls++;
+    this.#counts.cancelled++;
+    return new VfsError('ECANCELED', `${label} aborted`, { provider: this.name, operation: label, cause: reason });
+  }
+}
+
+/** Settle with `promise`, or reject as soon as `signal` aborts (for attempts that ignore their signal). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}
+
+/** A short human reason for a failed attempt (for logs and the final error). Never holds a URL query. */
+function describe(kind: FailureKind, error: unknown, timeoutMs: number): string {
+  if (kind === 'timeout') return error instanceof VfsError ? error.message.replace(/^[A-Z]+: /, '') : `timed out after ${timeoutMs} ms`;
+  if (error instanceof VfsError) {
+    const status = error.details.status;
+    const msg = error.details.providerMessage;
+    if (status !== undefined) return `HTTP ${status}${msg ? ` (${msg})` : ''}`;
+    return error.message.replace(/^[A-Z]+: /, '');
+  }
+  const codes: string[] = [];
+  let cur: unknown = error;
+  for (let i = 0; cur && typeof cur === 'object' && i < 6; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `${kind === 'not-sent' ? 'could not connect' : kind === 'network' ? 'network error' : 'error'}: ${message}${codes.length ? ` (${codes.join('/')})` : ''}`;
+}
+
+/** The provider's message from an error response: JSON `msg`/`message`/`error`…, else the text. Reads ≤ 4 KiB. */
+async function readErrorMessage(res: Response): Promise<string | undefined> {
+  if (!res.body) return undefined;
+  let text = '';
+  try {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let bytes = 0;
+    while (bytes < ERROR_BODY_LIMIT) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel().catch(() => undefined);
+  } catch {
+    // A body cut short still leaves us the status; the message is best effort.
+  }
+  text = text.slice(0, ERROR_BODY_LIMIT).trim();
+  if (!text) return undefined;
+  try {
+    const json = JSON.parse(text) as Record<string, unknown>;
+    for (const key of ['msg', 'message', 'error_description', 'error', 'detail', 'title']) {
+      const v = json[key];
+      if (typeof v === 'string' && v) return v;
+      if (v && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') return (v as { message: string }).message;
+    }
+  } catch {
+    // Not JSON: use the text itself, stripped of markup.
+  }
+  return text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) || undefined;
+}
