@@ -1,0 +1,417 @@
+/**
+ * CachedVfs: a Vfs that wraps any Vfs with a metadata + directory cache, single-flight request
+ * coalescing and an aligned block cache with sequential read-ahead, so a remote drive answers the
+ * stat storms of `ls -l`/Finder and the 128 KiB reads of FUSE with few, large requests.
+ *
+ * Consistency rules (what a user can rely on):
+ * - Changes made through this CachedVfs are visible at once: every mutation patches or drops the
+ *   entries it touches and their parents' listings, and drops the blocks of the files it touches.
+ * - Changes made elsewhere show up once the entry's TTL has passed (`statTtlMs`, `dirTtlMs`,
+ *   `negativeTtlMs`), or at once after `forget(path)`.
+ * - File content is cached per version: blocks are keyed by path + size + mtime + etag as the
+ *   metadata cache reports them, and every `read` takes the version from a `stat` (itself cached
+ *   for at most `statTtlMs`). So once the cache learns that a file changed, its old blocks are never
+ *   served again. Within one TTL a remote change can go unnoticed, exactly like the metadata; a
+ *   change of size is caught even then, because every fetch checks the byte count it gets against
+ *   the cached size (asking for one byte past the end): a mismatch drops the file's metadata and
+ *   blocks, retries a `read` that has not started yet, and fails a stream mid-way with ESTALE.
+ * - Errors are never cached as data; only ENOENT is remembered, for `negativeTtlMs`.
+ * - Writes stream straight through to the inner Vfs; nothing is buffered here.
+ */
+import type { Readable } from 'node:stream';
+import { Readable as NodeReadable } from 'node:stream';
+import { VfsError, isVfsError, throwIfAborted } from './errors.js';
+import { isSameOrInside, normalizePath, parentPath } from './path.js';
+import type { Logger } from './log.js';
+import { silentLogger } from './log.js';
+import type {
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+} from './vfs.js';
+import { AccessTracker } from './cache/access-tracker.js';
+import { BlockCache } from './cache/block-cache.js';
+import type { FetchPlan, FileVersion } from './cache/block-cache.js';
+import { BlockReadStream } from './cache/block-stream.js';
+import { MetadataCache } from './cache/metadata-cache.js';
+import { resolveCacheOptions } from './cache/options.js';
+import type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
+import { SingleFlight } from './cache/single-flight.js';
+import { CacheCounters } from './cache/stats.js';
+import type { CacheStats } from './cache/stats.js';
+
+export type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
+export { CACHE_DEFAULTS } from './cache/options.js';
+export type { CacheStats } from './cache/stats.js';
+
+/** A caching Vfs around `inner`; see the module comment for what it guarantees. */
+export class CachedVfs implements Vfs {
+  readonly name: string;
+  readonly options: ResolvedCacheOptions;
+  private readonly meta: MetadataCache;
+  private readonly blocks: BlockCache;
+  private readonly access: AccessTracker;
+  private readonly statFlights = new SingleFlight<Entry>();
+  private readonly listFlights = new SingleFlight<Entry[]>();
+  private readonly counters = new CacheCounters();
+  private readonly log: Logger;
+  /** Bumped by every mutation and forget: results of calls started before it are not stored. */
+  private epoch = 0;
+
+  constructor(readonly inner: Vfs, options: CacheOptions = {}) {
+    this.options = resolveCacheOptions(options);
+    this.name = `cached(${inner.name})`;
+    this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });
+    this.meta = new MetadataCache(this.options);
+    this.blocks = new BlockCache(inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
+      (path) => this.onStale(path));
+    this.access = new AccessTracker({
+      blockSize: this.options.blockSize,
+      maxWindowBlocks: Math.max(1, Math.floor(this.options.readAheadBytes / this.options.blockSize)),
+      maxFiles: this.options.maxTrackedFiles,
+      release: (holder) => this.blocks.release(holder),
+    });
+  }
+
+  /** The inner Vfs's capabilities: caching changes how fast, not what. */
+  get capabilities(): VfsCapabilities {
+    return this.inner.capabilities;
+  }
+
+  /** Metadata of one path, from a fresh parent listing or stat record when there is one. */
+  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    const known = this.meta.lookup(p);
+    if (known.kind === 'entry') {
+      this.counters.statHits++;
+      return cloneEntry(known.entry);
+    }
+    if (known.kind === 'missing') {
+      this.counters.statHits++;
+      this.counters.negativeHits++;
+      throw notFound('stat', p);
+    }
+    this.counters.statMisses++;
+    const before = this.statFlights.joined;
+    const result = this.statFlights.run(`${this.epoch}\0${p}`, options.signal, async (signal) => {
+      const started = this.epoch;
+      try {
+        const entry = await this.inner.stat(p, { signal });
+        if (this.epoch === started) this.meta.putEntry(entry);
+        return entry;
+      } catch (e) {
+        if (this.epoch === started && isVfsError(e, 'ENOENT')) this.meta.putMissing(p);
+        throw e;
+      }
+    });
+    if (this.statFlights.joined > before) this.countJoin(() => this.counters.statMisses--);
+    return cloneEntry(await result);
+  }
+
+  /** Children of a directory, from a fresh cached listing when there is one. */
+  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
+    const p = normalizePath(dir);
+    throwIfAborted(options.signal, { path: p });
+    const cached = this.meta.listing(p);
+    if (cached) {
+      this.counters.listHits++;
+      return cached.map(cloneEntry);
+    }
+    const known = this.meta.lookup(p);
+    if (known.kind === 'missing') {
+      this.counters.listHits++;
+      this.counters.negativeHits++;
+      throw notFound('list', p);
+    }
+    if (known.kind === 'entry' && known.entry.type === 'file') {
+      this.counters.listHits++;
+      throw new VfsError('ENOTDIR', `list ${JSON.stringify(p)}: not a directory`, { provider: this.name, operation: 'list', path: p });
+    }
+    this.counters.listMisses++;
+    const before = this.listFlights.joined;
+    const result = this.listFlights.run(`${this.epoch}\0${p}`, options.signal, async (signal) => {
+      const started = this.epoch;
+      try {
+        const entries = await this.inner.list(p, { signal });
+        if (this.epoch === started) this.meta.putListing(p, entries);
+        return entries;
+      } catch (e) {
+        if (this.epoch === started && isVfsError(e, 'ENOENT')) this.meta.putMissing(p);
+        throw e;
+      }
+    });
+    if (this.listFlights.joined > before) this.countJoin(() => this.counters.listMisses--);
+    return (await result).map(cloneEntry);
+  }
+
+  /**
+   * A byte stream of a file or a range of it, served from aligned blocks. Rejects before the first
+   * byte on ENOENT/EISDIR and when the first block cannot be fetched.
+   */
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    const { offset = 0, length } = options;
+    if (!Number.isInteger(offset) || offset < 0) throw this.invalid('read', p, `bad offset ${offset}`);
+    if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw this.invalid('read', p, `bad length ${length}`);
+    // Without ranged reads every block fetch would download from the start: pass reads through.
+    if (!this.inner.capabilities.rangedReads) return this.inner.read(p, options);
+
+    for (let attempt = 0; ; attempt++) {
+      const entry = await this.stat(p, { signal: options.signal });
+      if (entry.type !== 'file') {
+        throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: this.name, operation: 'read', path: p });
+      }
+      const file: FileVersion = { path: p, size: entry.size, key: versionKey(entry) };
+      const end = Math.min(file.size, length === undefined ? file.size : offset + length);
+      if (offset >= end) return NodeReadable.from([], { objectMode: false });
+      try {
+        return await this.openBlocks(file, offset, end, options.signal);
+      } catch (e) {
+        // The file changed size behind our back: the metadata is dropped now, so one retry sees the new version.
+        if (attempt === 0 && isVfsError(e, 'ESTALE')) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Create or replace a file; the data streams straight to the inner Vfs. */
+  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    this.dropContent(p, false);
+    let entry: Entry;
+    try {
+      entry = await this.inner.write(p, data, options);
+    } catch (e) {
+      this.afterFailure(p);
+      throw e;
+    }
+    this.mutated();
+    this.dropContent(p, false);
+    this.meta.putEntry(entry);
+    return cloneEntry(entry);
+  }
+
+  /** Create a directory; its (empty) listing is known at once. */
+  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    let entry: Entry;
+    try {
+      entry = await this.inner.mkdir(p, options);
+    } catch (e) {
+      this.afterFailure(p);
+      throw e;
+    }
+    this.mutated();
+    this.meta.forgetSubtree(p);
+    this.meta.putEntry(entry);
+    this.meta.putListing(p, []);
+    return cloneEntry(entry);
+  }
+
+  /** Remove a file or directory; it is remembered as missing. */
+  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+    const p = normalizePath(path);
+    try {
+      await this.inner.remove(p, options);
+    } catch (e) {
+      this.afterFailure(p);
+      throw e;
+    }
+    this.mutated();
+    this.dropContent(p, true);
+    this.meta.forgetSubtree(p);
+    this.meta.putMissing(p);
+  }
+
+  /** Move/rename; both subtrees are dropped and both parents' listings patched. */
+  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    let entry: Entry;
+    try {
+      entry = await this.inner.rename(src, dst, options);
+    } catch (e) {
+      this.afterFailure(src, dst);
+      throw e;
+    }
+    this.mutated();
+    this.dropContent(src, true);
+    this.dropContent(dst, true);
+    this.meta.forgetSubtree(src);
+    this.meta.forgetSubtree(dst);
+    if (src !== dst) this.meta.putMissing(src);
+    this.meta.putEntry(entry);
+    return cloneEntry(entry);
+  }
+
+  /** Copy a file or tree; the target subtree is dropped and its parent listing patched. */
+  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    let entry: Entry;
+    try {
+      entry = await this.inner.copy(src, dst, options);
+    } catch (e) {
+      this.afterFailure(dst);
+      throw e;
+    }
+    this.mutated();
+    this.dropContent(dst, true);
+    this.meta.forgetSubtree(dst);
+    this.meta.putEntry(entry);
+    return cloneEntry(entry);
+  }
+
+  /** Quota, always asked of the inner Vfs (it changes with every upload). */
+  space(options: OpOptions = {}): Promise<SpaceInfo> {
+    return this.inner.space(options);
+  }
+
+  /** Drop everything known about `path` and below it now (metadata, listings, blocks, read-ahead). */
+  forget(path: string): void {
+    const p = normalizePath(path);
+    this.mutated();
+    this.dropContent(p, true);
+    this.meta.forgetSubtree(p);
+    if (p !== '/') this.meta.dropListing(parentPath(p));
+    this.log.debug('forgot subtree', { path: p });
+  }
+
+  /** What the cache has saved so far, and what it holds now. */
+  stats(): CacheStats {
+    const c = this.counters;
+    const blocks = this.blocks.sizes();
+    const meta = this.meta.sizes();
+    const hits = c.statHits + c.listHits + c.blockHits;
+    const misses = c.statMisses + c.listMisses + c.blockMisses;
+    return {
+      hits,
+      misses,
+      coalesced: c.coalesced,
+      requestsSaved: hits + c.coalesced,
+      statHits: c.statHits,
+      statMisses: c.statMisses,
+      listHits: c.listHits,
+      listMisses: c.listMisses,
+      negativeHits: c.negativeHits,
+      blockHits: c.blockHits,
+      blockMisses: c.blockMisses,
+      innerReads: c.innerReads,
+      bytesFromCache: c.bytesFromCache,
+      bytesFetched: c.bytesFetched,
+      fetchesAborted: c.fetchesAborted,
+      staleDetected: c.staleDetected,
+      invalidations: c.invalidations,
+      blockCacheBytes: blocks.bytes,
+      blockCacheMaxBytes: this.options.blockCacheBytes,
+      blockCacheBlocks: blocks.blocks,
+      metadataEntries: meta.entries,
+      listings: meta.listings,
+    };
+  }
+
+  /** Abort read-ahead, drop every cache, and close the inner Vfs. */
+  async close(): Promise<void> {
+    this.mutated();
+    this.access.clear();
+    this.blocks.clear();
+    this.meta.clear();
+    await this.inner.close?.();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private async openBlocks(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
+    const { sequential, state } = this.access.observe(file.path, file.key, offset, end - offset);
+    if (!sequential) this.blocks.dropOtherVersions(file);
+    const bs = this.options.blockSize;
+    const maxSpan = Math.max(1, Math.floor(this.options.readAheadBytes / bs));
+    const needLast = Math.floor((end - 1) / bs);
+    const fileLast = this.blocks.lastBlock(file);
+    const planFor = (block: number): FetchPlan => {
+      // Blocks the request itself needs are fetched in spans of up to the read-ahead size;
+      // a sequential reader also gets its window beyond the request, held by its access state.
+      const own = Math.min(needLast - block + 1, maxSpan);
+      if (!sequential) return { window: own, limit: needLast, needLast };
+      return {
+        window: Math.max(own, state.window),
+        limit: fileLast,
+        needLast,
+        aheadHolder: state,
+        onReadAhead: () => this.access.grow(state),
+      };
+    };
+    const stream = new BlockReadStream(this.blocks, file, offset, end, planFor, this.counters);
+    try {
+      await stream.prime();
+    } catch (e) {
+      stream.destroy();
+      throw e;
+    }
+    if (signal) {
+      const onAbort = () => stream.destroy(new VfsError('ECANCELED', 'read aborted', { provider: this.name, operation: 'read', path: file.path }));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  }
+
+  /** A fetch found the file's size changed remotely: drop what we believed about it. */
+  private onStale(path: string): void {
+    this.log.debug('file changed remotely; dropping its cached metadata and blocks', { path });
+    this.mutated();
+    this.meta.forgetSubtree(path);
+    if (path !== '/') this.meta.dropListing(parentPath(path));
+    this.blocks.dropPath(path);
+    this.access.forget((p) => p === path);
+  }
+
+  /** Drop the blocks and access state of `path` (and below it for `subtree`). */
+  private dropContent(path: string, subtree: boolean): void {
+    if (subtree) {
+      this.blocks.dropSubtree(path);
+      this.access.forget((p) => isSameOrInside(path, p));
+    } else {
+      this.blocks.dropPath(path);
+      this.access.forget((p) => p === path);
+    }
+  }
+
+  /** A mutation failed: we no longer know what state the paths are in, so forget them and their parents' listings. */
+  private afterFailure(...paths: string[]): void {
+    this.mutated();
+    for (const p of paths) {
+      this.dropContent(p, true);
+      this.meta.forgetSubtree(p);
+      if (p !== '/') this.meta.dropListing(parentPath(p));
+    }
+  }
+
+  /** Something changed: calls already in flight must not store their (older) answers. */
+  private mutated(): void {
+    this.epoch++;
+    this.counters.invalidations++;
+  }
+
+  private countJoin(undoMiss: () => void): void {
+    this.counters.coalesced++;
+    undoMiss();
+  }
+
+  private invalid(operation: string, path: string, message: string): VfsError {
+    return new VfsError('EINVAL', `${operation} ${JSON.stringify(path)}: ${message}`, { provider: this.name, operation, path });
+  }
+}
+
+/** Content version of an entry: any change of size, mtime or etag makes old blocks unreachable. */
+export function versionKey(entry: Entry): string {
+  return `${entry.size}:${entry.mtime.getTime()}:${entry.etag ?? ''}`;
+}
+
+function notFound(operation: string, path: string): VfsError {
+  return new VfsError('ENOENT', `${operation} ${JSON.stringify(path)}: no such file or directory`, { provider: 'cache', operation, path });
+}
+
+/** Callers may mutate what they get; the cached copy must not change with it. */
+function cloneEntry(entry: Entry): Entry {
+  return { ...entry, mtime: new Date(entry.mtime.getTime()) };
+}

@@ -1,0 +1,74 @@
+/** CachedVfs options, their defaults and the reasons for them. */
+import type { Logger } from '../log.js';
+
+const MiB = 1024 * 1024;
+
+/** How much CachedVfs remembers and for how long. Every field is optional. */
+export interface CacheOptions {
+  /**
+   * How long a `stat` result stays fresh, in ms (default 10 000). Long enough that the burst of
+   * stat calls behind one `ls -l`, a Finder window or an editor's save is answered from memory;
+   * short enough that a change made elsewhere (the web UI, another client) shows up within seconds.
+   */
+  statTtlMs?: number;
+  /** How long a directory listing stays fresh, in ms (default 10 000, the same reasoning as `statTtlMs`). */
+  dirTtlMs?: number;
+  /**
+   * How long "does not exist" is remembered, in ms (default 2 000). Shorter, because a file that
+   * appears remotely should show up quickly, yet long enough to absorb the repeated probes
+   * (`._x`, `.DS_Store`, `desktop.ini`, editor swap files) that desktop clients fire in bursts.
+   */
+  negativeTtlMs?: number;
+  /** Most metadata entries kept: stat results plus every child of every cached listing (default 100 000). */
+  maxEntries?: number;
+  /**
+   * Size of an aligned read block, in bytes (default 1 MiB). At 50–100 ms per request the round
+   * trip, not the transfer, dominates a 1 MiB fetch, while a random 4 KiB read wastes at most 1 MiB.
+   */
+  blockSize?: number;
+  /**
+   * Most bytes fetched ahead of a sequential reader, and the largest span fetched by one request
+   * (default 8 MiB). The window starts at 2 blocks and doubles while the reader stays sequential.
+   * Clamped to a quarter of `blockCacheBytes` so read-ahead never evicts what it just fetched.
+   */
+  readAheadBytes?: number;
+  /** Bytes of file content kept in memory (default 64 MiB): enough for several sequential readers' windows. */
+  blockCacheBytes?: number;
+  /** Files whose access pattern is tracked for read-ahead (default 64). */
+  maxTrackedFiles?: number;
+  /** Where debug lines go (default: silent). */
+  logger?: Logger;
+}
+
+/** Options with every default filled in and checked. */
+export type ResolvedCacheOptions = Required<Omit<CacheOptions, 'logger'>> & { logger?: Logger };
+
+export const CACHE_DEFAULTS: Readonly<Required<Omit<CacheOptions, 'logger'>>> = {
+  statTtlMs: 10_000,
+  dirTtlMs: 10_000,
+  negativeTtlMs: 2_000,
+  maxEntries: 100_000,
+  blockSize: 1 * MiB,
+  readAheadBytes: 8 * MiB,
+  blockCacheBytes: 64 * MiB,
+  maxTrackedFiles: 64,
+};
+
+/** Fill in defaults; reject nonsense (a zero block size would loop forever). */
+export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOptions {
+  const merged = { ...CACHE_DEFAULTS, ...stripUndefined(options) };
+  for (const key of ['statTtlMs', 'dirTtlMs', 'negativeTtlMs'] as const) {
+    if (!(merged[key] >= 0)) throw new RangeError(`cache option ${key} must be ≥ 0`);
+  }
+  for (const key of ['maxEntries', 'blockSize', 'blockCacheBytes', 'maxTrackedFiles'] as const) {
+    if (!Number.isInteger(merged[key]) || merged[key] < 1) throw new RangeError(`cache option ${key} must be a positive integer`);
+  }
+  if (merged.blockCacheBytes < merged.blockSize) merged.blockCacheBytes = merged.blockSize;
+  const maxAhead = Math.max(merged.blockSize, Math.floor(merged.blockCacheBytes / 4));
+  merged.readAheadBytes = Math.min(Math.max(merged.blockSize, merged.readAheadBytes), maxAhead);
+  return merged;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
