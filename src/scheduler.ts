@@ -129,7 +129,7 @@ const ERROR_BODY_LIMIT = 4096;
 
 /** Why an attempt failed, carried from the queued task to the retry loop. */
 class AttemptFailure {
-  constructor(readonly kind: FailureKind, readonly error: unknown) {}
+  constructor(readonly kind: FailureKind, readonly error: unknown, readonly delayMs?: number) {}
 }
 
 /**
@@ -264,10 +264,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         if (!retry || (retryAfterMs !== undefined && retryAfterMs > this.#maxRetryAfterMs)) {
           throw this.#giveUp(kind, error, label, n, mayRetry(kind, idempotent) && resendable);
         }
-        const delayMs = retryAfterMs ?? fullJitterDelay(n, this.#baseDelayMs, this.#maxDelayMs, this.#random);
+        const delayMs = failure.delayMs ?? this.#delayFor(n, retryAfterMs);
         const status = error instanceof VfsError ? error.details.status : undefined;
         const reason = describe(kind, error, timeoutMs);
-        if (kind === 'throttle') this.#throttle(label, status, delayMs, retryAfterMs);
         this.#counts.retries++;
         this.#log.info(`retrying ${label} (attempt ${n + 1}/${this.#maxAttempts}) in ${delayMs} ms: ${reason}`);
         this.emit('retry', { label, attempt: n + 1, delayMs, reason, ...(status !== undefined ? { status } : {}) });
@@ -310,19 +309,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (signal?.aborted) throw e;
       const kind: FailureKind = timedOut ? 'timeout' : classifyFailure(e);
       const status = e instanceof VfsError ? e.details.status : undefined;
+      let delayMs: number | undefined;
       if (kind === 'throttle') {
         this.#counts.throttled++;
         this.#pacer.onThrottled(startedAt);
+        // Pause before this task frees its slot, or p-queue would start the next one first.
+        const retryAfterMs = e instanceof VfsError ? e.retryAfterMs : undefined;
+        delayMs = this.#delayFor(n, retryAfterMs);
+        this.#throttle(label, status, Math.min(delayMs, this.#maxRetryAfterMs), retryAfterMs);
       } else if (kind === 'fatal' && e instanceof VfsError) {
         // The server answered (e.g. 404 mapped by the adapter): it accepted the request rate-wise.
         this.#pacer.onAccepted(startedAt);
       }
       this.emit('response', { label, attempt: n, ok: false, ms: performance.now() - startedAt, ...(status !== undefined ? { status } : {}) });
-      throw new AttemptFailure(kind, timedOut ? timeout.signal.reason : e);
+      throw new AttemptFailure(kind, timedOut ? timeout.signal.reason : e, delayMs);
     } finally {
       if (timer) clearTimeout(timer);
       this.#counts.inFlight--;
     }
+  }
+
+  /** Wait before attempt n+1: the server's Retry-After wins over exponential backoff with full jitter. */
+  #delayFor(n: number, retryAfterMs: number | undefined): number {
+    return retryAfterMs ?? fullJitterDelay(n, this.#baseDelayMs, this.#maxDelayMs, this.#random);
   }
 
   /** A 429/503: hold the whole queue (and requests waiting for the pacer) for `delayMs`. */
