@@ -1,0 +1,151 @@
+/**
+ * The WebDAV frontend: any Vfs as a WebDAV share (class 1 and 2) that real clients trust.
+ * `serveWebdav(vfs, options)` starts a node:http server whose every method is answered directly
+ * over the Vfs (see mount/webdav/ for the handlers). webdav-server 2.6.3 is not used for any
+ * method: measured here, its If-header evaluator passes any non-empty condition list (so its lock
+ * enforcement accepts any token), its PROPPATCH crashes the process on more than one property,
+ * it crashes on an untagged If list, and it buffers request bodies by their claimed length.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import { VfsError } from '../src/errors.js';
+import { silentLogger } from '../src/log.js';
+import type { Logger } from '../src/log.js';
+import type { Vfs } from '../src/vfs.js';
+import { BasicAuth } from './webdav/auth.js';
+import type { WebdavUsers } from './webdav/auth.js';
+import type { ServerState } from './webdav/context.js';
+import { junkMatcher } from './webdav/junk.js';
+import { LockTable } from './webdav/locks.js';
+import { PropStore } from './webdav/props.js';
+import { protectProcess } from './webdav/protect.js';
+import { createRequestListener } from './webdav/router.js';
+
+export type { WebdavUsers } from './webdav/auth.js';
+export { DEFAULT_JUNK_PATTERNS } from './webdav/junk.js';
+
+/** Options of `serveWebdav`. */
+export interface WebdavOptions {
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Basic-auth users: `{ name: password }` or `[{ name, password }]`. No users = no authentication. */
+  users?: WebdavUsers;
+  /** Refuse every change (403). */
+  readOnly?: boolean;
+  /** Hide OS junk files: true (default) for the built-in list, false for none, or your own patterns (`*` wildcard). */
+  junkFilter?: boolean | string[];
+  /** URL prefix the share lives under, e.g. "/dav" (default: the root). */
+  basePath?: string;
+  /** Wrap the Vfs in CachedVfs (default true); an object is passed to CachedVfs as its options. */
+  cache?: boolean | Record<string, unknown>;
+  /** Allow binding a non-loopback address without users (default false: refuse to start). */
+  allowUnauthenticatedRemote?: boolean;
+  /** Basic-auth realm (default "cloudmount"). */
+  realm?: string;
+  /** Where chunked uploads are spooled when the Vfs needs a size first (default: the OS temp dir). */
+  spoolDir?: string;
+  /** Largest XML request body (PROPFIND, PROPPATCH, LOCK), default 1 MiB. */
+  maxXmlBytes?: number;
+  /** Route exceptions leaked on behalf of a request to that request instead of the process (default true). */
+  protectProcess?: boolean;
+  logger?: Logger;
+}
+
+/** A running share. */
+export interface WebdavServer {
+  /** Base URL of the share, ending with "/". */
+  url: string;
+  port: number;
+  /** The Vfs actually served (the CachedVfs wrapper when caching is on). */
+  vfs: Vfs;
+  /** Stop listening, end open connections, release the process protection. */
+  close(): Promise<void>;
+}
+
+/** Serve `vfs` over WebDAV; resolves once the server listens. */
+export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promise<WebdavServer> {
+  const host = options.host ?? '127.0.0.1';
+  const auth = options.users ? new BasicAuth(options.users, options.realm) : undefined;
+  if (!isLoopback(host) && (!auth || auth.size === 0) && !options.allowUnauthenticatedRemote) {
+    throw new VfsError('EACCES', `refusing to serve ${host} without users; set users or allowUnauthenticatedRemote`, { provider: 'webdav' });
+  }
+  const basePath = normalizeBasePath(options.basePath);
+  const served = options.cache === false ? vfs : await wrapInCache(vfs, options.cache === true ? undefined : options.cache);
+  const state: ServerState = {
+    vfs: served,
+    locks: new LockTable(),
+    props: new PropStore(),
+    basePath,
+    isJunk: junkMatcher(options.junkFilter),
+    readOnly: options.readOnly ?? false,
+    logger: (options.logger ?? silentLogger).child({ layer: 'webdav' }),
+    spoolDir: options.spoolDir ?? tmpdir(),
+    maxXmlBytes: options.maxXmlBytes ?? 1024 * 1024,
+  };
+
+  const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 10_000 });
+  server.on('request', createRequestListener(state, auth));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed requests and oversized headers: answer if the socket still can, never throw.
+    if (socket.writable && !socket.destroyed) {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+  const release = options.protectProcess === false ? () => {} : protectProcess();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    release();
+    throw e;
+  }
+  server.on('error', (e) => state.logger.error('webdav server error', { error: e }));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port ?? 0;
+  const urlHost = isIP(host) === 6 ? `[${host}]` : host;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${port}${basePath}/`,
+    port,
+    vfs: served,
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Give running requests a moment, then cut them.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+      }).finally(release)),
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '::ffff:127.0.0.1';
+}
+
+function normalizeBasePath(base: string | undefined): string {
+  if (!base || base === '/') return '';
+  const trimmed = '/' + base.split('/').filter(Boolean).map((s) => encodeURIComponent(decodeURIComponent(s))).join('/');
+  return trimmed === '/' ? '' : trimmed;
+}
+
+/** Wrap in CachedVfs (src/cache.ts); loaded lazily so the frontend also works in trees without it. */
+async function wrapInCache(vfs: Vfs, cacheOptions: Record<string, unknown> | undefined): Promise<Vfs> {
+  const specifier = '../src/cache.js';
+  try {
+    const mod = (await import(specifier)) as { CachedVfs?: new (inner: Vfs, options?: Record<string, unknown>) => Vfs };
+    if (mod.CachedVfs) return new mod.CachedVfs(vfs, cacheOptions);
+  } catch {
+    // fall through: serve uncached
+  }
+  return vfs;
+}

@@ -1,0 +1,93 @@
+/**
+ * LOCK and UNLOCK (class 2). A LOCK with a lockinfo body takes a new lock (creating an empty file
+ * on an unmapped URL, 201); a LOCK without a body refreshes the lock named in the If header.
+ * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
+ */
+import { VfsError } from '../../../src/errors.js';
+import { HttpError, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
+import type { Dav, ServerState } from '../context.js';
+import { submittedTokens } from '../if-header.js';
+import { parseTimeout } from '../locks.js';
+import type { Lock, LockScope } from '../locks.js';
+import { child, escapeXml, parseXml, serializeNodes } from '../xml.js';
+
+const DAV = 'DAV:';
+
+/** The <D:activelock> of a lock, for LOCK answers and lockdiscovery. */
+export function activeLockXml(state: ServerState, lock: Lock): string {
+  const seconds = Math.max(0, Math.round((lock.expiresAt - Date.now()) / 1000));
+  return (
+    `<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:${lock.scope}/></D:lockscope>` +
+    `<D:depth>${lock.depth === 0 ? '0' : 'infinity'}</D:depth>` +
+    (lock.ownerXml ? `<D:owner>${lock.ownerXml}</D:owner>` : '') +
+    `<D:timeout>Second-${seconds}</D:timeout><D:locktoken><D:href>${escapeXml(lock.token)}</D:href></D:locktoken>` +
+    `<D:lockroot><D:href>${escapeXml(hrefFor(state, lock.root, false))}</D:href></D:lockroot></D:activelock>`
+  );
+}
+
+function lockAnswer(dav: Dav, status: number, lock: Lock): void {
+  const body = `<?xml version="1.0" encoding="utf-8"?>\n<D:prop xmlns:D="DAV:"><D:lockdiscovery>${activeLockXml(dav.state, lock)}</D:lockdiscovery></D:prop>\n`;
+  sendXml(dav.res, status, body, { 'Lock-Token': `<${lock.token}>` });
+}
+
+export async function handleLock(dav: Dav): Promise<void> {
+  const { state, req } = dav;
+  if (state.readOnly) throw new VfsError('EROFS', 'this share is read-only', { provider: 'webdav' });
+  const doc = parseXml(await readSmallBody(req, state.maxXmlBytes));
+  const timeout = parseTimeout(req.headers.timeout as string | undefined);
+
+  if (!doc) {
+    // Refresh: the If header names the lock.
+    const lists = ifListsOf(dav);
+    if (!lists) throw new HttpError(400, 'LOCK refresh needs an If header with the lock token');
+    for (const token of submittedTokens(lists)) {
+      const lock = state.locks.get(token);
+      if (lock && state.locks.covering(dav.path).includes(lock)) {
+        state.locks.refresh(lock, timeout);
+        return lockAnswer(dav, 200, lock);
+      }
+    }
+    throw new HttpError(412, 'no lock of the If header covers this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
+  }
+
+  if (doc.ns !== DAV || doc.name !== 'lockinfo') throw new HttpError(400, 'expected a DAV:lockinfo body');
+  const scopeEl = child(doc, DAV, 'lockscope');
+  const scope: LockScope | undefined = scopeEl && child(scopeEl, DAV, 'exclusive') ? 'exclusive' : scopeEl && child(scopeEl, DAV, 'shared') ? 'shared' : undefined;
+  const typeEl = child(doc, DAV, 'locktype');
+  if (!scope || !typeEl || !child(typeEl, DAV, 'write')) throw new HttpError(400, 'lockinfo needs lockscope and a write locktype');
+  const ownerEl = child(doc, DAV, 'owner');
+  const depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
+  if (depthHeader !== '0' && depthHeader !== 'infinity') throw new HttpError(400, 'LOCK Depth must be 0 or infinity');
+  const depth = depthHeader === '0' ? 0 : 'infinity';
+
+  if (state.locks.conflicts(dav.path, scope, depth)) {
+    throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
+  }
+  let created = false;
+  if (!(await statOrNull(dav, dav.path))) {
+    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3).
+    try {
+      await state.vfs.write(dav.path, new Uint8Array(0), { size: 0, overwrite: false, signal: dav.signal });
+    } catch (e) {
+      await parentConflict(dav, dav.path, e);
+    }
+    created = true;
+  }
+  const lock = state.locks.create(dav.path, scope, depth, ownerEl ? serializeNodes(ownerEl.children) : '', timeout, dav.user);
+  lockAnswer(dav, created ? 201 : 200, lock);
+}
+
+export async function handleUnlock(dav: Dav): Promise<void> {
+  const { state, req, res } = dav;
+  req.resume();
+  const header = req.headers['lock-token'];
+  const m = typeof header === 'string' ? /^\s*<?([^>\s]+)>?\s*$/.exec(header) : null;
+  if (!m) throw new HttpError(400, 'UNLOCK needs a Lock-Token header');
+  const lock = state.locks.get(m[1]!);
+  if (!lock || !state.locks.covering(dav.path).includes(lock)) {
+    throw new HttpError(409, 'no such lock on this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
+  }
+  state.locks.remove(lock.token);
+  res.writeHead(204);
+  res.end();
+}

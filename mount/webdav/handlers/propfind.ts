@@ -1,0 +1,170 @@
+/**
+ * PROPFIND: one `stat` for the target and, for Depth 1, one `list` for its children (the listing
+ * carries every child's metadata, so there is no per-child call). The multistatus body is built as
+ * one string. Live properties come from the Vfs entry, dead ones from the PropStore, locks from the
+ * LockTable, quota from `vfs.space()` (404 for those properties when the Vfs cannot tell).
+ */
+import { VfsError, isVfsError } from '../../../src/errors.js';
+import type { Entry, SpaceInfo } from '../../../src/vfs.js';
+import { HttpError, errorXml, etagOf, hrefFor, readSmallBody, sendXml } from '../context.js';
+import type { Dav } from '../context.js';
+import { contentTypeFor } from '../mime.js';
+import { propKey } from '../props.js';
+import { child, elements, escapeXml, parseXml } from '../xml.js';
+import { activeLockXml } from './lock.js';
+
+const DAV = 'DAV:';
+/** Most responses a Depth: infinity PROPFIND may produce before it is refused as too deep. */
+export const MAX_INFINITY_ENTRIES = 10_000;
+
+/** The live properties allprop returns (quota is only returned when asked, RFC 4331 §3). */
+const ALLPROP_LIVE = ['creationdate', 'displayname', 'getcontentlength', 'getcontenttype', 'getetag', 'getlastmodified', 'lockdiscovery', 'resourcetype', 'supportedlock'];
+const QUOTA = ['quota-available-bytes', 'quota-used-bytes'];
+
+type Wanted = { mode: 'allprop' } | { mode: 'propname' } | { mode: 'prop'; props: Array<{ ns: string; name: string }> };
+
+const SUPPORTED_LOCK =
+  '<D:supportedlock><D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>' +
+  '<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry></D:supportedlock>';
+
+export async function handlePropfind(dav: Dav): Promise<void> {
+  const { state, req } = dav;
+  const depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
+  if (depthHeader !== '0' && depthHeader !== '1' && depthHeader !== 'infinity') throw new HttpError(400, 'Depth must be 0, 1 or infinity');
+  const wanted = parseWanted(await readSmallBody(req, state.maxXmlBytes));
+  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) throw new VfsError('ENOENT', 'not found', { provider: 'webdav' });
+  const root = await state.vfs.stat(dav.path, { signal: dav.signal });
+
+  const entries: Entry[] = [root];
+  if (root.type === 'directory' && depthHeader !== '0') {
+    if (depthHeader === '1') {
+      for (const c of await state.vfs.list(dav.path, { signal: dav.signal })) if (!state.isJunk(c.name)) entries.push(c);
+    } else {
+      await collectTree(dav, root.path, entries);
+    }
+  }
+
+  let space: Promise<SpaceInfo | undefined> | undefined;
+  const quota = () =>
+    (space ??= state.vfs.space({ signal: dav.signal }).catch((e) => {
+      if (isVfsError(e, 'ENOTSUP', 'ENOSYS')) return undefined;
+      throw e;
+    }));
+
+  const parts: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'];
+  for (const entry of entries) parts.push(await responseFor(dav, entry, wanted, quota));
+  parts.push('</D:multistatus>\n');
+  sendXml(dav.res, 207, parts.join(''));
+}
+
+async function collectTree(dav: Dav, dir: string, out: Entry[]): Promise<void> {
+  const queue = [dir];
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    for (const c of await dav.state.vfs.list(next, { signal: dav.signal })) {
+      if (dav.state.isJunk(c.name)) continue;
+      out.push(c);
+      if (out.length > MAX_INFINITY_ENTRIES) {
+        throw new HttpError(403, 'Depth: infinity over too many entries; use Depth: 1', {}, errorXml('<D:propfind-finite-depth/>'));
+      }
+      if (c.type === 'directory') queue.push(c.path);
+    }
+  }
+}
+
+function parseWanted(body: Buffer): Wanted {
+  const doc = parseXml(body);
+  if (!doc) return { mode: 'allprop' };
+  if (doc.ns !== DAV || doc.name !== 'propfind') throw new HttpError(400, 'expected a DAV:propfind body');
+  if (child(doc, DAV, 'propname')) return { mode: 'propname' };
+  const prop = child(doc, DAV, 'prop');
+  if (prop) return { mode: 'prop', props: elements(prop).map((e) => ({ ns: e.ns, name: e.name })) };
+  if (child(doc, DAV, 'allprop')) return { mode: 'allprop' }; // <include> only names live props we return anyway
+  throw new HttpError(400, 'propfind needs prop, propname or allprop');
+}
+
+async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => Promise<SpaceInfo | undefined>): Promise<string> {
+  const { state } = dav;
+  const isDir = entry.type === 'directory';
+  const href = `<D:response><D:href>${escapeXml(hrefFor(state, entry.path, isDir))}</D:href>`;
+  const dead = state.props.get(entry.path);
+
+  if (wanted.mode === 'propname') {
+    let names = ALLPROP_LIVE.filter((n) => !(isDir && (n === 'getcontentlength' || n === 'getcontenttype'))).map((n) => `<D:${n}/>`).join('');
+    if (isDir) names += QUOTA.map((n) => `<D:${n}/>`).join('');
+    if (dead) for (const p of dead.values()) names += `<${p.name} xmlns="${escapeXml(p.ns)}"/>`;
+    return `${href}${propstat(names, '200 OK')}</D:response>`;
+  }
+
+  if (wanted.mode === 'allprop') {
+    let found = '';
+    for (const n of ALLPROP_LIVE) found += liveProp(dav, n, entry) ?? '';
+    if (dead) for (const p of dead.values()) found += deadXml(p.ns, p.name, p.valueXml);
+    return `${href}${propstat(found, '200 OK')}</D:response>`;
+  }
+
+  let found = '';
+  let missing = '';
+  for (const { ns, name } of wanted.props) {
+    let value: string | undefined;
+    if (ns === DAV) {
+      value = QUOTA.includes(name) ? (isDir ? quotaProp(name, await quota()) : undefined) : liveProp(dav, name, entry);
+    }
+    if (value === undefined) {
+      const d = dead?.get(propKey(ns, name));
+      if (d) value = deadXml(ns, name, d.valueXml);
+    }
+    if (value !== undefined) found += value;
+    else missing += ns === DAV ? `<D:${name}/>` : `<${name} xmlns="${escapeXml(ns)}"/>`;
+  }
+  let out = href;
+  if (found !== '' || missing === '') out += propstat(found, '200 OK');
+  if (missing !== '') out += propstat(missing, '404 Not Found');
+  return out + '</D:response>';
+}
+
+function propstat(props: string, status: string): string {
+  return `<D:propstat><D:prop>${props}</D:prop><D:status>HTTP/1.1 ${status}</D:status></D:propstat>`;
+}
+
+function deadXml(ns: string, name: string, valueXml: string): string {
+  const open = `${name} xmlns="${escapeXml(ns)}"`;
+  return valueXml === '' ? `<${open}/>` : `<${open}>${valueXml}</${name}>`;
+}
+
+/** The XML of one live DAV: property, or undefined when this resource does not have it. */
+function liveProp(dav: Dav, name: string, entry: Entry): string | undefined {
+  const isDir = entry.type === 'directory';
+  switch (name) {
+    case 'resourcetype':
+      return isDir ? '<D:resourcetype><D:collection/></D:resourcetype>' : '<D:resourcetype/>';
+    case 'getlastmodified':
+      return `<D:getlastmodified>${entry.mtime.toUTCString()}</D:getlastmodified>`;
+    case 'creationdate':
+      // The Vfs has no birth time; the modification time is the best honest answer.
+      return `<D:creationdate>${entry.mtime.toISOString()}</D:creationdate>`;
+    case 'displayname':
+      return `<D:displayname>${escapeXml(entry.name)}</D:displayname>`;
+    case 'getetag':
+      return `<D:getetag>${escapeXml(etagOf(entry))}</D:getetag>`;
+    case 'getcontentlength':
+      return isDir ? undefined : `<D:getcontentlength>${entry.size}</D:getcontentlength>`;
+    case 'getcontenttype':
+      return isDir ? undefined : `<D:getcontenttype>${escapeXml(entry.mimeType && entry.mimeType !== 'application/octet-stream' ? entry.mimeType : contentTypeFor(entry.name))}</D:getcontenttype>`;
+    case 'supportedlock':
+      return SUPPORTED_LOCK;
+    case 'lockdiscovery': {
+      const locks = dav.state.locks.covering(entry.path);
+      return `<D:lockdiscovery>${locks.map((l) => activeLockXml(dav.state, l)).join('')}</D:lockdiscovery>`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+function quotaProp(name: string, space: SpaceInfo | undefined): string | undefined {
+  if (!space) return undefined;
+  if (name === 'quota-used-bytes') return `<D:quota-used-bytes>${space.used}</D:quota-used-bytes>`;
+  const free = space.free ?? (space.total !== undefined ? Math.max(0, space.total - space.used) : undefined);
+  return free === undefined ? undefined : `<D:quota-available-bytes>${free}</D:quota-available-bytes>`;
+}

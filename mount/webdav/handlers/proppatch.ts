@@ -1,0 +1,69 @@
+/**
+ * PROPPATCH: set and remove dead properties, in document order, all or nothing (RFC 4918 §9.2).
+ * DAV: properties are protected (403, the others 424). Any number of set/remove elements and
+ * properties is fine (webdav-server 2.6.3 crashed on more than one).
+ */
+import { VfsError } from '../../../src/errors.js';
+import { HttpError, checkWritable, hrefFor, readSmallBody, sendXml } from '../context.js';
+import type { Dav } from '../context.js';
+import { MAX_PROP_VALUE_BYTES } from '../props.js';
+import { elements, escapeXml, parseXml, serializeNodes } from '../xml.js';
+
+const DAV = 'DAV:';
+
+interface Op {
+  kind: 'set' | 'remove';
+  ns: string;
+  name: string;
+  valueXml: string;
+}
+
+export async function handleProppatch(dav: Dav): Promise<void> {
+  const { state } = dav;
+  const doc = parseXml(await readSmallBody(dav.req, state.maxXmlBytes));
+  if (!doc || doc.ns !== DAV || doc.name !== 'propertyupdate') throw new HttpError(400, 'expected a DAV:propertyupdate body');
+  const entry = await state.vfs.stat(dav.path, { signal: dav.signal });
+  await checkWritable(dav, [{ path: dav.path }]);
+
+  const ops: Op[] = [];
+  for (const action of elements(doc)) {
+    if (action.ns !== DAV || (action.name !== 'set' && action.name !== 'remove')) continue;
+    for (const prop of elements(action)) {
+      if (prop.ns !== DAV || prop.name !== 'prop') continue;
+      for (const p of elements(prop)) {
+        ops.push({ kind: action.name, ns: p.ns, name: p.name, valueXml: action.name === 'set' ? serializeNodes(p.children) : '' });
+      }
+    }
+  }
+  if (ops.length === 0) throw new HttpError(400, 'propertyupdate names no property');
+
+  // Validate everything first; any failure fails the whole request (424 for the innocent ones).
+  const failed = new Map<Op, string>();
+  for (const op of ops) {
+    if (op.ns === DAV) failed.set(op, '403 Forbidden');
+    else if (Buffer.byteLength(op.valueXml) > MAX_PROP_VALUE_BYTES) failed.set(op, '507 Insufficient Storage');
+  }
+  const sets = ops.filter((o) => o.kind === 'set').length;
+  if (failed.size === 0 && !state.props.hasRoom(sets)) {
+    throw new VfsError('ENOSPC', 'too many dead properties on this server', { provider: 'webdav' });
+  }
+  if (failed.size === 0) {
+    for (const op of ops) {
+      if (op.kind === 'set') state.props.set(entry.path, { ns: op.ns, name: op.name, valueXml: op.valueXml });
+      else state.props.remove(entry.path, op.ns, op.name);
+    }
+  }
+  const byStatus = new Map<string, string[]>();
+  for (const op of ops) {
+    const status = failed.size === 0 ? '200 OK' : failed.get(op) ?? '424 Failed Dependency';
+    const list = byStatus.get(status) ?? [];
+    list.push(op.ns === DAV ? `<D:${op.name}/>` : `<${op.name} xmlns="${escapeXml(op.ns)}"/>`);
+    byStatus.set(status, list);
+  }
+  let body = `<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:"><D:response><D:href>${escapeXml(hrefFor(state, entry.path, entry.type === 'directory'))}</D:href>`;
+  for (const [status, props] of byStatus) {
+    body += `<D:propstat><D:prop>${props.join('')}</D:prop><D:status>HTTP/1.1 ${status}</D:status></D:propstat>`;
+  }
+  body += '</D:response></D:multistatus>\n';
+  sendXml(dav.res, 207, body);
+}

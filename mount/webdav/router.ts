@@ -1,0 +1,132 @@
+/**
+ * The request pipeline: guard (method, URL, path encoding, read-only), authentication, junk
+ * filter, then the handler for the method. Every failure ends as a short plain-text answer with
+ * the status from the errno table; nothing a client sends can throw past this function.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendError, pathFromUrl } from './context.js';
+import type { Dav, ServerState } from './context.js';
+import type { BasicAuth } from './auth.js';
+import { runInRequest } from './protect.js';
+import { handleCopyMove } from './handlers/copy-move.js';
+import { handleDelete } from './handlers/delete.js';
+import { handleGet } from './handlers/get.js';
+import { handleLock, handleUnlock } from './handlers/lock.js';
+import { handleMkcol } from './handlers/mkcol.js';
+import { handleOptions } from './handlers/options.js';
+import { handlePropfind } from './handlers/propfind.js';
+import { handleProppatch } from './handlers/proppatch.js';
+import { handlePut } from './handlers/put.js';
+
+type Handler = (dav: Dav) => Promise<void>;
+
+const HANDLERS: Record<string, Handler> = {
+  OPTIONS: handleOptions,
+  GET: handleGet,
+  HEAD: handleGet,
+  PUT: handlePut,
+  DELETE: handleDelete,
+  MKCOL: handleMkcol,
+  COPY: handleCopyMove,
+  MOVE: handleCopyMove,
+  PROPFIND: handlePropfind,
+  PROPPATCH: handleProppatch,
+  LOCK: handleLock,
+  UNLOCK: handleUnlock,
+};
+
+const MUTATING = new Set(['PUT', 'DELETE', 'MKCOL', 'COPY', 'MOVE', 'PROPPATCH', 'LOCK', 'UNLOCK']);
+/** Longest request target accepted (paths are at most 4096 bytes, percent-encoding triples that). */
+const MAX_URL_LENGTH = 16 * 1024;
+
+/** Build the node:http request listener for a server. */
+export function createRequestListener(state: ServerState, auth: BasicAuth | undefined) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const fallback = { res, method, state };
+    const controller = new AbortController();
+    let done = false;
+    const fail = (e: unknown) => {
+      if (done) return;
+      done = true;
+      try {
+        sendError(fallback, e);
+      } catch {
+        res.destroy();
+      }
+      req.resume();
+    };
+    req.on('error', () => controller.abort());
+    res.on('error', () => controller.abort());
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    res.setHeader('DAV', '1, 2');
+    runInRequest({ fail }, () => {
+      serve(state, auth, req, res, method, controller.signal).then(
+        () => {
+          done = true;
+        },
+        fail,
+      );
+    });
+  };
+}
+
+async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: AbortSignal): Promise<void> {
+  const handler = HANDLERS[method];
+  if (!handler) {
+    req.resume();
+    res.writeHead(501, { Allow: Object.keys(HANDLERS).join(', '), 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(`method ${method.slice(0, 32)} is not supported\n`);
+    return;
+  }
+  const url = req.url ?? '/';
+  if (url.length > MAX_URL_LENGTH) {
+    req.resume();
+    res.writeHead(414, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+    res.end('request URL too long\n');
+    return;
+  }
+
+  if (url.includes('#')) {
+    // A fragment is never part of a request target (RFC 9112 §3.2); acting on the path before it is unsafe.
+    req.resume();
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('a request URL may not contain a fragment (#)\n');
+    return;
+  }
+
+  let user: string | undefined;
+  if (auth) {
+    user = auth.check(req);
+    const address = req.socket.remoteAddress ?? '?';
+    if (user === undefined) {
+      req.resume();
+      const delay = req.headers.authorization ? auth.failureDelay(address) : 0;
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      res.writeHead(401, { 'WWW-Authenticate': auth.challenge(), 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('authentication required\n');
+      return;
+    }
+    auth.succeeded(address);
+  }
+
+  const path = pathFromUrl(state, url);
+  if (path === undefined) {
+    req.resume();
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('outside this share\n');
+    return;
+  }
+  if (state.readOnly && MUTATING.has(method)) {
+    req.resume();
+    res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('this share is read-only\n');
+    return;
+  }
+  const q = url.search(/[?#]/);
+  const dav: Dav = { state, req, res, method, path, trailingSlash: (q < 0 ? url : url.slice(0, q)).endsWith('/'), signal };
+  if (user !== undefined) dav.user = user;
+  await handler(dav);
+}
