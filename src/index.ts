@@ -19,3 +19,5 @@ export { MemoryVfs } from '../adapters/memory/index.js';
 export type { MemoryVfsOptions, SeedTree } from '../adapters/memory/index.js';
 export { Scheduler, parseRetryAfter } from './scheduler.js';
 export type { SchedulerOptions, RunOptions, SchedulerFetchInit, SchedulerStats, SchedulerEvents, SchedulerBody } from './scheduler.js';
+export { mountFuse, listPendingUploads, retryPendingUpload, discardPendingUpload, defaultSpoolDir } from '../mount/fuse.js';
+export type { FuseMount, FuseMountOptions, PendingUpload, RetryOptions } from '../mount/fuse.js';

@@ -1,0 +1,167 @@
+/**
+ * mountFuse: any Vfs as a local folder through the kernel's FUSE (fuse-native over libfuse2).
+ *
+ * Reads go through CachedVfs (ranged block reads with read-ahead); writes go to a spool file per
+ * open file and are uploaded on flush/fsync/close, the upload's error reported to close(); an upload
+ * that fails after its retries keeps the spool file + a JSON sidecar, listed by `listPendingUploads`.
+ * The pieces live in mount/fuse/: filesystem.ts (the operations over a Vfs), operations.ts (the
+ * fuse-native callback table), open-file.ts/spool.ts (write spooling), pending.ts (kept uploads),
+ * meta-cache.ts (readdir-fed lookups), preflight.ts (FUSE availability, stale mounts).
+ */
+import { resolve } from 'node:path';
+import { CachedVfs } from '../src/cache.js';
+import type { CacheOptions } from '../src/cache.js';
+import { VfsError, toVfsError } from '../src/errors.js';
+import { silentLogger } from '../src/log.js';
+import type { Logger } from '../src/log.js';
+import type { Vfs } from '../src/vfs.js';
+import { loadFuseNative } from './fuse/binding.js';
+import type { FuseInstance, FuseNativeOptions, FuseTimeouts } from './fuse/binding.js';
+import { FuseFilesystem } from './fuse/filesystem.js';
+import { fuseOperations } from './fuse/operations.js';
+import { defaultSpoolDir } from './fuse/pending.js';
+import { checkFuseAvailable, prepareMountpoint } from './fuse/preflight.js';
+
+export { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from './fuse/pending.js';
+export type { PendingUpload, RetryOptions } from './fuse/pending.js';
+
+/** Options of `mountFuse`. Every field is optional. */
+export interface FuseMountOptions {
+  /** Refuse every change with EROFS ("Read-only file system"). */
+  readOnly?: boolean;
+  /** Let other users (and root) see the mount (needs `user_allow_other` in /etc/fuse.conf for non-root). */
+  allowOther?: boolean;
+  /** Owner shown for every file (default: this process's uid/gid). */
+  uid?: number;
+  gid?: number;
+  /** Where spool files and their sidecars live (default: `defaultSpoolDir()`, under $XDG_CACHE_HOME). */
+  spoolDir?: string;
+  /** Wrap the Vfs in CachedVfs (default true); an object passes CachedVfs options. `false` also turns off the frontend's lookup cache. */
+  cache?: boolean | CacheOptions;
+  /** Seconds the kernel keeps attributes and name lookups (default 1, libfuse's own default). */
+  attrTimeoutSec?: number;
+  entryTimeoutSec?: number;
+  /** How long a listing answers the lookups that follow it, in ms (default 2000). */
+  metadataTtlMs?: number;
+  /**
+   * Longest a kernel request may wait for a metadata or read operation, in ms (default 300 000).
+   * fuse-native's own default is 15 s, after which the caller gets ETIMEDOUT although the provider may
+   * only be slow; the Scheduler's retries and timeouts bound each request below this.
+   */
+  operationTimeoutMs?: number;
+  /** The same for operations that upload or download whole files (flush, fsync, release, write, truncate, rename); 0 = none (default). */
+  transferTimeoutMs?: number;
+  /** Install SIGINT/SIGTERM handlers that unmount cleanly, then exit (default false; the CLI turns it on). */
+  handleSignals?: boolean;
+  /** Label stored in spool sidecars so `cloudmount` knows where to retry (e.g. the remote's name). Never a secret. */
+  remote?: string;
+  /** Name shown by `mount`/`df` (default "cloudmount"). */
+  fsname?: string;
+  /** libfuse debug output on stderr. */
+  debug?: boolean;
+  logger?: Logger;
+}
+
+/** A live mount. */
+export interface FuseMount {
+  /** Absolute path of the mounted folder. */
+  mountpoint: string;
+  /** The Vfs the mount serves (the CachedVfs wrapper when caching is on). */
+  vfs: Vfs;
+  /** Unmount (lazily, so busy files keep working until closed), then upload what open files still hold. */
+  unmount(): Promise<void>;
+}
+
+/** Mount `vfs` at `mountpoint`; resolves once the kernel serves it. Rejects with a one-line VfsError. */
+export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMountOptions = {}): Promise<FuseMount> {
+  const logger = (options.logger ?? silentLogger).child({ layer: 'fuse' });
+  const mnt = resolve(mountpoint);
+  const Fuse = loadFuseNative();
+  await checkFuseAvailable();
+  await prepareMountpoint(mnt);
+
+  const served = options.cache === false ? vfs : new CachedVfs(vfs, { logger, ...(typeof options.cache === 'object' ? options.cache : {}) });
+  const readOnly = options.readOnly ?? vfs.capabilities.readOnly;
+  const fs = new FuseFilesystem(served, {
+    readOnly,
+    uid: options.uid ?? process.getuid?.() ?? 0,
+    gid: options.gid ?? process.getgid?.() ?? 0,
+    spoolDir: resolve(options.spoolDir ?? defaultSpoolDir()),
+    metadataTtlMs: options.cache === false ? 0 : options.metadataTtlMs ?? 2000,
+    spaceTtlMs: 10_000,
+    logger,
+    ...(options.remote !== undefined ? { remote: options.remote } : {}),
+  });
+
+  const fuse = new Fuse(mnt, fuseOperations(fs, logger), fuseNativeOptions(options, readOnly));
+  try {
+    await new Promise<void>((ok, fail) => fuse.mount((err) => (err ? fail(err) : ok())));
+  } catch (e) {
+    throw new VfsError('EIO', `cannot mount ${mnt}: ${toVfsError(e).message.replace(/^[A-Z]+: /, '')}`, {
+      provider: 'fuse', operation: 'mount', path: mnt, cause: e,
+    });
+  }
+  logger.info('mounted', { mountpoint: mnt, vfs: served.name, readOnly });
+
+  let unmounting: Promise<void> | undefined;
+  const unmount = (): Promise<void> => (unmounting ??= doUnmount(fuse, fs, mnt, logger, () => removeSignals()));
+  let removeSignals = () => {};
+  if (options.handleSignals) removeSignals = installSignalHandlers(unmount, logger);
+  return { mountpoint: mnt, vfs: served, unmount };
+}
+
+/**
+ * fuse-native's options. Notes:
+ * - `timeout` is per operation; uploads get their own (default none) so a big file's close() is not cut off.
+ * - fuse-native has no option for big_writes, max_write or max_readahead, yet it joins every option into
+ *   one `-o` list, so they ride in after `fsname`. Without big_writes libfuse2 delivers writes 4 KiB at a
+ *   time (25 600 calls for 100 MiB); with it, 128 KiB (the kernel's limit for libfuse2).
+ */
+function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNativeOptions {
+  const opTimeout = options.operationTimeoutMs ?? 300_000;
+  const transfer: number | false = options.transferTimeoutMs ? options.transferTimeoutMs : false;
+  const timeout: FuseTimeouts = { default: opTimeout };
+  for (const op of ['flush', 'fsync', 'release', 'write', 'truncate', 'ftruncate', 'rename', 'read']) timeout[op] = transfer;
+  // Reads wait for the remote stream; bound them like metadata, unless a transfer limit is longer.
+  timeout.read = opTimeout;
+  const fsname = (options.fsname ?? 'cloudmount').replace(/[,\s\\]/g, '_');
+  const extra = ['big_writes', 'max_write=131072', 'max_readahead=1048576', ...(readOnly ? ['ro'] : [])];
+  const out: FuseNativeOptions = {
+    timeout,
+    mkdir: true,
+    force: false,
+    fsname: `${fsname},subtype=cloudmount,${extra.join(',')}`,
+    attrTimeout: options.attrTimeoutSec ?? 1,
+    entryTimeout: options.entryTimeoutSec ?? 1,
+    maxRead: 131072,
+  };
+  if (options.allowOther) out.allowOther = true;
+  if (options.debug) out.debug = true;
+  return out;
+}
+
+async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, logger: Logger, removeSignals: () => void): Promise<void> {
+  removeSignals();
+  await new Promise<void>((ok) => fuse.unmount((err) => {
+    if (err) logger.warn('unmount reported an error', { mountpoint: mnt, error: err });
+    ok();
+  }));
+  const kept = await fs.shutdown();
+  if (kept > 0) logger.error('some files could not be uploaded; they are kept as pending uploads', { count: kept });
+  logger.info('unmounted', { mountpoint: mnt });
+}
+
+/** SIGINT/SIGTERM → unmount, then exit with the signal's conventional status. Returns the remover. */
+function installSignalHandlers(unmount: () => Promise<void>, logger: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.info('signal received; unmounting', { signal });
+    const code = signal === 'SIGINT' ? 130 : 143;
+    unmount().then(() => process.exit(code), () => process.exit(code));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}

@@ -1,0 +1,393 @@
+/**
+ * The filesystem behind the mount: every kernel request as an async method over a Vfs. Reads of
+ * untouched files stream from the Vfs; writes land in a spool per open file (open-file.ts) and are
+ * uploaded on flush/fsync/close; metadata comes from a readdir-fed cache (meta-cache.ts) so `ls -l`
+ * costs one listing. Every failure is a VfsError; operations.ts turns it into a negative errno.
+ */
+import { constants } from 'node:fs';
+import { VfsError, isVfsError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
+import type { Entry, SpaceInfo, Vfs } from '../../src/vfs.js';
+import type { FuseStat, FuseStatfs } from './binding.js';
+import { MetaCache } from './meta-cache.js';
+import { OpenFile } from './open-file.js';
+import type { OpenFileContext } from './open-file.js';
+import { RemoteReader } from './remote-reader.js';
+import { entryStat, spaceStatfs } from './stat.js';
+import type { StatOwner } from './stat.js';
+
+export interface FilesystemOptions {
+  readOnly: boolean;
+  uid: number;
+  gid: number;
+  spoolDir: string;
+  /** How long a listing or stat answers lookups without asking the Vfs again (0 = never). */
+  metadataTtlMs: number;
+  /** How long a `space()` answer serves statfs. */
+  spaceTtlMs: number;
+  /** Label recorded in spool sidecars (e.g. the CLI's remote name). */
+  remote?: string;
+  logger: Logger;
+}
+
+interface Handle {
+  file: OpenFile;
+  writable: boolean;
+  reader?: RemoteReader;
+}
+
+const O_ACCMODE = 3;
+const O_TRUNC_FLAG = constants.O_TRUNC;
+
+export class FuseFilesystem {
+  readonly meta: MetaCache;
+  private readonly owner: StatOwner;
+  private readonly ctx: OpenFileContext;
+  /** Open files by their current path. */
+  private readonly files = new Map<string, OpenFile>();
+  /** Files whose last handle closed and whose upload/cleanup is still running. */
+  private readonly closing = new Map<string, Promise<unknown>>();
+  private readonly handles = new Map<number, Handle>();
+  private nextFd = 1;
+  private readonly statsInFlight = new Map<string, Promise<Entry>>();
+  private space: { at: number; value: Promise<SpaceInfo | undefined> } | undefined;
+
+  constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
+    this.meta = new MetaCache(options.metadataTtlMs);
+    this.owner = { uid: options.uid, gid: options.gid, readOnly: options.readOnly };
+    this.ctx = {
+      vfs, spoolDir: options.spoolDir, logger: options.logger,
+      ...(options.remote !== undefined ? { remote: options.remote } : {}),
+    };
+  }
+
+  /** Number of open handles (for tests and shutdown). */
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  // ---- metadata ------------------------------------------------------------------------------
+
+  async getattr(path: string): Promise<FuseStat> {
+    const p = normalizePath(path);
+    const open = this.files.get(p);
+    if (open && (open.spooled || open.dirty || open.remoteSize === null)) {
+      return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
+    }
+    return entryStat(await this.entry(p), this.owner);
+  }
+
+  /** Metadata of a path: the cache, else one (coalesced) Vfs stat. */
+  async entry(p: string): Promise<Entry> {
+    const cached = this.meta.lookup(p);
+    if (cached === null) throw new VfsError('ENOENT', `no such file or directory: ${p}`, { path: p, operation: 'stat' });
+    if (cached) return cached;
+    let pending = this.statsInFlight.get(p);
+    if (!pending) {
+      pending = this.vfs.stat(p).then((e) => {
+        this.meta.put(e);
+        return e;
+      });
+      this.statsInFlight.set(p, pending);
+      pending.then(() => this.statsInFlight.delete(p), () => this.statsInFlight.delete(p));
+    }
+    return pending;
+  }
+
+  /** Names in a folder (with "." and ".."), and their stats in the same order. */
+  async readdir(path: string): Promise<{ names: string[]; stats: FuseStat[] }> {
+    const p = normalizePath(path);
+    let children = this.meta.listing(p);
+    if (!children) {
+      children = await this.vfs.list(p);
+      this.meta.putListing(p, children);
+    }
+    const names = ['.', '..'];
+    const dirStat = entryStat({ type: 'directory', size: 0, mtime: new Date() }, this.owner);
+    const stats: FuseStat[] = [dirStat, dirStat];
+    const seen = new Set<string>();
+    for (const child of children) {
+      seen.add(child.name);
+      names.push(child.name);
+      const open = this.files.get(child.path);
+      stats.push(open && open.spooled ? entryStat({ type: 'file', size: open.size, mtime: open.mtime }, this.owner) : entryStat(child, this.owner));
+    }
+    // Files created through the mount but not uploaded yet are there too.
+    for (const [filePath, open] of this.files) {
+      if (open.remoteSize !== null || parentPath(filePath) !== p || filePath === p) continue;
+      const name = filePath.slice(p === '/' ? 1 : p.length + 1);
+      if (seen.has(name)) continue;
+      names.push(name);
+      stats.push(entryStat({ type: 'file', size: open.size, mtime: open.mtime }, this.owner));
+    }
+    return { names, stats };
+  }
+
+  async statfs(): Promise<FuseStatfs> {
+    const now = Date.now();
+    if (!this.space || now - this.space.at > this.options.spaceTtlMs) {
+      const value = this.vfs.space().catch((e: unknown) => {
+        // No quota known (ENOTSUP) or a transient failure: df still gets an answer (the large fallback).
+        if (!isVfsError(e, 'ENOTSUP')) this.options.logger.debug('space() failed; statfs reports the fallback', { error: e });
+        return undefined;
+      });
+      this.space = { at: now, value };
+    }
+    return spaceStatfs(await this.space.value);
+  }
+
+  async access(path: string, mode: number): Promise<void> {
+    const p = normalizePath(path);
+    const stat = await this.getattr(p);
+    if (mode & constants.W_OK && this.options.readOnly) throw this.readOnlyError('access', p);
+    if (mode & constants.X_OK && (stat.mode & 0o040000) === 0) {
+      throw new VfsError('EACCES', 'files on this drive are not executable', { path: p, operation: 'access' });
+    }
+  }
+
+  // ---- file handles -------------------------------------------------------------------------
+
+  async open(path: string, flags: number): Promise<number> {
+    const p = normalizePath(path);
+    const writable = (flags & O_ACCMODE) !== constants.O_RDONLY;
+    if (writable) this.checkWritable('open', p);
+    const file = await this.acquire(p, false);
+    try {
+      if (writable && flags & O_TRUNC_FLAG) await file.truncate(0);
+    } catch (e) {
+      await this.releaseFile(file);
+      throw e;
+    }
+    return this.addHandle(file, writable);
+  }
+
+  async create(path: string): Promise<number> {
+    const p = normalizePath(path);
+    this.checkWritable('create', p);
+    const file = await this.acquire(p, true);
+    return this.addHandle(file, true);
+  }
+
+  async read(fd: number, buf: Buffer, length: number, offset: number): Promise<number> {
+    const handle = this.handle(fd);
+    const spool = await handle.file.currentSpool();
+    if (spool) return spool.read(buf, length, offset);
+    if (handle.file.remoteSize === null) return 0;
+    handle.reader ??= new RemoteReader(this.vfs, handle.file.path);
+    handle.reader.setPath(handle.file.path);
+    return handle.reader.read(buf, length, offset);
+  }
+
+  async write(fd: number, buf: Buffer, length: number, offset: number): Promise<number> {
+    const handle = this.handle(fd);
+    if (!handle.writable) throw new VfsError('EBADF', 'file not open for writing', { path: handle.file.path });
+    await handle.file.write(buf, length, offset);
+    return length;
+  }
+
+  async ftruncate(fd: number, size: number): Promise<void> {
+    const handle = this.handle(fd);
+    this.checkWritable('truncate', handle.file.path);
+    await handle.file.truncate(size);
+  }
+
+  /** flush (every close) and fsync: upload the file's new content; the error goes to close()/fsync(). */
+  async flush(fd: number): Promise<void> {
+    const handle = this.handles.get(fd);
+    if (!handle || !handle.writable) return;
+    await handle.file.upload();
+  }
+
+  async release(fd: number): Promise<void> {
+    const handle = this.handles.get(fd);
+    if (!handle) return;
+    this.handles.delete(fd);
+    handle.reader?.close();
+    await this.releaseFile(handle.file);
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable('truncate', p);
+    const file = await this.acquire(p, false);
+    try {
+      await file.truncate(size);
+      await file.upload();
+    } finally {
+      await this.releaseFile(file);
+    }
+  }
+
+  async utimens(path: string, mtimeMs: number): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable('utimens', p);
+    const open = this.files.get(p);
+    // The Vfs has no "set mtime" call: a time set while the file has unsent content rides on its upload;
+    // on an unchanged file it is accepted and ignored (re-uploading a file to change a date costs too much).
+    if (open && open.dirty) {
+      open.explicitMtime = new Date(mtimeMs);
+      return;
+    }
+    await this.entry(p);
+  }
+
+  // ---- namespace ----------------------------------------------------------------------------
+
+  async mkdir(path: string): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable('mkdir', p);
+    const entry = await this.vfs.mkdir(p);
+    this.meta.put(entry);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable('rmdir', p);
+    try {
+      await this.vfs.remove(p);
+    } catch (e) {
+      this.meta.forgetTree(p);
+      throw e;
+    }
+    this.meta.remove(p);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable('unlink', p);
+    const open = this.files.get(p);
+    try {
+      await this.vfs.remove(p);
+    } catch (e) {
+      // A file created here and not uploaded yet exists only in its spool.
+      if (!(open && open.remoteSize === null && isVfsError(e, 'ENOENT'))) {
+        this.meta.forgetTree(p);
+        throw e;
+      }
+    }
+    if (open) {
+      open.unlinked = true;
+      this.files.delete(p);
+    }
+    this.meta.remove(p);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    this.checkWritable('rename', src);
+    // A file with unsent content (or one that exists only here) is uploaded first, so the move
+    // carries the new bytes; the error of that upload is the rename's error.
+    for (const [p, file] of this.files) {
+      if (isSameOrInside(src, p) && file.dirty && !file.unlinked) await file.upload();
+    }
+    let entry: Entry;
+    try {
+      entry = await this.vfs.rename(src, dst, { overwrite: true });
+    } catch (e) {
+      this.meta.forgetTree(src);
+      this.meta.forgetTree(dst);
+      throw e;
+    }
+    const replaced = this.files.get(dst);
+    if (replaced && replaced !== this.files.get(src)) {
+      replaced.unlinked = true;
+      this.files.delete(dst);
+    }
+    for (const [p, file] of [...this.files]) {
+      if (!isSameOrInside(src, p)) continue;
+      const moved = dst + p.slice(src.length);
+      this.files.delete(p);
+      this.files.set(moved, file);
+      await file.moved(moved);
+    }
+    this.meta.remove(src);
+    this.meta.remove(dst);
+    this.meta.put(entry);
+  }
+
+  /** chmod/chown: the store keeps no owners or modes; accepted without effect so cp -p, rsync -a and tar work. */
+  async setOwnerOrMode(path: string, op: string): Promise<void> {
+    const p = normalizePath(path);
+    this.checkWritable(op, p);
+    await this.getattr(p);
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /** Finish every open file (upload or keep its spool); resolves to the number of files kept as pending. */
+  async shutdown(): Promise<number> {
+    const files = new Set([...this.handles.values()].map((h) => h.file));
+    this.handles.clear();
+    let kept = 0;
+    for (const file of files) {
+      file.refs = 0;
+      if (await file.finish().catch(() => true)) kept++;
+    }
+    await Promise.allSettled([...this.closing.values()]);
+    this.files.clear();
+    return kept;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  /** The open file of `p` (one per path), opening it; `create` makes a new empty one when missing. */
+  private async acquire(p: string, create: boolean): Promise<OpenFile> {
+    for (;;) {
+      const closing = this.closing.get(p);
+      if (closing) await closing.catch(() => undefined);
+      const existing = this.files.get(p);
+      if (existing && !existing.unlinked) {
+        existing.refs++;
+        return existing;
+      }
+      let entry: Entry | undefined;
+      if (create) {
+        entry = undefined;
+      } else {
+        entry = await this.entry(p);
+        if (entry.type === 'directory') throw new VfsError('EISDIR', `is a directory: ${p}`, { path: p, operation: 'open' });
+      }
+      if (this.files.has(p) || this.closing.has(p)) continue; // someone else opened it meanwhile
+      const file = new OpenFile(p, { ...this.ctx, onUploaded: (e) => this.meta.put(e) }, entry);
+      file.refs = 1;
+      this.files.set(p, file);
+      return file;
+    }
+  }
+
+  private addHandle(file: OpenFile, writable: boolean): number {
+    const fd = this.nextFd;
+    // fuse-native treats fh 0 as "not set"; wrap well before 2^31.
+    this.nextFd = this.nextFd >= 0x7fffffff ? 1 : this.nextFd + 1;
+    this.handles.set(fd, { file, writable });
+    return fd;
+  }
+
+  private handle(fd: number): Handle {
+    const handle = this.handles.get(fd);
+    if (!handle) throw new VfsError('EBADF', `no open file with handle ${fd}`);
+    return handle;
+  }
+
+  /** Drop one reference; the last one uploads what is left and removes (or keeps) the spool. */
+  private async releaseFile(file: OpenFile): Promise<void> {
+    file.refs--;
+    if (file.refs > 0) return;
+    const path = file.path;
+    const done = file.finish().finally(() => {
+      if (this.files.get(file.path) === file) this.files.delete(file.path);
+      if (this.closing.get(path) === done) this.closing.delete(path);
+    });
+    if (!file.unlinked) this.closing.set(path, done);
+    await done;
+  }
+
+  private checkWritable(op: string, p: string): void {
+    if (this.options.readOnly) throw this.readOnlyError(op, p);
+  }
+
+  private readOnlyError(op: string, p: string): VfsError {
+    return new VfsError('EROFS', 'read-only file system', { provider: 'fuse', operation: op, path: p });
+  }
+}

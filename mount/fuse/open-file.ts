@@ -1,0 +1,188 @@
+/**
+ * One file that is open through the mount, shared by every handle on its path: the spool that holds
+ * its new content (created on the first write or truncate, filled with the old content first when the
+ * write does not replace it), whether that content still has to be uploaded, and the upload itself.
+ */
+import type { Logger } from '../../src/log.js';
+import { isVfsError } from '../../src/errors.js';
+import type { Entry, Vfs } from '../../src/vfs.js';
+import { SpoolFile } from './spool.js';
+
+export interface OpenFileContext {
+  vfs: Vfs;
+  spoolDir: string;
+  remote?: string;
+  logger: Logger;
+  /** Told of every successful upload (the frontend refreshes its metadata cache). */
+  onUploaded?: (entry: Entry) => void;
+}
+
+export class OpenFile {
+  /** Handles open on this file. */
+  refs = 0;
+  /** Bytes the remote holds for this path when opened; null when the file exists only here (just created). */
+  remoteSize: number | null;
+  /** Remote metadata when opened (used for getattr while nothing was written). */
+  remoteEntry: Entry | undefined;
+  /** True while the spool holds content the remote lacks. */
+  dirty = false;
+  /** Bumped by every change, so an upload only marks clean the content it actually sent. */
+  generation = 0;
+  /** Last local change (getattr's mtime while dirty). */
+  mtime = new Date();
+  /** An mtime set by utimens while dirty, given to the upload. */
+  explicitMtime: Date | undefined;
+  /** The path was unlinked (or replaced by a rename) while open: never upload it. */
+  unlinked = false;
+  /** The upload of this generation failed; release keeps the spool instead of trying again. */
+  failedGeneration = -1;
+  lastError: unknown;
+
+  private spool: SpoolFile | undefined;
+  private spoolPromise: Promise<SpoolFile> | undefined;
+  private uploading: Promise<Entry | undefined> | undefined;
+  private dirtyMark: Promise<void> = Promise.resolve();
+
+  constructor(public path: string, private readonly ctx: OpenFileContext, remote: Entry | undefined) {
+    this.remoteEntry = remote;
+    this.remoteSize = remote ? remote.size : null;
+    if (!remote) this.dirty = true; // created here: even an empty file must reach the remote
+  }
+
+  /** The spool, when one exists (readers of this path read from it). */
+  get spoolFile(): SpoolFile | undefined {
+    return this.spool;
+  }
+
+  /** Whether reads must come from the spool (it exists or is being made). */
+  get spooled(): boolean {
+    return this.spoolPromise !== undefined;
+  }
+
+  /** Size a getattr should report. */
+  get size(): number {
+    if (this.spool) return this.spool.size;
+    return this.remoteSize ?? 0;
+  }
+
+  /** The spool, creating it; `keepContent` first copies the remote's bytes in (streamed, never whole in memory). */
+  ensureSpool(keepContent: boolean): Promise<SpoolFile> {
+    if (!this.spoolPromise) {
+      const make = async (): Promise<SpoolFile> => {
+        const spool = await SpoolFile.create(this.ctx.spoolDir, { path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}) });
+        try {
+          if (keepContent && this.remoteSize) await spool.fillFrom(await this.ctx.vfs.read(this.path));
+          if (this.dirty) await spool.setDirty(true);
+        } catch (e) {
+          await spool.remove();
+          throw e;
+        }
+        this.spool = spool;
+        return spool;
+      };
+      this.spoolPromise = make();
+      this.spoolPromise.catch(() => {
+        this.spoolPromise = undefined;
+      });
+    }
+    return this.spoolPromise;
+  }
+
+  /** Wait for a spool being made (for readers), or undefined when there is none. */
+  async currentSpool(): Promise<SpoolFile | undefined> {
+    return this.spoolPromise ? await this.spoolPromise : undefined;
+  }
+
+  /** Record a change of content: the sidecar says "dirty" BEFORE the bytes land, so a crash cannot hide them. */
+  async markChanging(spool: SpoolFile): Promise<void> {
+    this.generation++;
+    this.mtime = new Date();
+    if (!this.dirty) {
+      this.dirty = true;
+      this.dirtyMark = spool.setDirty(true, this.explicitMtime);
+    }
+    await this.dirtyMark;
+  }
+
+  /** Write bytes at an offset (the spool is made, with the old content, on the first write). */
+  async write(buf: Buffer, length: number, offset: number): Promise<void> {
+    const spool = await this.ensureSpool(true);
+    await this.markChanging(spool);
+    await spool.write(buf, length, offset);
+  }
+
+  /** Cut or extend to `size`; truncating to 0 never downloads the old content. */
+  async truncate(size: number): Promise<void> {
+    if (!this.spoolPromise && size === this.remoteSize && !this.dirty) return;
+    const spool = await this.ensureSpool(size > 0);
+    await this.markChanging(spool);
+    await spool.truncate(size);
+  }
+
+  /** Upload the content if it changed; resolves to the new remote Entry (undefined when nothing was sent). */
+  async upload(): Promise<Entry | undefined> {
+    while (this.uploading) await this.uploading.catch(() => undefined);
+    if (!this.dirty || this.unlinked) return undefined;
+    this.uploading = this.uploadNow();
+    try {
+      return await this.uploading;
+    } finally {
+      this.uploading = undefined;
+    }
+  }
+
+  private async uploadNow(): Promise<Entry | undefined> {
+    const generation = this.generation;
+    const spool = this.spoolPromise ? await this.spoolPromise : undefined;
+    const options: Parameters<Vfs['write']>[2] = { size: spool?.size ?? 0, overwrite: true };
+    if (this.explicitMtime) options.mtime = this.explicitMtime;
+    try {
+      const entry = await this.ctx.vfs.write(this.path, spool ? spool.readStream() : Buffer.alloc(0), options);
+      if (generation === this.generation) {
+        this.dirty = false;
+        this.remoteSize = entry.size;
+        this.remoteEntry = entry;
+        await spool?.setDirty(false).catch(() => undefined);
+      }
+      this.lastError = undefined;
+      this.ctx.onUploaded?.(entry);
+      return entry;
+    } catch (e) {
+      this.failedGeneration = generation;
+      this.lastError = e;
+      this.ctx.logger.warn('upload failed; the spool file is kept', {
+        path: this.path, code: isVfsError(e) ? e.code : 'EIO', spool: spool?.file,
+      });
+      throw e;
+    }
+  }
+
+  /** The path changed (rename while open). */
+  async moved(to: string): Promise<void> {
+    this.path = to;
+    await this.spool?.setPath(to).catch(() => undefined);
+  }
+
+  /**
+   * Last handle closed: upload what is left (unless the last upload of this very content just failed),
+   * then delete the spool; if the content cannot be uploaded, keep the spool as a pending upload.
+   * Resolves to true when content had to be kept.
+   */
+  async finish(): Promise<boolean> {
+    if (this.dirty && !this.unlinked && this.failedGeneration !== this.generation) {
+      await this.upload().catch(() => undefined);
+    }
+    const spool = this.spoolPromise ? await this.spoolPromise.catch(() => undefined) : undefined;
+    if (this.dirty && !this.unlinked) {
+      if (!spool) {
+        // Nothing was written (an empty created file whose upload failed): nothing to keep.
+        return false;
+      }
+      await spool.keep(this.lastError ?? new Error('upload did not complete'));
+      this.ctx.logger.error('upload failed; content kept as a pending upload', { path: this.path, spool: spool.file });
+      return true;
+    }
+    await spool?.remove();
+    return false;
+  }
+}
