@@ -1,0 +1,269 @@
+/**
+ * CouchdropClient: typed calls of the Couchdrop file API. Every request goes through one Scheduler
+ * (throttle, retry, pause on 429/503). `path` always travels in the query string (the one placement
+ * every working client uses for every route), the token in the `token` header.
+ */
+import type { Readable } from 'node:stream';
+import { VfsError, isVfsError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { Scheduler } from '../../src/scheduler.js';
+import type { SchedulerOptions } from '../../src/scheduler.js';
+import { TokenSource } from './auth.js';
+import type { CouchdropCredentials } from './auth.js';
+import { couchdropError, providerMessageOf } from './codes.js';
+import { DEFAULT_API_URL, DEFAULT_FILEIO_URL, ROUTES, resolveRoutes } from './routes.js';
+import type { CouchdropProvisionalRoutes, CouchdropRouteOverrides } from './routes.js';
+import type { CouchdropAuthBody, CouchdropLsBody, CouchdropLstatBody, CouchdropWireEntry } from './wire.js';
+
+export interface CouchdropClientOptions {
+  /** Management/auth host (default https://api.couchdrop.io). */
+  apiUrl?: string;
+  /** File host (default https://fileio.couchdrop.io). */
+  fileioUrl?: string;
+  /** PROVISIONAL rename/delete routes and parameter names (see routes.ts). */
+  routes?: CouchdropRouteOverrides;
+  /** A Scheduler to share, or options for this client's own one (name defaults to "couchdrop"). */
+  scheduler?: Scheduler | SchedulerOptions;
+  logger?: Logger;
+}
+
+/** Bytes of an upload: a buffer (re-sent as is) or a function making a fresh stream per attempt. */
+export type UploadBody = Uint8Array | (() => Readable);
+
+/** A byte range to ask for: `start` to `end` inclusive (to the end of the file when `end` is absent). */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+interface CallSpec {
+  /** Base URL: api or fileio host. */
+  base: string;
+  method: string;
+  route: string;
+  query: Record<string, string>;
+  /** The Vfs path, for errors. */
+  path?: string;
+  body?: () => FetchBody;
+  headers?: Record<string, string>;
+  /** Safe to send again after a failure that may have reached the server. */
+  idempotent: boolean;
+  signal?: AbortSignal | undefined;
+  /** Statuses handed to `consume` instead of being turned into errors. */
+  accept?: number[];
+  /** Follow redirects by hand (downloads), dropping the token on a cross-origin hop. */
+  manualRedirect?: boolean;
+  /** Send the token (everything but /authenticate). */
+  auth: boolean;
+}
+
+const MAX_REDIRECTS = 5;
+
+type FetchBody = NonNullable<RequestInit['body']>;
+
+/** Typed Couchdrop API calls over a Scheduler. */
+export class CouchdropClient {
+  readonly scheduler: Scheduler;
+  readonly apiUrl: string;
+  readonly fileioUrl: string;
+  readonly routes: CouchdropProvisionalRoutes;
+  readonly tokens: TokenSource;
+  readonly #log: Logger;
+
+  constructor(credentials: CouchdropCredentials, options: CouchdropClientOptions = {}) {
+    this.apiUrl = trimSlash(options.apiUrl ?? DEFAULT_API_URL);
+    this.fileioUrl = trimSlash(options.fileioUrl ?? DEFAULT_FILEIO_URL);
+    this.routes = resolveRoutes(options.routes);
+    this.#log = (options.logger ?? silentLogger).child({ provider: 'couchdrop' });
+    this.scheduler = options.scheduler instanceof Scheduler
+      ? options.scheduler
+      : new Scheduler({ name: 'couchdrop', logger: this.#log, ...options.scheduler });
+    const system = 'username' in credentials ? credentials.system ?? 'cloudmount' : 'cloudmount';
+    this.tokens = new TokenSource(credentials, () =>
+      'username' in credentials ? this.authenticate(credentials.username, credentials.password, system) : Promise.reject(new Error('no login')),
+    );
+  }
+
+  /** `POST /authenticate` (form-encoded, as the working client does) → a short-lived token. */
+  async authenticate(username: string, password: string, system = 'cloudmount'): Promise<string> {
+    let body: CouchdropAuthBody;
+    try {
+      body = await this.#call({
+        base: this.apiUrl, method: 'POST', route: ROUTES.authenticate, query: {}, auth: false, idempotent: true,
+        body: () => new URLSearchParams({ username, password, system }),
+      }, async (res) => (await res.json()) as CouchdropAuthBody);
+    } catch (e) {
+      throw loginError(e);
+    }
+    if (typeof body?.token !== 'string' || !body.token) {
+      throw new VfsError('EPROTO', 'couchdrop POST /authenticate: the answer holds no token', { provider: 'couchdrop', operation: 'POST /authenticate' });
+    }
+    this.#log.debug('logged in to couchdrop');
+    return body.token;
+  }
+
+  /** `POST /file/ls`: the direct children of a folder. */
+  async ls(path: string, signal?: AbortSignal): Promise<CouchdropWireEntry[]> {
+    const body = await this.#json<CouchdropLsBody>(ROUTES.ls, path, signal);
+    if (!body || !Array.isArray(body.ls)) throw protocolError(ROUTES.ls, path, 'no "ls" array');
+    return body.ls;
+  }
+
+  /** `POST /file/lstat`: one file or folder. */
+  async lstat(path: string, signal?: AbortSignal): Promise<CouchdropWireEntry> {
+    const body = await this.#json<CouchdropLstatBody>(ROUTES.lstat, path, signal);
+    if (!body || typeof body.lstat !== 'object' || body.lstat === null) throw protocolError(ROUTES.lstat, path, 'no "lstat" object');
+    return body.lstat;
+  }
+
+  /**
+   * `POST /file/download`: the response, headers received, body not yet read (200, 206 or 416).
+   * A `Range` header is sent when `range` is given; the service may ignore it and answer 200.
+   */
+  async download(path: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (range) headers.range = `bytes=${range.start}-${range.end ?? ''}`;
+    return this.#call({
+      base: this.fileioUrl, method: 'POST', route: ROUTES.download, query: { path }, path, headers, signal,
+      idempotent: true, accept: range ? [416] : [], manualRedirect: true, auth: true,
+    }, async (res) => res);
+  }
+
+  /** `POST /file/upload?path=&size=&modtime=`: the raw bytes; replaces an existing file. */
+  async upload(path: string, body: UploadBody, size: number, modtime: number | undefined, signal?: AbortSignal): Promise<void> {
+    const query: Record<string, string> = { path, size: String(size) };
+    if (modtime !== undefined) query.modtime = String(modtime);
+    // Re-sending a whole upload cannot do harm: it writes the same bytes to the same path.
+    await this.#call({
+      base: this.fileioUrl, method: 'POST', route: ROUTES.upload, query, path, signal, idempotent: true, auth: true,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body: () => (body instanceof Uint8Array ? body : (body() as unknown as FetchBody)),
+    }, drain);
+  }
+
+  /** `POST /file/mkdir?path=`: one level. */
+  async mkdir(path: string, signal?: AbortSignal): Promise<void> {
+    // Not idempotent: a repeat after a lost answer would see "already exists".
+    await this.#call({ base: this.fileioUrl, method: 'POST', route: ROUTES.mkdir, query: { path }, path, signal, idempotent: false, auth: true }, drain);
+  }
+
+  /** PROVISIONAL rename/move: full old and new paths on the configured route. */
+  async rename(from: string, to: string, signal?: AbortSignal): Promise<void> {
+    const r = this.routes.rename;
+    await this.#call({
+      base: this.fileioUrl, method: r.method, route: r.path, query: { [r.fromParam]: from, [r.toParam]: to }, path: from, signal,
+      idempotent: false, auth: true,
+    }, drain);
+  }
+
+  /** PROVISIONAL delete of a file or folder on the configured route. */
+  async delete(path: string, signal?: AbortSignal): Promise<void> {
+    const r = this.routes.delete;
+    await this.#call({
+      base: this.fileioUrl, method: r.method, route: r.path, query: { [r.pathParam]: path }, path, signal, idempotent: false, auth: true,
+    }, drain);
+  }
+
+  #json<T>(route: string, path: string, signal: AbortSignal | undefined): Promise<T> {
+    return this.#call({ base: this.fileioUrl, method: 'POST', route, query: { path }, path, signal, idempotent: true, auth: true }, async (res) => {
+      try {
+        return (await res.json()) as T;
+      } catch (e) {
+        throw protocolError(route, path, 'the answer is not JSON', e);
+      }
+    });
+  }
+
+  /**
+   * One API call through the Scheduler. A non-2xx answer becomes the error table's VfsError (retried
+   * when the table says so). A 403 in login mode renews the token once and tries again; a second 403,
+   * or any 403 with a static token, is final EACCES.
+   */
+  async #call<T>(spec: CallSpec, consume: (res: Response) => Promise<T>): Promise<T> {
+    const operation = `${spec.method} ${spec.route}`;
+    const url = new URL(spec.base + spec.route);
+    for (const [k, v] of Object.entries(spec.query)) url.searchParams.set(k, v);
+    let renewed = false;
+    for (;;) {
+      const token = spec.auth ? await this.tokens.get() : undefined;
+      try {
+        return await this.scheduler.run(async (_n, signal) => {
+          const res = await this.#send(url, spec, token, signal);
+          if (!res.ok && !spec.accept?.includes(res.status)) {
+            const text = await res.text().catch(() => '');
+            throw couchdropError(res.status, providerMessageOf(text), { operation, ...(spec.path !== undefined ? { path: spec.path } : {}) });
+          }
+          try {
+            return await consume(res);
+          } catch (e) {
+            await res.body?.cancel().catch(() => undefined);
+            throw e;
+          }
+        }, { signal: spec.signal, idempotent: spec.idempotent, label: operation });
+      } catch (e) {
+        if (token !== undefined && !renewed && this.tokens.renewable && isVfsError(e, 'EACCES') && e.details.status === 403) {
+          renewed = true;
+          this.#log.info('couchdrop answered 403 with a login token: logging in again once');
+          await this.tokens.renew(token);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** One HTTP exchange; downloads follow redirects by hand so the token never goes to another origin. */
+  async #send(url: URL, spec: CallSpec, token: string | undefined, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json, application/octet-stream', ...spec.headers };
+    if (token !== undefined) headers.token = token;
+    const body = spec.body?.();
+    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal, redirect: spec.manualRedirect ? 'manual' : 'follow' };
+    if (body !== undefined) {
+      init.body = body;
+      if (!(body instanceof Uint8Array) && typeof body !== 'string' && !(body instanceof URLSearchParams)) init.duplex = 'half';
+    }
+    let res = await fetch(url, init);
+    let at = url;
+    for (let hop = 0; spec.manualRedirect && hop < MAX_REDIRECTS && isRedirect(res.status); hop++) {
+      const location = res.headers.get('location');
+      if (!location) break;
+      await res.body?.cancel().catch(() => undefined);
+      const next = new URL(location, at);
+      // A storage URL on another origin is signed by itself: Couchdrop's token must not go there.
+      const nextHeaders = { ...headers };
+      if (next.origin !== url.origin) delete nextHeaders.token;
+      const method = res.status === 303 ? 'GET' : spec.method;
+      res = await fetch(next, { method, headers: nextHeaders, signal, redirect: 'manual' });
+      at = next;
+    }
+    return res;
+  }
+}
+
+/** Clearer words for the two documented login refusals. */
+function loginError(e: unknown): unknown {
+  if (!isVfsError(e, 'EACCES')) return e;
+  const why = e.details.status === 401
+    ? 'two-factor authentication is required for this user; use a long-lived API token (Admin → API tokens) instead'
+    : 'login refused (wrong username or password, or the account may not use the API)';
+  return new VfsError('EACCES', `couchdrop POST /authenticate: ${why}`, { ...e.details, cause: e });
+}
+
+function isRedirect(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+async function drain(res: Response): Promise<void> {
+  await res.arrayBuffer().catch(() => undefined);
+}
+
+function protocolError(route: string, path: string, what: string, cause?: unknown): VfsError {
+  return new VfsError('EPROTO', `couchdrop POST ${route} ${JSON.stringify(path)}: unexpected answer: ${what}`, {
+    provider: 'couchdrop', operation: `POST ${route}`, path, ...(cause !== undefined ? { cause } : {}),
+  });
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
