@@ -41,7 +41,8 @@ export class AccessTracker {
 
   /**
    * Record a read of [offset, offset+length) and say whether it continues the previous one.
-   * A small step back or forward still counts (the kernel may issue neighbouring reads out of order).
+   * A small step back or forward still counts (the kernel may issue neighbouring reads out of
+   * order); a read wholly inside what was already read is neutral (no read-ahead, no reset).
    */
   observe(path: string, versionKey: string, offset: number, length: number): { sequential: boolean; state: AccessState } {
     const end = offset + length;
@@ -52,15 +53,16 @@ export class AccessTracker {
       this.states.set(path, fresh); // disposes (releases) the old state
       return { sequential: false, state: fresh };
     }
-    const sequential = offset >= state.nextOffset - bs && offset <= state.nextOffset + 2 * bs;
-    if (sequential) {
-      state.nextOffset = Math.max(state.nextOffset, end);
+    const near = offset >= state.nextOffset - bs && offset <= state.nextOffset + 2 * bs;
+    if (near && end <= state.nextOffset) return { sequential: false, state };
+    if (near) {
+      state.nextOffset = end;
     } else {
       this.options.release(state);
       state.window = INITIAL_WINDOW;
       state.nextOffset = end;
     }
-    return { sequential, state };
+    return { sequential: near, state };
   }
 
   /** The reader stayed sequential and read-ahead was issued: widen the window. */

@@ -232,12 +232,14 @@ export class BlockCache {
           this.counters.bytesFetched += chunk.length;
           let at = 0;
           while (at < chunk.length) {
-            if (index > last) throw this.stale(file, 'the file is longer than its cached size');
             const n = Math.min(chunk.length - at, block.length - filled);
             chunk.copy(block, filled, at, at + n);
             filled += n;
             at += n;
             if (filled === block.length) {
+              // The final block of a probing span is handed out only once the stream ended
+              // without the probe byte: a file that grew must not pass as the old version.
+              if (index === last && probe) break;
               this.complete(span, waits[index - first]!, index, block);
               index++;
               if (index <= last) {
@@ -246,6 +248,11 @@ export class BlockCache {
               }
             }
           }
+          if (at < chunk.length) throw this.stale(file, 'the file is longer than its cached size');
+        }
+        if (index === last && probe && filled === block.length) {
+          this.complete(span, waits[index - first]!, index, block);
+          index++;
         }
         if (index <= last) throw this.stale(file, 'the file is shorter than its cached size');
       } finally {

@@ -36,7 +36,10 @@ export class CountingVfs implements Vfs {
   readonly name: string;
   calls: Record<Method, number> = zero();
   reads: ReadRecord[] = [];
+  /** The arguments of the last write, to check that data reaches the inner Vfs untouched. */
+  lastWrite?: { path: string; data: WriteData; options?: WriteOptions };
   private faults: Array<{ method: Method; error: Error }> = [];
+  private readBreak?: { afterBytes: number; error: Error };
 
   constructor(readonly inner: Vfs, public options: CountingOptions = {}) {
     this.name = `counting(${inner.name})`;
@@ -62,6 +65,11 @@ export class CountingVfs implements Vfs {
     this.reads = [];
   }
 
+  /** Make the next read stream fail with `error` after delivering `afterBytes` bytes (a connection cut mid-body). */
+  breakNextRead(afterBytes: number, error: Error): void {
+    this.readBreak = { afterBytes, error };
+  }
+
   /** Make the next call of `method` fail with `error` before it reaches the inner Vfs. */
   failNext(method: Method, error: Error): void {
     this.faults.push({ method, error });
@@ -83,12 +91,20 @@ export class CountingVfs implements Vfs {
     const record: ReadRecord = { path, offset: options.offset ?? 0, length: options.length, delivered: 0, state: 'open' };
     this.reads.push(record);
     const { chunkDelayMs = 0, chunkBytes = 64 * 1024 } = this.options;
+    const cut = this.readBreak;
+    this.readBreak = undefined;
     async function* relay(): AsyncGenerator<Buffer> {
       try {
         for await (const chunk of source as AsyncIterable<Buffer>) {
           for (let at = 0; at < chunk.length; at += chunkBytes) {
             if (chunkDelayMs > 0) await sleep(chunkDelayMs);
-            const piece = chunk.subarray(at, at + chunkBytes);
+            let piece = chunk.subarray(at, at + chunkBytes);
+            if (cut && record.delivered + piece.length > cut.afterBytes) {
+              piece = piece.subarray(0, cut.afterBytes - record.delivered);
+              record.delivered += piece.length;
+              if (piece.length > 0) yield piece;
+              throw cut.error;
+            }
             record.delivered += piece.length;
             yield piece;
           }
@@ -104,6 +120,7 @@ export class CountingVfs implements Vfs {
 
   async write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry> {
     await this.enter('write');
+    this.lastWrite = { path, data, options };
     return this.inner.write(path, data, options);
   }
 
