@@ -21,3 +21,5 @@ export { Scheduler, parseRetryAfter } from './scheduler.js';
 export type { SchedulerOptions, RunOptions, SchedulerFetchInit, SchedulerStats, SchedulerEvents, SchedulerBody } from './scheduler.js';
 export { mountFuse, listPendingUploads, retryPendingUpload, discardPendingUpload, defaultSpoolDir } from '../mount/fuse.js';
 export type { FuseMount, FuseMountOptions, PendingUpload, RetryOptions } from '../mount/fuse.js';
+export { CachedVfs, CACHE_DEFAULTS, versionKey } from './cache.js';
+export type { CacheOptions, CacheStats, ResolvedCacheOptions } from './cache.js';
