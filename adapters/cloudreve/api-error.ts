@@ -1,0 +1,46 @@
+/** Turning a Cloudreve envelope (or a broken answer) into a VfsError, through the code table. */
+import { VfsError } from '../../src/errors.js';
+import type { VfsErrorDetails } from '../../src/errors.js';
+import { lookupCode } from './codes.js';
+import type { Envelope } from './types.js';
+
+/**
+ * The error for a non-zero envelope. A 40081 batch failure is unwrapped into the first per-URI
+ * failure (the adapter always sends one URI per batch call), as the web frontend does.
+ */
+export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError {
+  let code = env.code;
+  let msg = env.msg ?? '';
+  if (code === 40081 && env.aggregated_error) {
+    const first = Object.values(env.aggregated_error)[0];
+    if (first && typeof first.code === 'number') {
+      code = first.code;
+      msg = first.msg ?? '';
+    }
+  }
+  const info = lookupCode(code);
+  const text = `${details.operation ?? 'request'}${details.path ? ` ${JSON.stringify(details.path)}` : ''}: Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`;
+  return new VfsError(info.errno, text, {
+    provider: 'cloudreve',
+    ...details,
+    providerCode: code,
+    providerMessage: msg,
+    retryable: info.retryable,
+  });
+}
+
+/** The Cloudreve code behind a VfsError made by `envelopeError`, if any. */
+export function cloudreveCode(e: unknown): number | undefined {
+  if (!(e instanceof VfsError)) return undefined;
+  const code = e.details.providerCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** Same error with another errno (e.g. 40004 on an upload aimed at a folder → EISDIR). */
+export function recode(e: VfsError, code: VfsError['code'], message?: string): VfsError {
+  return new VfsError(code, message ?? e.message.replace(/^[A-Z]+: /, ''), {
+    ...e.details,
+    retryable: false,
+    cause: e,
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * CloudreveClient: typed calls for the /api/v4 routes the adapter uses. Every HTTP request goes
+ * through the account's Scheduler (throttle + retry); this layer adds the envelope, the code table,
+ * and the auth dance (Bearer, proactive single-flight refresh, one retry after a 401).
+ */
+import { VfsError, isVfsError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { registerSecret, safeUrl } from '../../src/redact.js';
+import { Scheduler } from '../../src/scheduler.js';
+import type { SchedulerFetchInit } from '../../src/scheduler.js';
+import { envelopeError } from './api-error.js';
+import { TokenManager } from './auth.js';
+import type { CloudreveTokens } from './auth.js';
+import type {
+  CapacityResponse, DownloadUrlResponse, Envelope, FileResponse, ListResponse, LoginResponse, TokenPair,
+  UploadSessionRequest, UploadSessionResponse,
+} from './types.js';
+
+export interface CloudreveClientOptions {
+  /** Site root, e.g. https://drive.example.com (no /api/v4). */
+  baseUrl: string;
+  email?: string;
+  password?: string;
+  /** Existing tokens; with a password too, a dead refresh token falls back to a login. */
+  tokens?: CloudreveTokens;
+  /** Asked for a one-time code when the account has two-factor auth. */
+  otp?: () => string | Promise<string>;
+  /** Share a scheduler (one per account); default: a new one from `schedulerOptions`. */
+  scheduler?: Scheduler;
+  schedulerOptions?: ConstructorParameters<typeof Scheduler>[0];
+  /** Per-request timeout in ms (default: the scheduler's). */
+  timeoutMs?: number;
+  /** Refresh this long before expiry at most (default 10 min). */
+  refreshMarginMs?: number;
+  logger?: Logger;
+}
+
+interface CallOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** Send the Bearer token (default true). */
+  auth?: boolean;
+  /** Safe to send twice (default: GET only). */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+  /** Vfs path, for error details. */
+  path?: string;
+}
+
+type SchedulerInit = SchedulerFetchInit;
+
+/** Largest error body we read from a non-JSON answer. */
+const MAX_ERROR_BODY = 2048;
+
+/** Typed Cloudreve v4 API calls over one Scheduler. */
+export class CloudreveClient {
+  readonly scheduler: Scheduler;
+  readonly tokens: TokenManager;
+  private readonly api: string;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: CloudreveClientOptions) {
+    this.api = options.baseUrl.replace(/\/+$/, '').replace(/\/api\/v4$/, '') + '/api/v4';
+    this.logger = options.logger ?? silentLogger;
+    this.scheduler = options.scheduler ?? new Scheduler({ name: 'cloudreve', logger: this.logger, ...options.schedulerOptions });
+    registerSecret(options.password);
+    const canLogin = options.email !== undefined && options.password !== undefined;
+    if (!canLogin && !options.tokens) {
+      throw new VfsError('EINVAL', 'Cloudreve needs email and password, or tokens', { provider: 'cloudreve' });
+    }
+    this.tokens = new TokenManager(
+      {
+        ...(canLogin ? { login: () => this.login() } : {}),
+        refresh: (rt) => this.refresh(rt),
+        ...(options.refreshMarginMs !== undefined ? { refreshMarginMs: options.refreshMarginMs } : {}),
+        logger: this.logger,
+      },
+      options.tokens,
+    );
+  }
+
+  // ---- auth ----------------------------------------------------------------------------------
+
+  /** POST /session/token (and /session/token/2fa when the server asks for it). */
+  private async login(): Promise<TokenPair> {
+    const { email, password } = this.options;
+    const first = await this.callRaw<LoginResponse | string>('POST', '/session/token', { body: { email, password }, auth: false, idempotent: false }, [203]);
+    if (first.code === 203) {
+      if (!this.options.otp) {
+        throw new VfsError('EACCES', 'this Cloudreve account uses two-factor authentication: pass an `otp` callback or tokens', {
+          provider: 'cloudreve', operation: 'login', providerCode: 203,
+        });
+      }
+      const otp = await this.options.otp();
+      const second = await this.callRaw<LoginResponse>('POST', '/session/token/2fa', { body: { otp, session_id: first.data }, auth: false, idempotent: false });
+      return (second.data as LoginResponse).token;
+    }
+    return (first.data as LoginResponse).token;
+  }
+
+  /** POST /session/token/refresh → the rotated pair (bare, not wrapped in `user`). */
+  private async refresh(refreshToken: string): Promise<TokenPair> {
+    const env = await this.callRaw<TokenPair>('POST', '/session/token/refresh', { body: { refresh_token: refreshToken }, auth: false, idempotent: false });
+    return env.data as TokenPair;
+  }
+
+  // ---- files ---------------------------------------------------------------------------------
+
+  /** GET /file: one page of a folder listing. */
+  listPage(uri: string, pageSize: number, nextToken: string | undefined, signal?: AbortSignal, path?: string, page = 0): Promise<ListResponse> {
+    return this.call<ListResponse>('GET', '/file', {
+      query: { uri, page, page_size: pageSize, order_by: 'name', order_direction: 'asc', next_page_token: nextToken },
+      signal, path,
+    });
+  }
+
+  /** GET /file/info. */
+  info(uri: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    return this.call<FileResponse>('GET', '/file/info', { query: { uri }, signal, path });
+  }
+
+  /** POST /file/create (a folder or an empty file). */
+  create(uri: string, type: 'file' | 'folder', errOnConflict: boolean, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    return this.call<FileResponse>('POST', '/file/create', { body: { uri, type, err_on_conflict: errOnConflict }, idempotent: false, signal, path });
+  }
+
+  /** POST /file/rename: a new name inside the same folder. */
+  rename(uri: string, newName: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    return this.call<FileResponse>('POST', '/file/rename', { body: { uri, new_name: newName }, idempotent: false, signal, path });
+  }
+
+  /** POST /file/move: move (or copy) objects into a folder, keeping their names. */
+  async move(uris: string[], dst: string, copy: boolean, signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>('POST', '/file/move', { body: { uris, dst, copy }, idempotent: false, signal, path });
+  }
+
+  /** DELETE /file: to the trash, or for good with `permanent`. */
+  async delete(uris: string[], permanent: boolean, signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>('DELETE', '/file', { body: { uris, skip_soft_delete: permanent }, idempotent: false, signal, path });
+  }
+
+  /** POST /file/url: a signed, expiring content URL (no Bearer needed to use it). */
+  downloadUrl(uri: string, signal?: AbortSignal, path?: string): Promise<DownloadUrlResponse> {
+    // download:true makes real content answers carry Content-Disposition, which tells them apart
+    // from a JSON error envelope served on the same URL (an expired signature is HTTP 200 + JSON).
+    return this.call<DownloadUrlResponse>('POST', '/file/url', { body: { uris: [uri], download: true }, idempotent: true, signal, path });
+  }
+
+  /** PUT /file/upload: open an upload session (reserves quota, locks the path). */
+  createUploadSession(req: UploadSessionRequest, signal?: AbortSignal, path?: string): Promise<UploadSessionResponse> {
+    return this.call<UploadSessionResponse>('PUT', '/file/upload', { body: req, idempotent: false, signal, path });
+  }
+
+  /** POST /file/upload/{session}/{index}: one chunk, exact Content-Length. Safe to resend. */
+  async uploadChunk(sessionId: string, index: number, chunk: Uint8Array, signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>('POST', `/file/upload/${encodeURIComponent(sessionId)}/${index}`, {
+      body: chunk, idempotent: true, signal, path,
+    });
+  }
+
+  /** DELETE /file/upload: abandon a session; the previous version (if any) stays. */
+  async cancelUpload(sessionId: string, uri: string, path?: string): Promise<void> {
+    await this.call<void>('DELETE', '/file/upload', { body: { id: sessionId, uri }, idempotent: true, path });
+  }
+
+  /** GET /user/capacity. */
+  capacity(signal?: AbortSignal): Promise<CapacityResponse> {
+    return this.call<CapacityResponse>('GET', '/user/capacity', { signal });
+  }
+
+  /** GET a signed content URL with an optional Range, without the Authorization header. */
+  fetchContent(url: string, range: string | undefined, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (range) headers.Range = range;
+    const init: SchedulerInit = { method: 'GET', headers, idempotent: true, label: 'GET content' };
+    if (signal) init.signal = signal;
+    if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
+    return this.scheduler.fetch(url, init);
+  }
+
+  /** Forget tokens; the scheduler is left to its owner. */
+  close(): void {
+    this.tokens.clear();
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  /** An authenticated call: data on code 0; on 401 renew the token once and try again. */
+  private async call<T>(method: string, route: string, opts: CallOptions): Promise<T> {
+    const auth = opts.auth ?? true;
+    for (let attempt = 0; ; attempt++) {
+      const token = auth ? await this.tokens.accessToken() : undefined;
+      try {
+        const env = await this.callRaw<T>(method, route, opts, [], token);
+        return env.data as T;
+      } catch (e) {
+        if (token && attempt === 0 && isVfsError(e) && e.details.providerCode === 401) {
+          this.logger.debug('cloudreve: 401, renewing the access token', { route });
+          this.tokens.invalidate(token);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** One scheduled request; returns the envelope when its code is 0 or in `accept`. */
+  private async callRaw<T>(method: string, route: string, opts: CallOptions, accept: number[] = [], token?: string): Promise<Envelope<T>> {
+    const url = new URL(this.api + route);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {};
+    if (token) headers.Authorization = `Bearer ${token}`;
+    let body: string | Uint8Array | undefined;
+    if (opts.body instanceof Uint8Array) {
+      headers['Content-Type'] = 'application/octet-stream';
+      body = opts.body;
+    } else if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    }
+    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}')}`;
+    const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
+    if (body !== undefined) init.body = body;
+    if (opts.signal) init.signal = opts.signal;
+    if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
+    const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
+    return this.scheduler.request(url.toString(), init, async (res) => {
+      const text = await res.text();
+      if (res.status !== 200) {
+        throw new VfsError(res.status >= 500 || res.status === 429 ? 'EIO' : 'EPROTO', `${operation}: HTTP ${res.status} from ${safeUrl(url)}`, {
+          ...details, status: res.status, providerMessage: text.slice(0, MAX_ERROR_BODY),
+          retryable: res.status >= 500 || res.status === 429,
+        });
+      }
+      let env: Envelope<T>;
+      try {
+        env = JSON.parse(text) as Envelope<T>;
+        if (typeof env !== 'object' || env === null || typeof env.code !== 'number') throw new Error('no code');
+      } catch {
+        // A JSON route that answers something else: a body cut short, or a proxy page. Try again.
+        throw new VfsError('EPROTO', `${operation}: not a Cloudreve JSON envelope`, {
+          ...details, status: res.status, providerMessage: text.slice(0, 200), retryable: true,
+        });
+      }
+      if (env.code !== 0 && !accept.includes(env.code)) throw envelopeError(env, details);
+      return env;
+    });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Reads: `POST /file/url` gives a signed, expiring content URL; each read is then one GET with an
+ * exact `Range` and no Authorization header. URLs are reused until shortly before they expire and
+ * dropped when this Vfs changes the path; a URL the server calls expired (40005 as JSON on the
+ * content route) is replaced once.
+ */
+import { LRUCache } from 'lru-cache';
+import { PassThrough, Readable } from 'node:stream';
+import { VfsError, toVfsError } from '../../src/errors.js';
+import { isSameOrInside } from '../../src/path.js';
+import { envelopeError } from './api-error.js';
+import type { CloudreveClient } from './client.js';
+import type { Envelope } from './types.js';
+import { pathToUri } from './uri.js';
+
+interface CachedUrl {
+  url: string;
+  /** Stop using it after this instant (expiry minus a margin). */
+  useUntil: number;
+}
+
+/** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
+const SIGNATURE_CODES = new Set([40005, 40071, 403]);
+
+/** Signed content URLs per path, and ranged GETs over them. */
+export class ContentReader {
+  private readonly urls = new LRUCache<string, CachedUrl>({ max: 2000 });
+
+  constructor(private readonly client: CloudreveClient) {}
+
+  /** Drop cached URLs of `path` and everything below it (after a mutation). */
+  forget(path: string): void {
+    for (const key of this.urls.keys()) if (isSameOrInside(path, key)) this.urls.delete(key);
+  }
+
+  /** A stream of `length` bytes from `offset` (to the end when `length` is undefined). */
+  async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
+    for (let attempt = 0; ; attempt++) {
+      const url = await this.url(path, signal, attempt > 0);
+      if (length === 0) return Readable.from([]);
+      const range = offset > 0 || length !== undefined ? `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}` : undefined;
+      const res = await this.client.fetchContent(url, range, signal);
+      const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
+
+      if (res.status === 200 && isEnvelope(res)) {
+        const env = (await res.json().catch(() => undefined)) as Envelope | undefined;
+        if (env && typeof env.code === 'number') {
+          if (SIGNATURE_CODES.has(env.code) && attempt === 0) {
+            this.urls.delete(path);
+            continue;
+          }
+          throw envelopeError(env, details);
+        }
+        throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: unreadable answer from the content URL`, details);
+      }
+      if (res.status === 416) {
+        // Range starts at or past the end (or the file is empty): nothing to read.
+        await res.body?.cancel().catch(() => undefined);
+        return Readable.from([]);
+      }
+      if (res.status === 404) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
+      }
+      if (res.status !== 200 && res.status !== 206) {
+        const text = await res.text().catch(() => '');
+        throw new VfsError(res.status === 403 ? 'EACCES' : 'EIO', `read ${JSON.stringify(path)}: HTTP ${res.status} from the content URL`, {
+          ...details, providerMessage: text.slice(0, 300),
+        });
+      }
+      if (!res.body) return Readable.from([]);
+      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      // A server that ignores Range answers 200 with everything: cut the window out ourselves.
+      const source = res.status === 200 && range ? Readable.from(window(body, offset, length)) : body;
+      return guard(source, path);
+    }
+  }
+
+  private async url(path: string, signal: AbortSignal | undefined, fresh: boolean): Promise<string> {
+    const hit = this.urls.get(path);
+    if (hit && !fresh && Date.now() < hit.useUntil) return hit.url;
+    const res = await this.client.downloadUrl(pathToUri(path), signal, path);
+    const url = res.urls?.[0]?.url;
+    if (!url) throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: the server sent no content URL`, { provider: 'cloudreve', operation: 'POST /file/url', path });
+    const expires = res.expires ? Date.parse(res.expires) : NaN;
+    if (Number.isFinite(expires)) {
+      const margin = Math.min(60_000, Math.max(0, (expires - Date.now()) / 4));
+      this.urls.set(path, { url, useUntil: expires - margin });
+    } else {
+      // No expiry given: reuse for a short while only.
+      this.urls.set(path, { url, useUntil: Date.now() + 60_000 });
+    }
+    return url;
+  }
+}
+
+/** JSON without an attachment disposition: an error envelope, not file content (we ask download=true). */
+function isEnvelope(res: Response): boolean {
+  const type = res.headers.get('content-type') ?? '';
+  return type.includes('application/json') && !/attachment/i.test(res.headers.get('content-disposition') ?? '');
+}
+
+async function* window(body: AsyncIterable<Buffer>, offset: number, length: number | undefined): AsyncGenerator<Buffer> {
+  let pos = 0;
+  const end = length === undefined ? Infinity : offset + length;
+  for await (const chunk of body) {
+    const from = Math.max(0, offset - pos);
+    const to = Math.min(chunk.length, end - pos);
+    if (to > from) yield chunk.subarray(from, to);
+    pos += chunk.length;
+    if (pos >= end) break;
+  }
+}
+
+/** Errors on the byte stream surface as VfsErrors (EIO, with the path). */
+function guard(source: Readable, path: string): Readable {
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  source.on('error', (err) => out.destroy(toVfsError(err, { provider: 'cloudreve', operation: 'read', path })));
+  // The reader stopped early: stop downloading too.
+  out.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
+}

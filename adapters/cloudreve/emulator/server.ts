@@ -1,0 +1,239 @@
+/**
+ * startCloudreveEmulator: a node:http server that behaves like Cloudreve v4 as the reference
+ * (shared/api/cloudreve-v4.md) describes it, with knobs for token TTLs, page and chunk sizes,
+ * session and URL lifetimes, quota, latency and seeded fault injection, and a request log.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SeedTree } from '../../memory/index.js';
+import { EmuAuth } from './auth.js';
+import { UrlSigner } from './content.js';
+import { EmuError } from './errors.js';
+import { countBytesOut, sendEnvelope, sendError, sendText } from './http.js';
+import type { RequestLogEntry } from './http.js';
+import { seededRandom } from './random.js';
+import { HANDLED, ROUTES } from './routes.js';
+import type { RouteSettings } from './routes.js';
+import { seedStore } from './seed.js';
+import { DriveStore } from './store.js';
+
+/** Faults the emulator can inject. "proxy*" are answers of a reverse proxy in front of Cloudreve. */
+export type EmulatorFault =
+  | 'slow' // answer after `slowMs`
+  | 'reset' // drop the connection (mid-body on content downloads)
+  | 'proxy502' | 'proxy503' | 'proxy429' // plain-text HTTP error from a proxy
+  | 'code-1' | 'code50001' | 'code50004'; // HTTP 200 envelope with that code (JSON routes only)
+
+export interface CloudreveEmulatorOptions {
+  /** Login of the single user (default user@example.com). */
+  email?: string;
+  /** Default: a random password (read it back from the emulator). */
+  password?: string;
+  /** Enable two-factor login with this one-time code. */
+  otp?: string;
+  /** Initial content: 'demo', a directory path, or a SeedTree. */
+  seed?: 'demo' | string | SeedTree;
+  /** Access token lifetime (default 3600 s). */
+  accessTtlMs?: number;
+  /** Refresh token lifetime (default 14 days). */
+  refreshTtlMs?: number;
+  /** Page size when the client sends none (default 100). */
+  defaultPageSize?: number;
+  /** Largest page served (default 2000). */
+  maxPageSize?: number;
+  /** Cursor pagination (default true) or offset pages with total_items. */
+  cursorPagination?: boolean;
+  /** Upload chunk size the sessions dictate (default 25 MiB; 0 = relay, whole file as chunk 0). */
+  chunkSize?: number;
+  /** Upload session lifetime (default 86400 s). */
+  sessionTtlMs?: number;
+  /** Signed content URL lifetime (default 3600 s). */
+  urlTtlMs?: number;
+  /** Quota in bytes (default 1 GiB, the "User" group). */
+  quota?: number;
+  /** Storage policy max_size (default 0 = unlimited). */
+  maxFileSize?: number;
+  /** Max bytes of PUT /file/content (default 50 MiB). */
+  maxEditSize?: number;
+  /** Max URIs per batch call (default 3000). */
+  maxBatch?: number;
+  /** The admin "site URL" content URLs use (default: this server's URL). */
+  siteUrl?: string;
+  /** Delay before every answer, in ms. */
+  latencyMs?: number;
+  /** Random faults: each request gets one with probability `rate`, drawn from `kinds` by a seeded PRNG. */
+  faults?: { rate: number; kinds?: EmulatorFault[]; seed?: number; routes?: RegExp; slowMs?: number };
+  /** Keep at most this many log entries (default 100 000). */
+  maxLogEntries?: number;
+}
+
+export interface CloudreveEmulator {
+  /** Site root to give the client (no /api/v4). */
+  url: string;
+  email: string;
+  password: string;
+  /** Every request, in order. */
+  log: RequestLogEntry[];
+  /** The drive itself (tests may look inside or seed more). */
+  store: DriveStore;
+  /** Logins, refreshes, failed refreshes, logouts so far. */
+  authStats(): { logins: number; refreshes: number; failedRefreshes: number; logouts: number };
+  /** Log entries whose route matches (a string is a prefix of the route template). */
+  requests(route?: string | RegExp): RequestLogEntry[];
+  /** Response bytes sent for matching routes. */
+  bytesOut(route?: string | RegExp): number;
+  clearLog(): void;
+  /** Inject `kind` into the next `times` requests matching `route`. */
+  injectFault(kind: EmulatorFault, options?: { route?: string | RegExp; times?: number }): void;
+  /** Change TTL / size knobs on the fly. */
+  settings: RouteSettings & { accessTtlMs: number; latencyMs: number };
+  close(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+
+/** Start an emulator on 127.0.0.1 with an ephemeral port. */
+export async function startCloudreveEmulator(options: CloudreveEmulatorOptions = {}): Promise<CloudreveEmulator> {
+  const email = options.email ?? 'user@example.com';
+  const password = options.password ?? randomBytes(12).toString('base64url');
+  const store = new DriveStore({ quota: options.quota ?? 1024 * MiB, maxFileSize: options.maxFileSize ?? 0 });
+  if (options.seed !== undefined) seedStore(store, options.seed);
+  const auth = new EmuAuth({
+    email, password,
+    accessTtlMs: options.accessTtlMs ?? 3_600_000,
+    refreshTtlMs: options.refreshTtlMs ?? 1_209_600_000,
+    ...(options.otp !== undefined ? { otp: options.otp } : {}),
+  });
+  const signer = new UrlSigner(randomBytes(32));
+  const log: RequestLogEntry[] = [];
+  const maxLog = options.maxLogEntries ?? 100_000;
+  const random = seededRandom(options.faults?.seed ?? 1);
+  const injected: Array<{ kind: EmulatorFault; route?: string | RegExp; times: number }> = [];
+  let baseUrl = '';
+  let currentFault: EmulatorFault | undefined;
+
+  const settings: CloudreveEmulator['settings'] = {
+    defaultPageSize: options.defaultPageSize ?? 100,
+    maxPageSize: options.maxPageSize ?? 2000,
+    chunkSize: options.chunkSize ?? 25 * MiB,
+    sessionTtlMs: options.sessionTtlMs ?? 86_400_000,
+    urlTtlMs: options.urlTtlMs ?? 3_600_000,
+    maxEditSize: options.maxEditSize ?? 50 * MiB,
+    maxBatch: options.maxBatch ?? 3000,
+    cursorPagination: options.cursorPagination ?? true,
+    siteUrl: () => options.siteUrl ?? baseUrl,
+    accessTtlMs: auth.options.accessTtlMs,
+    latencyMs: options.latencyMs ?? 0,
+    onContentBody: (res: ServerResponse, body: Buffer) => {
+      if (currentFault === 'reset' && body.length > 1) {
+        // Half the bytes, then the connection drops.
+        res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+        return;
+      }
+      res.end(body);
+    },
+  };
+
+  const matches = (route: string, filter: string | RegExp | undefined) =>
+    filter === undefined || (typeof filter === 'string' ? route.startsWith(filter) : filter.test(route));
+
+  const pickFault = (route: string): EmulatorFault | undefined => {
+    const i = injected.findIndex((f) => matches(route, f.route));
+    if (i >= 0) {
+      const f = injected[i]!;
+      if (--f.times <= 0) injected.splice(i, 1);
+      return f.kind;
+    }
+    const cfg = options.faults;
+    if (!cfg || cfg.rate <= 0 || !matches(route, cfg.routes)) return undefined;
+    if (random() >= cfg.rate) return undefined;
+    const kinds = cfg.kinds ?? ['slow', 'reset', 'proxy502', 'proxy503', 'code50001'];
+    return kinds[Math.floor(random() * kinds.length)];
+  };
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const entry: RequestLogEntry = { time: Date.now(), method: req.method ?? 'GET', route: 'unknown', path: url.pathname, status: 0, bytesIn: 0, bytesOut: 0 };
+    countBytesOut(res, entry);
+    log.push(entry);
+    if (log.length > maxLog) log.splice(0, log.length - maxLog);
+    let fault: EmulatorFault | undefined;
+    try {
+      if (settings.latencyMs > 0) await sleep(settings.latencyMs);
+      store.sweepSessions();
+      auth.options.accessTtlMs = settings.accessTtlMs;
+      const sub = url.pathname.startsWith('/api/v4/') ? url.pathname.slice('/api/v4'.length) : undefined;
+      const method = (req.method ?? 'GET').toUpperCase();
+      const found = sub === undefined ? undefined : ROUTES.find((r) => r.method === method && r.pattern.test(sub));
+      if (!found || sub === undefined) {
+        sendText(res, entry, 404, '404 page not found');
+        return;
+      }
+      entry.route = found.name;
+      fault = pickFault(found.name);
+      const isContent = found.name.endsWith('/file/content') && found.name !== 'PUT /file/content';
+      if (fault) {
+        entry.fault = fault;
+        if (fault === 'slow') await sleep(options.faults?.slowMs ?? 1500);
+        else if (fault === 'reset' && !isContent) {
+          entry.status = -1;
+          req.socket.destroy();
+          return;
+        } else if (fault.startsWith('proxy')) {
+          const status = Number(fault.slice(5));
+          sendText(res, entry, status, `<html><body><h1>${status}</h1>proxy error</body></html>`, status === 429 || status === 503 ? { 'Retry-After': '1' } : {});
+          return;
+        } else if (fault.startsWith('code') && !isContent) {
+          const code = Number(fault.slice(4));
+          sendError(res, entry, new EmuError(code, code === -1 ? '' : code === 50001 ? 'Database operation failed' : 'I/O operation failed'));
+          return;
+        }
+      }
+      const params = found.pattern.exec(sub)!.slice(1);
+      currentFault = fault;
+      const out = await found.handler({ req, res, entry, url, params, store, auth, signer, settings });
+      if (out !== HANDLED) sendEnvelope(res, entry, 0, out);
+    } catch (e) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (e instanceof EmuError) sendError(res, entry, e);
+      else sendText(res, entry, 500, `emulator error: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      currentFault = undefined;
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url: baseUrl,
+    email,
+    password,
+    log,
+    store,
+    settings,
+    authStats: () => ({ ...auth.counts }),
+    requests: (route) => log.filter((e) => matches(e.route, route)),
+    bytesOut: (route) => log.filter((e) => matches(e.route, route)).reduce((n, e) => n + e.bytesOut, 0),
+    clearLog: () => {
+      log.splice(0);
+    },
+    injectFault: (kind, o = {}) => {
+      injected.push({ kind, ...(o.route !== undefined ? { route: o.route } : {}), times: o.times ?? 1 });
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,534 @@
+/**
+ * CloudreveVfs: the Vfs contract on top of the Cloudreve v4 REST API.
+ *
+ * Where Cloudreve and POSIX disagree, this file bridges them:
+ * - stat("/") is answered locally (the API says 403 for the root's info);
+ * - mkdir/write check the parent first, because the server creates missing parents (mkdir -p);
+ * - list of a file is ENOTDIR (the server says 40016 for both "missing" and "is a file");
+ * - remove refuses a non-empty folder without `recursive` (the server would delete it);
+ * - rename/copy with a new name in another folder take several calls (the server's move keeps
+ *   names); see `moveInto`/`copyInto` for the sequences and what happens when one step fails.
+ */
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
+import type { ErrnoCode } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
+import type {
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+} from '../../src/vfs.js';
+import { cloudreveCode, recode } from './api-error.js';
+import { openByteSource } from './byte-source.js';
+import { CloudreveClient } from './client.js';
+import type { CloudreveClientOptions } from './client.js';
+import type { CloudreveTokens } from './auth.js';
+import { ContentReader } from './content.js';
+import { decodeName, encodeName } from './names.js';
+import type { FileResponse } from './types.js';
+import { pathToUri } from './uri.js';
+
+export interface CloudreveVfsOptions {
+  /** Site root, e.g. https://drive.example.com (no /api/v4). */
+  baseUrl: string;
+  email?: string;
+  password?: string;
+  /** Existing tokens instead of (or as well as) the password. */
+  tokens?: CloudreveTokens;
+  /** Asked for a one-time code when the account has two-factor authentication. */
+  otp?: () => string | Promise<string>;
+  /** Entries per listing request (default 1000; the server caps it at its max_page_size). */
+  pageSize?: number;
+  /** Requests in flight at once (default 8). */
+  concurrency?: number;
+  /** Requests per second at most (default: no cap). */
+  requestsPerSecond?: number;
+  /** Attempts per request before giving up (default: the scheduler's). */
+  maxAttempts?: number;
+  /** Per-request timeout in ms. */
+  timeoutMs?: number;
+  /**
+   * Delete for good instead of moving to Cloudreve's trash. Default false: a drive user expects
+   * deleted files to be recoverable from the web UI's trash, as Cloudreve itself does by default.
+   */
+  permanentDelete?: boolean;
+  /** Folder for spool files of uploads whose size is not known up front (default: os.tmpdir()). */
+  spoolDir?: string;
+  /** Share a Scheduler with other users of the same account. */
+  scheduler?: CloudreveClientOptions['scheduler'];
+  logger?: Logger;
+}
+
+const PROVIDER = 'cloudreve';
+
+/** A Cloudreve v4 drive as a Vfs. */
+export class CloudreveVfs implements Vfs {
+  readonly name = 'cloudreve';
+  readonly capabilities: VfsCapabilities = {
+    rangedReads: true,
+    serverSideCopy: true,
+    serverSideMove: true,
+    caseSensitive: true,
+    // last_modified is sent, but the server keeps it on the version entity, not the listed file.
+    preservesMtime: false,
+    mtimeResolutionMs: 1000,
+    needsSizeForWrite: true,
+    quota: true,
+    readOnly: false,
+  };
+  /** The typed API client (exposed for diagnostics: token and scheduler stats). */
+  readonly client: CloudreveClient;
+  private readonly content: ContentReader;
+  private readonly pageSize: number;
+  private readonly permanentDelete: boolean;
+  private readonly spoolDir: string | undefined;
+  private readonly logger: Logger;
+  private readonly rootTime = new Date();
+
+  constructor(options: CloudreveVfsOptions) {
+    this.logger = options.logger ?? silentLogger;
+    const schedulerOptions: NonNullable<CloudreveClientOptions['schedulerOptions']> = { name: 'cloudreve', logger: this.logger };
+    if (options.concurrency !== undefined) schedulerOptions.concurrency = options.concurrency;
+    if (options.requestsPerSecond !== undefined) Object.assign(schedulerOptions, { intervalCap: options.requestsPerSecond, interval: 1000 });
+    if (options.maxAttempts !== undefined) schedulerOptions.maxAttempts = options.maxAttempts;
+    if (options.timeoutMs !== undefined) schedulerOptions.timeoutMs = options.timeoutMs;
+    const clientOptions: CloudreveClientOptions = { baseUrl: options.baseUrl, logger: this.logger, schedulerOptions };
+    if (options.email !== undefined) clientOptions.email = options.email;
+    if (options.password !== undefined) clientOptions.password = options.password;
+    if (options.tokens) clientOptions.tokens = options.tokens;
+    if (options.otp) clientOptions.otp = options.otp;
+    if (options.scheduler) clientOptions.scheduler = options.scheduler;
+    if (options.timeoutMs !== undefined) clientOptions.timeoutMs = options.timeoutMs;
+    this.client = new CloudreveClient(clientOptions);
+    this.content = new ContentReader(this.client);
+    this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 1000));
+    this.permanentDelete = options.permanentDelete ?? false;
+    this.spoolDir = options.spoolDir;
+  }
+
+  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') return { path: '/', name: '', type: 'directory', size: 0, mtime: new Date(this.rootTime) };
+    return this.guard('stat', p, async () => toEntry(p, await this.client.info(pathToUri(p), options.signal, p)));
+  }
+
+  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
+    const p = normalizePath(dir);
+    throwIfAborted(options.signal, { path: p });
+    return this.guard('list', p, async () => {
+      const files = await this.listRaw(p, this.pageSize, options.signal, true);
+      return files.map((f) => toEntry(joinPath(p, decodeName(f.name)), f));
+    });
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    const { offset = 0, length } = options;
+    if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
+    if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
+    if (p === '/') throw fail('EISDIR', 'is a directory', 'read', p);
+    return this.guard('read', p, async () => {
+      try {
+        return await this.content.read(p, offset, length, options.signal);
+      } catch (e) {
+        // 40077 "entity not exist": a folder (or a placeholder whose upload has not finished).
+        if (cloudreveCode(e) === 40077 && isVfsError(e)) {
+          const entry = await this.stat(p, options);
+          if (entry.type === 'directory') throw recode(e, 'EISDIR', `read ${JSON.stringify(p)}: is a directory`);
+          throw recode(e, 'EBUSY', `read ${JSON.stringify(p)}: the file has no content yet (upload in progress?)`);
+        }
+        throw e;
+      }
+    });
+  }
+
+  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
+    const overwrite = options.overwrite ?? true;
+    return this.guard('write', p, async () => {
+      const uri = pathToUri(p); // ENAMETOOLONG before any request
+      await this.checkParent(p, options.signal);
+      const source = await openByteSource(data, options.size, this.spoolDir, options.signal);
+      try {
+        throwIfAborted(options.signal, { path: p });
+        await this.upload(p, uri, source, overwrite, options);
+      } finally {
+        await source.dispose();
+      }
+      this.content.forget(p);
+      return this.stat(p, options);
+    });
+  }
+
+  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
+    return this.guard('mkdir', p, async () => {
+      const uri = pathToUri(p);
+      await this.checkParent(p, options.signal);
+      try {
+        return toEntry(p, await this.client.create(uri, 'folder', true, options.signal, p));
+      } catch (e) {
+        if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `mkdir ${JSON.stringify(p)}: already exists`);
+        throw e;
+      }
+    });
+  }
+
+  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
+    await this.guard('remove', p, async () => {
+      if (!options.recursive) {
+        // One cheap page tells "folder with children" apart; 40016 means a file or nothing,
+        // which the delete itself sorts out.
+        try {
+          const page = await this.client.listPage(pathToUri(p), 1, undefined, options.signal, p);
+          if (page.files.length > 0) throw fail('ENOTEMPTY', 'directory not empty', 'remove', p);
+        } catch (e) {
+          if (cloudreveCode(e) !== 40016) throw e;
+        }
+      }
+      this.content.forget(p);
+      await this.client.delete([pathToUri(p)], this.permanentDelete, options.signal, p);
+    });
+  }
+
+  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    throwIfAborted(options.signal, { path: src });
+    if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
+    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
+    if (src !== dst && isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot move a directory into itself', 'rename', dst);
+    return this.guard('rename', src, async () => {
+      pathToUri(dst);
+      const entry = await this.stat(src, options);
+      if (src === dst) return entry;
+      await this.checkParent(dst, options.signal);
+      const displaced = await this.makeRoom(entry, dst, options);
+      this.content.forget(src);
+      this.content.forget(dst);
+      try {
+        await this.moveInto(src, dst, options.signal);
+      } catch (e) {
+        if (displaced) await this.putBack(displaced, dst);
+        throw e;
+      }
+      if (displaced) await this.discard(displaced);
+      return { ...entry, path: dst, name: baseName(dst) };
+    });
+  }
+
+  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    throwIfAborted(options.signal, { path: src });
+    if (src === '/') throw fail('EBUSY', 'cannot copy the root', 'copy', src);
+    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
+    if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
+    if (isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot copy a directory into itself', 'copy', dst);
+    return this.guard('copy', src, async () => {
+      pathToUri(dst);
+      const entry = await this.stat(src, options);
+      await this.checkParent(dst, options.signal);
+      const displaced = await this.makeRoom(entry, dst, options);
+      this.content.forget(dst);
+      try {
+        await this.copyInto(src, dst, options.signal);
+      } catch (e) {
+        if (displaced) await this.putBack(displaced, dst);
+        throw e;
+      }
+      if (displaced) await this.discard(displaced);
+      return this.stat(dst, options);
+    });
+  }
+
+  async space(options: OpOptions = {}): Promise<SpaceInfo> {
+    throwIfAborted(options.signal);
+    return this.guard('space', '/', async () => {
+      const { total, used } = await this.client.capacity(options.signal);
+      return { used, total, free: Math.max(0, total - used) };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  /** Every page of a folder (cursor pages, or offset pages on servers with cursors off). */
+  private async listRaw(p: string, pageSize: number, signal: AbortSignal | undefined, explain: boolean): Promise<FileResponse[]> {
+    const uri = pathToUri(p);
+    const out: FileResponse[] = [];
+    let token: string | undefined;
+    let page = 0;
+    try {
+      for (;;) {
+        const res = await this.client.listPage(uri, pageSize, token, signal, p, page);
+        out.push(...res.files);
+        if (res.pagination.next_token) {
+          token = res.pagination.next_token;
+          continue;
+        }
+        // Offset mode (admin turned cursors off): page numbers until total_items are in.
+        const total = res.pagination.total_items;
+        if (!res.pagination.is_cursor && total !== undefined && out.length < total && res.files.length > 0) {
+          page++;
+          continue;
+        }
+        return out;
+      }
+    } catch (e) {
+      // 40016 covers "missing" and "is a file": a stat tells which.
+      if (explain && cloudreveCode(e) === 40016 && p !== '/') {
+        const entry = await this.stat(p, signal ? { signal } : {});
+        if (entry.type === 'file') throw fail('ENOTDIR', 'not a directory', 'list', p);
+      }
+      throw e;
+    }
+  }
+
+  /** The parent of `p` must be an existing folder (the server would create it, or say 403). */
+  private async checkParent(p: string, signal?: AbortSignal): Promise<void> {
+    const parent = parentPath(p);
+    if (parent === '/') return;
+    let entry: Entry;
+    try {
+      entry = await this.stat(parent, signal ? { signal } : {});
+    } catch (e) {
+      if (isVfsError(e, 'ENOENT')) throw fail('ENOENT', 'parent directory does not exist', 'check parent', p);
+      throw e;
+    }
+    if (entry.type !== 'directory') throw fail('ENOTDIR', 'parent is not a directory', 'check parent', p);
+  }
+
+  /** Upload `source` to `p` through an upload session; cancels the session on any failure. */
+  private async upload(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
+    const request = { uri, size: source.size, ...(options.mtime ? { last_modified: options.mtime.getTime() } : {}) };
+    let session;
+    try {
+      // "version" uploads a new version of an existing file (keeps its id) and creates a missing one.
+      session = await this.client.createUploadSession(overwrite ? { ...request, entity_type: 'version' } : request, options.signal, p);
+    } catch (e) {
+      if (cloudreveCode(e) === 40004 && isVfsError(e)) {
+        if (overwrite) throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
+        const existing = await this.stat(p, options).catch(() => undefined);
+        if (existing?.type === 'directory') throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
+        throw recode(e, 'EEXIST', `write ${JSON.stringify(p)}: already exists`);
+      }
+      throw e;
+    }
+    try {
+      let index = 0;
+      for await (const chunk of source.chunks(session.chunk_size, options.signal)) {
+        throwIfAborted(options.signal, { path: p, operation: 'write' });
+        await this.client.uploadChunk(session.session_id, index++, chunk, options.signal, p);
+      }
+    } catch (e) {
+      // Abandoned: cancel so the placeholder/pending version goes and the previous version stays.
+      await this.client.cancelUpload(session.session_id, uri, p).catch((err) => {
+        this.logger.warn('cloudreve: could not cancel an abandoned upload session (it expires on its own)', { path: p, error: String(err) });
+      });
+      throw e;
+    }
+  }
+
+  /**
+   * Make `dst` free for a rename/copy of `entry`: EEXIST without overwrite, type and emptiness
+   * checks with it. The replaced object is renamed aside (not deleted) so that a failed move can
+   * put it back; returns its temporary path.
+   */
+  private async makeRoom(entry: Entry, dst: string, options: MoveOptions): Promise<string | undefined> {
+    const existing = await this.stat(dst, options).catch((e) => {
+      if (isVfsError(e, 'ENOENT')) return undefined;
+      throw e;
+    });
+    if (!existing) return undefined;
+    if (!options.overwrite) throw fail('EEXIST', 'destination exists', 'rename', dst);
+    if (entry.type === 'file' && existing.type === 'directory') throw fail('EISDIR', 'destination is a directory', 'rename', dst);
+    if (entry.type === 'directory' && existing.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', 'rename', dst);
+    if (existing.type === 'directory') {
+      const page = await this.client.listPage(pathToUri(dst), 1, undefined, options.signal, dst);
+      if (page.files.length > 0) throw fail('ENOTEMPTY', 'destination directory not empty', 'rename', dst);
+    }
+    const aside = joinPath(parentPath(dst), tempName('replaced'));
+    await this.client.rename(pathToUri(dst), encodeName(baseName(aside)), options.signal, dst);
+    return aside;
+  }
+
+  /** Undo `makeRoom` after a failure (best effort: the error that matters is the caller's). */
+  private async putBack(aside: string, dst: string): Promise<void> {
+    await this.client.rename(pathToUri(aside), encodeName(baseName(dst)), undefined, dst).catch((e) => {
+      this.logger.error('cloudreve: could not restore a replaced object after a failed move; it is still there', { path: aside, error: String(e) });
+    });
+  }
+
+  /** Remove the object `makeRoom` set aside (trash or permanent, like remove). */
+  private async discard(aside: string): Promise<void> {
+    await this.client.delete([pathToUri(aside)], this.permanentDelete, undefined, aside).catch((e) => {
+      this.logger.warn('cloudreve: the replaced object could not be deleted', { path: aside, error: String(e) });
+    });
+  }
+
+  /**
+   * Move `src` to the free path `dst`.
+   * - same folder: one rename;
+   * - other folder, same name: one move;
+   * - other folder, new name: rename in place to the new name, then move (two calls). When the new
+   *   name is taken in the *source* folder, rename to a unique temporary name instead, move, then
+   *   rename to the final name. If a later step fails, earlier steps are undone (best effort); if
+   *   even that fails, the error says where the object now is — nothing is deleted on the way.
+   */
+  private async moveInto(src: string, dst: string, signal?: AbortSignal): Promise<void> {
+    const [srcDir, dstDir, srcName, dstName] = [parentPath(src), parentPath(dst), baseName(src), baseName(dst)];
+    if (srcDir === dstDir) {
+      await this.renameOrExist(src, dstName, signal);
+      return;
+    }
+    if (srcName === dstName) {
+      await this.moveOrExist(src, dstDir, false, signal);
+      return;
+    }
+    let staged = joinPath(srcDir, dstName);
+    try {
+      await this.client.rename(pathToUri(src), encodeName(dstName), signal, src);
+    } catch (e) {
+      if (cloudreveCode(e) !== 40004) throw e;
+      staged = joinPath(srcDir, tempName('move'));
+      await this.client.rename(pathToUri(src), encodeName(baseName(staged)), signal, src);
+    }
+    try {
+      await this.moveOrExist(staged, dstDir, false, signal);
+    } catch (e) {
+      await this.undo(`${staged} → ${src}`, () => this.client.rename(pathToUri(staged), encodeName(srcName), undefined, staged));
+      throw e;
+    }
+    const moved = joinPath(dstDir, baseName(staged));
+    if (moved === dst) return;
+    try {
+      await this.renameOrExist(moved, dstName, signal);
+    } catch (e) {
+      await this.undo(`${moved} → ${src}`, async () => {
+        await this.client.move([pathToUri(moved)], pathToUri(srcDir), false, undefined, moved);
+        await this.client.rename(pathToUri(joinPath(srcDir, baseName(moved))), encodeName(srcName), undefined, src);
+      });
+      throw e;
+    }
+  }
+
+  /**
+   * Copy `src` to the free path `dst` (the server's copy keeps names).
+   * - other folder, same name: one copy;
+   * - other folder, new name: copy, then rename the copy; when the old name is taken in the target
+   *   folder (40004), go through a staging folder instead;
+   * - same folder (the copy would collide with its source): staging folder — create a hidden
+   *   folder next to `dst`, copy into it, rename the copy there, move it out, delete the folder.
+   * A failed step removes what the copy created; the source is never touched.
+   */
+  private async copyInto(src: string, dst: string, signal?: AbortSignal): Promise<void> {
+    const [srcDir, dstDir, srcName, dstName] = [parentPath(src), parentPath(dst), baseName(src), baseName(dst)];
+    if (srcDir !== dstDir) {
+      if (srcName === dstName) {
+        await this.moveOrExist(src, dstDir, true, signal);
+        return;
+      }
+      try {
+        await this.client.move([pathToUri(src)], pathToUri(dstDir), true, signal, src);
+      } catch (e) {
+        if (cloudreveCode(e) !== 40004) throw e;
+        await this.copyViaStaging(src, dst, signal);
+        return;
+      }
+      const copied = joinPath(dstDir, srcName);
+      try {
+        await this.renameOrExist(copied, dstName, signal);
+      } catch (e) {
+        await this.undo(`remove ${copied}`, () => this.client.delete([pathToUri(copied)], true, undefined, copied));
+        throw e;
+      }
+      return;
+    }
+    await this.copyViaStaging(src, dst, signal);
+  }
+
+  private async copyViaStaging(src: string, dst: string, signal?: AbortSignal): Promise<void> {
+    const staging = joinPath(parentPath(dst), tempName('copy'));
+    await this.client.create(pathToUri(staging), 'folder', true, signal, staging);
+    try {
+      await this.client.move([pathToUri(src)], pathToUri(staging), true, signal, src);
+      const inside = joinPath(staging, baseName(src));
+      if (baseName(src) !== baseName(dst)) await this.client.rename(pathToUri(inside), encodeName(baseName(dst)), signal, inside);
+      await this.moveOrExist(joinPath(staging, baseName(dst)), parentPath(dst), false, signal);
+    } finally {
+      await this.undo(`remove ${staging}`, () => this.client.delete([pathToUri(staging)], true, undefined, staging));
+    }
+  }
+
+  private async renameOrExist(p: string, newName: string, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.client.rename(pathToUri(p), encodeName(newName), signal, p);
+    } catch (e) {
+      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `rename ${JSON.stringify(p)}: "${newName}" exists`);
+      throw e;
+    }
+  }
+
+  private async moveOrExist(p: string, dir: string, copy: boolean, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.client.move([pathToUri(p)], pathToUri(dir), copy, signal, p);
+    } catch (e) {
+      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `${copy ? 'copy' : 'move'} ${JSON.stringify(p)}: the name exists in ${JSON.stringify(dir)}`);
+      throw e;
+    }
+  }
+
+  /** Run a compensating step; log (never throw) when it fails. */
+  private async undo(what: string, step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      this.logger.error(`cloudreve: could not undo a partial rename/copy (${what})`, { error: String(e) });
+    }
+  }
+
+  /** Run `fn`, turning whatever it throws into a VfsError with this operation and path. */
+  private async guard<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toVfsError(e, { provider: PROVIDER, operation, path });
+    }
+  }
+}
+
+/** A unique, short, hidden name for intermediate steps. */
+function tempName(kind: string): string {
+  return `.cloudmount-${kind}-${randomBytes(6).toString('hex')}`;
+}
+
+function toEntry(path: string, f: FileResponse): Entry {
+  const type = f.type === 1 ? 'directory' : 'file';
+  const mtime = new Date(f.updated_at);
+  const entry: Entry = {
+    path,
+    name: baseName(path),
+    type,
+    size: type === 'file' ? Number(f.size) || 0 : 0,
+    mtime: Number.isNaN(mtime.getTime()) ? new Date(0) : mtime,
+    id: f.id,
+  };
+  if (type === 'file') entry.etag = f.primary_entity ? `${f.id}:${f.primary_entity}` : `${f.id}:${f.updated_at}`;
+  return entry;
+}
+
+function fail(code: ErrnoCode, message: string, operation: string, path: string): VfsError {
+  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: PROVIDER, operation, path });
+}
