@@ -23,3 +23,8 @@ export { mountFuse, listPendingUploads, retryPendingUpload, discardPendingUpload
 export type { FuseMount, FuseMountOptions, PendingUpload, RetryOptions } from '../mount/fuse.js';
 export { CachedVfs, CACHE_DEFAULTS, versionKey } from './cache.js';
 export type { CacheOptions, CacheStats, ResolvedCacheOptions } from './cache.js';
+export { CloudreveVfs, CloudreveClient, startCloudreveEmulator, CLOUDREVE_CODES } from '../adapters/cloudreve/index.js';
+export type {
+  CloudreveVfsOptions, CloudreveClientOptions, CloudreveTokens, CloudreveEmulator, CloudreveEmulatorOptions, EmulatorFault as CloudreveEmulatorFault,
+  RequestLogEntry as CloudreveRequestLogEntry,
+} from '../adapters/cloudreve/index.js';
