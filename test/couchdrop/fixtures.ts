@@ -4,8 +4,12 @@ import type { CouchdropVfsOptions } from '../../adapters/couchdrop/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
 import type { CouchdropEmulator, CouchdropEmulatorOptions } from '../../adapters/couchdrop/emulator/index.js';
 
-/** Fast retries for tests: the real defaults (250 ms base, 20 s cap) would only make them slow. */
-export const FAST_RETRIES = { baseDelayMs: 10, maxDelayMs: 200, maxAttempts: 8 } as const;
+/**
+ * Fast retries for tests: the real defaults (250 ms base, 20 s cap) would only make them slow.
+ * The adaptive pacer is off by default here: injected faults that ignore the request rate (every 5th
+ * request, whatever the pace) would otherwise drive it down to its floor. The rate-limit test turns it on.
+ */
+export const FAST_RETRIES = { baseDelayMs: 10, maxDelayMs: 200, maxAttempts: 8, adaptive: false } as const;
 
 export interface Harness {
   emu: CouchdropEmulator;

@@ -206,7 +206,6 @@ export async function upload(r: FileRequest): Promise<Reply> {
 
   const sizeRaw = r.params.get('size');
   const size = sizeRaw === undefined || sizeRaw === '' ? undefined : Number(sizeRaw);
-  if (size !== undefined) r.log.sizeParam = size;
   const modRaw = r.params.get('modtime');
   const modtime = modRaw === undefined || modRaw === '' ? undefined : Number(modRaw);
   if ((size !== undefined && !(Number.isInteger(size) && size >= 0)) || (modtime !== undefined && !Number.isFinite(modtime))) {

@@ -174,6 +174,7 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
       }
     }
     if (params.has('path')) entry.path = params.get('path')!;
+    if (isUpload && params.get('size')) entry.sizeParam = Number(params.get('size'));
     if (req.headers.range) entry.range = req.headers.range;
     const early = async (reply: Reply) => {
       if (isUpload) await files.drainUpload(req, entry);
