@@ -23,6 +23,8 @@ export interface RouteSettings {
   chunkSize: number;
   sessionTtlMs: number;
   urlTtlMs: number;
+  /** Added to the `expires` the URL route reports (a server clock that is off; default 0). */
+  urlExpiresSkewMs: number;
   maxEditSize: number;
   maxBatch: number;
   cursorPagination: boolean;
@@ -341,7 +343,7 @@ const downloadUrl: Handler = async (ctx) => {
     ctx.res.end();
     return HANDLED;
   }
-  return { urls, expires: rfc3339(expiresMs) };
+  return { urls, expires: rfc3339(expiresMs + ctx.settings.urlExpiresSkewMs) };
 };
 
 const createSession: Handler = async (ctx) => {

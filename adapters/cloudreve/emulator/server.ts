@@ -120,6 +120,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     chunkSize: options.chunkSize ?? 25 * MiB,
     sessionTtlMs: options.sessionTtlMs ?? 86_400_000,
     urlTtlMs: options.urlTtlMs ?? 3_600_000,
+    urlExpiresSkewMs: 0,
     maxEditSize: options.maxEditSize ?? 50 * MiB,
     maxBatch: options.maxBatch ?? 3000,
     cursorPagination: options.cursorPagination ?? true,
