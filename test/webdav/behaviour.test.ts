@@ -1,0 +1,282 @@
+/**
+ * What a user of the share notices, over real HTTP: ranges, conditional requests, ETag and
+ * Last-Modified, content types, quota, COPY/MOVE with Overwrite and Depth, aborted uploads that
+ * leave the old file, chunked uploads spooled for Vfs that need a size, options (read-only, junk
+ * filter, base path, loopback-only without users) and the process protection.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VfsError } from '../../src/errors.js';
+import type { Entry, WriteData, WriteOptions } from '../../src/vfs.js';
+import { MemoryVfs } from '../../adapters/memory/index.js';
+import { serveWebdav } from '../../mount/webdav.js';
+import type { WebdavServer } from '../../mount/webdav.js';
+import { pseudoRandomBytes, sha256 } from '../helpers.js';
+
+const BIG = pseudoRandomBytes(3 * 1024 * 1024 + 17, 42);
+
+describe('serveWebdav over MemoryVfs', () => {
+  let vfs: MemoryVfs;
+  let server: WebdavServer;
+  let url: string;
+
+  beforeAll(async () => {
+    vfs = await MemoryVfs.fromTree({ 'big.bin': BIG, docs: { 'note.txt': 'hello', 'photo.JPG': 'jpg', 'data.json': '{}' }, 'old.txt': 'old version' }, { quota: 100 * 1024 * 1024 });
+    server = await serveWebdav(vfs);
+    url = server.url;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('serves real byte ranges with 206, and 416 past the end', async () => {
+    const r = await fetch(url + 'big.bin', { headers: { Range: 'bytes=1000-1999' } });
+    expect(r.status).toBe(206);
+    expect(r.headers.get('content-range')).toBe(`bytes 1000-1999/${BIG.length}`);
+    expect(Buffer.from(await r.arrayBuffer()).equals(BIG.subarray(1000, 2000))).toBe(true);
+    const tail = await fetch(url + 'big.bin', { headers: { Range: 'bytes=-1024' } });
+    expect(tail.status).toBe(206);
+    expect(Buffer.from(await tail.arrayBuffer()).equals(BIG.subarray(BIG.length - 1024))).toBe(true);
+    const open = await fetch(url + 'big.bin', { headers: { Range: `bytes=${BIG.length - 10}-` } });
+    expect(Buffer.from(await open.arrayBuffer()).equals(BIG.subarray(BIG.length - 10))).toBe(true);
+    const past = await fetch(url + 'big.bin', { headers: { Range: `bytes=${BIG.length}-` } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get('content-range')).toBe(`bytes */${BIG.length}`);
+    const multi = await fetch(url + 'big.bin', { headers: { Range: 'bytes=0-1,5-6' } });
+    expect(multi.status).toBe(200); // multiple ranges: the whole file, cleanly
+    expect(Number(multi.headers.get('content-length'))).toBe(BIG.length);
+    await multi.arrayBuffer();
+    const whole = await fetch(url + 'big.bin');
+    expect(sha256(Buffer.from(await whole.arrayBuffer()))).toBe(sha256(BIG));
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+  });
+
+  it('sends ETag and Last-Modified and honours conditional requests', async () => {
+    const head = await fetch(url + 'docs/note.txt', { method: 'HEAD' });
+    const etag = head.headers.get('etag')!;
+    const lastModified = head.headers.get('last-modified')!;
+    expect(etag).toMatch(/^".+"$/);
+    expect(new Date(lastModified).getTime()).not.toBeNaN();
+    expect((await fetch(url + 'docs/note.txt', { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    expect((await fetch(url + 'docs/note.txt', { headers: { 'If-Modified-Since': lastModified } })).status).toBe(304);
+    expect((await fetch(url + 'docs/note.txt', { headers: { 'If-None-Match': '"other"' } })).status).toBe(200);
+    expect((await fetch(url + 'docs/note.txt', { headers: { 'If-Match': '"other"' } })).status).toBe(412);
+    // A PUT that only replaces the version the client saw (lost-update protection).
+    expect((await fetch(url + 'docs/note.txt', { method: 'PUT', headers: { 'If-Match': '"stale"' }, body: 'x' })).status).toBe(412);
+    const put = await fetch(url + 'docs/note.txt', { method: 'PUT', headers: { 'If-Match': etag }, body: 'hello again' });
+    expect(put.status).toBe(204);
+    expect(put.headers.get('etag')).not.toBe(etag);
+    expect((await fetch(url + 'docs/new.txt', { method: 'PUT', headers: { 'If-None-Match': '*' }, body: 'a' })).status).toBe(201);
+    expect((await fetch(url + 'docs/new.txt', { method: 'PUT', headers: { 'If-None-Match': '*' }, body: 'b' })).status).toBe(412);
+    const propfind = await (await fetch(url + 'docs/note.txt', { method: 'PROPFIND', headers: { Depth: '0' } })).text();
+    const now = (await fetch(url + 'docs/note.txt', { method: 'HEAD' })).headers.get('etag')!;
+    expect(propfind).toContain(`<D:getetag>${now.replace(/"/g, '&quot;')}</D:getetag>`);
+    expect(propfind).toContain('<D:getlastmodified>');
+  });
+
+  it('gives content types by extension', async () => {
+    expect((await fetch(url + 'docs/note.txt', { method: 'HEAD' })).headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect((await fetch(url + 'docs/photo.JPG', { method: 'HEAD' })).headers.get('content-type')).toBe('image/jpeg');
+    expect((await fetch(url + 'docs/data.json', { method: 'HEAD' })).headers.get('content-type')).toBe('application/json');
+    expect((await fetch(url + 'big.bin', { method: 'HEAD' })).headers.get('content-type')).toBe('application/octet-stream');
+    const xml = await (await fetch(url + 'docs/', { method: 'PROPFIND', headers: { Depth: '1' } })).text();
+    expect(xml).toContain('<D:getcontenttype>image/jpeg</D:getcontenttype>');
+  });
+
+  it('reports quota from vfs.space()', async () => {
+    const body = '<D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>';
+    const xml = await (await fetch(url, { method: 'PROPFIND', headers: { Depth: '0' }, body })).text();
+    const space = await vfs.space();
+    expect(xml).toContain(`<D:quota-used-bytes>${space.used}</D:quota-used-bytes>`);
+    expect(xml).toContain(`<D:quota-available-bytes>${space.free}</D:quota-available-bytes>`);
+  });
+
+  it('COPY with Overwrite: F never replaces an existing file; Overwrite: T does', async () => {
+    await vfs.write('/keep.txt', Buffer.from('keep me'));
+    const copy = (overwrite: string) =>
+      fetch(url + 'old.txt', { method: 'COPY', headers: { Destination: url + 'keep.txt', Overwrite: overwrite } });
+    expect((await copy('F')).status).toBe(412);
+    expect((await fetch(url + 'keep.txt').then((r) => r.text()))).toBe('keep me');
+    expect((await copy('T')).status).toBe(204);
+    expect((await fetch(url + 'keep.txt').then((r) => r.text()))).toBe('old version');
+    const move = await fetch(url + 'keep.txt', { method: 'MOVE', headers: { Destination: url + 'docs/', Overwrite: 'F' } });
+    expect(move.status).toBe(412);
+    expect((await fetch(url + 'nowhere/x.txt', { method: 'PUT', body: 'x' })).status).toBe(409);
+    expect((await fetch(url + 'docs', { method: 'MKCOL' })).status).toBe(405);
+    // COPY Depth 0 of a collection copies the collection, not its members.
+    expect((await fetch(url + 'docs/', { method: 'COPY', headers: { Destination: url + 'docs-shallow/', Depth: '0' } })).status).toBe(201);
+    expect(await vfs.list('/docs-shallow')).toEqual([]);
+    expect((await fetch(url + 'docs/', { method: 'COPY', headers: { Destination: url + 'docs-deep/' } })).status).toBe(201);
+    expect((await vfs.list('/docs-deep')).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an aborted PUT leaves the previous version intact', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(server.port, '127.0.0.1');
+      let out = '';
+      socket.on('data', (d) => (out += d));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(out));
+      socket.write(`PUT /old.txt HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * 1024 * 1024}\r\n\r\n`);
+      socket.write(Buffer.alloc(1024 * 1024, 0x41), () => setTimeout(() => socket.destroy(), 100));
+    });
+    expect(answer).toBe(''); // no success was ever reported
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await fetch(url + 'old.txt').then((r) => r.text())).toBe('old version');
+    // A body that ends short of its Content-Length fails the write the same way.
+    const short = await new Promise<string>((resolve) => {
+      const socket = connect(server.port, '127.0.0.1');
+      let out = '';
+      socket.on('data', (d) => (out += d));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(out));
+      socket.end('PUT /old.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly this');
+    });
+    expect(short).not.toMatch(/^HTTP\/1\.1 20/);
+    expect(await fetch(url + 'old.txt').then((r) => r.text())).toBe('old version');
+  });
+
+  it('hides OS junk files and drops writes to them', async () => {
+    const put = await fetch(url + 'docs/.DS_Store', { method: 'PUT', body: 'junk' });
+    expect(put.status).toBe(201);
+    expect((await fetch(url + 'docs/._note.txt', { method: 'PUT', body: 'junk' })).status).toBe(201);
+    await expect(vfs.stat('/docs/.DS_Store')).rejects.toThrow(/ENOENT/);
+    await vfs.write('/docs/Thumbs.db', Buffer.from('already there'));
+    const xml = await (await fetch(url + 'docs/', { method: 'PROPFIND', headers: { Depth: '1' } })).text();
+    expect(xml).not.toContain('Thumbs.db');
+    expect((await fetch(url + 'docs/Thumbs.db')).status).toBe(404);
+  });
+
+  it('a chunked PUT without length is spooled when the Vfs needs the size first', async () => {
+    class SizedVfs extends MemoryVfs {
+      sizes: Array<number | undefined> = [];
+      constructor() {
+        super();
+        this.capabilities.needsSizeForWrite = true;
+      }
+      override async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
+        this.sizes.push(options.size);
+        if (options.size === undefined) throw new VfsError('EINVAL', 'size required');
+        return super.write(path, data, options);
+      }
+    }
+    const sized = new SizedVfs();
+    const s = await serveWebdav(sized, { cache: false });
+    try {
+      const payload = pseudoRandomBytes(300_000, 5);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < payload.length; i += 65536) controller.enqueue(payload.subarray(i, i + 65536));
+          controller.close();
+        },
+      });
+      const res = await fetch(s.url + 'chunked.bin', { method: 'PUT', body, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(201);
+      expect(sized.sizes).toEqual([payload.length]);
+      expect(sha256(Buffer.from(await (await fetch(s.url + 'chunked.bin')).arrayBuffer()))).toBe(sha256(payload));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('maps Vfs errors to statuses with a short plain-text reason', async () => {
+    const full = await MemoryVfs.fromTree({}, { quota: 10 });
+    const s = await serveWebdav(full, { cache: false });
+    try {
+      const r = await fetch(s.url + 'x.bin', { method: 'PUT', body: 'more than ten bytes' });
+      expect(r.status).toBe(507);
+      expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await r.text()).toMatch(/quota exceeded/);
+      expect((await fetch(s.url + 'missing.txt')).status).toBe(404);
+      expect((await fetch(s.url + 'missing.txt', { method: 'DELETE' })).status).toBe(404);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('options', () => {
+  it('readOnly refuses every change with 403 and still serves reads', async () => {
+    const vfs = await MemoryVfs.fromTree({ 'a.txt': 'a' });
+    const s = await serveWebdav(vfs, { readOnly: true, cache: false });
+    try {
+      for (const [method, extra] of [['PUT', {}], ['DELETE', {}], ['MKCOL', {}], ['MOVE', { Destination: s.url + 'b.txt' }], ['PROPPATCH', {}], ['LOCK', {}]] as const) {
+        const target = method === 'MKCOL' ? 'dir' : 'a.txt';
+        expect((await fetch(s.url + target, { method, headers: extra, body: method === 'PUT' ? 'x' : undefined })).status, method).toBe(403);
+      }
+      expect(await fetch(s.url + 'a.txt').then((r) => r.text())).toBe('a');
+      expect((await fetch(s.url, { method: 'OPTIONS' })).headers.get('allow')).not.toContain('PUT');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('serves under a base path and nothing outside it', async () => {
+    const vfs = await MemoryVfs.fromTree({ 'a.txt': 'a' });
+    const s = await serveWebdav(vfs, { basePath: '/dav/share', cache: false });
+    try {
+      expect(s.url).toMatch(/\/dav\/share\/$/);
+      expect(await fetch(s.url + 'a.txt').then((r) => r.text())).toBe('a');
+      expect((await fetch(s.url.replace('/dav/share/', '/a.txt'))).status).toBe(404);
+      const xml = await (await fetch(s.url, { method: 'PROPFIND', headers: { Depth: '1' } })).text();
+      expect(xml).toContain('<D:href>/dav/share/a.txt</D:href>');
+      expect((await fetch(s.url + 'a.txt', { method: 'COPY', headers: { Destination: s.url + 'b.txt' } })).status).toBe(201);
+      expect((await vfs.stat('/b.txt')).size).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a non-loopback address without users unless allowed', async () => {
+    await expect(serveWebdav(new MemoryVfs(), { host: '0.0.0.0' })).rejects.toThrow(/refusing/);
+    const s = await serveWebdav(new MemoryVfs(), { host: '0.0.0.0', users: { u: 'password1' }, cache: false });
+    await s.close();
+    const open = await serveWebdav(new MemoryVfs(), { host: '0.0.0.0', allowUnauthenticatedRemote: true, cache: false });
+    await open.close();
+  });
+
+  it('serves through CachedVfs by default, and the raw Vfs with cache: false', async () => {
+    const vfs = new MemoryVfs();
+    const cached = await serveWebdav(vfs);
+    const raw = await serveWebdav(vfs, { cache: false });
+    try {
+      expect(raw.vfs).toBe(vfs);
+      expect(cached.vfs.name).toBe('cached(memory)');
+    } finally {
+      await cached.close();
+      await raw.close();
+    }
+  });
+});
+
+describe('process protection', () => {
+  it('an exception leaked on behalf of a request fails that request, not the process', async () => {
+    class LeakyVfs extends MemoryVfs {
+      override async stat(path: string): Promise<Entry> {
+        if (path === '/boom') {
+          // A bug in some layer: an exception thrown from a timer, outside any promise chain.
+          return new Promise<Entry>(() => setTimeout(() => {
+            throw new Error('stray exception');
+          }, 5));
+        }
+        return super.stat(path);
+      }
+    }
+    const leaky = new LeakyVfs();
+    await leaky.write('/ok.txt', Buffer.from('fine'));
+    const s = await serveWebdav(leaky, { cache: false });
+    // Other listeners (the test runner's) would also see the exception: stand them aside so the
+    // process is in the situation a real deployment is in.
+    const others = process.listeners('uncaughtException').filter((l) => l.name !== 'onUncaught');
+    for (const l of others) process.off('uncaughtException', l);
+    try {
+      const r = await fetch(s.url + 'boom');
+      expect(r.status).toBe(500);
+      const ok = await fetch(s.url + 'ok.txt');
+      expect(await ok.text()).toBe('fine');
+    } finally {
+      for (const l of others) process.on('uncaughtException', l);
+      await s.close();
+    }
+  });
+});
