@@ -28,3 +28,8 @@ export type {
   CloudreveVfsOptions, CloudreveClientOptions, CloudreveTokens, CloudreveEmulator, CloudreveEmulatorOptions, EmulatorFault as CloudreveEmulatorFault,
   RequestLogEntry as CloudreveRequestLogEntry,
 } from '../adapters/cloudreve/index.js';
+export { CouchdropVfs, CouchdropClient, startCouchdropEmulator, COUCHDROP_STATUS, DEFAULT_PROVISIONAL_ROUTES as COUCHDROP_PROVISIONAL_ROUTES } from '../adapters/couchdrop/index.js';
+export type {
+  CouchdropVfsConfig, CouchdropVfsOptions, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
+  CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
+} from '../adapters/couchdrop/index.js';
