@@ -47,12 +47,13 @@ export async function handlePropfind(dav: Dav): Promise<void> {
   let space: Promise<SpaceInfo | undefined> | undefined;
   const quota = () =>
     (space ??= state.vfs.space({ signal: dav.signal }).catch((e) => {
-      if (isVfsError(e, 'ENOTSUP', 'ENOSYS')) return undefined;
-      throw e;
+      // Quota is a nicety: when the provider cannot tell (ENOTSUP) or fails, its properties are 404.
+      if (!isVfsError(e, 'ENOTSUP', 'ENOSYS')) state.logger.debug('space() failed during PROPFIND', { error: e });
+      return undefined;
     }));
 
   const parts: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'];
-  for (const entry of entries) parts.push(await responseFor(dav, entry, wanted, quota));
+  for (const entry of entries) parts.push(await responseFor(dav, entry, wanted, quota, entry === root));
   parts.push('</D:multistatus>\n');
   sendXml(dav.res, 207, parts.join(''));
 }
@@ -83,7 +84,7 @@ function parseWanted(body: Buffer): Wanted {
   throw new HttpError(400, 'propfind needs prop, propname or allprop');
 }
 
-async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => Promise<SpaceInfo | undefined>): Promise<string> {
+async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => Promise<SpaceInfo | undefined>, isTarget: boolean): Promise<string> {
   const { state } = dav;
   const isDir = entry.type === 'directory';
   const href = `<D:response><D:href>${escapeXml(hrefFor(state, entry.path, isDir))}</D:href>`;
@@ -99,6 +100,9 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
   if (wanted.mode === 'allprop') {
     let found = '';
     for (const n of ALLPROP_LIVE) found += liveProp(dav, n, entry) ?? '';
+    // RFC 4331 says quota SHOULD NOT be in allprop, but clients (the webdav npm client's getQuota)
+    // ask that way; it is added for the target collection only, so a listing costs one space() call.
+    if (isTarget && isDir) for (const n of QUOTA) found += quotaProp(n, await quota()) ?? '';
     if (dead) for (const p of dead.values()) found += deadXml(p.ns, p.name, p.valueXml);
     return `${href}${propstat(found, '200 OK')}</D:response>`;
   }
