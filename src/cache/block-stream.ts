@@ -12,7 +12,7 @@ export class BlockReadStream extends Readable implements Holder {
   readonly held = new Set<Span>();
   private position: number;
   private pumping = false;
-  private first?: { index: number; data: Buffer };
+  private first?: { index: number; data: Buffer; fromCache: boolean };
 
   constructor(
     private readonly cache: BlockCache,
@@ -29,8 +29,7 @@ export class BlockReadStream extends Readable implements Holder {
   /** Fetch the first block now, so a failure rejects the `read` call before any byte. */
   async prime(): Promise<void> {
     const index = Math.floor(this.position / this.cache.blockSize);
-    const data = await this.block(index);
-    this.first = { index, data };
+    this.first = { index, ...(await this.block(index)) };
   }
 
   override _read(): void {
@@ -42,11 +41,9 @@ export class BlockReadStream extends Readable implements Holder {
     callback(error);
   }
 
-  private async block(index: number): Promise<Buffer> {
+  private async block(index: number): Promise<{ data: Buffer; fromCache: boolean }> {
     const { data, fromCache } = this.cache.get(this.file, index, this, this.planFor(index));
-    const buffer = await data;
-    if (fromCache) this.counters.bytesFromCache += buffer.length;
-    return buffer;
+    return { data: await data, fromCache };
   }
 
   private async pump(): Promise<void> {
@@ -55,17 +52,19 @@ export class BlockReadStream extends Readable implements Holder {
       const bs = this.cache.blockSize;
       while (this.position < this.end) {
         const index = Math.floor(this.position / bs);
-        let data: Buffer;
+        let got: { data: Buffer; fromCache: boolean };
         if (this.first?.index === index) {
-          data = this.first.data;
+          got = this.first;
           this.first = undefined;
         } else {
-          data = await this.block(index);
+          got = await this.block(index);
         }
         if (this.destroyed) return;
+        const { data, fromCache } = got;
         const slice = data.subarray(this.position - index * bs, Math.min(data.length, this.end - index * bs));
         if (slice.length === 0) throw new Error(`block ${index} of ${this.file.path} is shorter than expected`);
         this.position += slice.length;
+        if (fromCache) this.counters.bytesFromCache += slice.length;
         if (!this.push(slice)) return;
       }
       this.cache.release(this);
