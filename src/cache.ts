@@ -55,12 +55,15 @@ export class CachedVfs implements Vfs {
   private readonly log: Logger;
   /** Bumped by every mutation and forget: results of calls started before it are not stored. */
   private epoch = 0;
+  /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
+  private readonly fold: (path: string) => string;
 
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
     this.options = resolveCacheOptions(options);
     this.name = `cached(${inner.name})`;
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });
-    this.meta = new MetadataCache(this.options);
+    this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
+    this.meta = new MetadataCache({ ...this.options, fold: this.fold });
     this.blocks = new BlockCache(inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
       (path) => this.onStale(path));
     this.access = new AccessTracker({
@@ -96,7 +99,7 @@ export class CachedVfs implements Vfs {
       const started = this.epoch;
       try {
         const entry = await this.inner.stat(p, { signal });
-        if (this.epoch === started) this.meta.putEntry(entry);
+        if (this.epoch === started) this.meta.putEntry(p, entry);
         return entry;
       } catch (e) {
         if (this.epoch === started && isVfsError(e, 'ENOENT')) this.meta.putMissing(p);
@@ -161,7 +164,7 @@ export class CachedVfs implements Vfs {
       if (entry.type !== 'file') {
         throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: this.name, operation: 'read', path: p });
       }
-      const file: FileVersion = { path: p, size: entry.size, key: versionKey(entry) };
+      const file: FileVersion = { path: p, id: this.fold(p), size: entry.size, key: versionKey(entry) };
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return NodeReadable.from([], { objectMode: false });
       try {
@@ -187,7 +190,7 @@ export class CachedVfs implements Vfs {
     }
     this.mutated();
     this.dropContent(p, false);
-    this.meta.putEntry(entry);
+    this.meta.putEntry(p, entry);
     return cloneEntry(entry);
   }
 
@@ -203,7 +206,7 @@ export class CachedVfs implements Vfs {
     }
     this.mutated();
     this.meta.forgetSubtree(p);
-    this.meta.putEntry(entry);
+    this.meta.putEntry(p, entry);
     this.meta.putListing(p, []);
     return cloneEntry(entry);
   }
@@ -238,8 +241,8 @@ export class CachedVfs implements Vfs {
     this.dropContent(dst, true);
     this.meta.forgetSubtree(src);
     this.meta.forgetSubtree(dst);
-    if (src !== dst) this.meta.putMissing(src);
-    this.meta.putEntry(entry);
+    if (this.fold(src) !== this.fold(dst)) this.meta.putMissing(src);
+    this.meta.putEntry(dst, entry);
     return cloneEntry(entry);
   }
 
@@ -256,7 +259,7 @@ export class CachedVfs implements Vfs {
     this.mutated();
     this.dropContent(dst, true);
     this.meta.forgetSubtree(dst);
-    this.meta.putEntry(entry);
+    this.meta.putEntry(dst, entry);
     return cloneEntry(entry);
   }
 
@@ -320,7 +323,7 @@ export class CachedVfs implements Vfs {
   // ---- internals -------------------------------------------------------------------------
 
   private async openBlocks(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
-    const { sequential, state } = this.access.observe(file.path, file.key, offset, end - offset);
+    const { sequential, state } = this.access.observe(file.id, file.key, offset, end - offset);
     if (!sequential) this.blocks.dropOtherVersions(file);
     const bs = this.options.blockSize;
     const maxSpan = Math.max(1, Math.floor(this.options.readAheadBytes / bs));
@@ -361,18 +364,20 @@ export class CachedVfs implements Vfs {
     this.mutated();
     this.meta.forgetSubtree(path);
     if (path !== '/') this.meta.dropListing(parentPath(path));
-    this.blocks.dropPath(path);
-    this.access.forget((p) => p === path);
+    const id = this.fold(path);
+    this.blocks.dropPath(id);
+    this.access.forget((p) => p === id);
   }
 
   /** Drop the blocks and access state of `path` (and below it for `subtree`). */
   private dropContent(path: string, subtree: boolean): void {
+    const id = this.fold(path);
     if (subtree) {
-      this.blocks.dropSubtree(path);
-      this.access.forget((p) => isSameOrInside(path, p));
+      this.blocks.dropSubtree(id);
+      this.access.forget((p) => isSameOrInside(id, p));
     } else {
-      this.blocks.dropPath(path);
-      this.access.forget((p) => p === path);
+      this.blocks.dropPath(id);
+      this.access.forget((p) => p === id);
     }
   }
 

@@ -17,7 +17,10 @@ import type { CacheCounters } from './stats.js';
 
 /** One version of one file: blocks of different versions never mix. */
 export interface FileVersion {
+  /** The path to read from the inner Vfs. */
   path: string;
+  /** The cache key of the path (case-folded for case-insensitive providers). */
+  id: string;
   size: number;
   /** size:mtime:etag — changes whenever the provider reports a change. */
   key: string;
@@ -124,7 +127,7 @@ export class BlockCache {
     holder.held.clear();
   }
 
-  /** Drop the blocks of `path` (every version) and detach its fetches in flight. */
+  /** Drop the blocks of `path` (a cache key: FileVersion.id; every version) and detach its fetches in flight. */
   dropPath(path: string): void {
     this.dropWhere((p) => p === path);
   }
@@ -136,10 +139,10 @@ export class BlockCache {
 
   /** Drop blocks of other versions of the same file (it changed; they can never be served again). */
   dropOtherVersions(file: FileVersion): void {
-    const prefix = file.path + '\0';
+    const prefix = file.id + '\0';
     const keep = this.key(file, 0).replace(/\d+$/, '');
     for (const key of [...this.blocks.keys()]) if (key.startsWith(prefix) && !key.startsWith(keep)) this.blocks.delete(key);
-    for (const span of [...this.spans]) if (span.file.path === file.path && span.file.key !== file.key) this.detach(span);
+    for (const span of [...this.spans]) if (span.file.id === file.id && span.file.key !== file.key) this.detach(span);
   }
 
   /** Abort everything and forget every block. */
@@ -156,7 +159,7 @@ export class BlockCache {
   // ---- internals -------------------------------------------------------------------------
 
   private key(file: FileVersion, i: number): string {
-    return `${file.path}\0${file.key}\0${i}`;
+    return `${file.id}\0${file.key}\0${i}`;
   }
 
   private blockLength(file: FileVersion, i: number): number {
@@ -294,7 +297,7 @@ export class BlockCache {
 
   private dropWhere(test: (path: string) => boolean): void {
     for (const key of [...this.blocks.keys()]) if (test(key.slice(0, key.indexOf('\0')))) this.blocks.delete(key);
-    for (const span of [...this.spans]) if (test(span.file.path)) this.detach(span);
+    for (const span of [...this.spans]) if (test(span.file.id)) this.detach(span);
   }
 
   /** Stop the span from storing or being joined; abort it when nobody is waiting for it. */

@@ -23,13 +23,17 @@ export interface MetadataCacheOptions {
   dirTtlMs: number;
   negativeTtlMs: number;
   maxEntries: number;
+  /** Key of a path: itself, or lower-cased for a case-insensitive provider ("/A" and "/a" are one file). */
+  fold?: (path: string) => string;
 }
 
 export class MetadataCache {
   private readonly stats: LRUCache<string, StatRecord>;
   private readonly dirs: LRUCache<string, Listing>;
+  private readonly fold: (path: string) => string;
 
   constructor(private readonly options: MetadataCacheOptions) {
+    this.fold = options.fold ?? ((p) => p);
     this.stats = new LRUCache<string, StatRecord>({ max: options.maxEntries, ttl: Math.max(1, options.statTtlMs) });
     this.dirs = new LRUCache<string, Listing>({
       maxSize: options.maxEntries,
@@ -39,7 +43,8 @@ export class MetadataCache {
   }
 
   /** What is known about `path`: a fresh parent listing first, then the stat record, then any ancestor known missing. */
-  lookup(path: string): Known {
+  lookup(original: string): Known {
+    const path = this.fold(original);
     if (path !== '/') {
       const listing = this.dirs.get(parentPath(path));
       if (listing) {
@@ -55,27 +60,30 @@ export class MetadataCache {
 
   /** A fresh listing of `dir`, or undefined. */
   listing(dir: string): Entry[] | undefined {
-    const listing = this.dirs.get(dir);
+    const listing = this.dirs.get(this.fold(dir));
     return listing ? [...listing.children.values()] : undefined;
   }
 
-  /** Remember a stat result. */
-  putEntry(entry: Entry): void {
-    if (this.options.statTtlMs > 0) this.stats.set(entry.path, { entry });
-    this.patchParent(entry.path, entry);
+  /** Remember a stat result for `original` (the path asked for). */
+  putEntry(original: string, entry: Entry): void {
+    const path = this.fold(original);
+    if (this.options.statTtlMs > 0) this.stats.set(path, { entry });
+    this.patchParent(path, entry);
   }
 
   /** Remember that `path` does not exist (shorter TTL), and drop it from a cached parent listing. */
-  putMissing(path: string): void {
+  putMissing(original: string): void {
+    const path = this.fold(original);
     if (this.options.negativeTtlMs > 0) this.stats.set(path, {}, { ttl: this.options.negativeTtlMs });
     this.patchParent(path, undefined);
   }
 
   /** Remember a directory listing. */
-  putListing(dir: string, entries: Entry[]): void {
+  putListing(original: string, entries: Entry[]): void {
     if (this.options.dirTtlMs <= 0) return;
+    const dir = this.fold(original);
     const children = new Map<string, Entry>();
-    for (const entry of entries) children.set(entry.name || baseName(entry.path), entry);
+    for (const entry of entries) children.set(this.fold(entry.name || baseName(entry.path)), entry);
     this.dirs.set(dir, { children });
     // The listing is the newer authority: a stat record or "missing" for a child would only disagree with it.
     for (const name of children.keys()) this.stats.delete(joinPath(dir, name));
@@ -84,14 +92,15 @@ export class MetadataCache {
   }
 
   /** Drop `path`, everything below it, and their listings (the parent listing is left to the caller). */
-  forgetSubtree(path: string): void {
+  forgetSubtree(original: string): void {
+    const path = this.fold(original);
     for (const key of [...this.stats.keys()]) if (isSameOrInside(path, key)) this.stats.delete(key);
     for (const key of [...this.dirs.keys()]) if (isSameOrInside(path, key)) this.dirs.delete(key);
   }
 
   /** Drop the cached listing of `dir` (its children's stats are then asked again or come from their own records). */
   dropListing(dir: string): void {
-    this.dirs.delete(dir);
+    this.dirs.delete(this.fold(dir));
   }
 
   /** Forget everything. */

@@ -30,6 +30,8 @@ export interface CountingOptions {
   chunkDelayMs?: number;
   /** Chunk size of read streams (default 64 KiB). */
   chunkBytes?: number;
+  /** Capabilities to report instead of the inner ones (e.g. a case-insensitive provider). */
+  capabilities?: Partial<VfsCapabilities>;
 }
 
 export class CountingVfs implements Vfs {
@@ -46,7 +48,7 @@ export class CountingVfs implements Vfs {
   }
 
   get capabilities(): VfsCapabilities {
-    return this.inner.capabilities;
+    return { ...this.inner.capabilities, ...this.options.capabilities };
   }
 
   /** Bytes delivered by every inner read so far. */

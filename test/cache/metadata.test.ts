@@ -194,4 +194,17 @@ describe('CachedVfs metadata cache', () => {
     await cache.stat('/many/file-000.txt'); // long evicted
     expect(counter.calls.stat).toBe(1);
   });
+
+  it('for a case-insensitive provider, "/Docs/A.txt" and "/docs/a.txt" share one cache entry', async () => {
+    const { counter, cache } = await setup({}, { capabilities: { caseSensitive: false } });
+    await cache.mkdir('/Docs');
+    await cache.write('/Docs/A.txt', Buffer.from('upper'));
+    counter.reset();
+    expect((await cache.stat('/docs/a.txt')).size).toBe(5);
+    expect((await cache.list('/DOCS')).map((e) => e.name)).toEqual(['A.txt']);
+    expect(counter.totalCalls).toBe(0);
+    cache.forget('/DOCS/a.TXT');
+    await cache.stat('/Docs/A.txt');
+    expect(counter.calls.stat + counter.calls.list).toBe(1);
+  });
 });
