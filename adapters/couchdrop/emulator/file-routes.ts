@@ -34,11 +34,18 @@ export interface FileRouteSettings {
   strictSize: boolean;
   /** PROVISIONAL rename/delete routes. */
   routes: CouchdropProvisionalRoutes;
+  /**
+   * Answer downloads with a 302 to a signed storage URL on the same server (`same-origin`) or on a
+   * second port, i.e. another origin (`cross-origin`); default `none` (bytes in the 200 body).
+   * The reference cannot tell whether Couchdrop redirects (§7.4); this checks the adapter copes and
+   * never sends its token to another origin.
+   */
+  downloadRedirect: 'none' | 'same-origin' | 'cross-origin';
 }
 
 /** One handler's answer. */
 export type Reply =
-  | { status: number; json: unknown }
+  | { status: number; json: unknown; headers?: Record<string, string> }
   | { status: number; stream: Readable; length: number; headers?: Record<string, string> };
 
 /** What a handler gets to work with. */
@@ -49,6 +56,8 @@ export interface FileRequest {
   log: RequestLogEntry;
   store: MemoryVfs;
   settings: FileRouteSettings;
+  /** A signed storage URL for a store path (set when downloads redirect). */
+  storageUrl?: (storePath: string) => string;
 }
 
 const NO_READ = 'you do not have the right permissions';
@@ -126,21 +135,29 @@ export async function download(r: FileRequest): Promise<Reply> {
   const entry = await statOrUndefined(r.store, p);
   if (!entry) return notFound(r);
   if (entry.type === 'directory') return error(422, 'cannot download a folder');
-  const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': r.settings.rangeRequests ? 'bytes' : 'none' };
-  const range = r.settings.rangeRequests ? parseRange(r.req.headers.range, entry.size) : undefined;
+  if (r.settings.downloadRedirect !== 'none' && r.storageUrl) {
+    return { status: 302, json: {}, headers: { location: r.storageUrl(p) } };
+  }
+  return serveBytes(r.store, p, entry.size, r.settings.rangeRequests, r.req.headers.range);
+}
+
+/** The bytes of a stored file: whole (200), or the requested range (206/416) when ranges are on. */
+export async function serveBytes(store: MemoryVfs, p: string, size: number, ranges: boolean, rangeHeader: string | undefined): Promise<Reply> {
+  const headers = { 'content-type': 'application/octet-stream', 'accept-ranges': ranges ? 'bytes' : 'none' };
+  const range = ranges ? parseRange(rangeHeader, size) : undefined;
   if (range === 'unsatisfiable') {
-    return { status: 416, stream: await r.store.read(p, { length: 0 }), length: 0, headers: { 'content-range': `bytes */${entry.size}` } };
+    return { status: 416, stream: await store.read(p, { length: 0 }), length: 0, headers: { 'content-range': `bytes */${size}` } };
   }
   if (range) {
     const length = range.end - range.start + 1;
     return {
       status: 206,
-      stream: await r.store.read(p, { offset: range.start, length }),
+      stream: await store.read(p, { offset: range.start, length }),
       length,
-      headers: { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${entry.size}` },
+      headers: { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${size}` },
     };
   }
-  return { status: 200, stream: await r.store.read(p), length: entry.size, headers };
+  return { status: 200, stream: await store.read(p), length: size, headers };
 }
 
 /** One `bytes=a-b` / `a-` / `-n` range; multiple ranges or garbage → undefined (whole body). */

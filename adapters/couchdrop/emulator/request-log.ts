@@ -27,6 +27,8 @@ export interface RequestLogEntry {
   rateLimited?: boolean;
   /** The `Range` header the caller sent. */
   range?: string;
+  /** For `/storage/…` (redirected downloads): the caller sent a `token` header there. */
+  sentToken?: boolean;
   /** Milliseconds from arrival to the end of the answer. */
   ms: number;
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -63,6 +63,8 @@ export interface CouchdropEmulatorOptions {
   rangeRequests?: boolean;
   /** Status for a missing path (default 404). */
   notFoundStatus?: 404 | 422;
+  /** Downloads answer 302 to a signed storage URL: `same-origin`, `cross-origin` (a second port), or `none` (default). */
+  downloadRedirect?: 'none' | 'same-origin' | 'cross-origin';
   /** Answer to mkdir on an existing path (default 422 `{"error":"folder already exists"}`). */
   mkdirExisting?: { status: number; error: string };
   /** ls of a file: 422 `not a folder` (`error`, default) or a one-entry listing (`self`). */
@@ -131,6 +133,7 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
     deleteNonEmpty: options.deleteNonEmpty ?? 'recursive',
     strictSize: options.strictSize ?? true,
     routes: resolveRoutes(options.routes),
+    downloadRedirect: options.downloadRedirect ?? 'none',
   };
   const faults = new FaultInjector(options.faults ?? [], options.randomSeed ?? 1);
   let buckets = options.rateLimit ? new TokenBuckets(options.rateLimit) : undefined;
@@ -138,6 +141,30 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
   const latencyMs = options.latencyMs ?? 0;
   const log: RequestLogEntry[] = [];
   let seq = 0;
+  /** Signed storage URLs handed out by redirected downloads: nonce → store path. */
+  const signed = new Map<string, { path: string; expires: number }>();
+  let url = '';
+  let storageOrigin = '';
+  const storageUrl = (storePath: string) => {
+    const nonce = randomBytes(12).toString('hex');
+    signed.set(nonce, { path: storePath, expires: Date.now() + 60_000 });
+    return `${settings.downloadRedirect === 'cross-origin' ? storageOrigin : url}/storage/${nonce}`;
+  };
+
+  /** `/storage/<nonce>`: the bytes behind a signed URL; no token needed (the URL is the credential). */
+  const serveSigned = async (req: IncomingMessage, route: string, entry: RequestLogEntry): Promise<Reply> => {
+    entry.sentToken = headerToken(req) !== undefined;
+    await readSmallBody(req);
+    const grant = signed.get(route.slice('/storage/'.length));
+    if (!grant || grant.expires < Date.now()) return { status: 403, json: { error: 'signature expired or invalid' } };
+    let size: number;
+    try {
+      size = (await store.stat(grant.path)).size;
+    } catch {
+      return { status: 404, json: { error: 'no such file or folder' } };
+    }
+    return files.serveBytes(store, grant.path, size, settings.rangeRequests, req.headers.range);
+  };
 
   /** Route table, rebuilt per request so changes to the provisional routes apply at once. */
   const fileRoute = (method: string, route: string): Handler | undefined => {
@@ -159,6 +186,7 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
   const handle = async (req: IncomingMessage, entry: RequestLogEntry): Promise<Reply> => {
     const url = new URL(req.url ?? '/', 'http://emulator.invalid');
     const method = req.method ?? 'GET';
+    if (url.pathname.startsWith('/storage/')) return serveSigned(req, url.pathname, entry);
     const isUpload = url.pathname === ROUTES.upload;
     // An upload's body is the file; every other route may carry its parameters in the body.
     let params: Map<string, string>;
@@ -208,10 +236,10 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
     const found = tokens.lookup(tokenValue);
     entry.auth = found.ok ? found.kind : tokenValue ? 'invalid' : 'none';
     if (!found.ok) return early({ status: 403, json: { error: 'you do not have the right permissions' } });
-    return handler!({ params, permissions: found.permissions, req, log: entry, store, settings });
+    return handler!({ params, permissions: found.permissions, req, log: entry, store, settings, storageUrl });
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
     const entry: RequestLogEntry = {
       seq: ++seq, method: req.method ?? 'GET', route: (req.url ?? '/').split('?')[0]!, status: 0, bytesIn: 0, bytesOut: 0, auth: 'none', ms: 0,
@@ -229,15 +257,12 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
       .finally(() => {
         entry.ms = performance.now() - started;
       });
-  });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  };
+  const server = await listen(onRequest, options.host ?? '127.0.0.1', options.port ?? 0);
+  url = originOf(server);
+  // A second port is a second origin: where `cross-origin` redirects send downloads.
+  const storageServer = settings.downloadRedirect === 'cross-origin' ? await listen(onRequest, options.host ?? '127.0.0.1', 0) : undefined;
+  storageOrigin = storageServer ? originOf(storageServer) : url;
 
   return {
     url,
@@ -258,12 +283,29 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
     clearLog: () => {
       log.length = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      await Promise.all([server, storageServer].map((s) => s && new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
+    },
   };
+}
+
+async function listen(onRequest: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number): Promise<Server> {
+  const server = createServer(onRequest);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+function originOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
 }
 
 function headerToken(req: IncomingMessage): string | undefined {
@@ -285,7 +327,7 @@ async function send(res: ServerResponse, reply: Reply, entry: RequestLogEntry): 
   entry.status = reply.status;
   if ('json' in reply) {
     const body = Buffer.from(JSON.stringify(reply.json));
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': body.length });
+    res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
     entry.bytesOut = body.length;
     return;
