@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountFuse } from '../../mount/fuse.js';
 import type { FuseMount, FuseMountOptions } from '../../mount/fuse.js';
+import { createLogger } from '../../src/log.js';
+import type { LogLevel } from '../../src/log.js';
 import type { Vfs } from '../../src/vfs.js';
 
 /** Why FUSE tests cannot run here, or undefined when they can. */
@@ -69,7 +71,10 @@ export async function mountTemp(vfs: Vfs, options: FuseMountOptions = {}): Promi
   const scratch = join(base, 'scratch');
   const spoolDir = options.spoolDir ?? join(base, 'spool');
   await shOk(`mkdir -p ${q(scratch)}`);
-  const mount = await mountFuse(vfs, dir, { spoolDir, ...options });
+  // CLOUDMOUNT_TEST_LOG=debug shows what the mount does while a test runs.
+  const level = process.env.CLOUDMOUNT_TEST_LOG as LogLevel | undefined;
+  const logger = level ? createLogger({ level }) : undefined;
+  const mount = await mountFuse(vfs, dir, { spoolDir, ...(logger ? { logger } : {}), ...options });
   return {
     dir, scratch, spoolDir, mount,
     async close() {
