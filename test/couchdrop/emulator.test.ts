@@ -245,6 +245,14 @@ describe('Couchdrop emulator', () => {
     }
   });
 
+  it('fault rules accept `status` as an alias of `kind`, and refuse a rule without either', async () => {
+    const e = await start({ faults: [{ status: 503, every: 2 }] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(e, '/file/lstat', { path: '/' })).status);
+    expect(statuses).toEqual([200, 503, 200, 503]);
+    expect(() => e.setFaults([{ every: 1 }])).toThrow(/needs a kind/);
+  });
+
   it('unknown routes are 404 JSON', async () => {
     const e = await start();
     const res = await call(e, '/file/frobnicate', { path: '/' });

@@ -8,7 +8,10 @@ import { seededRandom } from './random.js';
 export type FaultKind = 429 | 500 | 503 | 422 | 'slow';
 
 export interface FaultRule {
-  kind: FaultKind;
+  /** What to inject (one of `kind` or its alias `status` is required). */
+  kind?: FaultKind;
+  /** Alias of `kind` for the status faults (reads naturally in config: `{ status: 503, probability: 0.1 }`). */
+  status?: Exclude<FaultKind, 'slow'>;
   /** Only requests to these routes count (e.g. `['/file/upload']`); default: every route. */
   routes?: string[];
   /** Fire on the Nth, 2Nth, … matching request. */
@@ -30,7 +33,7 @@ export interface FaultDecision {
 }
 
 interface RuleState {
-  rule: FaultRule;
+  rule: FaultRule & { kind: FaultKind };
   seen: number;
   fired: number;
 }
@@ -47,7 +50,9 @@ export class FaultInjector {
 
   /** Replace the rules (counters start again). */
   setRules(rules: FaultRule[]): void {
+    const kinds = new Set<unknown>([429, 500, 503, 422, 'slow']);
     for (const rule of rules) {
+      if (!kinds.has(rule.kind ?? rule.status)) throw new RangeError(`a fault rule needs a kind: 429, 500, 503, 422 or 'slow' (got ${String(rule.kind ?? rule.status)})`);
       if (rule.every === undefined && rule.probability === undefined) {
         throw new RangeError('a fault rule needs `every` or `probability`');
       }
@@ -55,7 +60,7 @@ export class FaultInjector {
         throw new RangeError('fault rule `every` must be a positive integer');
       }
     }
-    this.states = rules.map((rule) => ({ rule, seen: 0, fired: 0 }));
+    this.states = rules.map((rule) => ({ rule: { ...rule, kind: (rule.kind ?? rule.status)! }, seen: 0, fired: 0 }));
   }
 
   /** Decide the faults for one request to `route`. */
