@@ -55,6 +55,8 @@ export interface CloudreveVfsOptions {
   permanentDelete?: boolean;
   /** Folder for spool files of uploads whose size is not known up front (default: os.tmpdir()). */
   spoolDir?: string;
+  /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
+  schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
   scheduler?: CloudreveClientOptions['scheduler'];
   logger?: Logger;
@@ -88,7 +90,7 @@ export class CloudreveVfs implements Vfs {
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
-    const schedulerOptions: NonNullable<CloudreveClientOptions['schedulerOptions']> = { name: 'cloudreve', logger: this.logger };
+    const schedulerOptions: NonNullable<CloudreveClientOptions['schedulerOptions']> = { name: 'cloudreve', logger: this.logger, ...options.schedulerOptions };
     if (options.concurrency !== undefined) schedulerOptions.concurrency = options.concurrency;
     if (options.requestsPerSecond !== undefined) Object.assign(schedulerOptions, { intervalCap: options.requestsPerSecond, interval: 1000 });
     if (options.maxAttempts !== undefined) schedulerOptions.maxAttempts = options.maxAttempts;

@@ -382,3 +382,34 @@ describe('CloudreveVfs: names, delete, space', () => {
     expect(e.message).not.toMatch(/eyJ/);
   });
 });
+
+describe('CloudreveVfs: an unreliable server', () => {
+  it('reads and listings ride through random proxy errors, resets and 50001/-1 replies', async () => {
+    const { emu, vfs } = await setup({
+      seed: { d: { 'a.txt': 'alpha', 'b.txt': 'beta' } },
+      faults: { rate: 0.3, seed: 7, routes: /^(GET \/file(\/info)?|POST \/file\/url)$/, kinds: ['proxy502', 'reset', 'code50001', 'code-1'] },
+    }, { maxAttempts: 8, schedulerOptions: { baseDelayMs: 10, maxDelayMs: 100 } });
+    for (let i = 0; i < 8; i++) {
+      expect((await vfs.list('/d')).map((e) => e.name).sort()).toEqual(['a.txt', 'b.txt']);
+      expect((await vfs.stat('/d/a.txt')).size).toBe(5);
+      expect((await collect(await vfs.read('/d/b.txt'))).toString()).toBe('beta');
+    }
+    expect(emu.log.filter((e) => e.fault).length).toBeGreaterThan(3);
+  });
+
+  it('a reply slower than timeoutMs is abandoned and retried', async () => {
+    const { emu, vfs } = await setup({ seed: { f: 'x' }, faults: { rate: 0, slowMs: 2000 } }, { timeoutMs: 400 });
+    emu.injectFault('slow', { route: 'GET /file/info' });
+    expect((await vfs.stat('/f')).size).toBe(1);
+    expect(emu.requests('GET /file/info').map((e) => e.fault ?? 'ok')).toEqual(['slow', 'ok']);
+  });
+
+  it('an upload session that expires mid-upload fails the write and keeps the previous version', async () => {
+    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, sessionTtlMs: 400, latencyMs: 120 });
+    await vfs.write('/exp.bin', text('previous'));
+    await expectCode(vfs.write('/exp.bin', pseudoRandomBytes(6 * 16 * 1024, 8)), 'ESTALE');
+    expect(emu.requests('POST /file/upload/').some((e) => e.code === 40011)).toBe(true);
+    emu.settings.latencyMs = 0;
+    expect((await collect(await vfs.read('/exp.bin'))).toString()).toBe('previous');
+  });
+});
