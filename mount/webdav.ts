@@ -10,6 +10,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
+import { CachedVfs } from '../src/cache.js';
+import type { CacheOptions } from '../src/cache.js';
 import { VfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
@@ -41,7 +43,7 @@ export interface WebdavOptions {
   /** URL prefix the share lives under, e.g. "/dav" (default: the root). */
   basePath?: string;
   /** Wrap the Vfs in CachedVfs (default true); an object is passed to CachedVfs as its options. */
-  cache?: boolean | Record<string, unknown>;
+  cache?: boolean | CacheOptions;
   /** Allow binding a non-loopback address without users (default false: refuse to start). */
   allowUnauthenticatedRemote?: boolean;
   /** Basic-auth realm (default "cloudmount"). */
@@ -74,7 +76,8 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     throw new VfsError('EACCES', `refusing to serve ${host} without users; set users or allowUnauthenticatedRemote`, { provider: 'webdav' });
   }
   const basePath = normalizeBasePath(options.basePath);
-  const served = options.cache === false ? vfs : await wrapInCache(vfs, options.cache === true ? undefined : options.cache);
+  // The wrapper is ours but the inner Vfs is the caller's: close() drops the wrapper, never closes `vfs`.
+  const served = options.cache === false ? vfs : new CachedVfs(vfs, options.cache === true || options.cache === undefined ? {} : options.cache);
   const state: ServerState = {
     vfs: served,
     locks: new LockTable(),
@@ -136,16 +139,4 @@ function normalizeBasePath(base: string | undefined): string {
   if (!base || base === '/') return '';
   const trimmed = '/' + base.split('/').filter(Boolean).map((s) => encodeURIComponent(decodeURIComponent(s))).join('/');
   return trimmed === '/' ? '' : trimmed;
-}
-
-/** Wrap in CachedVfs (src/cache.ts); loaded lazily so the frontend also works in trees without it. */
-async function wrapInCache(vfs: Vfs, cacheOptions: Record<string, unknown> | undefined): Promise<Vfs> {
-  const specifier = '../src/cache.js';
-  try {
-    const mod = (await import(specifier)) as { CachedVfs?: new (inner: Vfs, options?: Record<string, unknown>) => Vfs };
-    if (mod.CachedVfs) return new mod.CachedVfs(vfs, cacheOptions);
-  } catch {
-    // fall through: serve uncached
-  }
-  return vfs;
 }

@@ -33,3 +33,5 @@ export type {
   CouchdropVfsConfig, CouchdropVfsOptions, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
   CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
 } from '../adapters/couchdrop/index.js';
+export { serveWebdav, DEFAULT_JUNK_PATTERNS } from '../mount/webdav.js';
+export type { WebdavOptions, WebdavServer, WebdavUsers } from '../mount/webdav.js';
