@@ -65,8 +65,22 @@ export interface CloudreveEmulatorOptions {
   latencyMs?: number;
   /** Random faults: each request gets one with probability `rate`, drawn from `kinds` by a seeded PRNG. */
   faults?: { rate: number; kinds?: EmulatorFault[]; seed?: number; routes?: RegExp; slowMs?: number };
+  /**
+   * A reverse proxy's rate limit in front of the server (Cloudreve itself has none): a token bucket
+   * answering plain-text 429 with Retry-After when empty.
+   */
+  proxyRateLimit?: { requestsPerSecond: number; burst?: number };
   /** Keep at most this many log entries (default 100 000). */
   maxLogEntries?: number;
+  /** Address to bind (default 127.0.0.1). */
+  host?: string;
+  /** TCP port (default 0: any free port). */
+  port?: number;
+  /**
+   * A reverse proxy's rate limit in front of the server (Cloudreve itself has none): beyond
+   * `ratePerSec` (token bucket of `burst`, default = rate) requests get a plain-text 429, no Retry-After.
+   */
+  rateLimit?: { ratePerSec: number; burst?: number };
 }
 
 export interface CloudreveEmulator {
@@ -113,6 +127,21 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
   const injected: Array<{ kind: EmulatorFault; route?: string | RegExp; times: number }> = [];
   let baseUrl = '';
   let currentFault: EmulatorFault | undefined;
+  const bucket = options.proxyRateLimit
+    ? { tokens: options.proxyRateLimit.burst ?? options.proxyRateLimit.requestsPerSecond, at: Date.now() }
+    : undefined;
+  /** Take a token from the proxy's bucket; false when it is empty. */
+  const admit = (): boolean => {
+    const limit = options.proxyRateLimit;
+    if (!bucket || !limit) return true;
+    const now = Date.now();
+    const cap = limit.burst ?? limit.requestsPerSecond;
+    bucket.tokens = Math.min(cap, bucket.tokens + ((now - bucket.at) / 1000) * limit.requestsPerSecond);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
 
   const settings: CloudreveEmulator['settings'] = {
     defaultPageSize: options.defaultPageSize ?? 100,
@@ -154,6 +183,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     return kinds[Math.floor(random() * kinds.length)];
   };
 
+  const overLimit = proxyRateLimiter(options.rateLimit);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const entry: RequestLogEntry = { time: Date.now(), method: req.method ?? 'GET', route: 'unknown', path: url.pathname, status: 0, bytesIn: 0, bytesOut: 0 };
@@ -162,7 +192,18 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     if (log.length > maxLog) log.splice(0, log.length - maxLog);
     let fault: EmulatorFault | undefined;
     try {
+      if (!admit()) {
+        entry.fault = 'proxy429';
+        const wait = Math.max(1, Math.ceil(1 / (options.proxyRateLimit?.requestsPerSecond ?? 1)));
+        sendText(res, entry, 429, '429 Too Many Requests', { 'Retry-After': String(wait) });
+        return;
+      }
       if (settings.latencyMs > 0) await sleep(settings.latencyMs);
+      if (overLimit()) {
+        entry.fault = 'proxy429';
+        sendText(res, entry, 429, '<html><body><h1>429 Too Many Requests</h1>nginx</body></html>');
+        return;
+      }
       store.sweepSessions();
       auth.options.accessTtlMs = settings.accessTtlMs;
       const sub = url.pathname.startsWith('/api/v4/') ? url.pathname.slice('/api/v4'.length) : undefined;
@@ -208,8 +249,16 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     }
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  baseUrl = `http://${urlHost}:${(server.address() as AddressInfo).port}`;
 
   return {
     url: baseUrl,
@@ -237,4 +286,20 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A token bucket like a proxy's limit_req: returns a function answering "is this request over the limit?". */
+function proxyRateLimiter(limit: CloudreveEmulatorOptions['rateLimit']): () => boolean {
+  if (!limit || !(limit.ratePerSec > 0)) return () => false;
+  const burst = limit.burst ?? limit.ratePerSec;
+  let tokens = burst;
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * limit.ratePerSec);
+    last = now;
+    if (tokens < 1) return true;
+    tokens -= 1;
+    return false;
+  };
 }
