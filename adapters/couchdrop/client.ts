@@ -3,7 +3,7 @@
  * (throttle, retry, pause on 429/503). `path` always travels in the query string (the one placement
  * every working client uses for every route), the token in the `token` header.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
@@ -56,9 +56,20 @@ interface CallSpec {
   manualRedirect?: boolean;
   /** Send the token (everything but /authenticate). */
   auth: boolean;
+  /** Per-attempt timeout (default: the Scheduler's). */
+  timeoutMs?: number;
 }
 
 const MAX_REDIRECTS = 5;
+
+/**
+ * An upload attempt includes sending the whole body, so the Scheduler's usual per-attempt timeout
+ * (meant for "until the headers arrive") would cut large uploads off. Allow a minute plus the time
+ * the body takes at a slow 64 KiB/s.
+ */
+export function uploadTimeoutMs(size: number): number {
+  return 60_000 + Math.ceil(size / 65_536) * 1000;
+}
 
 type FetchBody = NonNullable<RequestInit['body']>;
 
@@ -137,6 +148,7 @@ export class CouchdropClient {
     // Re-sending a whole upload cannot do harm: it writes the same bytes to the same path.
     await this.#call({
       base: this.fileioUrl, method: 'POST', route: ROUTES.upload, query, path, signal, idempotent: true, auth: true,
+      timeoutMs: uploadTimeoutMs(size),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body: () => (body instanceof Uint8Array ? body : (body() as unknown as FetchBody)),
     }, drain);
@@ -200,7 +212,7 @@ export class CouchdropClient {
             await res.body?.cancel().catch(() => undefined);
             throw e;
           }
-        }, { signal: spec.signal, idempotent: spec.idempotent, label: operation });
+        }, { signal: spec.signal, idempotent: spec.idempotent, label: operation, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) });
       } catch (e) {
         if (token !== undefined && !renewed && this.tokens.renewable && isVfsError(e, 'EACCES') && e.details.status === 403) {
           renewed = true;
@@ -223,7 +235,13 @@ export class CouchdropClient {
       init.body = body;
       if (!(body instanceof Uint8Array) && typeof body !== 'string' && !(body instanceof URLSearchParams)) init.duplex = 'half';
     }
-    let res = await fetch(url, init);
+    let res: Response;
+    try {
+      res = await fetch(url, init);
+    } finally {
+      // A spool stream this attempt did not finish sending must not keep its file open.
+      if (body instanceof Readable) body.destroy();
+    }
     let at = url;
     for (let hop = 0; spec.manualRedirect && hop < MAX_REDIRECTS && isRedirect(res.status); hop++) {
       const location = res.headers.get('location');

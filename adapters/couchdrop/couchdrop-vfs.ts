@@ -370,7 +370,12 @@ export class CouchdropVfs implements Vfs {
 
   /** Download + upload (through a spool file, so the upload can be retried); keeps the source's mtime. */
   async #copyFile(source: Entry, dst: string, signal: AbortSignal | undefined): Promise<Entry> {
-    return this.write(dst, await this.read(source.path, { signal }), { mtime: source.mtime, size: source.size, ...(signal ? { signal } : {}) });
+    const bytes = await this.read(source.path, { signal });
+    try {
+      return await this.write(dst, bytes, { mtime: source.mtime, size: source.size, ...(signal ? { signal } : {}) });
+    } finally {
+      bytes.destroy(); // ends the download if the upload failed before reading it all
+    }
   }
 
   async #copyTree(src: string, dst: string, signal: AbortSignal | undefined): Promise<void> {

@@ -107,6 +107,12 @@ describe('CouchdropVfs: throttling and retries', { timeout: 60_000 }, () => {
     expect(e.details.status).toBe(503);
   });
 
+  it('a slow reply past the per-attempt timeout is abandoned and retried', async () => {
+    h = await harness({ seed: { 'f.txt': 'x' }, faults: [{ kind: 'slow', every: 2, delayMs: 1_000 }] }, { scheduler: { timeoutMs: 250 } });
+    for (let i = 0; i < 3; i++) expect((await h.vfs.stat('/f.txt')).size).toBe(1);
+    expect(h.vfs.scheduler.stats().retries).toBeGreaterThanOrEqual(1);
+  });
+
   it('mkdir is not re-sent after a 500 (a repeat could only say "exists"), and says EIO', async () => {
     h = await harness({ faults: [{ kind: 500, every: 1, routes: ['/file/mkdir'] }] });
     await expectCode(h.vfs.mkdir('/d'), 'EIO');
