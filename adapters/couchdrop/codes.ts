@@ -100,7 +100,8 @@ export function couchdropError(status: number, providerMessage: string | undefin
   }
   const where = context.path !== undefined ? ` ${JSON.stringify(context.path)}` : '';
   const said = providerMessage ? `: ${providerMessage}` : '';
-  return new VfsError(code, `couchdrop ${context.operation}${where}: HTTP ${status} ${rule.meaning}${said}`, {
+  const meaning = isParentMissing(status, providerMessage) ? 'the parent folder does not exist' : rule.meaning;
+  return new VfsError(code, `couchdrop ${context.operation}${where}: HTTP ${status} ${meaning}${said}`, {
     provider: 'couchdrop',
     operation: context.operation,
     ...(context.path !== undefined ? { path: context.path } : {}),
