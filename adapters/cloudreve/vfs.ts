@@ -214,7 +214,7 @@ export class CloudreveVfs implements Vfs {
       const entry = await this.stat(src, options);
       if (src === dst) return entry;
       await this.checkParent(dst, options.signal);
-      const displaced = await this.makeRoom(entry, dst, options);
+      const displaced = await this.makeRoom(entry, dst, options, 'rename');
       this.content.forget(src);
       this.content.forget(dst);
       try {
@@ -239,7 +239,7 @@ export class CloudreveVfs implements Vfs {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
-      const displaced = await this.makeRoom(entry, dst, options);
+      const displaced = await this.makeRoom(entry, dst, options, 'copy');
       this.content.forget(dst);
       try {
         await this.copyInto(src, dst, options.signal);
@@ -348,18 +348,18 @@ export class CloudreveVfs implements Vfs {
    * checks with it. The replaced object is renamed aside (not deleted) so that a failed move can
    * put it back; returns its temporary path.
    */
-  private async makeRoom(entry: Entry, dst: string, options: MoveOptions): Promise<string | undefined> {
+  private async makeRoom(entry: Entry, dst: string, options: MoveOptions, op: 'rename' | 'copy'): Promise<string | undefined> {
     const existing = await this.stat(dst, options).catch((e) => {
       if (isVfsError(e, 'ENOENT')) return undefined;
       throw e;
     });
     if (!existing) return undefined;
-    if (!options.overwrite) throw fail('EEXIST', 'destination exists', 'rename', dst);
-    if (entry.type === 'file' && existing.type === 'directory') throw fail('EISDIR', 'destination is a directory', 'rename', dst);
-    if (entry.type === 'directory' && existing.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', 'rename', dst);
+    if (!options.overwrite) throw fail('EEXIST', 'destination exists', op, dst);
+    if (entry.type === 'file' && existing.type === 'directory') throw fail('EISDIR', 'destination is a directory', op, dst);
+    if (entry.type === 'directory' && existing.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', op, dst);
     if (existing.type === 'directory') {
       const page = await this.client.listPage(pathToUri(dst), 1, undefined, options.signal, dst);
-      if (page.files.length > 0) throw fail('ENOTEMPTY', 'destination directory not empty', 'rename', dst);
+      if (page.files.length > 0) throw fail('ENOTEMPTY', 'destination directory not empty', op, dst);
     }
     const aside = joinPath(parentPath(dst), tempName('replaced'));
     await this.client.rename(pathToUri(dst), encodeName(baseName(aside)), options.signal, dst);

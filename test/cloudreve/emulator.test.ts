@@ -510,3 +510,36 @@ describe('emulator: faults and the request log', () => {
     expect(a.some((x) => x === '0')).toBe(true);
   });
 });
+
+describe('emulator: seeding and the proxy rate limit', () => {
+  it('seeds from a directory on disk and from the demo set', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'cr-seed-'));
+    try {
+      await mkdir(join(dir, 'sub dir'));
+      await writeFile(join(dir, 'sub dir', 'x #1.txt'), 'from disk');
+      const emu = await emulator({ seed: dir });
+      const { call } = await session(emu);
+      const list = await call('GET', '/file', { query: { uri: `${MY}/sub%20dir` } });
+      expect(list.env.data.files.map((f: { name: string; size: number }) => [f.name, f.size])).toEqual([['x #1.txt', 9]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const demo = await emulator({ seed: 'demo' });
+    const { call } = await session(demo);
+    const names = (await call('GET', '/file', { query: { uri: MY } })).env.data.files.map((f: { name: string }) => f.name);
+    expect(names).toEqual(expect.arrayContaining(['Documents', 'Photos', 'hello.txt']));
+  });
+
+  it('a proxy rate limit answers 429 with Retry-After once the bucket is empty', async () => {
+    const emu = await emulator({ proxyRateLimit: { requestsPerSecond: 2, burst: 3 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await api(emu, 'GET', '/site/ping')).status);
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(statuses).toContain(429);
+    const limited = emu.log.find((e) => e.status === 429)!;
+    expect(limited.fault).toBe('proxy429');
+  });
+});

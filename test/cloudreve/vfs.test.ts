@@ -397,6 +397,14 @@ describe('CloudreveVfs: an unreliable server', () => {
     expect(emu.log.filter((e) => e.fault).length).toBeGreaterThan(3);
   });
 
+  it('a proxy rate limit (429 + Retry-After) slows the client down instead of failing it', async () => {
+    const { emu, vfs } = await setup({ seed: { f: 'x' }, proxyRateLimit: { requestsPerSecond: 20, burst: 5 } }, { maxAttempts: 8 });
+    const results = await Promise.all(Array.from({ length: 30 }, () => vfs.stat('/f')));
+    expect(results.every((e) => e.size === 1)).toBe(true);
+    expect(emu.log.some((e) => e.status === 429)).toBe(true);
+    expect(vfs.client.scheduler.stats().throttled).toBeGreaterThan(0);
+  });
+
   it('a reply slower than timeoutMs is abandoned and retried', async () => {
     const { emu, vfs } = await setup({ seed: { f: 'x' }, faults: { rate: 0, slowMs: 2000 } }, { timeoutMs: 400 });
     emu.injectFault('slow', { route: 'GET /file/info' });
@@ -411,5 +419,28 @@ describe('CloudreveVfs: an unreliable server', () => {
     expect(emu.requests('POST /file/upload/').some((e) => e.code === 40011)).toBe(true);
     emu.settings.latencyMs = 0;
     expect((await collect(await vfs.read('/exp.bin'))).toString()).toBe('previous');
+  });
+});
+
+describe('CloudreveVfs: logging', () => {
+  it('debug logs of a session with a login, a refresh and an upload hold no token or password', async () => {
+    const { createLogger } = await import('../../src/log.js');
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'debug', write: (l) => lines.push(l) });
+    const { emu, vfs } = await setup({ accessTtlMs: 400, chunkSize: 8 * 1024 }, { logger });
+    await vfs.write('/l.bin', pseudoRandomBytes(20_000));
+    const firstTokens = vfs.client.tokens.current()!;
+    await sleep(450);
+    emu.injectFault('proxy502', { route: 'GET /file/info' });
+    await vfs.stat('/l.bin');
+    await collect(await vfs.read('/l.bin'));
+    const secondTokens = vfs.client.tokens.current()!;
+    expect(secondTokens.accessToken).not.toBe(firstTokens.accessToken);
+    expect(lines.length).toBeGreaterThan(0);
+    const all = lines.join('\n');
+    for (const secret of [emu.password, firstTokens.accessToken, firstTokens.refreshToken, secondTokens.accessToken, secondTokens.refreshToken]) {
+      expect(all).not.toContain(secret);
+    }
+    expect(all).not.toMatch(/sign=[A-Za-z0-9_-]{8}/);
   });
 });
