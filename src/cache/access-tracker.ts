@@ -49,7 +49,7 @@ export class AccessTracker {
     const bs = this.options.blockSize;
     const state = this.states.get(path);
     if (!state || state.versionKey !== versionKey) {
-      const fresh: AccessState = { versionKey, nextOffset: end, window: INITIAL_WINDOW, held: new Set() };
+      const fresh: AccessState = { versionKey, nextOffset: end, window: this.initialWindow(), held: new Set() };
       this.states.set(path, fresh); // disposes (releases) the old state
       return { sequential: false, state: fresh };
     }
@@ -59,10 +59,14 @@ export class AccessTracker {
       state.nextOffset = end;
     } else {
       this.options.release(state);
-      state.window = INITIAL_WINDOW;
+      state.window = this.initialWindow();
       state.nextOffset = end;
     }
     return { sequential: near, state };
+  }
+
+  private initialWindow(): number {
+    return Math.min(INITIAL_WINDOW, this.options.maxWindowBlocks);
   }
 
   /** The reader stayed sequential and read-ahead was issued: widen the window. */

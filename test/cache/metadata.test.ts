@@ -130,13 +130,13 @@ describe('CachedVfs metadata cache', () => {
   });
 
   it('"does not exist" is remembered for the negative TTL, then asked again', async () => {
-    const { memory, counter, cache } = await setup({ statTtlMs: 60_000, negativeTtlMs: 150 });
+    const { memory, counter, cache } = await setup({ statTtlMs: 60_000, negativeTtlMs: 500 });
     await expectCode(cache.stat('/later.txt'), 'ENOENT');
     await memory.write('/later.txt', Buffer.from('here now'));
     // Within the negative TTL the answer comes from memory.
     await expectCode(cache.stat('/later.txt'), 'ENOENT');
     expect(counter.calls.stat).toBe(1);
-    await sleep(250);
+    await sleep(700);
     expect((await cache.stat('/later.txt')).size).toBe(8);
     expect(counter.calls.stat).toBe(2);
   });

@@ -221,6 +221,15 @@ describe('CachedVfs reads', { timeout: 60_000 }, () => {
     expect(counter.calls.read).toBe(0);
   });
 
+  it('without ranged reads in the inner Vfs, reads pass straight through (a block fetch would download from the start)', async () => {
+    const data = pseudoRandomBytes(3 * MiB, 15);
+    const { counter, cache } = await setup(data, {}, { capabilities: { rangedReads: false } });
+    const got = await collect(await cache.read('/file.bin', { offset: MiB + 3, length: 1000 }));
+    expect(got.equals(data.subarray(MiB + 3, MiB + 1003))).toBe(true);
+    expect(counter.reads).toEqual([expect.objectContaining({ offset: MiB + 3, length: 1000, delivered: 1000 })]);
+    expect(cache.stats().blockCacheBytes).toBe(0);
+  });
+
   describe('a file changed behind the cache is never served from old blocks', () => {
     it('after the TTL, a same-size change (new mtime/etag) is read fresh', async () => {
       const v1 = pseudoRandomBytes(MiB + 5, 21);
