@@ -45,6 +45,14 @@ describe('emulator: envelope and routing', () => {
     }
   });
 
+  it('echoes a client-sent X-Cr-Correlation-Id; /session/prepare knows the user', async () => {
+    const emu = await emulator();
+    const res = await api(emu, 'GET', '/file/info', { query: { uri: `${MY}/x` }, headers: { 'X-Cr-Correlation-Id': 'abc-123' } });
+    expect(res.env.correlation_id).toBe('abc-123');
+    expect((await api(emu, 'GET', '/session/prepare', { query: { email: emu.email } })).env.data).toEqual({ webauthn_enabled: false, password_enabled: true });
+    expect((await api(emu, 'GET', '/session/prepare', { query: { email: 'who@else.org' } })).env.code).toBe(404);
+  });
+
   it('site config: login captcha off, basic with captcha_type normal', async () => {
     const emu = await emulator();
     expect((await api(emu, 'GET', '/site/config/login')).env.data.login_captcha).toBeUndefined();

@@ -75,6 +75,20 @@ describe('CloudreveVfs: reads', () => {
     expect(emu.requests('GET /file/content').map((e) => e.code ?? e.status)).toEqual([200, 40005, 206]);
   });
 
+  it('a JSON file that looks like an error envelope is read as content', async () => {
+    const { vfs } = await setup();
+    const body = '{"code":40005,"msg":"Signature expired"}';
+    await vfs.write('/looks-like-error.json', text(body));
+    expect((await collect(await vfs.read('/looks-like-error.json'))).toString()).toBe(body);
+    expect((await collect(await vfs.read('/looks-like-error.json', { offset: 1, length: 6 }))).toString()).toBe('"code"');
+  });
+
+  it('a zero-length read still checks that the file exists', async () => {
+    const { vfs } = await setup({ seed: { z: 'abc' } });
+    expect((await collect(await vfs.read('/z', { offset: 1, length: 0 }))).length).toBe(0);
+    await expectCode(vfs.read('/nothing', { length: 0 }), 'ENOENT');
+  });
+
   it('a read after an overwrite through the Vfs sees the new content (cached URL dropped)', async () => {
     const { vfs } = await setup();
     await vfs.write('/v.txt', text('first'));

@@ -470,6 +470,12 @@ function userJson(ctx: RouteContext): Record<string, unknown> {
   };
 }
 
+const prepareLogin: Handler = async (ctx) => {
+  const email = ctx.url.searchParams.get('email') ?? '';
+  if (email.toLowerCase() !== ctx.auth.options.email.toLowerCase()) emuFail(404, 'User not found');
+  return { webauthn_enabled: false, password_enabled: true };
+};
+
 const capacity: Handler = async (ctx) => {
   requireUser(ctx);
   return { total: ctx.store.options.quota, used: ctx.store.used() };
@@ -493,6 +499,7 @@ const siteConfig: Handler = async (ctx) => {
 export const ROUTES: Route[] = [
   route('GET', /^\/site\/ping$/, 'GET /site/ping', ping),
   route('GET', /^\/site\/config\/([^/]+)$/, 'GET /site/config/{section}', siteConfig),
+  route('GET', /^\/session\/prepare$/, 'GET /session/prepare', prepareLogin),
   route('POST', /^\/session\/token$/, 'POST /session/token', login),
   route('POST', /^\/session\/token\/2fa$/, 'POST /session/token/2fa', login2fa),
   route('POST', /^\/session\/token\/refresh$/, 'POST /session/token/refresh', refresh),

@@ -242,7 +242,9 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
         res.destroy();
         return;
       }
-      if (e instanceof EmuError) sendError(res, entry, e);
+      // A client-sent X-Cr-Correlation-Id is echoed (middleware/common.go).
+      const correlation = req.headers['x-cr-correlation-id'];
+      if (e instanceof EmuError) sendError(res, entry, e, typeof correlation === 'string' && correlation ? correlation : undefined);
       else sendText(res, entry, 500, `emulator error: ${e instanceof Error ? e.message : String(e)}`);
     } finally {
       currentFault = undefined;
