@@ -156,6 +156,18 @@ describe('Couchdrop emulator', () => {
     expect(tfa.status).toBe(401);
   });
 
+  it('accepts the legacy ?token= query parameter unless switched off', async () => {
+    const e = await start();
+    const viaQuery = await fetch(new URL(`/file/ls?path=/&token=${e.token}`, e.url), { method: 'POST' });
+    expect(viaQuery.status).toBe(200);
+    const strict = await startCouchdropEmulator({ tokenInQuery: false });
+    try {
+      expect((await fetch(new URL(`/file/ls?path=/&token=${strict.token}`, strict.url), { method: 'POST' })).status).toBe(403);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('read-only and no-delete tokens get 403 with the documented messages', async () => {
     const e = await start({
       seed: { 'f.txt': 'x' },
