@@ -13,6 +13,10 @@ import { createContext } from './commands/context.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerConfigCommands } from './commands/config-cmd.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEmulateCommand } from './commands/emulate.js';
+import { registerMountCommand } from './commands/mount.js';
+import { registerPendingCommands } from './commands/pending.js';
+import { registerServeCommand } from './commands/serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -37,12 +41,20 @@ const program = new Command()
 const globals = () => program.opts<GlobalOptions>();
 const ctx = createContext({ logger: createLogger(), configPath: () => globals().config });
 // Global options are known only once commander has parsed them: build the logger then.
-program.hook('preAction', () => {
+// Long-running commands log warnings (retries, throttling); one-shot commands print their one-line
+// error instead, so their default level is "error".
+const LONG_RUNNING = new Set(['webdav', 'mount', 'emulate', 'demo']);
+program.hook('preAction', (_program, action) => {
   const { verbose, logLevel, logFormat } = globals();
-  ctx.logger = createLogger({ level: verbose ? 'debug' : logLevel ?? 'warn', format: logFormat ?? 'text' });
+  const fallback = LONG_RUNNING.has(action.name()) ? 'warn' : 'error';
+  ctx.logger = createLogger({ level: verbose ? 'debug' : logLevel ?? fallback, format: logFormat ?? 'text' });
 });
 registerFileCommands(program, ctx);
 registerConfigCommands(program, ctx);
+registerServeCommand(program, ctx);
+registerMountCommand(program, ctx);
+registerEmulateCommand(program, ctx);
+registerPendingCommands(program, ctx);
 registerDemoCommand(program, ctx);
 
 async function main(): Promise<void> {

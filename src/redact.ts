@@ -26,7 +26,8 @@ const PATTERNS: Array<[RegExp, string]> = [
   // JSON or form fields that hold secrets.
   [/("(?:password|passwd|token|access_token|refresh_token|callback_secret|credential|secret|otp)"\s*:\s*")[^"]*(")/gi, '$1[redacted]$2'],
   // header-style "token: value" (Couchdrop's header is literally named token).
-  [/\b(token|password|authorization)(\s*[:=]\s*)(?!\[redacted)[^\s,;&"']+/gi, '$1$2[redacted]'],
+  // (not a URL path such as "/session/token: …", which names a route, not a value)
+  [/(?<![\w/])(token|password|authorization)(\s*[:=]\s*)(?!\[redacted)[^\s,;&"']+/gi, '$1$2[redacted]'],
 ];
 
 /** Return `text` with every known secret and secret-looking token replaced by a marker. */

@@ -53,3 +53,10 @@ describe('redact', () => {
     expect(safeUrl('https://h.example/a/b?sign=zzz')).toBe('https://h.example/a/b?…');
   });
 });
+
+describe('redact keeps route names', () => {
+  it('"POST /session/token: message" is not mistaken for a token value', () => {
+    expect(redact('POST /session/token: code 40080')).toBe('POST /session/token: code 40080');
+    expect(redact('token: abcdef123')).toBe('token: [redacted]');
+  });
+});

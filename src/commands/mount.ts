@@ -1,0 +1,95 @@
+/**
+ * `cloudmount mount <remote:path> <dir>`: mount a remote as a local folder (FUSE). Runs in the
+ * foreground until Ctrl-C/SIGTERM or `fusermount -u <dir>`, then unmounts cleanly.
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse.js';
+import { VfsError } from '../errors.js';
+import { MeteredVfs } from '../metered-vfs.js';
+import { schedulerOf } from '../remotes.js';
+import { SubtreeVfs } from '../subtree-vfs.js';
+import type { CacheStats } from '../cache.js';
+import type { CliContext } from './context.js';
+import { waitForSignal } from './emulate.js';
+import { startStats } from './stats.js';
+
+interface MountOptions {
+  readOnly?: boolean;
+  allowOther?: boolean;
+  cache: boolean;
+  cacheTtl?: number;
+  spoolDir?: string;
+  uid?: number;
+  gid?: number;
+  stats?: boolean;
+  debugFuse?: boolean;
+}
+
+/** Register `mount`. */
+export function registerMountCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('mount')
+    .description('mount a remote (or a folder of it) as a local directory with FUSE')
+    .argument('<location>', 'remote:path to mount')
+    .argument('<dir>', 'local mountpoint (created if missing; a stale mount there is cleared)')
+    .option('--read-only', 'mount read-only')
+    .option('--allow-other', 'let other users access the mount (needs user_allow_other in /etc/fuse.conf)')
+    .option('--no-cache', 'do not cache metadata and blocks')
+    .addOption(new Option('--cache-ttl <seconds>', 'how long listings and attributes stay fresh').argParser(parseSeconds))
+    .option('--spool-dir <dir>', `where open files are spooled until uploaded (default ${defaultSpoolDir()})`)
+    .option('--uid <uid>', 'owner of every file', parseId)
+    .option('--gid <gid>', 'group of every file', parseId)
+    .option('--stats', 'print a stats line every 10 s')
+    .option('--debug-fuse', 'libfuse debug output')
+    .action(async (location: string, dir: string, opts: MountOptions) => {
+      const { vfs, path, remote } = await ctx.open(location, opts.spoolDir ? { spoolDir: opts.spoolDir } : {});
+      if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
+      const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
+      const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+      const ttl = opts.cacheTtl !== undefined ? { statTtlMs: opts.cacheTtl * 1000, dirTtlMs: opts.cacheTtl * 1000 } : {};
+      const mount = await mountFuse(metered, dir, {
+        readOnly: opts.readOnly ?? false,
+        allowOther: opts.allowOther ?? false,
+        cache: opts.cache ? ttl : false,
+        spoolDir,
+        ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+        ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+        ...(remote ? { remote } : {}),
+        fsname: `cloudmount:${location}`,
+        debug: opts.debugFuse ?? false,
+        handleSignals: false,
+        logger: ctx.logger,
+      });
+      ctx.out(`mounted ${location} at ${mount.mountpoint}${opts.readOnly ? ' (read-only)' : ''}`);
+      ctx.out('press Ctrl-C to unmount');
+      const pending = await listPendingUploads(spoolDir);
+      if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
+      const stopStats = opts.stats
+        ? startStats({
+            scheduler: schedulerOf(vfs),
+            metered,
+            ...(opts.cache ? { cache: mount.vfs as unknown as { stats(): CacheStats } } : {}),
+            pending: async () => (await listPendingUploads(spoolDir)).length,
+          }, ctx.out)
+        : () => {};
+      await waitForSignal();
+      stopStats();
+      ctx.out('unmounting…');
+      await mount.unmount();
+      const left = await listPendingUploads(spoolDir);
+      if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);
+    });
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
+  return n;
+}
+
+function parseId(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a numeric id');
+  return n;
+}

@@ -1,0 +1,75 @@
+/**
+ * `cloudmount pending list|retry|discard`: uploads a mount could not complete (the provider kept
+ * failing, or the mount died) are kept in the spool; this is how a user gets them home.
+ */
+import type { Command } from 'commander';
+import { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
+import { VfsError } from '../errors.js';
+import type { CliContext } from './context.js';
+import { formatBytes } from './progress.js';
+
+/** Register `pending`. */
+export function registerPendingCommands(program: Command, ctx: CliContext): void {
+  const pending = program.command('pending').description('uploads kept after a failure: list, retry, discard');
+  const spoolOption = ['--spool-dir <dir>', `spool folder (default ${defaultSpoolDir()})`] as const;
+
+  pending
+    .command('list')
+    .description('list kept uploads')
+    .option(...spoolOption)
+    .option('--json', 'print JSON')
+    .action(async (opts: { spoolDir?: string; json?: boolean }) => {
+      const items = await listPendingUploads(opts.spoolDir ?? defaultSpoolDir());
+      if (opts.json) {
+        ctx.out(JSON.stringify(items, null, 2));
+        return;
+      }
+      if (items.length === 0) ctx.out('no pending uploads');
+      for (const p of items) {
+        const why = p.error ? `${p.error.code}: ${p.error.message}` : p.reason;
+        ctx.out(`${p.id}\t${p.remote ? p.remote + ':' : ''}${p.path}\t${formatBytes(p.size)}\t${p.updatedAt.toISOString()}\t${why}`);
+      }
+    });
+
+  pending
+    .command('retry')
+    .description('upload kept files again (all, or the ids given) to the remote they were written to')
+    .argument('[ids...]', 'ids from "pending list" (default: all)')
+    .option(...spoolOption)
+    .option('--to <remote>', 'upload to this remote instead of the one recorded')
+    .action(async (ids: string[], opts: { spoolDir?: string; to?: string }) => {
+      const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+      const items = (await listPendingUploads(spoolDir)).filter((p) => ids.length === 0 || ids.includes(p.id));
+      if (ids.length && items.length < ids.length) throw new VfsError('ENOENT', `no pending upload with id ${ids.filter((i) => !items.some((p) => p.id === i)).join(', ')}`);
+      let failed = 0;
+      for (const item of items) {
+        const remote = opts.to ?? item.remote;
+        if (!remote) {
+          ctx.warn(`${item.id}: no remote recorded for ${item.path}; use --to <remote>`);
+          failed++;
+          continue;
+        }
+        const { vfs } = await ctx.open(`${remote}:/`);
+        try {
+          await retryPendingUpload(spoolDir, item.id, vfs);
+          ctx.out(`uploaded ${remote}:${item.path} (${formatBytes(item.size)})`);
+        } catch (e) {
+          failed++;
+          ctx.warn(`${item.id}: ${remote}:${item.path} still failing: ${(e as Error).message}`);
+        }
+      }
+      if (failed) throw new VfsError('EIO', `${failed} upload(s) still pending`);
+    });
+
+  pending
+    .command('discard')
+    .description('delete kept uploads (their content is lost)')
+    .argument('<ids...>', 'ids from "pending list"')
+    .option(...spoolOption)
+    .action(async (ids: string[], opts: { spoolDir?: string }) => {
+      for (const id of ids) {
+        await discardPendingUpload(opts.spoolDir ?? defaultSpoolDir(), id);
+        ctx.out(`discarded ${id}`);
+      }
+    });
+}

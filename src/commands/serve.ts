@@ -1,0 +1,92 @@
+/**
+ * `cloudmount serve webdav <remote:path>`: share a remote (or a folder of it) over WebDAV.
+ */
+import { InvalidArgumentError, Option } from 'commander';
+import type { Command } from 'commander';
+import { serveWebdav } from '../../mount/webdav.js';
+import { VfsError } from '../errors.js';
+import { MeteredVfs } from '../metered-vfs.js';
+import { schedulerOf } from '../remotes.js';
+import { SubtreeVfs } from '../subtree-vfs.js';
+import type { CliContext } from './context.js';
+import { waitForSignal } from './emulate.js';
+import { startStats } from './stats.js';
+import type { CacheStats } from '../cache.js';
+
+interface ServeOptions {
+  addr: string;
+  user: string[];
+  readOnly?: boolean;
+  cache: boolean;
+  cacheTtl?: number;
+  junk: boolean;
+  stats?: boolean;
+  spoolDir?: string;
+  allowRemoteWithoutAuth?: boolean;
+}
+
+/** Register `serve webdav`. */
+export function registerServeCommand(program: Command, ctx: CliContext): void {
+  const serve = program.command('serve').description('serve a remote over a network protocol');
+  serve
+    .command('webdav')
+    .description('serve a remote (or a folder of it) as a WebDAV share')
+    .argument('<location>', 'remote:path to serve')
+    .option('--addr <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--user <name:password>', 'require Basic auth with this user (repeatable)', collectUser, [])
+    .option('--read-only', 'refuse every change')
+    .option('--no-cache', 'do not cache metadata and blocks (every request goes to the provider)')
+    .addOption(new Option('--cache-ttl <seconds>', 'how long listings and stats stay fresh').argParser(parseSeconds))
+    .option('--no-junk', 'do not hide OS junk files (.DS_Store, ._*, Thumbs.db, desktop.ini)')
+    .option('--spool-dir <dir>', 'where uploads of unknown size are spooled')
+    .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
+    .option('--stats', 'print a stats line every 10 s')
+    .action(async (location: string, opts: ServeOptions) => {
+      const { vfs, path } = await ctx.open(location, opts.spoolDir ? { spoolDir: opts.spoolDir } : {});
+      if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
+      const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
+      const { host, port } = parseAddr(opts.addr);
+      const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
+      const ttl = opts.cacheTtl !== undefined ? { statTtlMs: opts.cacheTtl * 1000, dirTtlMs: opts.cacheTtl * 1000 } : {};
+      const server = await serveWebdav(metered, {
+        host,
+        port,
+        ...(opts.user.length ? { users } : {}),
+        readOnly: opts.readOnly ?? false,
+        cache: opts.cache ? ttl : false,
+        junkFilter: opts.junk,
+        ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
+        allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,
+        logger: ctx.logger,
+      });
+      ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
+      ctx.out('press Ctrl-C to stop');
+      const stopStats = opts.stats
+        ? startStats({ scheduler: schedulerOf(vfs), metered, ...(opts.cache ? { cache: server.vfs as unknown as { stats(): CacheStats } } : {}) }, ctx.out)
+        : () => {};
+      await waitForSignal();
+      stopStats();
+      ctx.out('stopping…');
+      await server.close();
+    });
+}
+
+function collectUser(value: string, previous: string[]): string[] {
+  if (!value.includes(':') || value.startsWith(':')) throw new InvalidArgumentError('expected name:password');
+  return [...previous, value];
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
+  return n;
+}
+
+/** "host:port", ":port" or "port"; IPv6 as "[::1]:8080". */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = addr.match(/^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/);
+  if (!m) throw new VfsError('EINVAL', `--addr must be host:port, got ${JSON.stringify(addr)}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new VfsError('EINVAL', `port out of range: ${port}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}

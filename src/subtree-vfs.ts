@@ -1,0 +1,79 @@
+/**
+ * SubtreeVfs: a Vfs rooted at a directory of another Vfs, so `serve webdav home:/Photos` shows
+ * /Photos as "/". Paths are normalised here first, so ".." can never climb above the subtree.
+ */
+import type { Readable } from 'node:stream';
+import { normalizePath } from './path.js';
+import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import { VfsError } from './errors.js';
+
+export class SubtreeVfs implements Vfs {
+  readonly name: string;
+
+  constructor(private readonly inner: Vfs, private readonly root: string) {
+    this.root = normalizePath(root);
+    this.name = inner.name;
+  }
+
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+
+  private down(path: string): string {
+    const p = normalizePath(path);
+    if (this.root === '/') return p;
+    return p === '/' ? this.root : this.root + p;
+  }
+
+  private up(entry: Entry): Entry {
+    if (this.root === '/') return entry;
+    const path = entry.path === this.root ? '/' : entry.path.slice(this.root.length);
+    return { ...entry, path, name: path === '/' ? '' : entry.name };
+  }
+
+  private guardRoot(path: string, op: string): void {
+    if (normalizePath(path) === '/') throw new VfsError('EBUSY', `${op} "/": the root of the share cannot be changed`, { path: '/' });
+  }
+
+  async stat(path: string, options?: OpOptions): Promise<Entry> {
+    return this.up(await this.inner.stat(this.down(path), options));
+  }
+
+  async list(dir: string, options?: OpOptions): Promise<Entry[]> {
+    return (await this.inner.list(this.down(dir), options)).map((e) => this.up(e));
+  }
+
+  read(path: string, options?: ReadOptions): Promise<Readable> {
+    return this.inner.read(this.down(path), options);
+  }
+
+  async write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry> {
+    return this.up(await this.inner.write(this.down(path), data, options));
+  }
+
+  async mkdir(path: string, options?: OpOptions): Promise<Entry> {
+    return this.up(await this.inner.mkdir(this.down(path), options));
+  }
+
+  async remove(path: string, options?: RemoveOptions): Promise<void> {
+    this.guardRoot(path, 'remove');
+    return this.inner.remove(this.down(path), options);
+  }
+
+  async rename(from: string, to: string, options?: MoveOptions): Promise<Entry> {
+    this.guardRoot(from, 'rename');
+    return this.up(await this.inner.rename(this.down(from), this.down(to), options));
+  }
+
+  async copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
+    return this.up(await this.inner.copy(this.down(from), this.down(to), options));
+  }
+
+  space(options?: OpOptions): Promise<SpaceInfo> {
+    return this.inner.space(options);
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+}
