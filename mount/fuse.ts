@@ -36,6 +36,12 @@ export interface FuseMountOptions {
   gid?: number;
   /** Where spool files and their sidecars live (default: `defaultSpoolDir()`, under $XDG_CACHE_HOME). */
   spoolDir?: string;
+  /**
+   * Files up to this size are spooled in memory while written (default 1 MiB; 0 = always a spool file),
+   * at most `spoolMemoryTotalBytes` in all (default 32 MiB). A failed upload always moves them to a kept spool file.
+   */
+  spoolMemoryBytes?: number;
+  spoolMemoryTotalBytes?: number;
   /** Wrap the Vfs in CachedVfs (default true); an object passes CachedVfs options. `false` also turns off the frontend's lookup cache. */
   cache?: boolean | CacheOptions;
   /** Seconds the kernel keeps attributes and name lookups (default 1, libfuse's own default). */
@@ -89,6 +95,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     spoolDir: resolve(options.spoolDir ?? defaultSpoolDir()),
     metadataTtlMs: options.cache === false ? 0 : options.metadataTtlMs ?? 2000,
     spaceTtlMs: 10_000,
+    spoolMemoryBytes: options.spoolMemoryBytes ?? 1024 * 1024,
+    spoolMemoryTotalBytes: options.spoolMemoryTotalBytes ?? 32 * 1024 * 1024,
     logger,
     ...(options.remote !== undefined ? { remote: options.remote } : {}),
   });

@@ -14,6 +14,7 @@ import { MetaCache } from './meta-cache.js';
 import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
+import { SpoolMemory } from './spool.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
 
@@ -26,6 +27,9 @@ export interface FilesystemOptions {
   metadataTtlMs: number;
   /** How long a `space()` answer serves statfs. */
   spaceTtlMs: number;
+  /** Small files are spooled in memory up to this many bytes each (0 = always a spool file), within `spoolMemoryTotalBytes`. */
+  spoolMemoryBytes: number;
+  spoolMemoryTotalBytes: number;
   /** Label recorded in spool sidecars (e.g. the CLI's remote name). */
   remote?: string;
   logger: Logger;
@@ -58,6 +62,7 @@ export class FuseFilesystem {
     this.owner = { uid: options.uid, gid: options.gid, readOnly: options.readOnly };
     this.ctx = {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
+      ...(options.spoolMemoryBytes > 0 ? { memory: new SpoolMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
     };
   }

@@ -7,12 +7,15 @@ import type { Logger } from '../../src/log.js';
 import { isVfsError } from '../../src/errors.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { SpoolFile } from './spool.js';
+import type { SpoolMemory } from './spool.js';
 
 export interface OpenFileContext {
   vfs: Vfs;
   spoolDir: string;
   remote?: string;
   logger: Logger;
+  /** Memory small spools may use (none: every spool is a file). */
+  memory?: SpoolMemory;
   /** Told of every successful upload (the frontend refreshes its metadata cache). */
   onUploaded?: (entry: Entry) => void;
 }
@@ -69,10 +72,12 @@ export class OpenFile {
   ensureSpool(keepContent: boolean): Promise<SpoolFile> {
     if (!this.spoolPromise) {
       const make = async (): Promise<SpoolFile> => {
-        const spool = await SpoolFile.create(this.ctx.spoolDir, { path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}) });
+        const fill = keepContent && !!this.remoteSize;
+        const spool = await SpoolFile.create(this.ctx.spoolDir, {
+          path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
+        }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
         try {
-          if (keepContent && this.remoteSize) await spool.fillFrom(await this.ctx.vfs.read(this.path));
-          if (this.dirty) await spool.setDirty(true);
+          if (fill) await spool.fillFrom(await this.ctx.vfs.read(this.path));
         } catch (e) {
           await spool.remove();
           throw e;
@@ -137,7 +142,7 @@ export class OpenFile {
     const options: Parameters<Vfs['write']>[2] = { size: spool?.size ?? 0, overwrite: true };
     if (this.explicitMtime) options.mtime = this.explicitMtime;
     try {
-      const entry = await this.ctx.vfs.write(this.path, spool ? spool.readStream() : Buffer.alloc(0), options);
+      const entry = await this.ctx.vfs.write(this.path, spool ? spool.uploadData() : Buffer.alloc(0), options);
       if (generation === this.generation) {
         this.dirty = false;
         this.remoteSize = entry.size;

@@ -1,17 +1,24 @@
 /**
- * A spool file: the local copy of one file being written through the mount. It takes random writes,
- * appends and truncates at local-disk speed, is read back by readers of the same path, and is
- * streamed to the Vfs on flush. Its sidecar (sidecar.ts) records what it is for, so nothing is lost
- * when an upload fails or the process dies.
+ * A spool: the local copy of one file being written through the mount. It takes random writes,
+ * appends and truncates at local speed, is read back by readers of the same path, and is sent to the
+ * Vfs on flush.
+ *
+ * Small files stay in memory (up to `memoryBytes` each, within a shared budget): writing 1000 small
+ * files then costs no disk I/O at all. Anything bigger, or anything whose upload fails, lives in a
+ * spool FILE with a JSON sidecar (sidecar.ts) that records what it is for, so a new process can find
+ * and upload it after a crash. The sidecar says "dirty" before changed bytes reach the file, and is
+ * deleted once they are uploaded.
+ * (A crash loses only the bytes of a small file whose writer had not yet closed it — close() is when
+ * a writer learns its data is safe, which it only is once uploaded.)
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { toVfsError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
 import { iterateBytes } from '../../src/streams.js';
+import type { WriteData } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
 
@@ -22,36 +29,44 @@ export interface SpoolOwner {
   remote?: string;
 }
 
+/** Memory shared by every in-memory spool of one mount. */
+export class SpoolMemory {
+  used = 0;
+  constructor(readonly perFileBytes: number, readonly totalBytes: number) {}
+}
+
+const createdDirs = new Set<string>();
+
 export class SpoolFile {
   /** Bytes in the spool (tracked here so getattr needs no syscall). */
   size = 0;
   private sidecar: SpoolSidecar;
+  /** In-memory content while the spool is small; undefined once it lives in a file. */
+  private mem: Buffer | undefined;
+  private fh: FileHandle | undefined;
+  private spilling: Promise<FileHandle> | undefined;
+  private sidecarOnDisk = false;
 
-  private constructor(
-    readonly dir: string,
-    private readonly fh: FileHandle,
-    sidecar: SpoolSidecar,
-  ) {
-    this.sidecar = sidecar;
-  }
-
-  /** Create an empty spool file (mode 0600) and its sidecar in `dir`. */
-  static async create(dir: string, owner: SpoolOwner): Promise<SpoolFile> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const id = randomUUID();
-    const fh = await open(spoolFiles(dir, id).data, 'w+', 0o600);
+  private constructor(readonly dir: string, owner: SpoolOwner, private readonly memory: SpoolMemory | undefined) {
     const now = new Date().toISOString();
-    const sidecar: SpoolSidecar = {
-      version: 1, id, path: owner.path, vfsName: owner.vfsName, state: 'open', dirty: false,
+    this.sidecar = {
+      version: 1, id: randomUUID(), path: owner.path, vfsName: owner.vfsName, state: 'open', dirty: false,
       pid: process.pid, createdAt: now, updatedAt: now,
     };
-    if (owner.remote !== undefined) sidecar.remote = owner.remote;
-    const spool = new SpoolFile(dir, fh, sidecar);
-    try {
-      await writeSidecar(dir, sidecar);
-    } catch (e) {
-      await spool.remove();
-      throw e;
+    if (owner.remote !== undefined) this.sidecar.remote = owner.remote;
+  }
+
+  /**
+   * A new empty spool. With `memory` it starts in memory when `expectedSize` fits; otherwise its file
+   * (mode 0600) is created at once in `dir`.
+   */
+  static async create(dir: string, owner: SpoolOwner, options: { memory?: SpoolMemory; expectedSize?: number; dirty?: boolean } = {}): Promise<SpoolFile> {
+    const spool = new SpoolFile(dir, owner, options.memory);
+    spool.sidecar.dirty = options.dirty ?? false;
+    if (options.memory && (options.expectedSize ?? 0) <= options.memory.perFileBytes) {
+      spool.mem = Buffer.alloc(0);
+    } else {
+      await spool.toDisk();
     }
     return spool;
   }
@@ -60,32 +75,34 @@ export class SpoolFile {
     return this.sidecar.id;
   }
 
-  /** Path of the spool data file. */
+  /** Path of the spool data file (it exists once the spool left memory). */
   get file(): string {
     return spoolFiles(this.dir, this.id).data;
   }
 
+  /** True while the content is held in memory. */
+  get inMemory(): boolean {
+    return this.mem !== undefined;
+  }
+
   /** Copy a stream (the existing remote content) into the spool from offset 0, chunk by chunk. */
-  async fillFrom(stream: Readable): Promise<void> {
+  async fillFrom(stream: AsyncIterable<Uint8Array>): Promise<void> {
     let at = 0;
-    for await (const chunk of iterateBytes(stream)) {
-      let done = 0;
-      while (done < chunk.length) {
-        const { bytesWritten } = await this.fh.write(chunk, done, chunk.length - done, at + done);
-        done += bytesWritten;
-      }
+    for await (const chunk of iterateBytes(stream as WriteData)) {
+      await this.write(chunk, chunk.length, at);
       at += chunk.length;
     }
-    this.size = Math.max(this.size, at);
   }
 
   /** Read up to `length` bytes at `position` straight into `buf`; returns the count. */
   async read(buf: Buffer, length: number, position: number): Promise<number> {
     const want = Math.min(length, this.size - position);
     if (want <= 0) return 0;
+    if (this.mem) return this.mem.copy(buf, 0, position, position + want);
+    const fh = await this.handle();
     let done = 0;
     while (done < want) {
-      const { bytesRead } = await this.fh.read(buf, done, want - done, position + done);
+      const { bytesRead } = await fh.read(buf, done, want - done, position + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
@@ -94,59 +111,134 @@ export class SpoolFile {
 
   /** Write `length` bytes of `buf` at `position`. */
   async write(buf: Buffer, length: number, position: number): Promise<void> {
+    const end = position + length;
+    if (this.mem && !this.spilling && this.growMemory(end)) {
+      if (position > this.size) this.mem.fill(0, this.size, position); // a hole reads as zeros
+      buf.copy(this.mem, position, 0, length);
+      this.size = Math.max(this.size, end);
+      return;
+    }
+    const fh = await this.handle();
     let done = 0;
     while (done < length) {
-      const { bytesWritten } = await this.fh.write(buf, done, length - done, position + done);
+      const { bytesWritten } = await fh.write(buf, done, length - done, position + done);
       done += bytesWritten;
     }
-    this.size = Math.max(this.size, position + length);
+    this.size = Math.max(this.size, end);
   }
 
   /** Cut or extend (with zeros) to `size` bytes. */
   async truncate(size: number): Promise<void> {
-    await this.fh.truncate(size);
+    if (this.mem && !this.spilling && this.growMemory(size)) {
+      if (size > this.size) this.mem.fill(0, this.size, size);
+      this.size = size;
+      return;
+    }
+    await (await this.handle()).truncate(size);
     this.size = size;
   }
 
-  /** A fresh stream of the whole content, for an upload (a second fd, so writes may go on). */
-  readStream(): Readable {
-    if (this.size === 0) return createReadStream(this.file, { start: 0, end: -1, highWaterMark: 1 << 20 });
-    return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 1 << 20 });
+  /** The whole content for an upload: a copy of the memory, or a fresh stream of the file (a second fd, so writes may go on). */
+  uploadData(): WriteData {
+    if (this.mem) return Buffer.from(this.mem.subarray(0, this.size));
+    return createReadStream(this.file, { start: 0, end: Math.max(0, this.size - 1), highWaterMark: 1 << 20, ...(this.size === 0 ? { end: -1 } : {}) });
   }
 
-  /** Record in the sidecar whether the spool holds bytes the remote lacks (and the mtime to give them). */
+  /** Record whether the spool holds bytes the remote lacks (and the mtime to give them); a clean spool has no sidecar. */
   async setDirty(dirty: boolean, mtime?: Date): Promise<void> {
-    const wantMtime = mtime?.toISOString();
-    if (this.sidecar.dirty === dirty && this.sidecar.mtime === wantMtime && this.sidecar.state === 'open') return;
     this.sidecar = { ...this.sidecar, dirty, state: 'open', updatedAt: new Date().toISOString() };
-    if (wantMtime) this.sidecar.mtime = wantMtime;
+    if (mtime) this.sidecar.mtime = mtime.toISOString();
     else delete this.sidecar.mtime;
     delete this.sidecar.error;
-    await writeSidecar(this.dir, this.sidecar);
+    if (this.mem) return; // nothing on disk to describe
+    if (dirty) {
+      await writeSidecar(this.dir, this.sidecar);
+      this.sidecarOnDisk = true;
+    } else if (this.sidecarOnDisk) {
+      this.sidecarOnDisk = false;
+      await unlink(spoolFiles(this.dir, this.id).sidecar).catch(() => undefined);
+    }
   }
 
   /** The Vfs path changed (rename while open): the sidecar must follow. */
   async setPath(path: string): Promise<void> {
     this.sidecar = { ...this.sidecar, path, updatedAt: new Date().toISOString() };
-    await writeSidecar(this.dir, this.sidecar);
+    if (this.sidecarOnDisk) await writeSidecar(this.dir, this.sidecar);
   }
 
-  /** Give up on uploading for now: close the file and mark it failed, keeping the bytes for a retry. */
+  /** Give up on uploading for now: move the bytes to disk if needed, mark them failed, close the file. */
   async keep(error: unknown): Promise<void> {
     const e = toVfsError(error);
     this.sidecar = {
       ...this.sidecar, state: 'failed', dirty: true, updatedAt: new Date().toISOString(),
       error: { code: e.code, message: redact(e.message).slice(0, 500) },
     };
+    const fh = await this.handle();
     await writeSidecar(this.dir, this.sidecar);
-    await this.fh.close().catch(() => undefined);
+    this.sidecarOnDisk = true;
+    await fh.close().catch(() => undefined);
   }
 
-  /** Close and delete the spool and its sidecar (the content is safely uploaded, or unwanted). */
+  /** Drop the content (it is safely uploaded, or unwanted): free the memory, or delete the file and sidecar. */
   async remove(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
+    if (this.mem) {
+      this.release();
+      return;
+    }
+    const fh = this.fh ?? (this.spilling ? await this.spilling.catch(() => undefined) : undefined);
+    await fh?.close().catch(() => undefined);
     const files = spoolFiles(this.dir, this.id);
     await unlink(files.data).catch(() => undefined);
-    await unlink(files.sidecar).catch(() => undefined);
+    if (this.sidecarOnDisk) await unlink(files.sidecar).catch(() => undefined);
+  }
+
+  /** Make room for `end` bytes in memory; false when the spool must move to disk instead. */
+  private growMemory(end: number): boolean {
+    const mem = this.mem!;
+    if (end <= mem.length) return true;
+    const memory = this.memory!;
+    if (end > memory.perFileBytes) return false;
+    const capacity = Math.min(memory.perFileBytes, Math.max(end, mem.length * 2, 16 * 1024));
+    if (memory.used - mem.length + capacity > memory.totalBytes) return false;
+    const grown = Buffer.alloc(capacity);
+    mem.copy(grown, 0, 0, this.size);
+    memory.used += capacity - mem.length;
+    this.mem = grown;
+    return true;
+  }
+
+  private release(): void {
+    if (this.mem && this.memory) this.memory.used -= this.mem.length;
+    this.mem = undefined;
+  }
+
+  /** The open spool file, moving the content out of memory first when needed. */
+  private handle(): Promise<FileHandle> {
+    if (this.fh) return Promise.resolve(this.fh);
+    this.spilling ??= this.toDisk();
+    return this.spilling;
+  }
+
+  /** Create the spool file (and, when dirty, its sidecar FIRST), then copy the in-memory content into it. */
+  private async toDisk(): Promise<FileHandle> {
+    if (!createdDirs.has(this.dir)) {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      createdDirs.add(this.dir);
+    }
+    const fh = await open(this.file, 'w+', 0o600);
+    try {
+      if (this.sidecar.dirty) {
+        await writeSidecar(this.dir, this.sidecar);
+        this.sidecarOnDisk = true;
+      }
+      if (this.mem && this.size > 0) await fh.write(this.mem, 0, this.size, 0);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await unlink(this.file).catch(() => undefined);
+      throw e;
+    }
+    this.release();
+    this.fh = fh;
+    return fh;
   }
 }
