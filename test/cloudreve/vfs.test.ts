@@ -136,6 +136,14 @@ describe('CloudreveVfs: writes', () => {
     expect(back.hex).toBe(sha256(data));
   });
 
+  it('a relay policy (chunk_size 0) takes the whole file as chunk 0', async () => {
+    const { emu, vfs } = await setup({ chunkSize: 0 });
+    const data = pseudoRandomBytes(300_000, 6);
+    await vfs.write('/relay.bin', data);
+    expect(emu.requests('POST /file/upload/').map((e) => e.bytesIn)).toEqual([300_000]);
+    expect((await collect(await vfs.read('/relay.bin'))).equals(data)).toBe(true);
+  });
+
   it('a failed chunk is retried and the upload completes', async () => {
     const { emu, vfs } = await setup({ chunkSize: 32 * 1024 });
     emu.injectFault('proxy502', { route: 'POST /file/upload/', times: 1 });
