@@ -18,8 +18,7 @@
  * - Errors are never cached as data; only ENOENT is remembered, for `negativeTtlMs`.
  * - Writes stream straight through to the inner Vfs; nothing is buffered here.
  */
-import type { Readable } from 'node:stream';
-import { Readable as NodeReadable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted } from './errors.js';
 import { isSameOrInside, normalizePath, parentPath } from './path.js';
 import type { Logger } from './log.js';
@@ -93,7 +92,6 @@ export class CachedVfs implements Vfs {
       this.counters.negativeHits++;
       throw notFound('stat', p);
     }
-    this.counters.statMisses++;
     const before = this.statFlights.joined;
     const result = this.statFlights.run(`${this.epoch}\0${p}`, options.signal, async (signal) => {
       const started = this.epoch;
@@ -106,7 +104,8 @@ export class CachedVfs implements Vfs {
         throw e;
       }
     });
-    if (this.statFlights.joined > before) this.countJoin(() => this.counters.statMisses--);
+    if (this.statFlights.joined > before) this.counters.coalesced++;
+    else this.counters.statMisses++;
     return cloneEntry(await result);
   }
 
@@ -129,7 +128,6 @@ export class CachedVfs implements Vfs {
       this.counters.listHits++;
       throw new VfsError('ENOTDIR', `list ${JSON.stringify(p)}: not a directory`, { provider: this.name, operation: 'list', path: p });
     }
-    this.counters.listMisses++;
     const before = this.listFlights.joined;
     const result = this.listFlights.run(`${this.epoch}\0${p}`, options.signal, async (signal) => {
       const started = this.epoch;
@@ -142,7 +140,8 @@ export class CachedVfs implements Vfs {
         throw e;
       }
     });
-    if (this.listFlights.joined > before) this.countJoin(() => this.counters.listMisses--);
+    if (this.listFlights.joined > before) this.counters.coalesced++;
+    else this.counters.listMisses++;
     return (await result).map(cloneEntry);
   }
 
@@ -166,7 +165,7 @@ export class CachedVfs implements Vfs {
       }
       const file: FileVersion = { path: p, id: this.fold(p), size: entry.size, key: versionKey(entry) };
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
-      if (offset >= end) return NodeReadable.from([], { objectMode: false });
+      if (offset >= end) return Readable.from([], { objectMode: false });
       try {
         return await this.openBlocks(file, offset, end, options.signal);
       } catch (e) {
@@ -395,11 +394,6 @@ export class CachedVfs implements Vfs {
   private mutated(): void {
     this.epoch++;
     this.counters.invalidations++;
-  }
-
-  private countJoin(undoMiss: () => void): void {
-    this.counters.coalesced++;
-    undoMiss();
   }
 
   private invalid(operation: string, path: string, message: string): VfsError {
