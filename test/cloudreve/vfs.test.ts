@@ -165,6 +165,22 @@ describe('CloudreveVfs: writes', () => {
     expect((await collect(await vfs.read('/safe.bin'))).toString()).toBe('good version');
   });
 
+  it('aborting mid-upload is ECANCELED, cancels the session and keeps the previous version', async () => {
+    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, latencyMs: 60 });
+    await vfs.write('/ab.bin', text('before'));
+    const controller = new AbortController();
+    const write = vfs.write('/ab.bin', pseudoRandomBytes(10 * 16 * 1024, 12), { signal: controller.signal });
+    const started = Date.now();
+    while (emu.requests('POST /file/upload/').length < 2 && Date.now() - started < 10_000) await sleep(10);
+    controller.abort();
+    await expectCode(write, 'ECANCELED');
+    await sleep(100);
+    expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
+    expect(emu.store.sessions.size).toBe(0);
+    emu.settings.latencyMs = 0;
+    expect((await collect(await vfs.read('/ab.bin'))).toString()).toBe('before');
+  });
+
   it('an abandoned new file leaves no placeholder behind', async () => {
     const { emu, vfs } = await setup({ chunkSize: 16 * 1024 });
     async function* broken() {
