@@ -44,7 +44,16 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
     const fallback = { res, method, state };
-    const controller = new AbortController();
+    // The AbortSignal is made only when a handler asks for it (it is costly at 10k requests/s).
+    let controller: AbortController | undefined;
+    let gone = false;
+    const signal = () => {
+      if (!controller) {
+        controller = new AbortController();
+        if (gone) controller.abort();
+      }
+      return controller.signal;
+    };
     let done = false;
     const fail = (e: unknown) => {
       if (done) return;
@@ -56,14 +65,16 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
       }
       req.resume();
     };
-    req.on('error', () => controller.abort());
-    res.on('error', () => controller.abort());
+    req.on('error', ignore);
+    res.on('error', ignore);
     res.on('close', () => {
-      if (!res.writableFinished) controller.abort();
+      if (res.writableFinished) return;
+      gone = true;
+      controller?.abort();
     });
     res.setHeader('DAV', '1, 2');
     runInRequest({ fail }, () => {
-      serve(state, auth, req, res, method, controller.signal).then(
+      serve(state, auth, req, res, method, signal).then(
         () => {
           done = true;
         },
@@ -73,7 +84,9 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
   };
 }
 
-async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: AbortSignal): Promise<void> {
+function ignore(): void {}
+
+async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: () => AbortSignal): Promise<void> {
   const handler = HANDLERS[method];
   if (!handler) {
     req.resume();
@@ -126,7 +139,13 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     return;
   }
   const q = url.search(/[?#]/);
-  const dav: Dav = { state, req, res, method, path, trailingSlash: (q < 0 ? url : url.slice(0, q)).endsWith('/'), signal };
+  const dav: Dav = {
+    state, req, res, method, path,
+    trailingSlash: (q < 0 ? url : url.slice(0, q)).endsWith('/'),
+    get signal() {
+      return signal();
+    },
+  };
   if (user !== undefined) dav.user = user;
   await handler(dav);
 }

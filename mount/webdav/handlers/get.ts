@@ -4,9 +4,11 @@
  * a multi-range request is answered with the whole file (RFC 9110 allows ignoring Range).
  * Collections answer GET with a small HTML index.
  */
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CachedVfs, versionKey } from '../../../src/cache.js';
 import { VfsError } from '../../../src/errors.js';
-import type { Entry } from '../../../src/vfs.js';
+import type { Entry, Vfs } from '../../../src/vfs.js';
 import { ifRangeHolds, preconditionStatus } from '../conditional.js';
 import { HttpError, etagOf, hrefFor } from '../context.js';
 import type { Dav } from '../context.js';
@@ -15,11 +17,26 @@ import { escapeXml } from '../xml.js';
 
 /** Files up to this size are read fully and sent with one write (fewer syscalls and stream hops). */
 const SMALL_FILE_BYTES = 64 * 1024;
+/** Reads at least this long bypass the CachedVfs block cache and stream from the provider. */
+const STREAM_DIRECT_BYTES = 8 * 1024 * 1024;
 
 export async function handleGet(dav: Dav): Promise<void> {
   const { state, req, res } = dav;
   if (state.isJunk(lastName(dav.path))) throw new VfsError('ENOENT', 'not found', { provider: 'webdav' });
-  const entry = await state.vfs.stat(dav.path, { signal: dav.signal });
+  let source: Vfs = state.vfs;
+  let entry = await source.stat(dav.path);
+  let plan = entry.type === 'file' ? planRange(req, entry) : undefined;
+  if (plan && req.method === 'GET' && plan.length >= STREAM_DIRECT_BYTES && source instanceof CachedVfs) {
+    // A long read streams from the provider in one request instead of through 1 MiB cache blocks
+    // (that would also evict everything else from the block cache). A fresh stat keeps the
+    // headers true to the bytes that follow; a changed file is forgotten by the cache.
+    const cached = source;
+    source = cached.inner;
+    const fresh = await source.stat(dav.path, { signal: dav.signal });
+    if (versionKey(fresh) !== versionKey(entry)) cached.forget(dav.path);
+    entry = fresh;
+    plan = entry.type === 'file' ? planRange(req, entry) : undefined;
+  }
   const pre = preconditionStatus(req, entry);
   const headers: Record<string, string | number> = {
     ETag: etagOf(entry),
@@ -31,46 +48,29 @@ export async function handleGet(dav: Dav): Promise<void> {
     return;
   }
   if (pre === 412) throw new HttpError(412, 'precondition failed');
-  if (entry.type === 'directory') return sendIndex(dav, entry, headers);
+  if (entry.type === 'directory' || !plan) return sendIndex(dav, entry, headers);
 
   headers['Content-Type'] = entry.mimeType && entry.mimeType !== 'application/octet-stream' ? entry.mimeType : contentTypeFor(entry.name);
   headers['Accept-Ranges'] = 'bytes';
-  const size = entry.size;
-  let status = 200;
-  let offset = 0;
-  let length = size;
-  const range = req.headers.range;
-  if (range !== undefined && ifRangeHolds(req.headers['if-range'] as string | undefined, entry)) {
-    const r = parseRange(range, size);
-    if (r === 'unsatisfiable') {
-      throw new HttpError(416, 'requested range not satisfiable', { 'Content-Range': `bytes */${size}` });
-    }
-    if (r) {
-      status = 206;
-      offset = r.start;
-      length = r.end - r.start + 1;
-      headers['Content-Range'] = `bytes ${r.start}-${r.end}/${size}`;
-    }
-  }
+  const { status, offset, length } = plan;
+  if (status === 206) headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${entry.size}`;
   headers['Content-Length'] = length;
   if (req.method === 'HEAD' || length === 0) {
     res.writeHead(status, headers);
     res.end();
     return;
   }
-  const stream = await state.vfs.read(dav.path, {
-    signal: dav.signal,
+  const stream = await source.read(dav.path, {
     ...(offset > 0 ? { offset } : {}),
-    ...(length < size - offset ? { length } : {}),
+    ...(length < entry.size - offset ? { length } : {}),
+    ...(length > SMALL_FILE_BYTES ? { signal: dav.signal } : {}),
   });
   if (length <= SMALL_FILE_BYTES) {
-    const parts: Buffer[] = [];
-    for await (const chunk of stream as AsyncIterable<Buffer>) parts.push(chunk);
-    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const body = await readSmall(stream, length);
     if (body.length !== length) {
-      // The file changed between stat and read: say so rather than send a wrong length.
-      headers['Content-Length'] = body.length;
-      if (status === 206) throw new HttpError(503, 'file changed during the read; retry', { 'Retry-After': '1' });
+      // The file changed between stat and read: never send a body that contradicts its headers.
+      stream.destroy();
+      throw new HttpError(503, 'the file changed during the read; retry', { 'Retry-After': '1' });
     }
     res.writeHead(status, headers);
     res.end(body);
@@ -78,6 +78,37 @@ export async function handleGet(dav: Dav): Promise<void> {
   }
   res.writeHead(status, headers);
   await pipeline(stream, res);
+}
+
+interface RangePlan {
+  status: 200 | 206;
+  offset: number;
+  length: number;
+}
+
+/** What to send for this request: the whole file or one range; 416 when unsatisfiable. */
+function planRange(req: Dav['req'], entry: Entry): RangePlan {
+  const range = req.headers.range;
+  if (range !== undefined && ifRangeHolds(req.headers['if-range'] as string | undefined, entry)) {
+    const r = parseRange(range, entry.size);
+    if (r === 'unsatisfiable') {
+      throw new HttpError(416, 'requested range not satisfiable', { 'Content-Range': `bytes */${entry.size}` });
+    }
+    if (r) return { status: 206, offset: r.start, length: r.end - r.start + 1 };
+  }
+  return { status: 200, offset: 0, length: entry.size };
+}
+
+/** Collect a small stream (at most `expected` + one chunk) into one buffer. */
+async function readSmall(stream: Readable, expected: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    total += chunk.length;
+    if (total > expected) break;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
 /** A single byte range, null to serve the whole file, or 'unsatisfiable'. */
