@@ -9,7 +9,7 @@ import { openRemote, schedulerOf } from '../remotes.js';
 import type { CacheStats } from '../cache.js';
 import type { CliContext } from './context.js';
 import { parseAddr } from './serve.js';
-import { shellQuote, startEmulator, waitForSignal } from './emulate.js';
+import { selfCommand, shellQuote, startEmulator, waitForSignal } from './emulate.js';
 import { startStats } from './stats.js';
 
 /** Register the `demo` command. */
@@ -48,8 +48,8 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         `  Windows Explorer Map network drive → ${url}  (Windows allows Basic auth only over https unless BasicAuthLevel=2)`,
         '',
         'Or use the emulator directly with the CLI, in another terminal:',
-        `  ${env} npx cloudmount ls -l cloudreve:/`,
-        `  ${env} npx cloudmount mount cloudreve:/ /mnt/cloudreve   (FUSE, Linux, as root or with fuse access)`,
+        `  ${env} ${selfCommand()} ls -l cloudreve:/`,
+        `  ${env} ${selfCommand()} mount cloudreve:/ /mnt/cloudreve   (FUSE, Linux, as root or with fuse access)`,
         '',
         'Press Ctrl-C to stop.',
       ];

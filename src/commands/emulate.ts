@@ -4,6 +4,7 @@
  */
 import { Argument, InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
+import { basename, isAbsolute, relative } from 'node:path';
 import type { CliContext } from './context.js';
 
 interface EmulateOptions {
@@ -75,8 +76,8 @@ export function registerEmulateCommand(program: Command, ctx: CliContext): void 
       const emu = await startEmulator(provider, opts);
       const env = Object.entries(emu.env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
       ctx.out(`${provider} emulator listening on ${emu.url}`);
-      ctx.out(`use it:  ${env} cloudmount ls ${provider}:/`);
-      ctx.out(`         (or add it: cloudmount config add my${provider} --type ${provider} …)`);
+      ctx.out(`use it:  ${env} ${selfCommand()} ls ${provider}:/`);
+      ctx.out(`         (or save it as a remote: ${selfCommand()} config add my${provider} --type ${provider} …)`);
       ctx.out('press Ctrl-C to stop');
       await waitForSignal();
       await emu.close();
@@ -106,6 +107,14 @@ export function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
   return n;
+}
+
+/** How to run this CLI again from the user's shell: "cloudmount" when installed, else "node <path>". */
+export function selfCommand(): string {
+  const script = process.argv[1] ?? '';
+  if (basename(script) === 'cloudmount') return 'cloudmount';
+  const rel = relative(process.cwd(), script);
+  return `node ${shellQuote(rel.startsWith('..') || isAbsolute(rel) ? script : rel)}`;
 }
 
 export function shellQuote(s: string): string {

@@ -73,7 +73,14 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
             pending: async () => (await listPendingUploads(spoolDir)).length,
           }, ctx.out)
         : () => {};
+      // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
+      const forget = () => {
+        ((mount.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(mount.vfs, '/');
+        ctx.out('cache cleared');
+      };
+      if (opts.cache) process.on('SIGHUP', forget);
       await waitForSignal();
+      process.off('SIGHUP', forget);
       stopStats();
       ctx.out('unmounting…');
       await mount.unmount();

@@ -64,7 +64,14 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       const stopStats = opts.stats
         ? startStats({ scheduler: schedulerOf(vfs), metered, ...(opts.cache ? { cache: server.vfs as unknown as { stats(): CacheStats } } : {}) }, ctx.out)
         : () => {};
+      // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
+      const forget = () => {
+        ((server.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(server.vfs, '/');
+        ctx.out('cache cleared');
+      };
+      if (opts.cache) process.on('SIGHUP', forget);
       await waitForSignal();
+      process.off('SIGHUP', forget);
       stopStats();
       ctx.out('stopping…');
       await server.close();
