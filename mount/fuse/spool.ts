@@ -179,6 +179,13 @@ export class SpoolFile {
     await fh.close().catch(() => undefined);
   }
 
+  /** Close the spool file and leave file and sidecar as they are on disk (what a crash leaves behind). */
+  async abandon(): Promise<void> {
+    const fh = this.fh ?? (this.spilling ? await this.spilling.catch(() => undefined) : undefined);
+    await fh?.close().catch(() => undefined);
+    this.release();
+  }
+
   /** Drop the content (it is safely uploaded, or unwanted): free the memory, or delete the file and sidecar. */
   async remove(): Promise<void> {
     if (this.mem) {

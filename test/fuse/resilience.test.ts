@@ -79,6 +79,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount resilience', () => {
     const spool = await SpoolFile.create(base, { path: '/a/draft.txt', vfsName: 'memory', remote: 'r' });
     await spool.setDirty(true);
     await spool.write(Buffer.from('unsaved work'), 12, 0);
+    await spool.abandon();
     // While its owner (this process) lives, it is not offered for retry.
     expect(await listPendingUploads(base)).toEqual([]);
     // The owner "crashes": its sidecar names a pid that no longer exists.
