@@ -359,11 +359,11 @@ describe('emulator: uploads', () => {
   });
 
   it('a chunk sent after its session expired → 40011, and the placeholder is gone', async () => {
-    const emu = await emulator({ chunkSize: 4, sessionTtlMs: 200 });
+    const emu = await emulator({ chunkSize: 4, sessionTtlMs: 800 });
     const { call } = await session(emu);
     const sid = (await call('PUT', '/file/upload', { body: { uri: `${MY}/late.bin`, size: 8 } })).env.data.session_id;
     expect((await call('POST', `/file/upload/${sid}/0`, { raw: Buffer.from('abcd'), headers: octet })).env.code).toBe(0);
-    await sleep(300);
+    await sleep(900);
     expect((await call('POST', `/file/upload/${sid}/1`, { raw: Buffer.from('efgh'), headers: octet })).env.code).toBe(40011);
     expect((await call('GET', '/file/info', { query: { uri: `${MY}/late.bin` } })).env.code).toBe(40016);
     expect((await call('GET', '/user/capacity')).env.data.used).toBe(0);

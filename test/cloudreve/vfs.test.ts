@@ -64,12 +64,12 @@ describe('CloudreveVfs: reads', () => {
   });
 
   it('an expired content URL (40005) is replaced once and the read succeeds', async () => {
-    const { emu, vfs } = await setup({ urlTtlMs: 300 });
+    const { emu, vfs } = await setup({ urlTtlMs: 1000 });
     // The server's clock runs ahead: it reports a later expiry than the signature really has.
     emu.settings.urlExpiresSkewMs = 120_000;
     emu.store.seedFile(['e.txt'], Buffer.from('expiring'));
     expect((await collect(await vfs.read('/e.txt'))).toString()).toBe('expiring');
-    await sleep(400);
+    await sleep(1100);
     expect((await collect(await vfs.read('/e.txt', { offset: 2, length: 3 }))).toString()).toBe('pir');
     expect(emu.requests('POST /file/url')).toHaveLength(2);
     expect(emu.requests('GET /file/content').map((e) => e.code ?? e.status)).toEqual([200, 40005, 206]);
