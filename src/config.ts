@@ -32,6 +32,14 @@ export interface CouchdropRemote {
   /** Defaults: https://fileio.couchdrop.io and https://api.couchdrop.io. */
   fileioUrl?: string;
   apiUrl?: string;
+  /**
+   * Overrides of the PROVISIONAL rename/delete routes, e.g.
+   * `{"rename": {"path": "/file/move", "toParam": "destination"}, "delete": {"path": "/file/rm"}}`.
+   */
+  routes?: {
+    rename?: { method?: string; path?: string; fromParam?: string; toParam?: string };
+    delete?: { method?: string; path?: string; pathParam?: string };
+  };
 }
 
 /** The in-memory store (empty on every start). */
@@ -91,7 +99,10 @@ function validateConfig(value: unknown, path: string): ConfigFile {
 export function validateRemote(remote: unknown, bad: (why: string) => Error): RemoteConfig {
   if (!remote || typeof remote !== 'object') throw bad('must be an object');
   const r = remote as Record<string, unknown>;
-  for (const [k, v] of Object.entries(r)) if (typeof v !== 'string') throw bad(`field "${k}" must be a string`);
+  for (const [k, v] of Object.entries(r)) {
+    if (k === 'routes' && r.type === 'couchdrop') validateRoutes(v, bad);
+    else if (typeof v !== 'string') throw bad(`field "${k}" must be a string`);
+  }
   switch (r.type) {
     case 'memory':
       return { type: 'memory' };
@@ -109,6 +120,15 @@ export function validateRemote(remote: unknown, bad: (why: string) => Error): Re
       return r as unknown as CouchdropRemote;
     default:
       throw bad(`unknown type ${JSON.stringify(r.type)} (expected cloudreve, couchdrop or memory)`);
+  }
+}
+
+function validateRoutes(routes: unknown, bad: (why: string) => Error): void {
+  if (!routes || typeof routes !== 'object') throw bad('"routes" must be an object');
+  for (const [name, route] of Object.entries(routes)) {
+    if (name !== 'rename' && name !== 'delete') throw bad(`"routes" may only hold "rename" and "delete", not ${JSON.stringify(name)}`);
+    if (!route || typeof route !== 'object') throw bad(`"routes.${name}" must be an object`);
+    for (const [k, v] of Object.entries(route)) if (typeof v !== 'string') throw bad(`"routes.${name}.${k}" must be a string`);
   }
 }
 
@@ -191,6 +211,8 @@ export function resolveRemote(name: string, config: ConfigFile, env: NodeJS.Proc
 /** A copy of a remote's config with its secrets masked, safe to print. */
 export function maskSecrets(remote: RemoteConfig): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(remote)) out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '********' : String(v);
+  for (const [k, v] of Object.entries(remote)) {
+    out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '********' : typeof v === 'string' ? v : JSON.stringify(v);
+  }
   return out;
 }

@@ -61,6 +61,7 @@ export async function openRemote(remote: RemoteConfig, options: OpenRemoteOption
         ...credentials,
         ...(remote.fileioUrl ? { fileioUrl: remote.fileioUrl } : {}),
         ...(remote.apiUrl ? { apiUrl: remote.apiUrl } : {}),
+        ...(remote.routes ? { routes: remote.routes } : {}),
         ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
         scheduler,
         logger,
