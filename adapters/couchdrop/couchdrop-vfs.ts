@@ -12,6 +12,7 @@ import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/erro
 import type { ErrnoCode } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import { isNetworkError } from '../../src/scheduler/classify.js';
 import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
 import type { Scheduler } from '../../src/scheduler.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
@@ -48,6 +49,16 @@ export type CouchdropVfsConfig = CouchdropCredentials & CouchdropVfsOptions;
 
 /** Parallel transfers of one directory copy. */
 const COPY_PARALLELISM = 4;
+/** Times a download that broke off mid-body is resumed before the reader gets the error. */
+const MAX_RESUMES = 3;
+
+/** A download whose headers arrived: its body, bytes to skip locally, a way to stop it, the file size. */
+interface OpenDownload {
+  body: AsyncIterable<Uint8Array>;
+  skip: number;
+  stop: AbortController;
+  total?: number;
+}
 
 export class CouchdropVfs implements Vfs {
   readonly name = 'couchdrop';
@@ -136,13 +147,10 @@ export class CouchdropVfs implements Vfs {
         if ((await this.stat(p, { signal })).type === 'directory') throw fail('EISDIR', 'is a directory', 'read', p);
         return Readable.from([]);
       }
-      const ranged = offset > 0 || length !== undefined;
-      // Our own controller lets a locally cut range stop the download once it has its bytes.
-      const stop = new AbortController();
-      const downloadSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-      let res: Response;
+      const end = length === undefined ? undefined : offset + length;
+      let first: OpenDownload | undefined;
       try {
-        res = await this.client.download(p, ranged ? { start: offset, ...(length !== undefined ? { end: offset + length - 1 } : {}) } : undefined, downloadSignal);
+        first = await this.#openDownload(p, offset, end, signal);
       } catch (e) {
         if (!diagnosable(e)) throw e;
         const kind = await this.#kindOf(p, signal);
@@ -150,22 +158,8 @@ export class CouchdropVfs implements Vfs {
         if (kind === undefined) throw e.code === 'ENOENT' ? e : fail('ENOENT', 'no such file or directory', 'read', p);
         throw e;
       }
-      if (res.status === 416) {
-        // The range starts at or past the end: the bytes that exist there are none.
-        await res.body?.cancel().catch(() => undefined);
-        return Readable.from([]);
-      }
-      const body = (res.body ?? Readable.from([])) as AsyncIterable<Uint8Array>;
-      let skip = offset;
-      if (res.status === 206) {
-        const start = Number(/^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1]);
-        if (start !== offset) {
-          stop.abort();
-          throw fail('EPROTO', `asked for bytes from ${offset}, got a range from ${res.headers.get('content-range')}`, 'read', p);
-        }
-        skip = 0;
-      }
-      return Readable.from(this.#mapStreamErrors(cutRange(body, skip, length, () => stop.abort()), p), { highWaterMark: 64 * 1024 });
+      if (!first) return Readable.from([]);
+      return Readable.from(this.#mapStreamErrors(this.#resumable(p, first, offset, end, signal), p), { highWaterMark: 64 * 1024 });
     });
   }
 
@@ -394,6 +388,66 @@ export class CouchdropVfs implements Vfs {
       }
     };
     await Promise.all(Array.from({ length: Math.min(COPY_PARALLELISM, children.length) }, worker));
+  }
+
+  /**
+   * One download from `from` up to `end` (exclusive; the end of the file when undefined), headers
+   * received. Undefined when the range starts past the end (416). A `Range` is always asked for; a
+   * 200 answer is skipped through locally.
+   */
+  async #openDownload(p: string, from: number, end: number | undefined, signal: AbortSignal | undefined): Promise<OpenDownload | undefined> {
+    // Our own controller lets a locally cut range stop the download once it has its bytes.
+    const stop = new AbortController();
+    const downloadSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const ranged = from > 0 || end !== undefined;
+    const res = await this.client.download(p, ranged ? { start: from, ...(end !== undefined ? { end: end - 1 } : {}) } : undefined, downloadSignal);
+    if (res.status === 416) {
+      // The range starts at or past the end: the bytes that exist there are none.
+      await res.body?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    const body = (res.body ?? Readable.from([])) as AsyncIterable<Uint8Array>;
+    if (res.status === 206) {
+      const range = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
+      if (!range || Number(range[1]) !== from) {
+        stop.abort();
+        throw fail('EPROTO', `asked for bytes from ${from}, got the range ${JSON.stringify(res.headers.get('content-range'))}`, 'read', p);
+      }
+      return { body, skip: 0, stop, ...(range[2] !== '*' ? { total: Number(range[2]) } : {}) };
+    }
+    const contentLength = res.headers.get('content-length');
+    return { body, skip: from, stop, ...(contentLength !== null ? { total: Number(contentLength) } : {}) };
+  }
+
+  /**
+   * The bytes of a download; when the connection breaks off mid-body, the rest is asked for again
+   * from where it stopped (a few times, each through the Scheduler), checking the file did not change size.
+   */
+  async *#resumable(p: string, first: OpenDownload, offset: number, end: number | undefined, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+    let current = first;
+    let position = offset;
+    for (let resumes = 0; ; resumes++) {
+      try {
+        const download = current;
+        for await (const chunk of cutRange(download.body, download.skip, end === undefined ? undefined : end - position, () => download.stop.abort())) {
+          position += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (e) {
+        if (signal?.aborted || !isNetworkError(e) || resumes >= MAX_RESUMES) throw e;
+        this.#log.info('download broke off; asking for the rest', { path: p, at: position, resume: resumes + 1 });
+        const next = await this.#openDownload(p, position, end, signal);
+        const before = current.total;
+        const after = next?.total;
+        if (before !== undefined && (next ? after !== undefined && after !== before : position < before)) {
+          next?.stop.abort();
+          throw fail('EIO', 'the file changed while it was being read', 'read', p);
+        }
+        if (!next) return;
+        current = next;
+      }
+    }
   }
 
   /** Errors while the caller reads a download become VfsErrors too. */

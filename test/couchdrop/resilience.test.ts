@@ -17,6 +17,7 @@ afterEach(async () => {
 });
 
 const text = (s: string) => Buffer.from(s, 'utf8');
+const downloadsOf = (hh: Harness) => hh.emu.log.filter((e) => e.route === '/file/download');
 const readText = async (vfs: CouchdropVfs, p: string) => (await collect(await vfs.read(p))).toString('utf8');
 
 describe('CouchdropVfs: throttling and retries', { timeout: 60_000 }, () => {
@@ -118,6 +119,56 @@ describe('CouchdropVfs: throttling and retries', { timeout: 60_000 }, () => {
     h = await harness({ faults: [{ kind: 500, every: 1, routes: ['/file/mkdir'] }] });
     await expectCode(h.vfs.mkdir('/d'), 'EIO');
     expect(h.emu.log.filter((e) => e.route === '/file/mkdir')).toHaveLength(1);
+  });
+});
+
+describe('CouchdropVfs: dropped connections', { timeout: 60_000 }, () => {
+  for (const rangeRequests of [false, true]) {
+    it(`a download cut off mid-body is resumed from where it stopped (Range ${rangeRequests ? 'honoured' : 'ignored'})`, async () => {
+      h = await harness({ rangeRequests });
+      const data = pseudoRandomBytes(3 * 1024 * 1024 + 17, 8);
+      await h.emu.store.write('/big.bin', data);
+      const resetNext = () => h!.emu.setFaults([{ kind: 'reset', every: 1, limit: 1, routes: ['/file/download'] }]);
+      resetNext();
+      expect(sha256(await collect(await h.vfs.read('/big.bin')))).toBe(sha256(data));
+      resetNext();
+      const part = await collect(await h.vfs.read('/big.bin', { offset: 1_000_000, length: 1_500_000 }));
+      expect(part.equals(data.subarray(1_000_000, 2_500_000))).toBe(true);
+      const log = downloadsOf(h);
+      expect(log.map((d) => d.fault)).toEqual(['reset', undefined, 'reset', undefined]);
+      const startOf = (range: string | undefined) => Number(/^bytes=(\d+)-/.exec(range ?? '')?.[1] ?? 0);
+      // Each resume asks only for the rest: from a byte past where the broken download began.
+      expect(log[1]!.range).toMatch(/^bytes=\d+-$/);
+      expect(startOf(log[1]!.range)).toBeGreaterThan(0);
+      expect(log[3]!.range).toMatch(/^bytes=\d+-2499999$/);
+      expect(startOf(log[3]!.range)).toBeGreaterThan(1_000_000);
+      expect(log[0]!.bytesOut).toBeLessThan(data.length);
+    });
+  }
+
+  it('a download that keeps breaking off fails with EIO after a few resumes', async () => {
+    h = await harness({ faults: [{ kind: 'reset', every: 1, routes: ['/file/download'] }] });
+    await h.emu.store.write('/big.bin', pseudoRandomBytes(2 * 1024 * 1024, 8));
+    await expect(collect(await h.vfs.read('/big.bin'))).rejects.toMatchObject({ code: 'EIO' });
+    expect(downloadsOf(h)).toHaveLength(4);
+  });
+
+  it('an upload whose connection drops halfway is sent again, whole', async () => {
+    h = await harness({ faults: [{ kind: 'reset', every: 1, limit: 1, routes: ['/file/upload'] }] });
+    const data = pseudoRandomBytes(2 * 1024 * 1024, 12);
+    await h.vfs.write('/up.bin', Readable.from([data]));
+    const uploads = h.emu.log.filter((e) => e.route === '/file/upload');
+    expect(uploads).toHaveLength(2);
+    expect(uploads[0]!.bytesIn).toBeLessThan(data.length);
+    expect([uploads[1]!.status, uploads[1]!.bytesIn, uploads[1]!.sha256]).toEqual([200, data.length, sha256(data)]);
+    expect((await collect(await h.emu.store.read('/up.bin'))).equals(data)).toBe(true);
+  });
+
+  it('a metadata call whose connection drops is retried', async () => {
+    h = await harness({ seed: { 'f.txt': 'x' }, faults: [{ kind: 'reset', every: 2 }] });
+    for (let i = 0; i < 4; i++) expect((await h.vfs.stat('/f.txt')).size).toBe(1);
+    expect(h.emu.log.filter((e) => e.fault === 'reset').length).toBeGreaterThanOrEqual(2);
+    expect(h.emu.log.filter((e) => e.status === 200)).toHaveLength(4);
   });
 });
 

@@ -4,14 +4,18 @@
  */
 import { seededRandom } from './random.js';
 
-/** What a rule injects: an HTTP status, or a delay before the real answer. */
-export type FaultKind = 429 | 500 | 503 | 422 | 'slow';
+/**
+ * What a rule injects: an HTTP status, a delay before the real answer (`slow`), or a dropped
+ * connection (`reset`: a download breaks off halfway through its body, an upload halfway through
+ * sending, any other call before it is answered).
+ */
+export type FaultKind = 429 | 500 | 503 | 422 | 'slow' | 'reset';
 
 export interface FaultRule {
   /** What to inject (one of `kind` or its alias `status` is required). */
   kind?: FaultKind;
   /** Alias of `kind` for the status faults (reads naturally in config: `{ status: 503, probability: 0.1 }`). */
-  status?: Exclude<FaultKind, 'slow'>;
+  status?: 429 | 500 | 503 | 422;
   /** Only requests to these routes count (e.g. `['/file/upload']`); default: every route. */
   routes?: string[];
   /** Fire on the Nth, 2Nth, … matching request. */
@@ -50,9 +54,9 @@ export class FaultInjector {
 
   /** Replace the rules (counters start again). */
   setRules(rules: FaultRule[]): void {
-    const kinds = new Set<unknown>([429, 500, 503, 422, 'slow']);
+    const kinds = new Set<unknown>([429, 500, 503, 422, 'slow', 'reset']);
     for (const rule of rules) {
-      if (!kinds.has(rule.kind ?? rule.status)) throw new RangeError(`a fault rule needs a kind: 429, 500, 503, 422 or 'slow' (got ${String(rule.kind ?? rule.status)})`);
+      if (!kinds.has(rule.kind ?? rule.status)) throw new RangeError(`a fault rule needs a kind: 429, 500, 503, 422, 'slow' or 'reset' (got ${String(rule.kind ?? rule.status)})`);
       if (rule.every === undefined && rule.probability === undefined) {
         throw new RangeError('a fault rule needs `every` or `probability`');
       }

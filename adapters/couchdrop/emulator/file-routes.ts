@@ -46,7 +46,16 @@ export interface FileRouteSettings {
 /** One handler's answer. */
 export type Reply =
   | { status: number; json: unknown; headers?: Record<string, string> }
-  | { status: number; stream: Readable; length: number; headers?: Record<string, string> };
+  | {
+      status: number;
+      stream: Readable;
+      length: number;
+      headers?: Record<string, string>;
+      /** Injected `reset`: drop the connection after this many body bytes. */
+      breakAfter?: number;
+    }
+  /** Injected `reset`: drop the connection without an answer. */
+  | { status: 0; reset: true };
 
 /** What a handler gets to work with. */
 export interface FileRequest {
@@ -194,6 +203,16 @@ export async function* uploadBody(req: IncomingMessage, log: RequestLogEntry): A
     }
   } finally {
     log.sha256 = hash.digest('hex');
+  }
+}
+
+/** Read about `bytes` of an upload body (for a connection dropped mid-upload), counting them. */
+export async function readSome(req: IncomingMessage, log: RequestLogEntry, bytes: number): Promise<void> {
+  if (bytes <= 0) return;
+  try {
+    for await (const _ of uploadBody(req, log)) if (log.bytesIn >= bytes) return;
+  } catch {
+    // the client went away first
   }
 }
 

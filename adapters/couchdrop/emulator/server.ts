@@ -215,8 +215,14 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
 
     const { status: fault, delayMs } = faults.decide(url.pathname);
     if (delayMs + latencyMs > 0) await sleep(delayMs + latencyMs);
-    if (fault) {
-      entry.fault = fault.kind;
+    if (fault) entry.fault = fault.kind;
+    if (fault?.kind === 'reset') {
+      if (url.pathname !== ROUTES.download) {
+        // Take half of an upload (the client is mid-send), then hang up.
+        if (isUpload) await files.readSome(req, entry, Math.floor((entry.sizeParam ?? 0) / 2));
+        return { status: 0, reset: true };
+      }
+    } else if (fault) {
       return early(faultReply(fault.kind, fault.message));
     }
 
@@ -236,7 +242,10 @@ export async function startCouchdropEmulator(options: CouchdropEmulatorOptions =
     const found = tokens.lookup(tokenValue);
     entry.auth = found.ok ? found.kind : tokenValue ? 'invalid' : 'none';
     if (!found.ok) return early({ status: 403, json: { error: 'you do not have the right permissions' } });
-    return handler!({ params, permissions: found.permissions, req, log: entry, store, settings, storageUrl });
+    const reply = await handler!({ params, permissions: found.permissions, req, log: entry, store, settings, storageUrl });
+    // An injected reset on a download: headers and half the body go out, then the connection drops.
+    if (fault?.kind === 'reset' && 'stream' in reply) reply.breakAfter = Math.floor(reply.length / 2);
+    return reply;
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -313,7 +322,7 @@ function headerToken(req: IncomingMessage): string | undefined {
   return Array.isArray(value) ? value[0] : value || undefined;
 }
 
-function faultReply(kind: Exclude<FaultKind, 'slow'>, message: string | undefined): Reply {
+function faultReply(kind: Exclude<FaultKind, 'slow' | 'reset'>, message: string | undefined): Reply {
   switch (kind) {
     case 429: return { status: 429, json: { error: 'rate limit exceeded, slow down' } };
     case 503: return { status: 503, json: { error: 'service at capacity, try again shortly' } };
@@ -325,6 +334,10 @@ function faultReply(kind: Exclude<FaultKind, 'slow'>, message: string | undefine
 /** Write `reply`, counting the bytes sent into the log entry. */
 async function send(res: ServerResponse, reply: Reply, entry: RequestLogEntry): Promise<void> {
   entry.status = reply.status;
+  if ('reset' in reply) {
+    res.socket?.destroy();
+    return;
+  }
   if ('json' in reply) {
     const body = Buffer.from(JSON.stringify(reply.json));
     res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json', 'content-length': body.length });
@@ -333,10 +346,20 @@ async function send(res: ServerResponse, reply: Reply, entry: RequestLogEntry): 
     return;
   }
   res.writeHead(reply.status, { ...reply.headers, 'content-length': reply.length });
+  const breakAfter = reply.breakAfter;
   await pipeline(
     reply.stream,
     async function* count(source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
+        if (breakAfter !== undefined && entry.bytesOut + chunk.length >= breakAfter) {
+          const part = chunk.subarray(0, breakAfter - entry.bytesOut);
+          entry.bytesOut += part.length;
+          yield part;
+          // Let the partial body reach the client, then drop the connection mid-body.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          res.socket?.destroy();
+          return;
+        }
         entry.bytesOut += chunk.length;
         yield chunk;
       }
