@@ -72,7 +72,8 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
       gone = true;
       controller?.abort();
     });
-    res.setHeader('DAV', '1, 2');
+    // No res.setHeader here: handlers pass all headers to writeHead, Node's fast path. The DAV
+    // header goes on OPTIONS answers, where clients look for it.
     runInRequest({ fail }, () => {
       serve(state, auth, req, res, method, signal).then(
         () => {

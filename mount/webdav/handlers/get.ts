@@ -99,16 +99,23 @@ function planRange(req: Dav['req'], entry: Entry): RangePlan {
   return { status: 200, offset: 0, length: entry.size };
 }
 
-/** Collect a small stream (at most `expected` + one chunk) into one buffer. */
-async function readSmall(stream: Readable, expected: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    parts.push(chunk);
-    total += chunk.length;
-    if (total > expected) break;
-  }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+/** Collect a small stream (at most `expected` bytes and one chunk more) into one buffer. */
+function readSmall(stream: Readable, expected: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    const finish = () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts, total));
+    stream.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      total += chunk.length;
+      if (total > expected) {
+        stream.destroy();
+        finish();
+      }
+    });
+    stream.once('end', finish);
+    stream.once('error', reject);
+  });
 }
 
 /** A single byte range, null to serve the whole file, or 'unsatisfiable'. */
