@@ -329,6 +329,12 @@ export class CloudreveVfs implements Vfs {
       throw e;
     }
     try {
+      if (session.upload_urls && session.upload_urls.length > 0) {
+        // S3/OneDrive/remote-node policies take chunks straight at the storage provider.
+        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: the folder's storage policy (${session.storage_policy?.type ?? 'unknown'}) uploads directly to the storage provider, which cloudmount does not support yet; use a local or relay policy`, {
+          provider: PROVIDER, operation: 'write', path: p,
+        });
+      }
       let index = 0;
       for await (const chunk of source.chunks(session.chunk_size, options.signal)) {
         throwIfAborted(options.signal, { path: p, operation: 'write' });

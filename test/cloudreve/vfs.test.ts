@@ -484,3 +484,14 @@ describe('CloudreveVfs: logging', () => {
     expect(all).not.toMatch(/sign=[A-Za-z0-9_-]{8}/);
   });
 });
+
+describe('CloudreveVfs: storage policies', () => {
+  it('a direct-to-storage policy (upload_urls) is ENOTSUP and its session is cancelled', async () => {
+    const { emu, vfs } = await setup({ policyType: 's3' });
+    const e = await expectCode(vfs.write('/s3.bin', text('x')), 'ENOTSUP');
+    expect(e.message).toMatch(/s3/);
+    expect(emu.requests('POST /file/upload/')).toHaveLength(0);
+    expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
+    await expectCode(vfs.stat('/s3.bin'), 'ENOENT');
+  });
+});

@@ -8,13 +8,13 @@ export const MY_CAPABILITY = 'w8edAQ==';
 export interface PolicyJson {
   id: string;
   name: string;
-  type: 'local';
+  type: string;
   max_size: number;
   chunk_concurrency: number;
 }
 
-export function policyJson(maxSize: number): PolicyJson {
-  return { id: 'oeNf', name: 'Default storage policy', type: 'local', max_size: maxSize, chunk_concurrency: 1 };
+export function policyJson(maxSize: number, type = 'local'): PolicyJson {
+  return { id: 'oeNf', name: 'Default storage policy', type, max_size: maxSize, chunk_concurrency: 1 };
 }
 
 /** FileResponse of `node`, its `path` under the caller's URI prefix. */

@@ -30,6 +30,8 @@ export interface RouteSettings {
   cursorPagination: boolean;
   /** The admin "site URL" content URLs are built on. */
   siteUrl: () => string;
+  /** Storage policy type of the root folder ('local' unless a test wants a direct-to-storage one). */
+  policyType: string;
   /** Called with each content body: lets fault injection cut it short. */
   onContentBody?: (res: ServerResponse, body: Buffer) => void;
 }
@@ -201,7 +203,7 @@ const list: Handler = async (ctx) => {
     },
     context_hint: randomUUID(),
     mixed_type: false,
-    storage_policy: policyJson(ctx.store.options.maxFileSize),
+    storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
   };
 };
 
@@ -223,7 +225,7 @@ const info: Handler = async (ctx) => {
   const out = fileJson(ctx.store, node!, prefix);
   if (q.get('extended') === 'true') {
     out.extended_info = {
-      storage_policy: policyJson(ctx.store.options.maxFileSize),
+      storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
       storage_used: node!.entity?.data.length ?? 0,
       entities: node!.entity
         ? [{ id: node!.entity.hashId, size: node!.entity.data.length, type: 0, created_at: node!.entity.createdAt.toISOString() }]
@@ -362,10 +364,14 @@ const createSession: Handler = async (ctx) => {
     upload_id: '',
     chunk_size: s.chunkSize,
     expires: Math.floor(session.expiresAt / 1000),
-    storage_policy: policyJson(ctx.store.options.maxFileSize),
+    storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
     uri: body.uri,
     callback_secret: session.callbackSecret,
     mime_type: 'application/octet-stream',
+    // Non-local policies upload straight to the storage provider (S3-like: one URL per chunk).
+    ...(s.policyType !== 'local'
+      ? { upload_urls: Array.from({ length: session.chunkCount }, (_, i) => `${s.siteUrl()}/emulated-storage/${session.id}/${i}`), credential: 'emulated-credential' }
+      : {}),
   };
 };
 

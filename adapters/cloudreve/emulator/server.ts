@@ -55,6 +55,8 @@ export interface CloudreveEmulatorOptions {
   quota?: number;
   /** Storage policy max_size (default 0 = unlimited). */
   maxFileSize?: number;
+  /** Storage policy type (default 'local'); others answer upload sessions with upload_urls. */
+  policyType?: string;
   /** Max bytes of PUT /file/content (default 50 MiB). */
   maxEditSize?: number;
   /** Max URIs per batch call (default 3000). */
@@ -150,6 +152,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     sessionTtlMs: options.sessionTtlMs ?? 86_400_000,
     urlTtlMs: options.urlTtlMs ?? 3_600_000,
     urlExpiresSkewMs: 0,
+    policyType: options.policyType ?? 'local',
     maxEditSize: options.maxEditSize ?? 50 * MiB,
     maxBatch: options.maxBatch ?? 3000,
     cursorPagination: options.cursorPagination ?? true,
