@@ -84,7 +84,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     props: new PropStore(),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
-    readOnly: options.readOnly ?? false,
+    readOnly: options.readOnly ?? vfs.capabilities.readOnly,
     logger: (options.logger ?? silentLogger).child({ layer: 'webdav' }),
     spoolDir: options.spoolDir ?? tmpdir(),
     maxXmlBytes: options.maxXmlBytes ?? 1024 * 1024,
@@ -92,6 +92,8 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
 
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 10_000 });
   server.on('request', createRequestListener(state, auth));
+  // A connection with no traffic at all for 10 minutes is dropped (slow-body clients hold memory).
+  server.setTimeout(10 * 60_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Malformed requests and oversized headers: answer if the socket still can, never throw.
     if (socket.writable && !socket.destroyed) {

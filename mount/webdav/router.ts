@@ -103,6 +103,11 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     return;
   }
 
+  if (url === '*' && method === 'OPTIONS') {
+    // "OPTIONS *" asks about the server as a whole.
+    await handleOptions({ state, req, res, method, path: '/', trailingSlash: false, signal: signal() });
+    return;
+  }
   if (url.includes('#')) {
     // A fragment is never part of a request target (RFC 9112 §3.2); acting on the path before it is unsafe.
     req.resume();

@@ -136,7 +136,38 @@ describe('serveWebdav over MemoryVfs', () => {
     expect(await fetch(url + 'old.txt').then((r) => r.text())).toBe('old version');
   });
 
+  it('streams long reads past the block cache and stays true to a file changed behind it', async () => {
+    const first = pseudoRandomBytes(12 * 1024 * 1024, 3);
+    await vfs.write('/changing.bin', first);
+    const a = await fetch(url + 'changing.bin');
+    expect(sha256(Buffer.from(await a.arrayBuffer()))).toBe(sha256(first));
+    // Replace the file on the inner Vfs directly: the cache's metadata is now stale.
+    const second = pseudoRandomBytes(9 * 1024 * 1024 + 5, 4);
+    await vfs.write('/changing.bin', second);
+    const b = await fetch(url + 'changing.bin');
+    expect(Number(b.headers.get('content-length'))).toBe(second.length);
+    expect(sha256(Buffer.from(await b.arrayBuffer()))).toBe(sha256(second));
+    await vfs.remove('/changing.bin');
+  });
+
+  it('answers OPTIONS * and advertises class 1 and 2', async () => {
+    const { rawRequest, statusOf } = await import('./helpers.js');
+    const answer = await rawRequest(server.port, 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(statusOf(answer)).toBe(200);
+    expect(answer).toMatch(/\r\nDAV: 1, 2\r\n/i);
+  });
+
   it('hides OS junk files and drops writes to them', async () => {
+    // Finder locks AppleDouble files before writing them: the lock is granted, nothing is stored.
+    const lock = await fetch(url + 'docs/._locked', {
+      method: 'LOCK',
+      body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+    });
+    expect(lock.status).toBe(200);
+    const token = lock.headers.get('lock-token')!;
+    expect((await fetch(url + 'docs/._locked', { method: 'PUT', headers: { If: `(${token})` }, body: 'x' })).status).toBe(201);
+    expect((await fetch(url + 'docs/._locked', { method: 'UNLOCK', headers: { 'Lock-Token': token } })).status).toBe(204);
+    await expect(vfs.stat('/docs/._locked')).rejects.toThrow(/ENOENT/);
     const put = await fetch(url + 'docs/.DS_Store', { method: 'PUT', body: 'junk' });
     expect(put.status).toBe(201);
     expect((await fetch(url + 'docs/._note.txt', { method: 'PUT', body: 'junk' })).status).toBe(201);
@@ -174,6 +205,16 @@ describe('serveWebdav over MemoryVfs', () => {
       expect(res.status).toBe(201);
       expect(sized.sizes).toEqual([payload.length]);
       expect(sha256(Buffer.from(await (await fetch(s.url + 'chunked.bin')).arrayBuffer()))).toBe(sha256(payload));
+      // Finder's way: chunked, with the size in X-Expected-Entity-Length (no spooling needed).
+      const finder = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(payload.subarray(0, 1000));
+          controller.close();
+        },
+      });
+      const res2 = await fetch(s.url + 'finder.bin', { method: 'PUT', body: finder, duplex: 'half', headers: { 'X-Expected-Entity-Length': '1000' } } as RequestInit);
+      expect(res2.status).toBe(201);
+      expect(sized.sizes).toEqual([payload.length, 1000]);
     } finally {
       await s.close();
     }

@@ -64,7 +64,9 @@ export async function handleLock(dav: Dav): Promise<void> {
     throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
   }
   let created = false;
-  if (!(await statOrNull(dav, dav.path))) {
+  // Junk names are never stored (see junk.ts), but Finder locks them before writing: lock the name only.
+  const junk = state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1));
+  if (!junk && !(await statOrNull(dav, dav.path))) {
     // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3).
     try {
       await state.vfs.write(dav.path, new Uint8Array(0), { size: 0, overwrite: false, signal: dav.signal });

@@ -28,7 +28,8 @@ export async function handlePut(dav: Dav): Promise<void> {
   if (preconditionStatus(req, existing) !== 0) throw new HttpError(412, 'precondition failed');
   await checkWritable(dav, [{ path: dav.path, membership: !existing }]);
 
-  const lengthHeader = req.headers['content-length'];
+  // macOS Finder uploads chunked and states the size in X-Expected-Entity-Length instead.
+  const lengthHeader = req.headers['content-length'] ?? req.headers['x-expected-entity-length'];
   let size = lengthHeader === undefined ? undefined : Number(lengthHeader);
   if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new HttpError(400, 'bad Content-Length');
   const max = state.vfs.capabilities.maxFileSize;
