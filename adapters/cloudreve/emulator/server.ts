@@ -14,8 +14,8 @@ import { EmuError } from './errors.js';
 import { countBytesOut, sendEnvelope, sendError, sendText } from './http.js';
 import type { RequestLogEntry } from './http.js';
 import { seededRandom } from './random.js';
-import { HANDLED, ROUTES } from './routes.js';
-import type { RouteSettings } from './routes.js';
+import { HANDLED, ROUTES } from './routes/index.js';
+import type { RouteSettings } from './routes/index.js';
 import { seedStore } from './seed.js';
 import { DriveStore } from './store.js';
 
