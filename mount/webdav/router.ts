@@ -56,8 +56,18 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
     };
     let done = false;
     const fail = (e: unknown) => {
-      if (done) return;
+      if (done) {
+        // A background task the request started (read-ahead, say) threw after the answer went out.
+        state.logger.error('exception after a request ended', { method, error: e });
+        return;
+      }
       done = true;
+      if (gone) {
+        // The client went away; whatever broke because of that is not worth a warning.
+        state.logger.debug('request ended by the client', { method, error: e });
+        res.destroy();
+        return;
+      }
       try {
         sendError(fallback, e);
       } catch {

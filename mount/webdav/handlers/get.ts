@@ -144,6 +144,12 @@ export function parseRange(header: string, size: number): { start: number; end: 
 
 async function sendIndex(dav: Dav, entry: Entry, headers: Record<string, string | number>): Promise<void> {
   const { state } = dav;
+  if (dav.req.method === 'HEAD') {
+    // No listing for a HEAD (it would cost a provider call for nothing).
+    dav.res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+    dav.res.end();
+    return;
+  }
   const children = (await state.vfs.list(dav.path, { signal: dav.signal }))
     .filter((c) => !state.isJunk(c.name))
     .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1));

@@ -29,7 +29,10 @@ const SUPPORTED_LOCK =
 
 export async function handlePropfind(dav: Dav): Promise<void> {
   const { state, req } = dav;
-  const depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
+  let depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
+  // Microsoft's "1,noroot" / "infinity,noroot": the same listing without the collection itself.
+  const noRoot = depthHeader.endsWith(',noroot');
+  if (noRoot) depthHeader = depthHeader.slice(0, -',noroot'.length).trim();
   if (depthHeader !== '0' && depthHeader !== '1' && depthHeader !== 'infinity') throw new HttpError(400, 'Depth must be 0, 1 or infinity');
   const wanted = parseWanted(await readSmallBody(req, state.maxXmlBytes));
   if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) throw new VfsError('ENOENT', 'not found', { provider: 'webdav' });
@@ -53,7 +56,10 @@ export async function handlePropfind(dav: Dav): Promise<void> {
     }));
 
   const parts: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'];
-  for (const entry of entries) parts.push(await responseFor(dav, entry, wanted, quota, entry === root));
+  for (const entry of entries) {
+    if (noRoot && entry === root && entries.length > 1) continue;
+    parts.push(await responseFor(dav, entry, wanted, quota, entry === root));
+  }
   parts.push('</D:multistatus>\n');
   sendXml(dav.res, 207, parts.join(''));
 }
