@@ -164,6 +164,18 @@ describe('CouchdropVfs: dropped connections', { timeout: 60_000 }, () => {
     expect((await collect(await h.emu.store.read('/up.bin'))).equals(data)).toBe(true);
   });
 
+  it('an upload aborted while in flight is ECANCELED and never leaves a partial file', async () => {
+    h = await harness({ seed: { 'f.bin': 'old content' }, faults: [{ kind: 'slow', every: 1, delayMs: 400, routes: ['/file/upload'] }] });
+    const data = pseudoRandomBytes(8 * 1024 * 1024, 2);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await expectCode(h.vfs.write('/f.bin', Readable.from([data]), { signal: controller.signal }), 'ECANCELED');
+    await new Promise((r) => setTimeout(r, 600)); // let the emulator finish with the abandoned request
+    // Whatever reached the server: the old file, or (if every byte had already gone out) the new one.
+    const stored = await collect(await h.emu.store.read('/f.bin'));
+    expect(stored.toString() === 'old content' || stored.equals(data)).toBe(true);
+  });
+
   it('a metadata call whose connection drops is retried', async () => {
     h = await harness({ seed: { 'f.txt': 'x' }, faults: [{ kind: 'reset', every: 2 }] });
     for (let i = 0; i < 4; i++) expect((await h.vfs.stat('/f.txt')).size).toBe(1);
@@ -211,6 +223,12 @@ describe('CouchdropVfs: permissions and tokens', { timeout: 60_000 }, () => {
     expect(await readText(vfs, '/d/c.txt')).toBe('after renewal');
     expect(emu.log.filter((x) => x.route === '/authenticate')).toHaveLength(2);
     expect(vfs.client.tokens.logins).toBe(2);
+  });
+
+  it('a burst of first requests logs in once', async () => {
+    h = await harness({ seed: { 'f.txt': 'x' } }, { login: true });
+    await Promise.all(Array.from({ length: 10 }, () => h!.vfs.stat('/f.txt')));
+    expect(h.emu.log.filter((x) => x.route === '/authenticate')).toHaveLength(1);
   });
 
   it('a login token that runs out by its TTL is renewed transparently (upload re-sent whole)', async () => {
