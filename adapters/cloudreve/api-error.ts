@@ -1,6 +1,6 @@
 /** Turning a Cloudreve envelope (or a broken answer) into a VfsError, through the code table. */
 import { VfsError } from '../../src/errors.js';
-import type { VfsErrorDetails } from '../../src/errors.js';
+import type { ErrnoCode, VfsErrorDetails } from '../../src/errors.js';
 import { lookupCode } from './codes.js';
 import type { Envelope } from './types.js';
 
@@ -43,4 +43,9 @@ export function recode(e: VfsError, code: VfsError['code'], message?: string): V
     retryable: false,
     cause: e,
   });
+}
+
+/** A VfsError raised by the adapter itself (not by a server code). */
+export function fail(code: ErrnoCode, message: string, operation: string, path: string): VfsError {
+  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: 'cloudreve', operation, path });
 }

@@ -7,25 +7,24 @@
  * - list of a file is ENOTDIR (the server says 40016 for both "missing" and "is a file");
  * - remove refuses a non-empty folder without `recursive` (the server would delete it);
  * - rename/copy with a new name in another folder take several calls (the server's move keeps
- *   names); see `moveInto`/`copyInto` for the sequences and what happens when one step fails.
+ *   names); moves.ts holds those sequences and what happens when one step fails.
  */
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import type { ErrnoCode } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
-import { cloudreveCode, recode } from './api-error.js';
+import { cloudreveCode, fail, recode } from './api-error.js';
+import { MoveSequences } from './moves.js';
 import { openByteSource } from './byte-source.js';
 import { CloudreveClient } from './client.js';
 import type { CloudreveClientOptions } from './client.js';
 import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
-import { decodeName, encodeName } from './names.js';
+import { decodeName } from './names.js';
 import type { FileResponse } from './types.js';
 import { pathToUri } from './uri.js';
 
@@ -82,6 +81,7 @@ export class CloudreveVfs implements Vfs {
   /** The typed API client (exposed for diagnostics: token and scheduler stats). */
   readonly client: CloudreveClient;
   private readonly content: ContentReader;
+  private readonly moves: MoveSequences;
   private readonly pageSize: number;
   private readonly permanentDelete: boolean;
   private readonly spoolDir: string | undefined;
@@ -107,6 +107,7 @@ export class CloudreveVfs implements Vfs {
     this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 1000));
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;
+    this.moves = new MoveSequences(this.client, this.logger, this.permanentDelete, (p, o) => this.stat(p, o));
   }
 
   async stat(path: string, options: OpOptions = {}): Promise<Entry> {
@@ -214,16 +215,16 @@ export class CloudreveVfs implements Vfs {
       const entry = await this.stat(src, options);
       if (src === dst) return entry;
       await this.checkParent(dst, options.signal);
-      const displaced = await this.makeRoom(entry, dst, options, 'rename');
+      const displaced = await this.moves.makeRoom(entry, dst, options, 'rename');
       this.content.forget(src);
       this.content.forget(dst);
       try {
-        await this.moveInto(src, dst, options.signal);
+        await this.moves.moveInto(src, dst, options.signal);
       } catch (e) {
-        if (displaced) await this.putBack(displaced, dst);
+        if (displaced) await this.moves.putBack(displaced, dst);
         throw e;
       }
-      if (displaced) await this.discard(displaced);
+      if (displaced) await this.moves.discard(displaced);
       return { ...entry, path: dst, name: baseName(dst) };
     });
   }
@@ -239,15 +240,15 @@ export class CloudreveVfs implements Vfs {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
-      const displaced = await this.makeRoom(entry, dst, options, 'copy');
+      const displaced = await this.moves.makeRoom(entry, dst, options, 'copy');
       this.content.forget(dst);
       try {
-        await this.copyInto(src, dst, options.signal);
+        await this.moves.copyInto(src, dst, options.signal);
       } catch (e) {
-        if (displaced) await this.putBack(displaced, dst);
+        if (displaced) await this.moves.putBack(displaced, dst);
         throw e;
       }
-      if (displaced) await this.discard(displaced);
+      if (displaced) await this.moves.discard(displaced);
       return this.stat(dst, options);
     });
   }
@@ -349,164 +350,6 @@ export class CloudreveVfs implements Vfs {
     }
   }
 
-  /**
-   * Make `dst` free for a rename/copy of `entry`: EEXIST without overwrite, type and emptiness
-   * checks with it. The replaced object is renamed aside (not deleted) so that a failed move can
-   * put it back; returns its temporary path.
-   */
-  private async makeRoom(entry: Entry, dst: string, options: MoveOptions, op: 'rename' | 'copy'): Promise<string | undefined> {
-    const existing = await this.stat(dst, options).catch((e) => {
-      if (isVfsError(e, 'ENOENT')) return undefined;
-      throw e;
-    });
-    if (!existing) return undefined;
-    if (!options.overwrite) throw fail('EEXIST', 'destination exists', op, dst);
-    if (entry.type === 'file' && existing.type === 'directory') throw fail('EISDIR', 'destination is a directory', op, dst);
-    if (entry.type === 'directory' && existing.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', op, dst);
-    if (existing.type === 'directory') {
-      const page = await this.client.listPage(pathToUri(dst), 1, undefined, options.signal, dst);
-      if (page.files.length > 0) throw fail('ENOTEMPTY', 'destination directory not empty', op, dst);
-    }
-    const aside = joinPath(parentPath(dst), tempName('replaced'));
-    await this.client.rename(pathToUri(dst), encodeName(baseName(aside)), options.signal, dst);
-    return aside;
-  }
-
-  /** Undo `makeRoom` after a failure (best effort: the error that matters is the caller's). */
-  private async putBack(aside: string, dst: string): Promise<void> {
-    await this.client.rename(pathToUri(aside), encodeName(baseName(dst)), undefined, dst).catch((e) => {
-      this.logger.error('cloudreve: could not restore a replaced object after a failed move; it is still there', { path: aside, error: String(e) });
-    });
-  }
-
-  /** Remove the object `makeRoom` set aside (trash or permanent, like remove). */
-  private async discard(aside: string): Promise<void> {
-    await this.client.delete([pathToUri(aside)], this.permanentDelete, undefined, aside).catch((e) => {
-      this.logger.warn('cloudreve: the replaced object could not be deleted', { path: aside, error: String(e) });
-    });
-  }
-
-  /**
-   * Move `src` to the free path `dst`.
-   * - same folder: one rename;
-   * - other folder, same name: one move;
-   * - other folder, new name: rename in place to the new name, then move (two calls). When the new
-   *   name is taken in the *source* folder, rename to a unique temporary name instead, move, then
-   *   rename to the final name. If a later step fails, earlier steps are undone (best effort); if
-   *   even that fails, the error says where the object now is — nothing is deleted on the way.
-   */
-  private async moveInto(src: string, dst: string, signal?: AbortSignal): Promise<void> {
-    const [srcDir, dstDir, srcName, dstName] = [parentPath(src), parentPath(dst), baseName(src), baseName(dst)];
-    if (srcDir === dstDir) {
-      await this.renameOrExist(src, dstName, signal);
-      return;
-    }
-    if (srcName === dstName) {
-      await this.moveOrExist(src, dstDir, false, signal);
-      return;
-    }
-    let staged = joinPath(srcDir, dstName);
-    try {
-      await this.client.rename(pathToUri(src), encodeName(dstName), signal, src);
-    } catch (e) {
-      if (cloudreveCode(e) !== 40004) throw e;
-      staged = joinPath(srcDir, tempName('move'));
-      await this.client.rename(pathToUri(src), encodeName(baseName(staged)), signal, src);
-    }
-    try {
-      await this.moveOrExist(staged, dstDir, false, signal);
-    } catch (e) {
-      await this.undo(`${staged} → ${src}`, () => this.client.rename(pathToUri(staged), encodeName(srcName), undefined, staged));
-      throw e;
-    }
-    const moved = joinPath(dstDir, baseName(staged));
-    if (moved === dst) return;
-    try {
-      await this.renameOrExist(moved, dstName, signal);
-    } catch (e) {
-      await this.undo(`${moved} → ${src}`, async () => {
-        await this.client.move([pathToUri(moved)], pathToUri(srcDir), false, undefined, moved);
-        await this.client.rename(pathToUri(joinPath(srcDir, baseName(moved))), encodeName(srcName), undefined, src);
-      });
-      throw e;
-    }
-  }
-
-  /**
-   * Copy `src` to the free path `dst` (the server's copy keeps names).
-   * - other folder, same name: one copy;
-   * - other folder, new name: copy, then rename the copy; when the old name is taken in the target
-   *   folder (40004), go through a staging folder instead;
-   * - same folder (the copy would collide with its source): staging folder — create a hidden
-   *   folder next to `dst`, copy into it, rename the copy there, move it out, delete the folder.
-   * A failed step removes what the copy created; the source is never touched.
-   */
-  private async copyInto(src: string, dst: string, signal?: AbortSignal): Promise<void> {
-    const [srcDir, dstDir, srcName, dstName] = [parentPath(src), parentPath(dst), baseName(src), baseName(dst)];
-    if (srcDir !== dstDir) {
-      if (srcName === dstName) {
-        await this.moveOrExist(src, dstDir, true, signal);
-        return;
-      }
-      try {
-        await this.client.move([pathToUri(src)], pathToUri(dstDir), true, signal, src);
-      } catch (e) {
-        if (cloudreveCode(e) !== 40004) throw e;
-        await this.copyViaStaging(src, dst, signal);
-        return;
-      }
-      const copied = joinPath(dstDir, srcName);
-      try {
-        await this.renameOrExist(copied, dstName, signal);
-      } catch (e) {
-        await this.undo(`remove ${copied}`, () => this.client.delete([pathToUri(copied)], true, undefined, copied));
-        throw e;
-      }
-      return;
-    }
-    await this.copyViaStaging(src, dst, signal);
-  }
-
-  private async copyViaStaging(src: string, dst: string, signal?: AbortSignal): Promise<void> {
-    const staging = joinPath(parentPath(dst), tempName('copy'));
-    await this.client.create(pathToUri(staging), 'folder', true, signal, staging);
-    try {
-      await this.client.move([pathToUri(src)], pathToUri(staging), true, signal, src);
-      const inside = joinPath(staging, baseName(src));
-      if (baseName(src) !== baseName(dst)) await this.client.rename(pathToUri(inside), encodeName(baseName(dst)), signal, inside);
-      await this.moveOrExist(joinPath(staging, baseName(dst)), parentPath(dst), false, signal);
-    } finally {
-      await this.undo(`remove ${staging}`, () => this.client.delete([pathToUri(staging)], true, undefined, staging));
-    }
-  }
-
-  private async renameOrExist(p: string, newName: string, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.client.rename(pathToUri(p), encodeName(newName), signal, p);
-    } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `rename ${JSON.stringify(p)}: "${newName}" exists`);
-      throw e;
-    }
-  }
-
-  private async moveOrExist(p: string, dir: string, copy: boolean, signal?: AbortSignal): Promise<void> {
-    try {
-      await this.client.move([pathToUri(p)], pathToUri(dir), copy, signal, p);
-    } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `${copy ? 'copy' : 'move'} ${JSON.stringify(p)}: the name exists in ${JSON.stringify(dir)}`);
-      throw e;
-    }
-  }
-
-  /** Run a compensating step; log (never throw) when it fails. */
-  private async undo(what: string, step: () => Promise<unknown>): Promise<void> {
-    try {
-      await step();
-    } catch (e) {
-      this.logger.error(`cloudreve: could not undo a partial rename/copy (${what})`, { error: String(e) });
-    }
-  }
-
   /** Run `fn`, turning whatever it throws into a VfsError with this operation and path. */
   private async guard<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -515,11 +358,6 @@ export class CloudreveVfs implements Vfs {
       throw toVfsError(e, { provider: PROVIDER, operation, path });
     }
   }
-}
-
-/** A unique, short, hidden name for intermediate steps. */
-function tempName(kind: string): string {
-  return `.cloudmount-${kind}-${randomBytes(6).toString('hex')}`;
 }
 
 function toEntry(path: string, f: FileResponse): Entry {
@@ -535,8 +373,4 @@ function toEntry(path: string, f: FileResponse): Entry {
   };
   if (type === 'file') entry.etag = f.primary_entity ? `${f.id}:${f.primary_entity}` : `${f.id}:${f.updated_at}`;
   return entry;
-}
-
-function fail(code: ErrnoCode, message: string, operation: string, path: string): VfsError {
-  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: PROVIDER, operation, path });
 }
