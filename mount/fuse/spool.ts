@@ -141,7 +141,8 @@ export class SpoolFile {
   /** The whole content for an upload: a copy of the memory, or a fresh stream of the file (a second fd, so writes may go on). */
   uploadData(): WriteData {
     if (this.mem) return Buffer.from(this.mem.subarray(0, this.size));
-    return createReadStream(this.file, { start: 0, end: Math.max(0, this.size - 1), highWaterMark: 1 << 20, ...(this.size === 0 ? { end: -1 } : {}) });
+    if (this.size === 0) return Buffer.alloc(0);
+    return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 1 << 20 });
   }
 
   /** Record whether the spool holds bytes the remote lacks (and the mtime to give them); a clean spool has no sidecar. */

@@ -86,6 +86,16 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over MemoryVfs', () => {
     expect((await shOk(`stat -c %s ${q(dir + '/log.txt')}`)).trim()).toBe('8');
   });
 
+  it('overwrites an existing file with > (truncate, then write)', async () => {
+    await vfs.write('/over.bin', pseudoRandomBytes(3 * MiB, 9));
+    await shOk(`echo changed > ${q(dir + '/over.bin')}`);
+    expect((await content(vfs, '/over.bin')).toString()).toBe('changed\n');
+    await shOk(`head -c 2000000 /dev/zero > ${q(dir + '/over.bin')}`);
+    expect((await vfs.stat('/over.bin')).size).toBe(2_000_000);
+    await shOk(`: > ${q(dir + '/over.bin')}`);
+    expect((await vfs.stat('/over.bin')).size).toBe(0);
+  });
+
   it('moves within and across folders, creates with mkdir -p and removes with rm -r', async () => {
     await shOk(`cd ${q(dir)} && mkdir -p deep/a/b/c && printf one > deep/a/one.txt && mv deep/a/one.txt deep/a/uno.txt`);
     expect((await content(vfs, '/deep/a/uno.txt')).toString()).toBe('one');
@@ -148,6 +158,28 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over MemoryVfs', () => {
   it('leaves no spool files behind after successful uploads', async () => {
     const left = await sh(`ls -A ${q(m.spoolDir)} 2>/dev/null | wc -l`);
     expect(left.stdout.trim()).toBe('0');
+  });
+});
+
+describe.skipIf(!!fuseSkipReason)('FUSE mount with every spool on disk (spoolMemoryBytes: 0)', () => {
+  it('writes at offsets, appends, truncates and overwrites through spool files', async () => {
+    const vfs = await MemoryVfs.fromTree({ 'base.txt': '0123456789' });
+    const m = await mountTemp(vfs, { spoolMemoryBytes: 0 });
+    try {
+      const f = q(m.dir + '/base.txt');
+      await shOk(`printf AB | dd of=${f} bs=1 seek=3 conv=notrunc status=none`);
+      expect((await content(vfs, '/base.txt')).toString()).toBe('012AB56789');
+      await shOk(`printf '+' >> ${f}`);
+      expect((await content(vfs, '/base.txt')).toString()).toBe('012AB56789+');
+      await shOk(`truncate -s 4 ${f}`);
+      expect((await content(vfs, '/base.txt')).toString()).toBe('012A');
+      await shOk(`: > ${f} && printf new > ${q(m.dir + '/fresh.txt')}`);
+      expect((await vfs.stat('/base.txt')).size).toBe(0);
+      expect((await content(vfs, '/fresh.txt')).toString()).toBe('new');
+      expect((await shOk(`ls -A ${q(m.spoolDir)} | wc -l`)).trim()).toBe('0');
+    } finally {
+      await m.close();
+    }
   });
 });
 
