@@ -39,6 +39,7 @@ describe.skipIf(!hasDavfs)('davfs2 kernel mount', () => {
   let base: string;
   let mnt: string;
   let mounted = false;
+  let cannotMount: string | undefined;
 
   beforeAll(async () => {
     ({ server, vfs } = await startMemoryServer({ 'from server.txt': 'made on the server\n' }, { users: { dav: 'davfs-pass-123' } }));
@@ -55,6 +56,12 @@ describe.skipIf(!hasDavfs)('davfs2 kernel mount', () => {
       [`cache_dir ${cache}`, `secrets ${join(base, 'secrets')}`, 'use_locks 0', 'delay_upload 0', 'gui_optimize 0', 'ask_auth 0', 'file_refresh 0', 'dir_refresh 0'].join('\n') + '\n',
     );
     const r = await run('mount', ['-t', 'davfs', server.url, mnt, '-o', `conf=${join(base, 'davfs2.conf')}`], { timeoutMs: 30_000 });
+    if (r.code !== 0 && /fuse|not permitted|permission denied|can't open/i.test(r.stderr) && !/http|server|webdav/i.test(r.stderr)) {
+      // The machine cannot mount at all (a container without FUSE rights): not the share's fault.
+      cannotMount = r.stderr.trim();
+      warnSkip('davfs2 mount test', `mount.davfs failed: ${cannotMount}`);
+      return;
+    }
     expect(r.code, r.stderr).toBe(0);
     mounted = true;
   }, 60_000);
@@ -68,7 +75,8 @@ describe.skipIf(!hasDavfs)('davfs2 kernel mount', () => {
     if (base) await rm(base, { recursive: true, force: true });
   }, 90_000);
 
-  it('cp, mkdir, mv, rm and cat through the kernel', async () => {
+  it('cp, mkdir, mv, rm and cat through the kernel', async (ctx) => {
+    if (cannotMount !== undefined) ctx.skip(`cannot mount here: ${cannotMount}`);
     const local = join(base, 'local.bin');
     const data = pseudoRandomBytes(2 * 1024 * 1024 + 11, 31);
     await writeFile(local, data);
