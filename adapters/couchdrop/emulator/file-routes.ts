@@ -254,6 +254,8 @@ export async function upload(r: FileRequest): Promise<Reply> {
   const body = uploadBody(r.req, r.log);
   const checked = async function* (log: RequestLogEntry) {
     yield* body;
+    // A connection that dropped mid-body must never commit a partial file.
+    if (!r.req.complete) throw new Error('upload cut short');
     if (strict && log.bytesIn !== size) {
       mismatch = true;
       throw new Error('size mismatch');
