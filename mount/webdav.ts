@@ -91,7 +91,13 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   };
 
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 10_000 });
-  server.on('request', createRequestListener(state, auth));
+  const listener = createRequestListener(state, auth);
+  server.on('request', listener);
+  // "Expect: 100-continue": only invite the body once the credentials are known to be good.
+  server.on('checkContinue', (req, res) => {
+    if (!auth || auth.check(req) !== undefined) res.writeContinue();
+    listener(req, res);
+  });
   // A connection with no traffic at all for 10 minutes is dropped (slow-body clients hold memory).
   server.setTimeout(10 * 60_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

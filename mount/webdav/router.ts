@@ -131,10 +131,15 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     user = auth.check(req);
     const address = req.socket.remoteAddress ?? '?';
     if (user === undefined) {
-      req.resume();
+      // Never read an unauthenticated body: answer and close the connection instead.
+      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
       const delay = req.headers.authorization ? auth.failureDelay(address) : 0;
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      res.writeHead(401, { 'WWW-Authenticate': auth.challenge(), 'Content-Type': 'text/plain; charset=utf-8' });
+      res.writeHead(401, {
+        'WWW-Authenticate': auth.challenge(),
+        'Content-Type': 'text/plain; charset=utf-8',
+        ...(hasBody ? { Connection: 'close' } : {}),
+      });
       res.end('authentication required\n');
       return;
     }

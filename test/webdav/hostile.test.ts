@@ -186,6 +186,13 @@ describe('authentication', () => {
       const put = await fetch(server.url + 'g.txt', { method: 'PUT', headers: { Authorization: basic('alice', 'nope') }, body: 'x' });
       expect(put.status).toBe(401);
       await expect(vfs.stat('/g.txt')).rejects.toThrow(/ENOENT/);
+      // Expect: 100-continue with bad credentials: refused before the body is invited.
+      const answer = await rawRequest(server.port, `PUT /big.bin HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('alice', 'bad')}\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n`);
+      expect(statusOf(answer)).toBe(401);
+      expect(answer).not.toContain('100 Continue');
+      const good = await rawRequest(server.port, `PUT /small.bin HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('alice', 'correct horse battery')}\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok`);
+      expect(good).toMatch(/^HTTP\/1\.1 100 Continue/);
+      expect(good).toContain('201 Created');
       const ok = await fetch(server.url + 'f.txt', { headers: { Authorization: basic('alice', 'correct horse battery') } });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toBe('hello');
