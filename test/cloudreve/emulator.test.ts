@@ -466,6 +466,16 @@ describe('emulator: content URLs', () => {
     expect(redirect.headers.get('location')).toContain('/api/v4/file/content/');
   });
 
+  it('a group speed limit is baked into the URL, signed, and the bytes still arrive intact', async () => {
+    const data = Buffer.alloc(5000, 7);
+    const emu = await emulator({ seed: { 'slow.bin': data }, downloadSpeed: 20_000 });
+    const { urls } = await urlFor(emu, 'slow.bin');
+    expect(urls[0]!.url).toContain('/20000/slow.bin?');
+    expect(Buffer.from(await (await fetch(urls[0]!.url)).arrayBuffer()).equals(data)).toBe(true);
+    const lifted = await fetch(urls[0]!.url.replace('/20000/', '/0/'));
+    expect(((await lifted.json()) as { code: number }).code).toBe(40071);
+  });
+
   it('a tampered sign → 40071, an expired one → 40005, both JSON with HTTP 200', async () => {
     const emu = await emulator({ seed: { 's.txt': 'x' }, urlTtlMs: 200 });
     const { urls } = await urlFor(emu, 's.txt');

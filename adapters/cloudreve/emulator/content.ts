@@ -14,22 +14,23 @@ import type { Entity } from './store.js';
 export class UrlSigner {
   constructor(private readonly secret: Buffer) {}
 
-  /** `<base>/api/v4/file/content/<entity>/0/<name>?[download=true&]sign=<b64>:<exp>`. */
-  url(base: string, entity: Entity, name: string, expiresMs: number, download: boolean): string {
-    const path = `/api/v4/file/content/${entity.hashId}/0/${encodeURIComponent(name)}`;
+  /** `<base>/api/v4/file/content/<entity>/<speed>/<name>?[download=true&]sign=<b64>:<exp>` (speed in bytes/s, 0 = unlimited). */
+  url(base: string, entity: Entity, name: string, expiresMs: number, download: boolean, speed = 0): string {
+    const path = `/api/v4/file/content/${entity.hashId}/${speed}/${encodeURIComponent(name)}`;
     const exp = Math.floor(expiresMs / 1000);
     // Sub-second expiries (tests) ride along as milliseconds after the seconds field.
     const expField = `${exp}.${expiresMs % 1000}`;
-    return `${base}${path}?${download ? 'download=true&' : ''}sign=${this.mac(entity.hashId, expField)}:${expField}`;
+    return `${base}${path}?${download ? 'download=true&' : ''}sign=${this.mac(`${entity.hashId}:${speed}`, expField)}:${expField}`;
   }
 
   /** Throws the JSON error the server answers for a bad signature. */
-  check(entityHash: string, sign: string | null): void {
+  check(entityHash: string, speed: string, sign: string | null): void {
     if (!sign) emuFail(40071, 'Sign is invalid');
     const i = sign.lastIndexOf(':');
     if (i < 0) emuFail(403, 'Sign has no expiry');
     const [mac, expField] = [sign.slice(0, i), sign.slice(i + 1)];
-    const expected = Buffer.from(this.mac(entityHash, expField));
+    // The speed is signed too, so a client cannot lift its group's download limit.
+    const expected = Buffer.from(this.mac(`${entityHash}:${speed}`, expField));
     const got = Buffer.from(mac);
     if (got.length !== expected.length || !timingSafeEqual(got, expected)) emuFail(40071, 'Sign is invalid');
     const [secs, millis = '0'] = expField.split('.');
@@ -38,8 +39,8 @@ export class UrlSigner {
     if (expiresMs <= Date.now()) emuFail(40005, 'Signature expired');
   }
 
-  private mac(entityHash: string, expField: string): string {
-    return createHmac('sha256', this.secret).update(`${entityHash}:${expField}`).digest('base64url');
+  private mac(subject: string, expField: string): string {
+    return createHmac('sha256', this.secret).update(`${subject}:${expField}`).digest('base64url');
   }
 }
 

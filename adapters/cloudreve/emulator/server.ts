@@ -55,6 +55,8 @@ export interface CloudreveEmulatorOptions {
   quota?: number;
   /** Storage policy max_size (default 0 = unlimited). */
   maxFileSize?: number;
+  /** Download speed limit of the user's group in bytes/s, as Cloudreve bakes it into content URLs (default 0 = unlimited). */
+  downloadSpeed?: number;
   /** Storage policy type (default 'local'); others answer upload sessions with upload_urls. */
   policyType?: string;
   /** Max bytes of PUT /file/content (default 50 MiB). */
@@ -159,13 +161,15 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     siteUrl: () => options.siteUrl ?? baseUrl,
     accessTtlMs: auth.options.accessTtlMs,
     latencyMs: options.latencyMs ?? 0,
-    onContentBody: (res: ServerResponse, body: Buffer) => {
+    downloadSpeed: options.downloadSpeed ?? 0,
+    onContentBody: (res: ServerResponse, body: Buffer, bytesPerSecond: number) => {
       if (currentFault === 'reset' && body.length > 1) {
         // Half the bytes, then the connection drops.
         res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
         return;
       }
-      res.end(body);
+      if (bytesPerSecond > 0) void sendThrottled(res, body, bytesPerSecond);
+      else res.end(body);
     },
   };
 
@@ -287,6 +291,17 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
         server.close(() => resolve());
       }),
   };
+}
+
+/** Send `body` at about `bytesPerSecond`, in tenth-of-a-second slices (a token bucket per response). */
+async function sendThrottled(res: ServerResponse, body: Buffer, bytesPerSecond: number): Promise<void> {
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  for (let at = 0; at < body.length; at += slice) {
+    if (res.destroyed) return;
+    res.write(body.subarray(at, Math.min(body.length, at + slice)));
+    if (at + slice < body.length) await sleep(100);
+  }
+  res.end();
 }
 
 function sleep(ms: number): Promise<void> {

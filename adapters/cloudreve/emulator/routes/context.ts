@@ -25,8 +25,10 @@ export interface RouteSettings {
   siteUrl: () => string;
   /** Storage policy type of the root folder ('local' unless a test wants a direct-to-storage one). */
   policyType: string;
-  /** Called with each content body: lets fault injection cut it short. */
-  onContentBody?: (res: ServerResponse, body: Buffer) => void;
+  /** Group download speed limit baked into content URLs, bytes/s (0 = unlimited). */
+  downloadSpeed: number;
+  /** Sends each content body: applies the URL's speed limit, and lets fault injection cut it short. */
+  onContentBody?: (res: ServerResponse, body: Buffer, bytesPerSecond: number) => void;
 }
 
 export interface RouteContext {

@@ -21,7 +21,7 @@ export const downloadUrl: Handler = async (ctx) => {
       const p = myUri(u);
       const node = ctx.store.get(p.segments);
       if (node.type !== 0 || !node.entity) emuFail(40077, 'Entity not exist');
-      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), node.entity, node.name, expiresMs, body.download === true), stream_saver_display_name: node.name });
+      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), node.entity, node.name, expiresMs, body.download === true, ctx.settings.downloadSpeed), stream_saver_display_name: node.name });
     } catch (e) {
       if (!(e instanceof EmuError)) throw e;
       if (body.skip_error === true) urls.push({ url: '' });
@@ -114,13 +114,14 @@ export const putContent: Handler = async (ctx) => {
 };
 
 export const content: Handler = async (ctx) => {
-  const [entityHash, , name] = ctx.params as [string, string, string];
-  ctx.signer.check(entityHash, ctx.url.searchParams.get('sign'));
+  const [entityHash, speed, name] = ctx.params as [string, string, string];
+  ctx.signer.check(entityHash, speed, ctx.url.searchParams.get('sign'));
   const entity = ctx.store.findEntity(entityHash);
   if (!entity) {
     sendText(ctx.res, ctx.entry, 404, '404 page not found');
     return HANDLED;
   }
-  serveContent(ctx.req, ctx.res, ctx.entry, entity, decodeURIComponent(name), ctx.url.searchParams.get('download') === 'true', ctx.settings.onContentBody);
+  serveContent(ctx.req, ctx.res, ctx.entry, entity, decodeURIComponent(name), ctx.url.searchParams.get('download') === 'true',
+    (res, body) => ctx.settings.onContentBody?.(res, body, Number(speed) || 0));
   return HANDLED;
 };
