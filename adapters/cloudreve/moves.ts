@@ -66,7 +66,7 @@ export class MoveSequences {
    * - other folder, new name: rename in place to the new name, then move (two calls). When the new
    *   name is taken in the *source* folder, rename to a unique temporary name instead, move, then
    *   rename to the final name. If a later step fails, earlier steps are undone (best effort); if
-   *   even that fails, the error says where the object now is — nothing is deleted on the way.
+   *   even that fails, an error line in the log says where the object now is — nothing is deleted.
    */
   async moveInto(src: string, dst: string, signal?: AbortSignal): Promise<void> {
     const [srcDir, dstDir, srcName, dstName] = [parentPath(src), parentPath(dst), baseName(src), baseName(dst)];
