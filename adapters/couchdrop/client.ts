@@ -87,9 +87,11 @@ export class CouchdropClient {
     this.fileioUrl = trimSlash(options.fileioUrl ?? DEFAULT_FILEIO_URL);
     this.routes = resolveRoutes(options.routes);
     this.#log = (options.logger ?? silentLogger).child({ provider: 'couchdrop' });
-    this.scheduler = options.scheduler instanceof Scheduler
-      ? options.scheduler
-      : new Scheduler({ name: 'couchdrop', logger: this.#log, ...options.scheduler });
+    // Duck-typed rather than instanceof: a Scheduler from another copy of the package works too.
+    const given = options.scheduler;
+    this.scheduler = given && typeof (given as Scheduler).run === 'function'
+      ? given as Scheduler
+      : new Scheduler({ name: 'couchdrop', logger: this.#log, ...(given as SchedulerOptions | undefined) });
     const system = 'username' in credentials ? credentials.system ?? 'cloudmount' : 'cloudmount';
     this.tokens = new TokenSource(credentials, () =>
       'username' in credentials ? this.authenticate(credentials.username, credentials.password, system) : Promise.reject(new Error('no login')),
