@@ -1,10 +1,28 @@
 /**
  * Adaptive pacing, after rclone's lib/pacer: requests start at least `1/rate` apart; a throttle answer
  * lowers the rate to just under what the server was seen to accept, and success raises it back
- * gradually, fast while far below the last known limit and slowly near it, so that with no hint of the
- * server's limit R the rate settles just under R with few 429s.
+ * gradually, so that with no hint of the server's limit R the rate settles just under R with few 429s.
+ *
+ * How the limit R is found (the server is assumed to be a token bucket, the usual shape):
+ * - a throttle means the server's bucket is empty. Requests it accepted in the last second (counted
+ *   by when we sent them) are then about R, a little more if its bucket was still draining; and
+ *   between two throttles it accepted about R per second of the round, a little less if its bucket
+ *   overflowed while we were slow. The cut goes to 95 % of the smaller figure.
+ * - the first throttle also counts the server's initial burst, so it only sets the rate; until the
+ *   first throttle nothing is paced (only the concurrency cap applies).
+ * - after a cut the rate grows back fast (×2/s) to 95 % of the pace we were turned away at, then
+ *   probes upwards at 2 %/s, doubling every 5 s without a throttle, so a limit that rose (or was
+ *   underestimated) is found again. It only grows while the pace is what holds callers back.
+ * - only one cut per round: requests sent before the last cut were already too fast.
  */
-import { abortableSleep } from './sleep.js';
+
+/** A request waiting for its turn. */
+interface Waiter {
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
 
 export interface PacerOptions {
   /** Starting rate in requests/s (Infinity: no pacing until the first throttle). */
@@ -15,40 +33,54 @@ export interface PacerOptions {
   minRate?: number;
   /** Learn from throttles and successes (false: keep `initialRate`). */
   adaptive?: boolean;
-  /** Clock, for tests. */
+  /** Clock in ms, for tests. */
   now?: () => number;
 }
 
-/** How far below the measured limit to settle (1 − margin of safety). */
-const SETTLE = 0.92;
-/** Multiplicative cut when no better estimate exists. */
-const CUT = 0.5;
-/** Window over which accepted requests are counted to estimate the server's rate. */
+/** Window over which accepted requests estimate the server's rate. */
 const WINDOW_MS = 1000;
-/** Growth per second while well below the known limit (×2 per second). */
+/** Shortest look (s) that gives a usable estimate. */
+const MIN_WINDOW_S = 0.2;
+/** Cut when there is no usable estimate. */
+const CUT = 0.7;
+/** Shortest round between throttles (s) whose average is trusted. */
+const MIN_ROUND_S = 0.5;
+/** Settle this far below the estimated limit. */
+const SETTLE = 0.95;
+/** Fast growth (per second) while below the remembered limit. */
 const FAST_GROWTH = 1.0;
-/** Growth per second near the known limit (1 %/s), doubling every PROBE_DOUBLING_S without a throttle. */
-const SLOW_GROWTH = 0.01;
-const PROBE_DOUBLING_S = 10;
+/** Probe growth per second just above the remembered limit … */
+const PROBE_GROWTH = 0.02;
+/** … doubling every this many seconds without a throttle. */
+const PROBE_DOUBLING_S = 5;
 
+/** A pacer: spaces request starts, holds them during pauses, adapts the rate to throttling. */
 export class Pacer {
   /** Current rate in requests/s (Infinity = unpaced). */
   rate: number;
-  /** Rate at which the server last throttled us (the best guess of its limit), Infinity when unknown. */
-  ceiling = Infinity;
+  /** The pace we were last turned away at (or the server's measured rate), in requests/s; Infinity while unknown. */
+  limit = Infinity;
   readonly maxRate: number;
   readonly minRate: number;
   readonly adaptive: boolean;
   readonly #now: () => number;
   #nextStart = 0;
   #pausedUntil = 0;
+  #firstStartAt = -1;
   #lastCutAt = -Infinity;
   #lastGrowAt = 0;
-  /** Last time a request had to wait for its turn (the pace was binding). */
   #lastBoundAt = -Infinity;
-  /** Times of recent accepted (not throttled) responses, oldest first. */
+  #waiters: Waiter[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  /** Start times of requests sent in the last WINDOW_MS, oldest first. */
+  #started: number[] = [];
+  /** Pauses overlapping the last WINDOW_MS, as [start, end]. */
+  #pauses: Array<[number, number]> = [];
+  #firstThrottleAt = -1;
+  #acceptedSinceCut = 0;
+  /** Start times of accepted requests sent in the last WINDOW_MS, oldest first. */
   #accepted: number[] = [];
-  /** Listeners told when the rate changes. */
+  /** Told when the rate changes. */
   onRateChange?: (rate: number, reason: 'throttle' | 'recover') => void;
 
   constructor(options: PacerOptions = {}) {
@@ -64,49 +96,99 @@ export class Pacer {
     return Number.isFinite(this.rate) ? 1000 / this.rate : 0;
   }
 
-  /** Time left on the current pause (ms). */
-  get pausedFor(): number {
-    return Math.max(0, this.#pausedUntil - this.#now());
-  }
-
   /** Hold every request start until `ms` from now (extends, never shortens, a pause). */
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, this.#now() + ms);
+    const now = this.#now();
+    const until = now + ms;
+    if (until <= this.#pausedUntil) return;
+    const last = this.#pauses.at(-1);
+    if (last && last[1] >= now) last[1] = until;
+    else this.#pauses.push([now, until]);
+    this.#pausedUntil = until;
+    // A timer armed for an earlier moment just finds the pause and re-arms itself.
   }
 
-  /** Wait for this request's turn; resolves with the milliseconds waited. */
-  async acquire(signal?: AbortSignal): Promise<number> {
+  /**
+   * Wait for this request's turn; resolves with the milliseconds waited. Waiters leave in order,
+   * `1/rate` apart; a late timer releases at most one extra request, never a catch-up burst.
+   */
+  acquire(signal?: AbortSignal): Promise<number> {
     const began = this.#now();
-    for (;;) {
-      const now = this.#now();
-      const start = Math.max(now, this.#pausedUntil, this.#nextStart);
-      this.#nextStart = start + this.spacingMs;
-      if (start <= now) return now - began;
-      if (start > this.#pausedUntil) this.#lastBoundAt = now;
-      await abortableSleep(start - now, signal);
-      // A pause may have begun while we slept: look again (our reserved slot is simply skipped).
-      if (this.#now() >= this.#pausedUntil) return this.#now() - began;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#waiters.length === 0 && began >= this.#pausedUntil && began >= this.#nextStart) {
+      this.#release(began);
+      return Promise.resolve(0);
+    }
+    if (began >= this.#pausedUntil) this.#lastBoundAt = began;
+    return new Promise<number>((resolve, reject) => {
+      const waiter: Waiter = { resolve: () => resolve(this.#now() - began), reject, signal, onAbort: undefined };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#waiters.push(waiter);
+      this.#schedule();
+    });
+  }
+
+  /** A request starts now: the next one may start one spacing later. */
+  #release(now: number): void {
+    if (this.#firstStartAt < 0) this.#firstStartAt = now;
+    this.#started.push(now);
+    if (this.#started.length > 4096) this.#trim(now);
+    // Keep to the ideal grid when a timer fires a little late (else a loaded machine sends below the
+    // pace), but forgive lateness beyond one spacing, so at most two requests go back to back.
+    const spacing = this.spacingMs;
+    this.#nextStart = Math.max(this.#nextStart, now - spacing) + spacing;
+  }
+
+  /** Arm the timer for the next waiter (pauses and the spacing both hold it). */
+  #schedule(): void {
+    if (this.#timer || this.#waiters.length === 0) return;
+    const delay = Math.max(0, Math.max(this.#pausedUntil, this.#nextStart) - this.#now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#tick();
+    }, delay);
+  }
+
+  #tick(): void {
+    const now = this.#now();
+    while (this.#waiters.length > 0 && now >= this.#pausedUntil && now >= this.#nextStart) {
+      const waiter = this.#waiters.shift()!;
+      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      this.#release(now);
+      waiter.resolve();
+    }
+    if (this.#waiters.length > 0) {
+      this.#lastBoundAt = now;
+      this.#schedule();
     }
   }
 
   /** A request that started at `startedAt` was accepted by the server: maybe raise the rate. */
   onAccepted(startedAt: number): void {
     const now = this.#now();
-    this.#accepted.push(now);
+    // Counted by when it was sent: arrival order at the server, unlike our (jittery) receive times.
+    this.#insertAccepted(startedAt);
+    if (startedAt >= this.#lastCutAt) this.#acceptedSinceCut++;
     this.#trim(now);
     if (!this.adaptive || !Number.isFinite(this.rate) || startedAt < this.#lastCutAt) return;
     const dt = Math.min(1, (now - Math.max(this.#lastGrowAt, this.#lastCutAt)) / 1000);
     this.#lastGrowAt = now;
     // Only grow while the pace is what holds callers back; otherwise a quiet spell would inflate it.
     if (dt <= 0 || now - this.#lastBoundAt > 1000) return;
-    const target = this.ceiling * SETTLE;
+    const target = this.limit * SETTLE;
     let next: number;
-    if (this.rate < target * 0.95) {
+    if (this.rate < target * 0.97) {
       next = Math.min(this.rate * (1 + FAST_GROWTH * dt), target);
     } else {
-      // Near the last known limit: probe gently, a little faster the longer nothing was throttled.
       const sinceCut = (now - this.#lastCutAt) / 1000;
-      next = this.rate * (1 + SLOW_GROWTH * 2 ** (sinceCut / PROBE_DOUBLING_S) * dt);
+      next = this.rate * (1 + PROBE_GROWTH * 2 ** (sinceCut / PROBE_DOUBLING_S) * dt);
     }
     next = Math.min(next, this.maxRate);
     if (next > this.rate) {
@@ -115,31 +197,82 @@ export class Pacer {
     }
   }
 
-  /** A request that started at `startedAt` was throttled (429/503). Lowers the rate at most once per round. */
+  /** A request that started at `startedAt` was throttled (429/503). Lowers the rate once per round. */
   onThrottled(startedAt: number): void {
     if (!this.adaptive) return;
     const now = this.#now();
     // Requests sent before our last cut were sent too fast already; one cut per round is enough.
     if (startedAt < this.#lastCutAt) return;
     this.#trim(now);
+    const previousCut = this.#lastCutAt;
     this.#lastCutAt = now;
     this.#lastGrowAt = now;
-    // Accepted responses in the last window ≈ what the server lets through while we overdrive it.
-    const seen = this.#accepted.length / (WINDOW_MS / 1000);
-    if (seen === 0 && !Number.isFinite(this.rate)) return; // nothing to go by yet: the pause must do
-    const estimate = seen > 0 ? seen : this.rate * CUT;
-    this.ceiling = estimate;
-    const target = Number.isFinite(this.rate)
-      ? Math.min(this.rate * 0.9, Math.max(this.rate * CUT, estimate * SETTLE))
-      : estimate * SETTLE;
-    this.rate = Math.max(this.minRate, Math.min(this.maxRate, target));
+    const firstThrottle = this.#firstThrottleAt < 0;
+    // Before the first throttle the server was still spending its initial burst: count only after it.
+    const origin = firstThrottle ? this.#firstStartAt : this.#firstThrottleAt;
+    if (firstThrottle) this.#firstThrottleAt = now;
+    const from = Math.max(now - WINDOW_MS, origin < 0 ? now : origin);
+    const seconds = (now - from) / 1000;
+    const accepted = countFrom(this.#accepted, from);
+    // How fast we really sent (a loaded client may not reach its own pace), pauses not counted.
+    const active = Math.max(MIN_WINDOW_S, seconds - this.#pausedWithin(from, now) / 1000);
+    const sent = countFrom(this.#started, from) / active;
+    let next: number;
+    if (seconds < MIN_WINDOW_S || accepted === 0) {
+      // Too short a look to estimate (or nothing got through): cut, and let the next round measure.
+      if (!Number.isFinite(this.rate)) {
+        if (accepted === 0) return; // unpaced and nothing to go by: the pause must do
+        next = (accepted / Math.max(seconds, 0.001)) * SETTLE;
+      } else next = Math.min(this.rate, sent) * CUT;
+      this.#acceptedSinceCut = 0;
+    } else {
+      const estimate = accepted / seconds;
+      // Between two throttles the server's bucket went from empty to empty, so what it accepted in
+      // that round is what it allows (less if it overflowed while we were slow): the tighter figure.
+      const roundSeconds = (now - previousCut) / 1000;
+      const round = !firstThrottle && roundSeconds >= MIN_ROUND_S ? this.#acceptedSinceCut / roundSeconds : Infinity;
+      // The limit we grow back to quickly: the pace we were turned away at, or what the server took in
+      // a full window. A shorter look is biased low (the server's bucket may overflow while we pause).
+      if (!firstThrottle) this.limit = Math.min(this.rate, sent, seconds * 1000 >= WINDOW_MS ? estimate : Infinity);
+      next = Math.min(estimate, round, this.rate) * SETTLE;
+    }
+    this.#acceptedSinceCut = 0;
+    this.rate = Math.max(this.minRate, Math.min(this.maxRate, next));
     this.onRateChange?.(this.rate, 'throttle');
+  }
+
+  /** Milliseconds paused between `from` and `to`. */
+  #pausedWithin(from: number, to: number): number {
+    let total = 0;
+    for (const [start, end] of this.#pauses) total += Math.max(0, Math.min(end, to) - Math.max(start, from));
+    return total;
+  }
+
+  #insertAccepted(startedAt: number): void {
+    const list = this.#accepted;
+    let i = list.length;
+    while (i > 0 && list[i - 1]! > startedAt) i--;
+    list.splice(i, 0, startedAt);
   }
 
   #trim(now: number): void {
     const cutoff = now - WINDOW_MS;
-    let drop = 0;
-    while (drop < this.#accepted.length && this.#accepted[drop]! < cutoff) drop++;
-    if (drop > 0) this.#accepted.splice(0, drop);
+    dropBefore(this.#accepted, cutoff);
+    dropBefore(this.#started, cutoff);
+    while (this.#pauses.length > 0 && this.#pauses[0]![1] < cutoff) this.#pauses.shift();
   }
+}
+
+/** Number of times in the sorted list at or after `from`. */
+function countFrom(times: number[], from: number): number {
+  let i = times.length;
+  while (i > 0 && times[i - 1]! >= from) i--;
+  return times.length - i;
+}
+
+/** Drop the times before `cutoff` from a sorted list. */
+function dropBefore(times: number[], cutoff: number): void {
+  let drop = 0;
+  while (drop < times.length && times[drop]! < cutoff) drop++;
+  if (drop > 0) times.splice(0, drop);
 }

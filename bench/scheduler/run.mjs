@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+/**
+ * Scheduler benchmark: a local server enforcing a token bucket of R requests/s (429 beyond it, no
+ * Retry-After unless --retry-after), 50 concurrent callers for a bounded time, once with no hint of R
+ * (the Scheduler must find it from the 429s) and once given R (intervalCap = R per 1000 ms).
+ * Prints goodput ÷ R, the share of requests that got 429, p50/p99 call latency. Asserts nothing.
+ *
+ *   npm run build && node bench/scheduler/run.mjs [--seconds 20] [--rate 100] [--burst 100]
+ *       [--callers 50] [--concurrency 8] [--latency 5] [--mode both|nohint|hint] [--retry-after]
+ * Target (issue 4): goodput ≥ 0.9 R with ≤ 1 % of requests throttled, in both modes.
+ */
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '100' },
+    burst: { type: 'string' },
+    callers: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '8' },
+    latency: { type: 'string', default: '5' },
+    mode: { type: 'string', default: 'both' },
+    'retry-after': { type: 'boolean', default: false },
+    dist: { type: 'string' },
+  },
+});
+const seconds = Number(args.seconds);
+const R = Number(args.rate);
+const burst = args.burst !== undefined ? Number(args.burst) : R;
+const callers = Number(args.callers);
+const latencyMs = Number(args.latency);
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = args.dist ?? process.env.CLOUDMOUNT_DIST ?? resolve(here, '../../dist');
+const { Scheduler } = await import(pathToFileURL(resolve(dist, 'src/scheduler.js')).href);
+
+/** A token-bucket server: R tokens/s, `burst` capacity, 429 when empty. Counts by status and time. */
+async function startBucketServer() {
+  let tokens = burst;
+  let last = performance.now();
+  const log = []; // [time, status]
+  const server = createServer((req, res) => {
+    const now = performance.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * R);
+    last = now;
+    const ok = tokens >= 1;
+    if (ok) tokens -= 1;
+    log.push([now, ok ? 200 : 429]);
+    const send = () => {
+      if (ok) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"ok":true}');
+      } else {
+        const headers = { 'content-type': 'application/json' };
+        if (args['retry-after']) headers['retry-after'] = String(Math.max(1, Math.ceil((1 - tokens) / R)));
+        res.writeHead(429, headers);
+        res.end('{"message":"exceeded our rate limiting"}');
+      }
+    };
+    req.resume();
+    req.on('end', () => (latencyMs > 0 ? setTimeout(send, latencyMs) : send()));
+  });
+  server.keepAliveTimeout = 10_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, log, close: () => { server.closeAllConnections(); return new Promise((r) => server.close(r)); } };
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function scenario(name, options) {
+  const srv = await startBucketServer();
+  const scheduler = new Scheduler({ name: 'bench', concurrency: Number(args.concurrency), ...options });
+  const latencies = [];
+  if (process.env.BENCH_TRACE) {
+    const t0 = performance.now();
+    scheduler.on('rate', (e) => { if (e.reason === 'throttle') console.log(`  ${((performance.now() - t0) / 1000).toFixed(2)} s  cut to ${e.rate.toFixed(1)}/s`); });
+    const timer = setInterval(() => console.log(`  ${((performance.now() - t0) / 1000).toFixed(2)} s  rate ${scheduler.stats().rate?.toFixed(1)}`), 1000);
+    timer.unref();
+  }
+  let failed = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  await Promise.all(Array.from({ length: callers }, async (_, c) => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      try {
+        await scheduler.request(`${srv.url}/item/${c}`, {}, (res) => res.text());
+        latencies.push(performance.now() - t0);
+      } catch {
+        failed++;
+      }
+    }
+  }));
+  const end = performance.now();
+  await srv.close();
+  const inWindow = srv.log.filter(([t]) => t >= start && t <= deadline);
+  const ok = inWindow.filter(([, s]) => s === 200).length;
+  const throttledAll = srv.log.filter(([, s]) => s === 429).length;
+  const goodput = ok / seconds;
+  latencies.sort((a, b) => a - b);
+  const st = scheduler.stats();
+  return {
+    scenario: name,
+    'goodput/R': +(goodput / R).toFixed(3),
+    // The server's initial burst is free capacity any client gets; without it, the steady-state figure.
+    'goodput/R w/o burst': +(Math.max(0, ok - burst) / seconds / R).toFixed(3),
+    'throttled %': +((100 * throttledAll) / srv.log.length).toFixed(2),
+    'p50 ms': +percentile(latencies, 50).toFixed(1),
+    'p99 ms': +percentile(latencies, 99).toFixed(1),
+    requests: srv.log.length,
+    '429s': throttledAll,
+    'failed calls': failed,
+    'final rate/s': st.rate === null ? 'unpaced' : +st.rate.toFixed(1),
+    'drain s': +((end - deadline) / 1000).toFixed(2),
+  };
+}
+
+console.log(`scheduler bench: R=${R}/s burst=${burst} callers=${callers} concurrency=${args.concurrency} server latency=${latencyMs} ms, ${seconds} s per scenario${args['retry-after'] ? ', Retry-After sent' : ''}`);
+console.log('target: goodput/R ≥ 0.9 and throttled ≤ 1 % in both scenarios (goodput counts 200s the server sent in the window)');
+const rows = [];
+if (args.mode === 'both' || args.mode === 'nohint') rows.push(await scenario('no hint', {}));
+if (args.mode === 'both' || args.mode === 'hint') rows.push(await scenario('given R', { intervalCap: R, interval: 1000 }));
+console.table(rows);
