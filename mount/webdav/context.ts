@@ -229,7 +229,8 @@ export async function checkWritable(dav: Dav, targets: WriteCheck[]): Promise<vo
   const submitted = lists ? submittedTokens(lists) : new Set<string>();
   for (const t of targets) {
     for (const lock of state.locks.protecting(t.path, t)) {
-      if (!submitted.has(lock.token)) {
+      // A token counts only for the user who took the lock (when the share has users).
+      if (!submitted.has(lock.token) || (lock.user !== undefined && lock.user !== dav.user)) {
         const href = escapeXml(hrefFor(state, lock.root, false));
         throw new HttpError(423, `locked: ${lock.root}`, {}, errorXml(`<D:lock-token-submitted><D:href>${href}</D:href></D:lock-token-submitted>`));
       }

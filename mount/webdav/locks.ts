@@ -25,9 +25,17 @@ export interface Lock {
 /** Longest lock lifetime we grant; clients refresh long-running locks. */
 export const MAX_LOCK_SECONDS = 24 * 3600;
 export const DEFAULT_LOCK_SECONDS = 3600;
+/** Most locks one server holds; more LOCK requests get 503 (a client cannot grow the table without bound). */
+export const MAX_LOCKS = 10_000;
 
 export class LockTable {
   private readonly byToken = new Map<string, Lock>();
+
+  /** Number of live locks (expired ones are dropped on the way). */
+  get size(): number {
+    for (const _ of this.live());
+    return this.byToken.size;
+  }
 
   /** True when no lock is held (the fast path for every request). */
   get empty(): boolean {

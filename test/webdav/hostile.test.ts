@@ -201,6 +201,29 @@ describe('authentication', () => {
     }
   });
 
+  it("a lock token is no use to another user", async () => {
+    const vfs = await MemoryVfs.fromTree({ 'shared.txt': 'v1' });
+    const server = await serveWebdav(vfs, { users: { alice: 'alice-password', bob: 'bob-password' }, cache: false });
+    try {
+      const as = (u: string) => ({ Authorization: 'Basic ' + Buffer.from(`${u}:${u}-password`).toString('base64') });
+      const lock = await fetch(server.url + 'shared.txt', {
+        method: 'LOCK',
+        headers: as('alice'),
+        body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+      });
+      expect(lock.status).toBe(200);
+      const token = lock.headers.get('lock-token')!;
+      const bobPut = await fetch(server.url + 'shared.txt', { method: 'PUT', headers: { ...as('bob'), If: `(${token})` }, body: 'bob' });
+      expect(bobPut.status).toBe(423);
+      expect((await fetch(server.url + 'shared.txt', { method: 'UNLOCK', headers: { ...as('bob'), 'Lock-Token': token } })).status).toBe(403);
+      const alicePut = await fetch(server.url + 'shared.txt', { method: 'PUT', headers: { ...as('alice'), If: `(${token})` }, body: 'alice' });
+      expect(alicePut.status).toBe(204);
+      expect((await fetch(server.url + 'shared.txt', { method: 'UNLOCK', headers: { ...as('alice'), 'Lock-Token': token } })).status).toBe(204);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('slows down repeated failed logins from one address', async () => {
     const server = await serveWebdav(new MemoryVfs(), { users: [{ name: 'bob', password: 'secret-password' }], cache: false });
     try {

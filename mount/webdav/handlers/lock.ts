@@ -7,7 +7,7 @@ import { VfsError } from '../../../src/errors.js';
 import { HttpError, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
-import { parseTimeout } from '../locks.js';
+import { MAX_LOCKS, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';
 import { child, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
@@ -42,7 +42,7 @@ export async function handleLock(dav: Dav): Promise<void> {
     if (!lists) throw new HttpError(400, 'LOCK refresh needs an If header with the lock token');
     for (const token of submittedTokens(lists)) {
       const lock = state.locks.get(token);
-      if (lock && state.locks.covering(dav.path).includes(lock)) {
+      if (lock && state.locks.covering(dav.path).includes(lock) && (lock.user === undefined || lock.user === dav.user)) {
         state.locks.refresh(lock, timeout);
         return lockAnswer(dav, 200, lock);
       }
@@ -60,6 +60,7 @@ export async function handleLock(dav: Dav): Promise<void> {
   if (depthHeader !== '0' && depthHeader !== 'infinity') throw new HttpError(400, 'LOCK Depth must be 0 or infinity');
   const depth = depthHeader === '0' ? 0 : 'infinity';
 
+  if (state.locks.size >= MAX_LOCKS) throw new HttpError(503, 'too many locks held on this server', { 'Retry-After': '60' });
   if (state.locks.conflicts(dav.path, scope, depth)) {
     throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
   }
@@ -89,6 +90,7 @@ export async function handleUnlock(dav: Dav): Promise<void> {
   if (!lock || !state.locks.covering(dav.path).includes(lock)) {
     throw new HttpError(409, 'no such lock on this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
   }
+  if (lock.user !== undefined && lock.user !== dav.user) throw new HttpError(403, 'the lock belongs to another user');
   state.locks.remove(lock.token);
   res.writeHead(204);
   res.end();
