@@ -22,6 +22,7 @@ import { abortableSleep } from './scheduler/sleep.js';
 
 export type { SchedulerBody } from './scheduler/body.js';
 export type { FailureKind } from './scheduler/classify.js';
+export { isNetworkError } from './scheduler/classify.js';
 export { parseRetryAfter } from './scheduler/backoff.js';
 
 /** Options of a Scheduler. Every field has a default that suits a typical cloud API. */
@@ -250,6 +251,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     for (let n = 1; ; n++) {
       try {
         if (signal?.aborted) throw signal.reason;
+        this.#resumeTimer?.ref();
         const value = await this.#queue.add(() => this.#attempt(attempt, n, label, signal, timeoutMs), { signal, priority: n > 1 ? 1 : 0 });
         this.#counts.calls++;
         this.#counts.succeeded++;
@@ -352,6 +354,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#queue.start();
       this.emit('resume');
     }, delayMs);
+    // A pause with nothing waiting must not keep a finished CLI alive; `#run` re-refs it when a call comes.
+    if (this.#queue.size === 0 && this.#backingOff === 0 && this.#counts.inFlight <= 1) this.#resumeTimer.unref();
   }
 
   /** The error for a retryable HTTP status, with the provider's (redacted) message from the body. */
