@@ -124,3 +124,18 @@ async function spoolSource(data: WriteData, dir: string, signal?: AbortSignal): 
     },
   };
 }
+
+/** All of `data`, which must hold exactly `size` bytes (small files only: this buffers). */
+export async function readExactly(data: WriteData, size: number, signal?: AbortSignal): Promise<Uint8Array> {
+  if (data instanceof Uint8Array) return data;
+  const out = Buffer.allocUnsafe(size);
+  let total = 0;
+  for await (const piece of iterateBytes(data)) {
+    throwIfAborted(signal);
+    if (total + piece.length > size) throw mismatch(size, `more than ${size}`);
+    piece.copy(out, total);
+    total += piece.length;
+  }
+  if (total !== size) throw mismatch(size, String(total));
+  return out;
+}

@@ -164,6 +164,11 @@ export class CloudreveClient {
     await this.call<void>('DELETE', '/file/upload', { body: { id: sessionId, uri }, idempotent: true, path });
   }
 
+  /** PUT /file/content: one-shot create or new version of a small file (exact Content-Length). */
+  putContent(uri: string, body: Uint8Array, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    return this.call<FileResponse>('PUT', '/file/content', { query: { uri }, body, idempotent: true, signal, path });
+  }
+
   /** GET /user/capacity. */
   capacity(signal?: AbortSignal): Promise<CapacityResponse> {
     return this.call<CapacityResponse>('GET', '/user/capacity', { signal });

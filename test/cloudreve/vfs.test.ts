@@ -108,7 +108,7 @@ describe('CloudreveVfs: reads', () => {
 
 describe('CloudreveVfs: writes', () => {
   it('overwrite uploads a new version: the file keeps its id', async () => {
-    const { emu, vfs } = await setup();
+    const { emu, vfs } = await setup({}, { smallFileBytes: 0 });
     const first = await vfs.write('/keep-id.txt', text('one'));
     const second = await vfs.write('/keep-id.txt', text('two two'));
     expect(second.id).toBe(first.id);
@@ -119,7 +119,7 @@ describe('CloudreveVfs: writes', () => {
 
   it('a 4-chunk upload outlives the access token without failing', async () => {
     // 250 ms per request: login, session and 4 chunks take > 1.2 s, the token lives 0.8 s.
-    const { emu, vfs } = await setup({ accessTtlMs: 800, chunkSize: 64 * 1024, latencyMs: 250 });
+    const { emu, vfs } = await setup({ accessTtlMs: 800, chunkSize: 64 * 1024, latencyMs: 250 }, { smallFileBytes: 0 });
     const data = pseudoRandomBytes(4 * 64 * 1024 - 100, 11);
     const entry = await vfs.write('/four.bin', Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), { size: data.length });
     expect(entry.size).toBe(data.length);
@@ -139,7 +139,7 @@ describe('CloudreveVfs: writes', () => {
   });
 
   it('a relay policy (chunk_size 0) takes the whole file as chunk 0', async () => {
-    const { emu, vfs } = await setup({ chunkSize: 0 });
+    const { emu, vfs } = await setup({ chunkSize: 0 }, { smallFileBytes: 0 });
     const data = pseudoRandomBytes(300_000, 6);
     await vfs.write('/relay.bin', data);
     expect(emu.requests('POST /file/upload/').map((e) => e.bytesIn)).toEqual([300_000]);
@@ -147,7 +147,7 @@ describe('CloudreveVfs: writes', () => {
   });
 
   it('a failed chunk is retried and the upload completes', async () => {
-    const { emu, vfs } = await setup({ chunkSize: 32 * 1024 });
+    const { emu, vfs } = await setup({ chunkSize: 32 * 1024 }, { smallFileBytes: 0 });
     emu.injectFault('proxy502', { route: 'POST /file/upload/', times: 1 });
     emu.injectFault('reset', { route: 'POST /file/upload/', times: 1 });
     const data = pseudoRandomBytes(100_000, 2);
@@ -157,7 +157,7 @@ describe('CloudreveVfs: writes', () => {
   });
 
   it('an upload that keeps failing is cancelled and the previous version stays', async () => {
-    const { emu, vfs } = await setup({ chunkSize: 32 * 1024 }, { maxAttempts: 2 });
+    const { emu, vfs } = await setup({ chunkSize: 32 * 1024 }, { maxAttempts: 2, smallFileBytes: 0 });
     await vfs.write('/safe.bin', text('good version'));
     emu.injectFault('proxy502', { route: 'POST /file/upload/', times: 50 });
     await expect(vfs.write('/safe.bin', pseudoRandomBytes(100_000, 4))).rejects.toMatchObject({ name: 'VfsError' });
@@ -168,7 +168,7 @@ describe('CloudreveVfs: writes', () => {
   });
 
   it('aborting mid-upload is ECANCELED, cancels the session and keeps the previous version', async () => {
-    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, latencyMs: 60 });
+    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, latencyMs: 60 }, { smallFileBytes: 0 });
     await vfs.write('/ab.bin', text('before'));
     const controller = new AbortController();
     const write = vfs.write('/ab.bin', pseudoRandomBytes(10 * 16 * 1024, 12), { signal: controller.signal });
@@ -453,7 +453,7 @@ describe('CloudreveVfs: an unreliable server', () => {
   });
 
   it('an upload session that expires mid-upload fails the write and keeps the previous version', async () => {
-    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, sessionTtlMs: 400, latencyMs: 120 });
+    const { emu, vfs } = await setup({ chunkSize: 16 * 1024, sessionTtlMs: 400, latencyMs: 120 }, { smallFileBytes: 0 });
     await vfs.write('/exp.bin', text('previous'));
     await expectCode(vfs.write('/exp.bin', pseudoRandomBytes(6 * 16 * 1024, 8)), 'ESTALE');
     expect(emu.requests('POST /file/upload/').some((e) => e.code === 40011)).toBe(true);
@@ -487,11 +487,47 @@ describe('CloudreveVfs: logging', () => {
 
 describe('CloudreveVfs: storage policies', () => {
   it('a direct-to-storage policy (upload_urls) is ENOTSUP and its session is cancelled', async () => {
-    const { emu, vfs } = await setup({ policyType: 's3' });
+    const { emu, vfs } = await setup({ policyType: 's3' }, { smallFileBytes: 0 });
     const e = await expectCode(vfs.write('/s3.bin', text('x')), 'ENOTSUP');
     expect(e.message).toMatch(/s3/);
     expect(emu.requests('POST /file/upload/')).toHaveLength(0);
     expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
     await expectCode(vfs.stat('/s3.bin'), 'ENOENT');
+  });
+});
+
+describe('CloudreveVfs: small files in one request', () => {
+  it('a small write is one PUT /file/content, and an overwrite keeps the id', async () => {
+    const { emu, vfs } = await setup({ seed: { d: {} } });
+    await vfs.stat('/d');
+    emu.clearLog();
+    const first = await vfs.write('/d/small.txt', text('tiny'));
+    expect(emu.log.map((e) => e.route)).toEqual(['GET /file/info', 'PUT /file/content']);
+    const second = await vfs.write('/d/small.txt', text('tiny v2'), { size: 7 });
+    expect(second).toMatchObject({ id: first.id, size: 7 });
+    expect(second.etag).not.toBe(first.etag);
+    expect(emu.requests('PUT /file/upload')).toHaveLength(0);
+    expect((await collect(await vfs.read('/d/small.txt'))).toString()).toBe('tiny v2');
+  });
+
+  it('overwrite:false still goes through a session, which refuses an existing file atomically', async () => {
+    const { emu, vfs } = await setup();
+    await vfs.write('/k.txt', text('keep'));
+    await expectCode(vfs.write('/k.txt', text('new'), { overwrite: false }), 'EEXIST');
+    expect(emu.requests('PUT /file/upload').map((e) => e.code)).toEqual([40004]);
+  });
+
+  it('a small write onto a folder is EISDIR; over max_size is EFBIG; small files work under any storage policy', async () => {
+    const { emu, vfs } = await setup({ seed: { dir: {} }, maxFileSize: 10, policyType: 's3' });
+    await expectCode(vfs.write('/dir', text('x')), 'EISDIR');
+    await expectCode(vfs.write('/big.txt', text('more than ten bytes')), 'EFBIG');
+    await vfs.write('/ok.txt', text('fits'));
+    expect(emu.store.find(['ok.txt'])?.entity?.data.toString()).toBe('fits');
+  });
+
+  it('a declared size that does not match a small stream is EINVAL and sends nothing', async () => {
+    const { emu, vfs } = await setup();
+    await expectCode(vfs.write('/m.txt', Readable.from([text('abcdef')]), { size: 3 }), 'EINVAL');
+    expect(emu.requests('PUT /file/content')).toHaveLength(0);
   });
 });

@@ -104,6 +104,8 @@ export const putContent: Handler = async (ctx) => {
   const declared = header(ctx.req, 'content-length');
   const length = declared === undefined ? 0 : Number(declared);
   if (length > ctx.settings.maxEditSize) emuFail(40049, 'File too large');
+  // The new version goes through the same validation as an upload (policy max_size).
+  if (ctx.store.options.maxFileSize > 0 && length > ctx.store.options.maxFileSize) emuFail(40049, 'File too large');
   const data = declared === undefined ? Buffer.alloc(0) : await readBody(ctx.req, length, ctx.entry);
   const previous = ctx.url.searchParams.get('previous');
   const existing = ctx.store.find(uri.segments);
