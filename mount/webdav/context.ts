@@ -52,10 +52,14 @@ export class HttpError extends Error {
   }
 }
 
+const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND', 'DELETE', 'PROPPATCH', 'UNLOCK', 'COPY', 'MOVE']);
+
 /** HTTP status for an error, with the per-method choices the errno table leaves open. */
 export function statusFor(e: unknown, method: string): number {
   if (e instanceof HttpError) return e.status;
   if (isVfsError(e, 'EEXIST')) return method === 'COPY' || method === 'MOVE' ? 412 : 405;
+  // "/file.txt/x" does not exist: for a lookup that is a 404, not the 409 a create would get.
+  if (isVfsError(e, 'ENOTDIR') && READ_METHODS.has(method)) return 404;
   return httpStatusFor(e);
 }
 

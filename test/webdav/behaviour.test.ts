@@ -230,6 +230,9 @@ describe('serveWebdav over MemoryVfs', () => {
       expect(await r.text()).toMatch(/quota exceeded/);
       expect((await fetch(s.url + 'missing.txt')).status).toBe(404);
       expect((await fetch(s.url + 'missing.txt', { method: 'DELETE' })).status).toBe(404);
+      await full.write('/file', Buffer.from('f'));
+      expect((await fetch(s.url + 'file/below')).status).toBe(404);
+      expect((await fetch(s.url + 'file/below', { method: 'MKCOL' })).status).toBe(409);
     } finally {
       await s.close();
     }
