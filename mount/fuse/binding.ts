@@ -58,6 +58,7 @@ export interface FuseNativeOptions {
   entryTimeout?: number;
   attrTimeout?: number;
   maxRead?: number;
+  autoCache?: boolean;
   displayFolder?: boolean;
 }
 

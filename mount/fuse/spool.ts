@@ -142,7 +142,7 @@ export class SpoolFile {
   uploadData(): WriteData {
     if (this.mem) return Buffer.from(this.mem.subarray(0, this.size));
     if (this.size === 0) return Buffer.alloc(0);
-    return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 1 << 20 });
+    return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 256 * 1024 });
   }
 
   /** Record whether the spool holds bytes the remote lacks (and the mtime to give them); a clean spool has no sidecar. */

@@ -183,6 +183,24 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount with every spool on disk (spoolMem
   });
 });
 
+describe.skipIf(!!fuseSkipReason)('FUSE mount and changes made elsewhere', () => {
+  it('re-reads a file changed behind its back once the metadata caches expire (kernel cache is per version)', async () => {
+    const vfs = await MemoryVfs.fromTree({ 'shared.txt': 'version 1' });
+    const m = await mountTemp(vfs, { metadataTtlMs: 300, cache: { statTtlMs: 300, dirTtlMs: 300, negativeTtlMs: 300 }, attrTimeoutSec: 0.3, entryTimeoutSec: 0.3 });
+    try {
+      const f = q(m.dir + '/shared.txt');
+      expect(await shOk(`cat ${f}`)).toBe('version 1');
+      expect(await shOk(`cat ${f}`)).toBe('version 1'); // served from the page cache
+      // Same size, new content and mtime, written by "another client".
+      await vfs.write('/shared.txt', Buffer.from('version 2'), { mtime: new Date(Date.now() + 5000) });
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await shOk(`cat ${f}`)).toBe('version 2');
+    } finally {
+      await m.close();
+    }
+  });
+});
+
 describe.skipIf(!!fuseSkipReason)('FUSE mount limits', () => {
   it('reports a full quota as "No space left on device" and keeps the bytes', async () => {
     const vfs = await MemoryVfs.fromTree({ 'small.txt': 'x' }, { quota: MiB });
