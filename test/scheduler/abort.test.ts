@@ -4,7 +4,7 @@ import { VfsError } from '../../src/errors.js';
 import { Scheduler } from '../../src/scheduler.js';
 import { expectCode } from '../helpers.js';
 import { seededRandom } from './seeded.js';
-import { json, startServer } from './server.js';
+import { json, startServer, waitFor } from './server.js';
 import type { TestServer } from './server.js';
 
 let server: TestServer | undefined;
@@ -26,10 +26,10 @@ describe('Scheduler abort and timeout', () => {
     const holder = new AbortController();
     const first = s.fetch(`${server.url}/slow`, { signal: holder.signal });
     first.catch(() => undefined);
-    await sleep(50);
+    await waitFor(() => server!.seen.length === 1);
     const queued = new AbortController();
     const second = s.fetch(`${server.url}/queued`, { signal: queued.signal });
-    await sleep(20);
+    await waitFor(() => s.stats().queued === 1);
     expect(s.stats()).toMatchObject({ inFlight: 1, queued: 1 });
     queued.abort();
     await expectCode(second, 'ECANCELED');
@@ -37,9 +37,9 @@ describe('Scheduler abort and timeout', () => {
     // Now cancel the running one: its request is torn down too.
     holder.abort();
     await expectCode(first, 'ECANCELED');
+    await waitFor(() => closed.includes('/slow'));
     await sleep(50);
     expect(server.seen.map((r) => r.path)).toEqual(['/slow']);
-    expect(closed).toContain('/slow');
     expect(s.stats()).toMatchObject({ cancelled: 2, failures: 0, inFlight: 0, requests: 1 });
   });
 
