@@ -52,7 +52,10 @@ export interface WebdavOptions {
   spoolDir?: string;
   /** Largest XML request body (PROPFIND, PROPPATCH, LOCK), default 1 MiB. */
   maxXmlBytes?: number;
-  /** Route exceptions leaked on behalf of a request to that request instead of the process (default true). */
+  /**
+   * Keep the process alive (default true): an exception leaked on behalf of a request fails that
+   * request, and an unhandled promise rejection is logged, while any server runs.
+   */
   protectProcess?: boolean;
   logger?: Logger;
 }
@@ -107,7 +110,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else socket.destroy();
   });
-  const release = options.protectProcess === false ? () => {} : protectProcess();
+  const release = options.protectProcess === false ? () => {} : protectProcess(state.logger);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

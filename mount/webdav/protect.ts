@@ -3,9 +3,10 @@
  * `uncaughtException` listener turns an exception thrown on behalf of a request (a stray callback
  * in some library, a bug) into a failed request instead of a dead process. Exceptions that belong
  * to no request are left to the process's other listeners or, when there are none, crash it as
- * Node would.
+ * Node would. Unhandled promise rejections are logged instead of ending the process.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from '../../src/log.js';
 
 /** What the listener does with an exception that belongs to a request. */
 export interface RequestScope {
@@ -13,7 +14,7 @@ export interface RequestScope {
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();
-let users = 0;
+const loggers = new Set<Logger>();
 
 function onUncaught(error: unknown): void {
   const scope = storage.getStore();
@@ -30,14 +31,31 @@ function onUncaught(error: unknown): void {
   }
 }
 
-/** Start protecting (reference counted: one listener for every server in the process). */
-export function protectProcess(): () => void {
-  if (users++ === 0) process.on('uncaughtException', onUncaught);
+/**
+ * A promise some layer forgot to await rejected. Node would exit; a server keeps serving and
+ * says so in its log (the request that started it, if any, has its own error path).
+ */
+function onRejection(reason: unknown): void {
+  for (const logger of loggers) logger.error('unhandled promise rejection (kept serving)', { error: reason });
+}
+
+/** Start protecting (reference counted: one listener pair for every server in the process). */
+export function protectProcess(logger: Logger): () => void {
+  if (loggers.size === 0) {
+    process.on('uncaughtException', onUncaught);
+    process.on('unhandledRejection', onRejection);
+  }
+  const token = logger.child({});
+  loggers.add(token);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--users === 0) process.off('uncaughtException', onUncaught);
+    loggers.delete(token);
+    if (loggers.size === 0) {
+      process.off('uncaughtException', onUncaught);
+      process.off('unhandledRejection', onRejection);
+    }
   };
 }
 

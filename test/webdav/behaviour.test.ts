@@ -294,9 +294,13 @@ describe('options', () => {
 });
 
 describe('process protection', () => {
-  it('an exception leaked on behalf of a request fails that request, not the process', async () => {
+  it('an exception leaked on behalf of a request fails that request, and a forgotten rejection is only logged', async () => {
     class LeakyVfs extends MemoryVfs {
       override async stat(path: string): Promise<Entry> {
+        if (path === '/reject') {
+          // A promise nobody awaits rejects (Node would end the process).
+          void Promise.reject(new Error('forgotten promise'));
+        }
         if (path === '/boom') {
           // A bug in some layer: an exception thrown from a timer, outside any promise chain.
           return new Promise<Entry>(() => setTimeout(() => {
@@ -312,14 +316,19 @@ describe('process protection', () => {
     // Other listeners (the test runner's) would also see the exception: stand them aside so the
     // process is in the situation a real deployment is in.
     const others = process.listeners('uncaughtException').filter((l) => l.name !== 'onUncaught');
+    const otherRejections = process.listeners('unhandledRejection').filter((l) => l.name !== 'onRejection');
     for (const l of others) process.off('uncaughtException', l);
+    for (const l of otherRejections) process.off('unhandledRejection', l);
     try {
       const r = await fetch(s.url + 'boom');
       expect(r.status).toBe(500);
+      expect((await fetch(s.url + 'reject')).status).toBe(404);
+      await new Promise((r) => setTimeout(r, 50));
       const ok = await fetch(s.url + 'ok.txt');
       expect(await ok.text()).toBe('fine');
     } finally {
       for (const l of others) process.on('uncaughtException', l);
+      for (const l of otherRejections) process.on('unhandledRejection', l);
       await s.close();
     }
   });
