@@ -34,7 +34,7 @@ export async function startEmulator(provider: 'cloudreve' | 'couchdrop', opts: P
       ...(opts.port !== undefined ? { port: opts.port } : {}),
       ...(opts.host !== undefined ? { host: opts.host } : {}),
       ...(opts.latency !== undefined ? { latencyMs: opts.latency } : {}),
-      ...(opts.rateLimit !== undefined ? { rateLimit: { ratePerSec: opts.rateLimit } } : {}),
+      ...(opts.rateLimit !== undefined ? { proxyRateLimit: { requestsPerSecond: opts.rateLimit } } : {}),
       ...(opts.faults ? { faults: { rate: opts.faults, seed: 1 } } : {}),
     });
     return {

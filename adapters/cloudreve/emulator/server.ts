@@ -80,11 +80,6 @@ export interface CloudreveEmulatorOptions {
   host?: string;
   /** TCP port (default 0: any free port). */
   port?: number;
-  /**
-   * A reverse proxy's rate limit in front of the server (Cloudreve itself has none): beyond
-   * `ratePerSec` (token bucket of `burst`, default = rate) requests get a plain-text 429, no Retry-After.
-   */
-  rateLimit?: { ratePerSec: number; burst?: number };
 }
 
 export interface CloudreveEmulator {
@@ -190,7 +185,6 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     return kinds[Math.floor(random() * kinds.length)];
   };
 
-  const overLimit = proxyRateLimiter(options.rateLimit);
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const entry: RequestLogEntry = { time: Date.now(), method: req.method ?? 'GET', route: 'unknown', path: url.pathname, status: 0, bytesIn: 0, bytesOut: 0 };
@@ -206,11 +200,6 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
         return;
       }
       if (settings.latencyMs > 0) await sleep(settings.latencyMs);
-      if (overLimit()) {
-        entry.fault = 'proxy429';
-        sendText(res, entry, 429, '<html><body><h1>429 Too Many Requests</h1>nginx</body></html>');
-        return;
-      }
       store.sweepSessions();
       auth.options.accessTtlMs = settings.accessTtlMs;
       const sub = url.pathname.startsWith('/api/v4/') ? url.pathname.slice('/api/v4'.length) : undefined;
@@ -306,20 +295,4 @@ async function sendThrottled(res: ServerResponse, body: Buffer, bytesPerSecond: 
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A token bucket like a proxy's limit_req: returns a function answering "is this request over the limit?". */
-function proxyRateLimiter(limit: CloudreveEmulatorOptions['rateLimit']): () => boolean {
-  if (!limit || !(limit.ratePerSec > 0)) return () => false;
-  const burst = limit.burst ?? limit.ratePerSec;
-  let tokens = burst;
-  let last = performance.now();
-  return () => {
-    const now = performance.now();
-    tokens = Math.min(burst, tokens + ((now - last) / 1000) * limit.ratePerSec);
-    last = now;
-    if (tokens < 1) return true;
-    tokens -= 1;
-    return false;
-  };
 }
