@@ -31,7 +31,10 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
   const source = await state.vfs.stat(dav.path, { signal: dav.signal });
   if (source.path === dest) throw new HttpError(403, 'source and destination are the same');
   if (isSameOrInside(source.path, dest)) throw new HttpError(409, 'cannot copy or move a collection into itself');
-  const existing = await statOrNull(dav, dest);
+  let existing = await statOrNull(dav, dest);
+  // On a case-insensitive provider "A.txt" → "a.txt" finds the source itself: that is a rename, not
+  // a replacement (Windows Explorer sends such renames with Overwrite: F).
+  if (existing && !state.vfs.capabilities.caseSensitive && dest.toLowerCase() === source.path.toLowerCase()) existing = undefined;
   if (existing && !overwrite) throw new HttpError(412, 'destination exists and Overwrite is F');
 
   const targets = [{ path: dest, tree: true, membership: true }];
