@@ -74,6 +74,14 @@ describe('serveWebdav over MemoryVfs', () => {
     expect(propfind).toContain('<D:getlastmodified>');
   });
 
+  it('keeps the mtime an ownCloud-style client sends with X-OC-Mtime', async () => {
+    const res = await fetch(url + 'docs/dated.txt', { method: 'PUT', headers: { 'X-OC-Mtime': '1500000000' }, body: 'old news' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-oc-mtime')).toBe('accepted');
+    expect((await vfs.stat('/docs/dated.txt')).mtime.getTime()).toBe(1_500_000_000_000);
+    expect((await fetch(url + 'docs/dated.txt', { method: 'HEAD' })).headers.get('last-modified')).toBe(new Date(1_500_000_000_000).toUTCString());
+  });
+
   it('gives content types by extension', async () => {
     expect((await fetch(url + 'docs/note.txt', { method: 'HEAD' })).headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect((await fetch(url + 'docs/photo.JPG', { method: 'HEAD' })).headers.get('content-type')).toBe('image/jpeg');

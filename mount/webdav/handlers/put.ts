@@ -35,6 +35,9 @@ export async function handlePut(dav: Dav): Promise<void> {
   const max = state.vfs.capabilities.maxFileSize;
   if (size !== undefined && max !== undefined && size > max) throw new VfsError('EFBIG', `file larger than ${max} bytes`, { provider: 'webdav' });
 
+  // ownCloud/Nextcloud clients (and rclone with vendor owncloud/nextcloud) send the file's mtime.
+  const mtime = parseMtimeHeader(req.headers['x-oc-mtime']);
+
   let spooled: Spooled | undefined;
   try {
     let data: AsyncIterable<Uint8Array>;
@@ -47,11 +50,21 @@ export async function handlePut(dav: Dav): Promise<void> {
     }
     let entry;
     try {
-      entry = await state.vfs.write(dav.path, data, { signal: dav.signal, overwrite: true, ...(size !== undefined ? { size } : {}) });
+      entry = await state.vfs.write(dav.path, data, {
+        signal: dav.signal,
+        overwrite: true,
+        ...(size !== undefined ? { size } : {}),
+        ...(mtime ? { mtime } : {}),
+      });
     } catch (e) {
       return await parentConflict(dav, dav.path, e);
     }
-    res.writeHead(existing ? 204 : 201, { ETag: etagOf(entry), 'Last-Modified': entry.mtime.toUTCString(), 'Content-Length': 0 });
+    res.writeHead(existing ? 204 : 201, {
+      ETag: etagOf(entry),
+      'Last-Modified': entry.mtime.toUTCString(),
+      'Content-Length': 0,
+      ...(mtime && state.vfs.capabilities.preservesMtime ? { 'X-OC-MTime': 'accepted' } : {}),
+    });
     res.end();
   } finally {
     await spooled?.dispose();
@@ -69,4 +82,11 @@ async function* exactBody(req: IncomingMessage, size: number | undefined): Async
     throw new VfsError('ECANCELED', `upload ended after ${received} of ${size} bytes`, { provider: 'webdav', operation: 'PUT' });
   }
   if (!req.complete) throw new VfsError('ECANCELED', 'upload aborted', { provider: 'webdav', operation: 'PUT' });
+}
+
+/** X-OC-Mtime: Unix seconds (maybe fractional); undefined when absent or nonsense. */
+function parseMtimeHeader(value: string | string[] | undefined): Date | undefined {
+  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  const ms = Math.round(Number(value) * 1000);
+  return Number.isSafeInteger(ms) && ms > 0 ? new Date(ms) : undefined;
 }
