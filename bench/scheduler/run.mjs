@@ -101,14 +101,16 @@ async function scenario(name, options) {
   const inWindow = srv.log.filter(([t]) => t >= start && t <= deadline);
   const ok = inWindow.filter(([, s]) => s === 200).length;
   const throttledAll = srv.log.filter(([, s]) => s === 429).length;
+  const secondHalf429 = inWindow.filter(([t, s]) => s === 429 && t >= start + (seconds * 1000) / 2).length;
   const goodput = ok / seconds;
   latencies.sort((a, b) => a - b);
   const st = scheduler.stats();
   return {
     scenario: name,
     'goodput/R': +(goodput / R).toFixed(3),
-    // The server's initial burst is free capacity any client gets; without it, the steady-state figure.
-    'goodput/R w/o burst': +(Math.max(0, ok - burst) / seconds / R).toFixed(3),
+    // The second half shows the settled state: no initial burst, no learning.
+    '2nd half goodput/R': +(inWindow.filter(([t, st]) => st === 200 && t >= start + (seconds * 1000) / 2).length / (seconds / 2) / R).toFixed(3),
+    '2nd half 429 %': +((100 * secondHalf429) / Math.max(1, inWindow.filter(([t]) => t >= start + (seconds * 1000) / 2).length)).toFixed(2),
     'throttled %': +((100 * throttledAll) / srv.log.length).toFixed(2),
     'p50 ms': +percentile(latencies, 50).toFixed(1),
     'p99 ms': +percentile(latencies, 99).toFixed(1),

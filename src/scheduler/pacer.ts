@@ -39,12 +39,16 @@ export interface PacerOptions {
 
 /** Window over which accepted requests estimate the server's rate. */
 const WINDOW_MS = 1000;
+/** How much lateness of our own timers the pace makes up for (ms). */
+const CATCH_UP_MS = 50;
 /** Shortest look (s) that gives a usable estimate. */
 const MIN_WINDOW_S = 0.2;
 /** Cut when there is no usable estimate. */
 const CUT = 0.7;
 /** Shortest round between throttles (s) whose average is trusted. */
 const MIN_ROUND_S = 0.5;
+/** The first estimate counts the server's initial burst too: start well below it. */
+const FIRST_CUT = 0.6;
 /** Settle this far below the estimated limit. */
 const SETTLE = 0.95;
 /** Fast growth (per second) while below the remembered limit. */
@@ -110,7 +114,7 @@ export class Pacer {
 
   /**
    * Wait for this request's turn; resolves with the milliseconds waited. Waiters leave in order,
-   * `1/rate` apart; a late timer releases at most one extra request, never a catch-up burst.
+   * `1/rate` apart; after a late timer at most CATCH_UP_MS worth go at once, never a long burst.
    */
   acquire(signal?: AbortSignal): Promise<number> {
     const began = this.#now();
@@ -140,10 +144,10 @@ export class Pacer {
     if (this.#firstStartAt < 0) this.#firstStartAt = now;
     this.#started.push(now);
     if (this.#started.length > 4096) this.#trim(now);
-    // Keep to the ideal grid when a timer fires a little late (else a loaded machine sends below the
-    // pace), but forgive lateness beyond one spacing, so at most two requests go back to back.
+    // Keep to the ideal grid when a timer fires late (else a loaded machine sends below the pace), but
+    // forgive lateness beyond CATCH_UP_MS (or one spacing), so a stall never turns into a long burst.
     const spacing = this.spacingMs;
-    this.#nextStart = Math.max(this.#nextStart, now - spacing) + spacing;
+    this.#nextStart = Math.max(this.#nextStart, now - Math.max(spacing, CATCH_UP_MS)) + spacing;
   }
 
   /** Arm the timer for the next waiter (pauses and the spacing both hold it). */
@@ -222,7 +226,7 @@ export class Pacer {
       // Too short a look to estimate (or nothing got through): cut, and let the next round measure.
       if (!Number.isFinite(this.rate)) {
         if (accepted === 0) return; // unpaced and nothing to go by: the pause must do
-        next = (accepted / Math.max(seconds, 0.001)) * SETTLE;
+        next = (accepted / Math.max(seconds, 0.001)) * FIRST_CUT;
       } else next = Math.min(this.rate, sent) * CUT;
       this.#acceptedSinceCut = 0;
     } else {
@@ -234,7 +238,7 @@ export class Pacer {
       // The limit we grow back to quickly: the pace we were turned away at, or what the server took in
       // a full window. A shorter look is biased low (the server's bucket may overflow while we pause).
       if (!firstThrottle) this.limit = Math.min(this.rate, sent, seconds * 1000 >= WINDOW_MS ? estimate : Infinity);
-      next = Math.min(estimate, round, this.rate) * SETTLE;
+      next = Math.min(estimate, round, this.rate) * (firstThrottle ? FIRST_CUT : SETTLE);
     }
     this.#acceptedSinceCut = 0;
     this.rate = Math.max(this.minRate, Math.min(this.maxRate, next));
