@@ -6,6 +6,9 @@ import { etagOf } from './context.js';
 /** 304/412 when a precondition fails for `entry` (undefined = the resource does not exist), else 0. */
 export function preconditionStatus(req: IncomingMessage, entry: Entry | undefined): 0 | 304 | 412 {
   const h = req.headers;
+  if (h['if-match'] === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-unmodified-since'] === undefined) {
+    return 0;
+  }
   const safe = req.method === 'GET' || req.method === 'HEAD';
   const etag = entry ? etagOf(entry) : undefined;
   const ifMatch = h['if-match'];

@@ -141,11 +141,13 @@ export function pathFromUrl(state: ServerState, raw: string): string | undefined
   const segments: string[] = [];
   for (const rawSeg of target.split('/')) {
     if (rawSeg === '') continue;
-    let seg: string;
-    try {
-      seg = decodeURIComponent(rawSeg);
-    } catch {
-      throw new VfsError('EINVAL', 'malformed percent-encoding in the path', { provider: 'webdav' });
+    let seg = rawSeg;
+    if (rawSeg.includes('%')) {
+      try {
+        seg = decodeURIComponent(rawSeg);
+      } catch {
+        throw new VfsError('EINVAL', 'malformed percent-encoding in the path', { provider: 'webdav' });
+      }
     }
     // Decoding must not create new structure: an encoded "/" or NUL, or a decoded "." / "..".
     if (seg.includes('/') || seg.includes('\0') || seg === '.' || seg === '..') {
@@ -153,7 +155,10 @@ export function pathFromUrl(state: ServerState, raw: string): string | undefined
     }
     segments.push(seg);
   }
-  return normalizePath('/' + segments.join('/'));
+  const path = '/' + segments.join('/');
+  // Segments are clean already; only the byte-length limits are left to check, and a path of at
+  // most 85 UTF-16 units cannot break them (3 UTF-8 bytes per unit at most).
+  return path.length <= 85 ? path : normalizePath(path);
 }
 
 /** Read a small request body (XML), refusing more than `max` bytes with 413. */

@@ -159,14 +159,24 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     res.end('this share is read-only\n');
     return;
   }
-  const q = url.search(/[?#]/);
-  const dav: Dav = {
-    state, req, res, method, path,
-    trailingSlash: (q < 0 ? url : url.slice(0, q)).endsWith('/'),
-    get signal() {
-      return signal();
-    },
-  };
-  if (user !== undefined) dav.user = user;
-  await handler(dav);
+  const q = url.indexOf('?');
+  await handler(new DavRequest(state, req, res, method, path, (q < 0 ? url : url.slice(0, q)).endsWith('/'), signal, user));
+}
+
+/** A request in flight; its AbortSignal is made on first use. */
+class DavRequest implements Dav {
+  constructor(
+    readonly state: ServerState,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly method: string,
+    readonly path: string,
+    readonly trailingSlash: boolean,
+    private readonly makeSignal: () => AbortSignal,
+    readonly user: string | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.makeSignal();
+  }
 }

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CachedVfs, versionKey } from '../../../src/cache.js';
 import { VfsError } from '../../../src/errors.js';
-import type { Entry, Vfs } from '../../../src/vfs.js';
+import type { Entry, ReadOptions, Vfs } from '../../../src/vfs.js';
 import { ifRangeHolds, preconditionStatus } from '../conditional.js';
 import { HttpError, etagOf, hrefFor } from '../context.js';
 import type { Dav } from '../context.js';
@@ -60,11 +60,11 @@ export async function handleGet(dav: Dav): Promise<void> {
     res.end();
     return;
   }
-  const stream = await source.read(dav.path, {
-    ...(offset > 0 ? { offset } : {}),
-    ...(length < entry.size - offset ? { length } : {}),
-    ...(length > SMALL_FILE_BYTES ? { signal: dav.signal } : {}),
-  });
+  const readOptions: ReadOptions = {};
+  if (offset > 0) readOptions.offset = offset;
+  if (length < entry.size - offset) readOptions.length = length;
+  if (length > SMALL_FILE_BYTES) readOptions.signal = dav.signal;
+  const stream = await source.read(dav.path, readOptions);
   if (length <= SMALL_FILE_BYTES) {
     const body = await readSmall(stream, length);
     if (body.length !== length) {
