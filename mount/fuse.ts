@@ -31,6 +31,8 @@ export interface FuseMountOptions {
   readOnly?: boolean;
   /** Let other users (and root) see the mount (needs `user_allow_other` in /etc/fuse.conf for non-root). */
   allowOther?: boolean;
+  /** Mount over a folder that has files in it (they are hidden while mounted). Default false. */
+  allowNonEmpty?: boolean;
   /** Owner shown for every file (default: this process's uid/gid). */
   uid?: number;
   gid?: number;
@@ -90,7 +92,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   const mnt = resolve(mountpoint);
   const Fuse = loadFuseNative();
   await checkFuseAvailable();
-  await prepareMountpoint(mnt);
+  await prepareMountpoint(mnt, options.allowNonEmpty ?? false);
 
   // The kernel's page cache keeps what was read (auto_cache), so the block cache mainly carries
   // read-ahead: 32 MiB (8 MiB windows) keeps the mount near 150 MB while copying 1 GiB in and out.
@@ -154,6 +156,7 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
   };
   if (options.kernelCache ?? true) out.autoCache = true;
   if (options.allowOther) out.allowOther = true;
+  if (options.allowNonEmpty) out.fsname += ',nonempty';
   if (options.debug) out.debug = true;
   return out;
 }

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, stat } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { VfsError } from '../../src/errors.js';
@@ -54,9 +54,9 @@ function decodeMountPath(field: string): string {
 
 /**
  * Make `mountpoint` ready: clear a dead FUSE mount there (fusermount -u -z), refuse a live one,
- * create the folder when missing.
+ * create the folder when missing, refuse a folder with files in it unless `allowNonEmpty`.
  */
-export async function prepareMountpoint(mountpoint: string): Promise<void> {
+export async function prepareMountpoint(mountpoint: string, allowNonEmpty = false): Promise<void> {
   if (await isMountpoint(mountpoint)) {
     const health = await probe(mountpoint);
     if (health === 'alive') {
@@ -73,11 +73,19 @@ export async function prepareMountpoint(mountpoint: string): Promise<void> {
       });
     }
   }
+  let entries: string[];
   try {
     await mkdir(mountpoint, { recursive: true });
     if (!(await stat(mountpoint)).isDirectory()) throw new Error('not a directory');
+    entries = await readdir(mountpoint);
   } catch (e) {
     throw new VfsError('ENOTDIR', `cannot use ${mountpoint} as a mountpoint: ${firstLine(e)}`, {
+      provider: 'fuse', operation: 'mount', path: mountpoint,
+    });
+  }
+  // Mounting over files hides them (and fusermount refuses it for ordinary users with a cryptic error).
+  if (entries.length > 0 && !allowNonEmpty) {
+    throw new VfsError('ENOTEMPTY', `${mountpoint} is not empty; mount on an empty folder (or pass allowNonEmpty)`, {
       provider: 'fuse', operation: 'mount', path: mountpoint,
     });
   }

@@ -154,6 +154,15 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount resilience', () => {
     await expect(mountFuse(vfs, dir)).rejects.toThrow(/already mounted/);
   });
 
+  it('refuses a mountpoint that has files in it, in one line', async () => {
+    const base = (await shOk('mktemp -d')).trim();
+    cleanups.push(async () => void (await sh(`rm -rf ${q(base)}`)));
+    await shOk(`mkdir -p ${q(base + '/mnt')} && touch ${q(base + '/mnt/precious.txt')}`);
+    const vfs = new MemoryVfs();
+    await expect(mountFuse(vfs, join(base, 'mnt'), { spoolDir: join(base, 'spool') })).rejects.toThrow(/is not empty/);
+    expect(await shOk(`ls ${q(base + '/mnt')}`)).toContain('precious.txt');
+  });
+
   it('explains in one line when fusermount is missing', async () => {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
