@@ -13,7 +13,7 @@ import { UrlSigner } from './content.js';
 import { EmuError } from './errors.js';
 import { countBytesOut, sendEnvelope, sendError, sendText } from './http.js';
 import type { RequestLogEntry } from './http.js';
-import { seededRandom } from './random.js';
+import { seededRandom } from '../../../src/seeded-random.js';
 import { HANDLED, ROUTES } from './routes/index.js';
 import type { RouteSettings } from './routes/index.js';
 import { seedStore } from './seed.js';

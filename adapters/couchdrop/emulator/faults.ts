@@ -2,7 +2,7 @@
  * Injected faults: 429/503/500/422 answers and slow replies, chosen by rules that fire on every Nth
  * matching request or with a probability drawn from a seeded random source (deterministic runs).
  */
-import { seededRandom } from './random.js';
+import { seededRandom } from '../../../src/seeded-random.js';
 
 /**
  * What a rule injects: an HTTP status, a delay before the real answer (`slow`), or a dropped

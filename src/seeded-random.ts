@@ -1,4 +1,4 @@
-/** A small seeded random source (mulberry32), so injected faults repeat run after run. */
+/** A seeded pseudo-random source (mulberry32): the emulators' injected faults repeat run after run. */
 
 /** Returns a function yielding floats in [0, 1) from `seed`. */
 export function seededRandom(seed: number): () => number {
