@@ -50,6 +50,9 @@ export class CachedVfs implements Vfs {
   private readonly access: AccessTracker;
   private readonly statFlights = new SingleFlight<Entry>();
   private readonly listFlights = new SingleFlight<Entry[]>();
+  private readonly spaceFlights = new SingleFlight<SpaceInfo>();
+  /** The last quota answer and the epoch it belongs to (any mutation makes it stale). */
+  private spaceCache: { epoch: number; at: number; value: SpaceInfo } | undefined;
   private readonly counters = new CacheCounters();
   private readonly log: Logger;
   /** Bumped by every mutation and forget: results of calls started before it are not stored. */
@@ -262,9 +265,19 @@ export class CachedVfs implements Vfs {
     return cloneEntry(entry);
   }
 
-  /** Quota, always asked of the inner Vfs (it changes with every upload). */
-  space(options: OpOptions = {}): Promise<SpaceInfo> {
-    return this.inner.space(options);
+  /**
+   * Quota, cached like metadata: for `statTtlMs`, and dropped by every change made through this
+   * cache (uploads change it). WebDAV clients ask for it with every PROPFIND; without this, a warm
+   * folder listing still cost one request.
+   */
+  async space(options: OpOptions = {}): Promise<SpaceInfo> {
+    throwIfAborted(options.signal);
+    const known = this.spaceCache;
+    if (known && known.epoch === this.epoch && Date.now() - known.at < this.options.statTtlMs) return { ...known.value };
+    const epoch = this.epoch;
+    const value = await this.spaceFlights.run(`${epoch}`, options.signal, (signal) => this.inner.space({ ...options, signal }));
+    if (epoch === this.epoch) this.spaceCache = { epoch, at: Date.now(), value };
+    return { ...value };
   }
 
   /** Drop everything known about `path` and below it now (metadata, listings, blocks, read-ahead). */

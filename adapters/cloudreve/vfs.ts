@@ -37,7 +37,10 @@ export interface CloudreveVfsOptions {
   tokens?: CloudreveTokens;
   /** Asked for a one-time code when the account has two-factor authentication. */
   otp?: () => string | Promise<string>;
-  /** Entries per listing request (default 1000; the server caps it at its max_page_size). */
+  /**
+   * Entries per listing request (default 2000, Cloudreve's default max_page_size, so a folder of up
+   * to 2000 entries is one request; a server with a smaller max_page_size caps it, as the API says).
+   */
   pageSize?: number;
   /** Requests in flight at once (default 8). */
   concurrency?: number;
@@ -110,7 +113,7 @@ export class CloudreveVfs implements Vfs {
     if (options.timeoutMs !== undefined) clientOptions.timeoutMs = options.timeoutMs;
     this.client = new CloudreveClient(clientOptions);
     this.content = new ContentReader(this.client);
-    this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 1000));
+    this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 2000));
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;
     this.smallFileBytes = Math.max(0, options.smallFileBytes ?? 256 * 1024);

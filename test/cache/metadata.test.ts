@@ -207,4 +207,22 @@ describe('CachedVfs metadata cache', () => {
     await cache.stat('/Docs/A.txt');
     expect(counter.calls.stat + counter.calls.list).toBe(1);
   });
+  it('the quota is asked once per TTL, and again at once after an upload through the cache', async () => {
+    const { counter, cache } = await setup();
+    const first = await cache.space();
+    await Promise.all([cache.space(), cache.space(), cache.space()]);
+    expect(counter.calls.space).toBe(1);
+    await cache.write('/grow.bin', Buffer.alloc(5000, 1));
+    const after = await cache.space();
+    expect(counter.calls.space).toBe(2);
+    expect(after.used).toBe(first.used + 5000);
+  });
+
+  it('a quota answer older than the TTL is asked again', async () => {
+    const { counter, cache } = await setup({ statTtlMs: 30 });
+    await cache.space();
+    await sleep(60);
+    await cache.space();
+    expect(counter.calls.space).toBe(2);
+  });
 });
