@@ -42,6 +42,11 @@ interface Handle {
 }
 
 const O_ACCMODE = 3;
+/**
+ * "Not there" as a fresh listing says: the answer to most lookups while files are created, so it is
+ * one shared error (only its errno reaches the kernel) rather than a new one with a stack each time.
+ */
+const KNOWN_MISSING = new VfsError('ENOENT', 'no such file or directory (from a fresh listing)', { provider: 'fuse', operation: 'lookup' });
 const O_TRUNC_FLAG = constants.O_TRUNC;
 
 export class FuseFilesystem {
@@ -86,7 +91,7 @@ export class FuseFilesystem {
   /** Metadata of a path: the cache, else one (coalesced) Vfs stat. */
   async entry(p: string): Promise<Entry> {
     const cached = this.meta.lookup(p);
-    if (cached === null) throw new VfsError('ENOENT', `no such file or directory: ${p}`, { path: p, operation: 'stat' });
+    if (cached === null) throw KNOWN_MISSING;
     if (cached) return cached;
     let pending = this.statsInFlight.get(p);
     if (!pending) {
@@ -244,6 +249,7 @@ export class FuseFilesystem {
     this.checkWritable('mkdir', p);
     const entry = await this.vfs.mkdir(p);
     this.meta.put(entry);
+    this.meta.putListing(p, []); // a new folder is empty: lookups in it need no request
   }
 
   async rmdir(path: string): Promise<void> {
