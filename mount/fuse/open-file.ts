@@ -183,7 +183,13 @@ export class OpenFile {
         // Nothing was written (an empty created file whose upload failed): nothing to keep.
         return false;
       }
-      await spool.keep(this.lastError ?? new Error('upload did not complete'));
+      try {
+        await spool.keep(this.lastError ?? new Error('upload did not complete'));
+      } catch (e) {
+        // The spool folder itself failed (disk full, removed): say so loudly, the bytes are at risk.
+        this.ctx.logger.error('upload failed AND the content could not be kept', { path: this.path, spool: spool.file, error: e });
+        throw e;
+      }
       this.ctx.logger.error('upload failed; content kept as a pending upload', { path: this.path, spool: spool.file });
       return true;
     }
