@@ -3,7 +3,7 @@
  * CachedVfs benchmark (prints figures, asserts nothing). Run after `npm run build`:
  *
  *   node bench/cache/run.mjs [--backend memory|cloudreve|all] [--latency 50] [--files 2000]
- *                            [--mib 50] [--baseline-mib 8] [--no-baseline]
+ *                            [--mib 50] [--baseline-mib 8] [--no-baseline] [--json]
  *
  * Two backends, both with 50 ms per request by default:
  * - "memory":    MemoryVfs behind a latency wrapper that pages listings by 100 (always available);
@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { LatencyVfs } from './latency-vfs.mjs';
+import { judge } from '../lib/figures.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     mib: { type: 'string', default: '50' },
     'baseline-mib': { type: 'string', default: '8' },
     'no-baseline': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
   },
 });
 const latencyMs = Number(args.latency);
@@ -89,6 +91,8 @@ async function measure(counter, fn) {
 }
 
 const rows = [];
+/** The figures `--json` prints (see bench/lib/figures.mjs): requests per user operation. */
+const figures = [];
 function report(backend, scenario, variant, m, ops, extra = '') {
   rows.push({ backend, scenario, variant, requests: m.requests, seconds: m.seconds.toFixed(2), 'req/op': (m.requests / ops).toFixed(3), extra });
 }
@@ -109,6 +113,16 @@ async function runBackend(backend, makeRaw, counter, close) {
     report(backend, `ls -l ${fileCount} entries`, 'cached, cold', cold, ops, `target ${Math.ceil(fileCount / PAGE_SIZE)} requests`);
     const warm = await measure(counter, () => lsLong(cached, '/big'));
     report(backend, `ls -l ${fileCount} entries`, 'cached, warm', warm, ops, 'target 0 requests');
+    const pages = Math.ceil(fileCount / PAGE_SIZE);
+    figures.push({
+      figure: `CachedVfs (${backend}, ${latencyMs} ms): ls -l of ${fileCount} entries at page size ${PAGE_SIZE}, cold (requests)`,
+      cloudmount: `${cold.requests}`, alternative: `${pages} (listing pages)`, ratio: cold.requests / pages,
+      target: `= ${pages}`, met: judge(cold.requests, '<=', pages), note: `${cold.seconds.toFixed(2)} s`,
+    });
+    figures.push({
+      figure: `CachedVfs (${backend}, ${latencyMs} ms): ls -l of ${fileCount} entries, warm (requests)`,
+      cloudmount: `${warm.requests}`, alternative: '0', ratio: null, target: '= 0', met: judge(warm.requests, '<=', 0),
+    });
 
     // ---- 50 MiB in 128 KiB pieces -----------------------------------------------------------
     const reads = Math.ceil(bigBytes / PIECE);
@@ -124,18 +138,26 @@ async function runBackend(backend, makeRaw, counter, close) {
     const bound = bigBytes / reader.options.blockSize + 2;
     report(backend, `seq read ${bigBytes / MiB} MiB`, 'cached, cold', r1, reads,
       `${(bigBytes / MiB / r1.seconds).toFixed(1)} MiB/s; inner reads ${s.innerReads} (bound ${bound}); sha256 ${r1.result === expected ? 'ok' : 'MISMATCH'}`);
+    figures.push({
+      figure: `CachedVfs (${backend}, ${latencyMs} ms): ${bigBytes / MiB} MiB read in ${PIECE / 1024} KiB pieces (inner reads)`,
+      cloudmount: `${s.innerReads} (${(bigBytes / MiB / r1.seconds).toFixed(1)} MiB/s)`, alternative: `${bound} (file ÷ block size + 2)`,
+      ratio: s.innerReads / bound, target: `≤ ${bound}`,
+      met: r1.result === expected ? judge(s.innerReads, '<=', bound) : false,
+      ...(r1.result === expected ? {} : { note: 'sha256 MISMATCH' }),
+    });
     const r2 = await measure(counter, () => readPieces(reader, '/movie.bin', bigBytes));
     report(backend, `seq read ${bigBytes / MiB} MiB`, 'cached, warm', r2, reads,
       `${(bigBytes / MiB / r2.seconds).toFixed(1)} MiB/s; block cache ${(reader.stats().blockCacheBytes / MiB).toFixed(0)} MiB held`);
     const st = reader.stats();
-    console.error(`[${backend}] reader stats: hits ${st.hits}, misses ${st.misses}, coalesced ${st.coalesced}, saved ${st.requestsSaved}, `
+    if (!args.json) console.error(`[${backend}] reader stats: hits ${st.hits}, misses ${st.misses}, coalesced ${st.coalesced}, saved ${st.requestsSaved}, `
       + `from cache ${(st.bytesFromCache / MiB).toFixed(1)} MiB, fetched ${(st.bytesFetched / MiB).toFixed(1)} MiB`);
   } finally {
     await close(raw);
   }
 }
 
-console.log(`CachedVfs benchmark: ${latencyMs} ms per request, ${fileCount}-entry folder (page size ${PAGE_SIZE}), `
+const say = args.json ? () => undefined : (...a) => console.log(...a);
+say(`CachedVfs benchmark: ${latencyMs} ms per request, ${fileCount}-entry folder (page size ${PAGE_SIZE}), `
   + `${bigBytes / MiB} MiB file in ${PIECE / 1024} KiB reads; cache defaults: TTL ${CACHE_DEFAULTS.statTtlMs} ms, `
   + `block ${CACHE_DEFAULTS.blockSize / MiB} MiB, read-ahead ${CACHE_DEFAULTS.readAheadBytes / MiB} MiB, block cache ${CACHE_DEFAULTS.blockCacheBytes / MiB} MiB`);
 
@@ -150,7 +172,7 @@ if (args.backend === 'all' || args.backend === 'memory') {
 if (args.backend === 'all' || args.backend === 'cloudreve') {
   const cloudreve = await import('../../dist/adapters/cloudreve/index.js').catch((e) => e);
   if (cloudreve instanceof Error || !cloudreve.startCloudreveEmulator || !cloudreve.CloudreveVfs) {
-    console.log(`cloudreve: skipped (adapter not built: ${cloudreve instanceof Error ? cloudreve.message : 'exports missing'})`);
+    say(`cloudreve: skipped (adapter not built: ${cloudreve instanceof Error ? cloudreve.message : 'exports missing'})`);
   } else {
     const emulator = await cloudreve.startCloudreveEmulator({ latencyMs, seed: seedTree(), defaultPageSize: PAGE_SIZE });
     try {
@@ -163,4 +185,5 @@ if (args.backend === 'all' || args.backend === 'cloudreve') {
   }
 }
 
-console.table(rows);
+if (args.json) process.stdout.write(`${JSON.stringify({ area: 'cache', figures })}\n`);
+else console.table(rows);

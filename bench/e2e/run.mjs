@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// End to end over the Cloudreve emulator with 20 ms per request: read a 100 MiB file
+//   - through the FUSE mount (`cat` with the page cache dropped first),
+//   - through the WebDAV share (`curl` GET),
+//   - straight from the emulator (`curl` of the signed content URL; the POST /file/url that signs it
+//     is timed too, since a direct download needs it),
+// each frontend over CloudreveVfs in its own process, started afresh every round (cold caches,
+// already logged in, as a running mount would be). Median of rounds, order alternated each round.
+// Target: each frontend ≥ 0.8× the direct speed. Prints figures, asserts nothing.
+//   npm run build && node bench/e2e/run.mjs [--quick] [--json] [--rounds 3] [--latency 20] [--mib 100]
+import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { emit, judge, num, skipped } from '../lib/figures.mjs';
+import { sh, startFrontend } from '../lib/frontend.mjs';
+import { alternate, median } from '../lib/stats.mjs';
+import { canFuse, missingTools } from '../lib/tools.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    latency: { type: 'string', default: '20' },
+    mib: { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
+  },
+});
+const MiB = 1024 * 1024;
+const SIZE_MIB = Number(args.mib ?? (args.quick ? 32 : 100));
+const ROUNDS = Number(args.rounds ?? (args.quick ? 1 : 3));
+const LATENCY = Number(args.latency);
+const TARGET = 0.8;
+
+const figures = [];
+const label = (side) => (side === 'fuse' ? 'FUSE mount' : 'WebDAV share');
+const figureName = (side) => `e2e: read ${SIZE_MIB} MiB through the ${label(side)}, Cloudreve emulator at ${LATENCY} ms`;
+const missing = missingTools(['curl']);
+if (missing.length) {
+  for (const side of ['fuse', 'webdav']) figures.push(skipped(figureName(side), `≥ ${TARGET}× direct`, `missing: ${missing.join(', ')}`));
+  emit('e2e', figures, { json: args.json });
+  process.exit(0);
+}
+
+const { startCloudreveEmulator } = await import('../../dist/adapters/cloudreve/emulator/index.js');
+const { CloudreveClient } = await import('../../dist/adapters/cloudreve/index.js');
+
+/** Deterministic content: a 1 MiB xorshift block repeated (incompressible within a block). */
+function content(bytes) {
+  const block = Buffer.allocUnsafe(MiB);
+  let x = 88172645;
+  for (let i = 0; i < MiB; i += 4) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    block.writeUInt32LE(x >>> 0, i);
+  }
+  const out = Buffer.allocUnsafe(bytes);
+  for (let o = 0; o < bytes; o += MiB) block.copy(out, o);
+  return out;
+}
+
+const BYTES = SIZE_MIB * MiB;
+const emulator = await startCloudreveEmulator({ latencyMs: LATENCY, quota: 4 * BYTES });
+emulator.store.seedFile(['big.bin'], content(BYTES));
+const backend = { kind: 'cloudreve', baseUrl: emulator.url, email: emulator.email, password: emulator.password };
+const client = new CloudreveClient({ baseUrl: emulator.url, email: emulator.email, password: emulator.password });
+const work = await mkdtemp(join(tmpdir(), 'cloudmount-bench-e2e-'));
+const canDrop = await writeFile('/proc/sys/vm/drop_caches', '1').then(() => true, () => false);
+const sides = ['direct', 'webdav', ...(canFuse() ? ['fuse'] : [])];
+if (!canFuse()) figures.push(skipped(figureName('fuse'), `≥ ${TARGET}× direct`, 'no /dev/fuse or fusermount (apt-get install fuse)'));
+const bytesSeen = {};
+
+let profileRun = 0;
+async function measure(side) {
+  if (side === 'direct') {
+    await client.downloadUrl('cloudreve://my/big.bin'); // logged in and connected, like a running mount
+    const t0 = process.hrtime.bigint();
+    const { urls } = await client.downloadUrl('cloudreve://my/big.bin');
+    const { stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${urls[0].url}'`);
+    bytesSeen[side] = Number(stdout);
+    return BYTES / MiB / (Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const nodeArgs = args['cpu-prof-dir'] ? ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof-dir'], `--cpu-prof-name=${side}-${profileRun++}.cpuprofile`] : [];
+  const fe = await startFrontend(side, backend, { mountpoint: join(work, `mnt-${side}`), nodeArgs });
+  try {
+    if (side === 'fuse') {
+      await sh(`stat ${fe.dir}/ > /dev/null`); // log in
+      if (canDrop) await writeFile('/proc/sys/vm/drop_caches', '1');
+      const { seconds, stdout } = await sh(`cat ${fe.dir}/big.bin | wc -c`);
+      bytesSeen[side] = Number(stdout);
+      return BYTES / MiB / seconds;
+    }
+    await (await fetch(fe.url, { method: 'PROPFIND', headers: { Depth: '0' } })).arrayBuffer(); // log in
+    const { seconds, stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}big.bin'`);
+    bytesSeen[side] = Number(stdout);
+    return BYTES / MiB / seconds;
+  } finally {
+    await fe.stop();
+  }
+}
+
+try {
+  const speeds = await alternate(sides, ROUNDS, measure);
+  const direct = median(speeds.direct);
+  for (const side of sides.filter((s) => s !== 'direct')) {
+    const mine = median(speeds[side]);
+    const wrong = bytesSeen[side] !== BYTES || bytesSeen.direct !== BYTES;
+    figures.push({
+      figure: figureName(side),
+      cloudmount: `${num(mine)} MiB/s`,
+      alternative: `${num(direct)} MiB/s (curl, signed URL)`,
+      ratio: mine / direct,
+      target: `≥ ${TARGET}×`,
+      met: wrong ? false : judge(mine / direct, '>=', TARGET),
+      note: wrong ? `byte count wrong: ${bytesSeen[side]} vs ${BYTES}` : `runs: ${speeds[side].map((x) => num(x)).join(', ')} vs ${speeds.direct.map((x) => num(x)).join(', ')} MiB/s${canDrop ? '' : '; page cache could not be dropped'}`,
+    });
+  }
+} finally {
+  await client.scheduler?.close?.();
+  await emulator.close();
+  await rm(work, { recursive: true, force: true }).catch(() => undefined);
+}
+emit('e2e', figures, { json: args.json });
