@@ -12,6 +12,7 @@ import type { SchedulerFetchInit } from '../../src/scheduler.js';
 import { envelopeError } from './api-error.js';
 import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
+import { checkFile, checkList } from './validate.js';
 import type {
   CapacityResponse, DownloadUrlResponse, Envelope, FileResponse, ListResponse, LoginResponse, TokenPair,
   UploadSessionRequest, UploadSessionResponse,
@@ -108,26 +109,29 @@ export class CloudreveClient {
   // ---- files ---------------------------------------------------------------------------------
 
   /** GET /file: one page of a folder listing. */
-  listPage(uri: string, pageSize: number, nextToken: string | undefined, signal?: AbortSignal, path?: string, page = 0): Promise<ListResponse> {
-    return this.call<ListResponse>('GET', '/file', {
+  async listPage(uri: string, pageSize: number, nextToken: string | undefined, signal?: AbortSignal, path?: string, page = 0): Promise<ListResponse> {
+    const res = await this.call<ListResponse>('GET', '/file', {
       query: { uri, page, page_size: pageSize, order_by: 'name', order_direction: 'asc', next_page_token: nextToken },
       signal, path,
     });
+    return checkList(res, { operation: 'GET /file', path });
   }
 
   /** GET /file/info. */
-  info(uri: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
-    return this.call<FileResponse>('GET', '/file/info', { query: { uri }, signal, path });
+  async info(uri: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    return checkFile(await this.call<FileResponse>('GET', '/file/info', { query: { uri }, signal, path }), { operation: 'GET /file/info', path });
   }
 
   /** POST /file/create (a folder or an empty file). */
-  create(uri: string, type: 'file' | 'folder', errOnConflict: boolean, signal?: AbortSignal, path?: string): Promise<FileResponse> {
-    return this.call<FileResponse>('POST', '/file/create', { body: { uri, type, err_on_conflict: errOnConflict }, idempotent: false, signal, path });
+  async create(uri: string, type: 'file' | 'folder', errOnConflict: boolean, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    const res = await this.call<FileResponse>('POST', '/file/create', { body: { uri, type, err_on_conflict: errOnConflict }, idempotent: false, signal, path });
+    return checkFile(res, { operation: 'POST /file/create', path });
   }
 
   /** POST /file/rename: a new name inside the same folder. */
-  rename(uri: string, newName: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
-    return this.call<FileResponse>('POST', '/file/rename', { body: { uri, new_name: newName }, idempotent: false, signal, path });
+  async rename(uri: string, newName: string, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    const res = await this.call<FileResponse>('POST', '/file/rename', { body: { uri, new_name: newName }, idempotent: false, signal, path });
+    return checkFile(res, { operation: 'POST /file/rename', path });
   }
 
   /** POST /file/move: move (or copy) objects into a folder, keeping their names. */
@@ -165,8 +169,9 @@ export class CloudreveClient {
   }
 
   /** PUT /file/content: one-shot create or new version of a small file (exact Content-Length). */
-  putContent(uri: string, body: Uint8Array, signal?: AbortSignal, path?: string): Promise<FileResponse> {
-    return this.call<FileResponse>('PUT', '/file/content', { query: { uri }, body, idempotent: true, signal, path });
+  async putContent(uri: string, body: Uint8Array, signal?: AbortSignal, path?: string): Promise<FileResponse> {
+    const res = await this.call<FileResponse>('PUT', '/file/content', { query: { uri }, body, idempotent: true, signal, path });
+    return checkFile(res, { operation: 'PUT /file/content', path });
   }
 
   /** GET /user/capacity. */
@@ -244,8 +249,9 @@ export class CloudreveClient {
         if (typeof env !== 'object' || env === null || typeof env.code !== 'number') throw new Error('no code');
       } catch {
         // A JSON route that answers something else: a body cut short, or a proxy page. Try again.
-        throw new VfsError('EPROTO', `${operation}: not a Cloudreve JSON envelope`, {
-          ...details, status: res.status, providerMessage: text.slice(0, 200), retryable: true,
+        // (No `status` detail: the Scheduler would then describe the failure as "HTTP 200" only.)
+        throw new VfsError('EPROTO', `${operation}: the answer (HTTP ${res.status}, ${text.length} bytes) is not a Cloudreve JSON envelope`, {
+          ...details, providerMessage: text.slice(0, 200), retryable: true,
         });
       }
       if (env.code !== 0 && !accept.includes(env.code)) throw envelopeError(env, details);

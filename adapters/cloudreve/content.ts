@@ -36,9 +36,12 @@ export class ContentReader {
   /** A stream of `length` bytes from `offset` (to the end when `length` is undefined). */
   async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
     for (let attempt = 0; ; attempt++) {
+      const cached = attempt === 0 && this.urls.has(path);
       const url = await this.url(path, signal, attempt > 0);
       if (length === 0) return Readable.from([]);
-      const range = offset > 0 || length !== undefined ? `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}` : undefined;
+      // Always a Range, even for the whole file: the 206's Content-Range then says how many bytes
+      // must arrive, so a body cut short (or a lying Content-Length) is caught, not taken as the file.
+      const range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
       const res = await this.client.fetchContent(url, range, signal);
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
@@ -60,6 +63,11 @@ export class ContentReader {
       }
       if (res.status === 404) {
         await res.body?.cancel().catch(() => undefined);
+        // A URL cached before someone else replaced the file points at the old, deleted content.
+        if (cached) {
+          this.urls.delete(path);
+          continue;
+        }
         throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
       }
       if (res.status !== 200 && res.status !== 206) {
@@ -68,10 +76,23 @@ export class ContentReader {
           ...details, providerMessage: text.slice(0, 300),
         });
       }
-      if (!res.body) return Readable.from([]);
+      let expected: number | undefined;
+      if (res.status === 206) {
+        const span = /^bytes (\d+)-(\d+)\/(?:\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        const declared = res.headers.get('content-length');
+        if (!span || Number(span[1]) !== offset || (declared !== null && Number(declared) !== Number(span[2]) - Number(span[1]) + 1)) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))} with Content-Length ${declared ?? 'none'}`, details);
+        }
+        expected = Number(span[2]) - Number(span[1]) + 1;
+      }
+      if (!res.body) {
+        if (expected) throw new VfsError('EIO', `read ${JSON.stringify(path)}: the content URL sent no body`, { ...details, retryable: true });
+        return Readable.from([]);
+      }
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.
-      const source = res.status === 200 && range ? Readable.from(window(body, offset, length)) : body;
+      const source = res.status === 200 ? Readable.from(window(body, offset, length)) : Readable.from(exactly(body, expected!, path));
       return guard(source, path);
     }
   }
@@ -109,6 +130,21 @@ async function* window(body: AsyncIterable<Buffer>, offset: number, length: numb
     if (to > from) yield chunk.subarray(from, to);
     pos += chunk.length;
     if (pos >= end) break;
+  }
+}
+
+/** Pass `body` through, failing (EIO, retryable) when it ends before `expected` bytes or runs past them. */
+async function* exactly(body: AsyncIterable<Buffer>, expected: number, path: string): AsyncGenerator<Buffer> {
+  let got = 0;
+  for await (const chunk of body) {
+    got += chunk.length;
+    if (got > expected) break;
+    yield chunk;
+  }
+  if (got !== expected) {
+    throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download ${got > expected ? 'ran past' : 'ended at ' + got + ' bytes, short of'} the ${expected} bytes its Content-Range announced`, {
+      provider: 'cloudreve', operation: 'read', path, retryable: true,
+    });
   }
 }
 

@@ -12,6 +12,7 @@ import type { SchedulerOptions } from '../../src/scheduler.js';
 import { TokenSource } from './auth.js';
 import type { CouchdropCredentials } from './auth.js';
 import { couchdropError, providerMessageOf } from './codes.js';
+import { checkWireEntry } from './validate.js';
 import { DEFAULT_API_URL, DEFAULT_FILEIO_URL, ROUTES, resolveRoutes } from './routes.js';
 import type { CouchdropProvisionalRoutes, CouchdropRouteOverrides } from './routes.js';
 import type { CouchdropAuthBody, CouchdropLsBody, CouchdropLstatBody, CouchdropWireEntry } from './wire.js';
@@ -119,15 +120,15 @@ export class CouchdropClient {
   /** `POST /file/ls`: the direct children of a folder. */
   async ls(path: string, signal?: AbortSignal): Promise<CouchdropWireEntry[]> {
     const body = await this.#json<CouchdropLsBody>(ROUTES.ls, path, signal);
-    if (!body || !Array.isArray(body.ls)) throw protocolError(ROUTES.ls, path, 'no "ls" array');
-    return body.ls;
+    if (!body || !Array.isArray(body.ls)) throw protocolError(ROUTES.ls, path, `no "ls" array${saying(body)}`);
+    return body.ls.map((w, i) => checkWireEntry(w, `listing entry ${i}`, (what) => protocolError(ROUTES.ls, path, what)));
   }
 
   /** `POST /file/lstat`: one file or folder. */
   async lstat(path: string, signal?: AbortSignal): Promise<CouchdropWireEntry> {
     const body = await this.#json<CouchdropLstatBody>(ROUTES.lstat, path, signal);
-    if (!body || typeof body.lstat !== 'object' || body.lstat === null) throw protocolError(ROUTES.lstat, path, 'no "lstat" object');
-    return body.lstat;
+    if (!body || typeof body.lstat !== 'object' || body.lstat === null) throw protocolError(ROUTES.lstat, path, `no "lstat" object${saying(body)}`);
+    return checkWireEntry(body.lstat, 'the entry', (what) => protocolError(ROUTES.lstat, path, what));
   }
 
   /**
@@ -184,7 +185,8 @@ export class CouchdropClient {
       try {
         return (await res.json()) as T;
       } catch (e) {
-        throw protocolError(route, path, 'the answer is not JSON', e);
+        // A body cut short or a proxy's page: worth another try on these read-only routes.
+        throw protocolError(route, path, 'the answer is not JSON', e, true);
       }
     });
   }
@@ -278,10 +280,17 @@ async function drain(res: Response): Promise<void> {
   await res.arrayBuffer().catch(() => undefined);
 }
 
-function protocolError(route: string, path: string, what: string, cause?: unknown): VfsError {
+function protocolError(route: string, path: string, what: string, cause?: unknown, retryable = false): VfsError {
   return new VfsError('EPROTO', `couchdrop POST ${route} ${JSON.stringify(path)}: unexpected answer: ${what}`, {
-    provider: 'couchdrop', operation: `POST ${route}`, path, ...(cause !== undefined ? { cause } : {}),
+    provider: 'couchdrop', operation: `POST ${route}`, path, retryable, ...(cause !== undefined ? { cause } : {}),
   });
+}
+
+/** ", the answer says: …" when a 200 body carries an error message instead of data. */
+function saying(body: unknown): string {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as { error?: unknown; err?: unknown; message?: unknown };
+  const message = [b.error, b.err, b.message].find((m) => typeof m === 'string' && m !== '') as string | undefined;
+  return message ? ` (the answer says: ${message.slice(0, 200)})` : '';
 }
 
 function trimSlash(url: string): string {

@@ -399,8 +399,8 @@ export class CouchdropVfs implements Vfs {
     // Our own controller lets a locally cut range stop the download once it has its bytes.
     const stop = new AbortController();
     const downloadSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const ranged = from > 0 || end !== undefined;
-    const res = await this.client.download(p, ranged ? { start: from, ...(end !== undefined ? { end: end - 1 } : {}) } : undefined, downloadSignal);
+    // A Range even for the whole file: a 206's Content-Range then tells how many bytes must arrive.
+    const res = await this.client.download(p, { start: from, ...(end !== undefined ? { end: end - 1 } : {}) }, downloadSignal);
     if (res.status === 416) {
       // The range starts at or past the end: the bytes that exist there are none.
       await res.body?.cancel().catch(() => undefined);
@@ -433,9 +433,15 @@ export class CouchdropVfs implements Vfs {
           position += chunk.length;
           yield chunk;
         }
+        // A body that ended "cleanly" short of what the answer announced (a Content-Length that
+        // lied, a close-delimited body cut off) is a break-off too, not the end of the file.
+        const due = download.total === undefined ? undefined : Math.min(end ?? download.total, download.total);
+        if (due !== undefined && position < due) throw new ShortBody(position, due);
         return;
       } catch (e) {
-        if (signal?.aborted || !isNetworkError(e) || resumes >= MAX_RESUMES) throw e;
+        if (signal?.aborted || !(isNetworkError(e) || e instanceof ShortBody) || resumes >= MAX_RESUMES) {
+          throw e instanceof ShortBody ? fail('EIO', e.message, 'read', p) : e;
+        }
         this.#log.info('download broke off; asking for the rest', { path: p, at: position, resume: resumes + 1 });
         const next = await this.#openDownload(p, position, end, signal);
         const before = current.total;
@@ -457,6 +463,13 @@ export class CouchdropVfs implements Vfs {
     } catch (e) {
       throw toVfsError(e, { provider: 'couchdrop', operation: 'read', path: p });
     }
+  }
+}
+
+/** A download body that stopped before the bytes its answer announced. */
+class ShortBody extends Error {
+  constructor(at: number, due: number) {
+    super(`the download stopped at byte ${at}, short of the ${due} its answer announced`);
   }
 }
 
