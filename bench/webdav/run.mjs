@@ -4,17 +4,17 @@
 // Tells what is missing (rclone, wrk, the build) instead of installing anything.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIG_BYTES, LIST_ENTRIES, bigChunks, seedData } from './data.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = process.env.BENCH_DIST ?? join(here, '../../dist');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 3);
 
 const missing = [];
@@ -25,6 +25,8 @@ if (missing.length) {
   console.log(`bench/webdav: cannot run, missing: ${missing.join(', ')}`);
   process.exit(0);
 }
+const hasCurl = spawnSync('curl', ['--version']).error === undefined;
+if (!hasCurl) console.log('bench/webdav: curl not found; the 200 MiB GET uses the Node client (noisier: it competes for CPU)');
 if (!hasWrk) console.log('bench/webdav: wrk not found (apt-get install wrk); small GETs use a Node keep-alive loop instead');
 
 const children = [];
@@ -110,6 +112,13 @@ async function timed(fn) {
 
 const tests = {
   async getBig(s) {
+    if (hasCurl) {
+      // curl is a lean client: the figure is the server's, not the client's CPU.
+      const out = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', s.url + 'big.bin'], { encoding: 'utf8' });
+      const [bytes, seconds] = out.stdout.trim().split(' ').map(Number);
+      if (bytes !== BIG_BYTES) throw new Error(`${s.name}: GET returned ${bytes} bytes`);
+      return BIG_BYTES / 1048576 / seconds;
+    }
     const { seconds, r } = await timed(() => request(s.url + 'big.bin', 'GET', { fresh: true }));
     if (r.bytes !== BIG_BYTES) throw new Error(`${s.name}: GET returned ${r.bytes} bytes`);
     return BIG_BYTES / 1048576 / seconds; // MiB/s
@@ -162,13 +171,28 @@ for (const s of servers) {
   await tests.propfind(s);
   await request(s.url + 'small.bin', 'GET');
 }
+// Server CPU time per run (Linux /proc): unlike throughput it does not depend on how busy the
+// machine is, so it tells efficiency even when other work disturbs the timings.
+const tickMs = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * tickMs; // utime + stime
+  } catch {
+    return NaN;
+  }
+}
 const results = {};
+const cpu = {};
 for (const name of Object.keys(tests)) {
   results[name] = { cloudmount: [], rclone: [] };
+  cpu[name] = { cloudmount: [], rclone: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of servers) {
       if (process.env.BENCH_VERBOSE) console.log(`${name} ${s.name} round ${round + 1}`);
+      const c0 = cpuMs(s.pid);
       results[name][s.name].push(await tests[name](s));
+      cpu[name][s.name].push(cpuMs(s.pid) - c0);
     }
   }
 }
@@ -179,13 +203,30 @@ const rows = [
   ['GET 4 KiB', 'smallGets', 'req/s', false, 'ratio ≥ 1.0'],
   ['PUT 200 MiB', 'putBig', 'MiB/s', false, 'ratio ≥ 1.0'],
 ];
-console.log(`\nWebDAV benchmark (median of ${ROUNDS}, alternating; ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+console.log(`\nWebDAV benchmark (median of ${ROUNDS}, alternating; ${((Date.now() - started) / 1000).toFixed(0)} s; ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} — figures on a busy machine are noisy)`);
 console.log('test                               cloudmount        rclone   cloudmount÷rclone  target');
 for (const [label, key, unit, lowerIsBetter, target] of rows) {
   const a = median(results[key].cloudmount);
   const b = median(results[key].rclone);
   const fmt = (x) => `${x.toFixed(x < 10 ? 2 : 0)} ${unit}`.padStart(13);
   console.log(`${label.padEnd(34)} ${fmt(a)} ${fmt(b)}   ${(a / b).toFixed(2).padStart(8)}×          ${target}${lowerIsBetter ? ' (time)' : ''}`);
+}
+// Per operation: the small-GET run lasts a fixed time, so its CPU is divided by the requests served.
+const perOp = {
+  getBig: (ms) => ms,
+  propfind: (ms) => ms / 5,
+  smallGets: (ms, rate) => (ms * 1000) / (rate * WRK_SECONDS),
+  putBig: (ms) => ms,
+};
+const perOpUnit = { getBig: 'ms', propfind: 'ms', smallGets: 'µs', putBig: 'ms' };
+console.log('\nserver CPU per operation              cloudmount        rclone   cloudmount÷rclone  (lower is better)');
+for (const [label, key] of rows) {
+  const cost = (name) => median(cpu[key][name].map((ms, i) => perOp[key](ms, results[key][name][i])));
+  const a = cost('cloudmount');
+  const b = cost('rclone');
+  if (Number.isNaN(a) || Number.isNaN(b)) continue;
+  const fmt = (x) => `${x.toFixed(x < 10 ? 1 : 0)} ${perOpUnit[key]}`.padStart(13);
+  console.log(`${label.padEnd(34)} ${fmt(a)} ${fmt(b)}   ${(a / b).toFixed(2).padStart(8)}×`);
 }
 agent.destroy();
 for (const c of children) c.kill();
