@@ -57,6 +57,8 @@ export class CachedVfs implements Vfs {
   private readonly log: Logger;
   /** Bumped by every mutation and forget: results of calls started before it are not stored. */
   private epoch = 0;
+  /** Reads at least this long that start on an uncached block stream straight through (see openPassThrough). */
+  private readonly passThroughBytes: number;
   /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
   private readonly fold: (path: string) => string;
 
@@ -66,6 +68,7 @@ export class CachedVfs implements Vfs {
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });
     this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
     this.meta = new MetadataCache({ ...this.options, fold: this.fold });
+    this.passThroughBytes = Math.max(2 * this.options.readAheadBytes, Math.floor(this.options.blockCacheBytes / 2));
     this.blocks = new BlockCache(inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
       (path) => this.onStale(path));
     this.access = new AccessTracker({
@@ -170,6 +173,9 @@ export class CachedVfs implements Vfs {
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
+        if (end - offset >= this.passThroughBytes && !this.blocks.holds(file, Math.floor(offset / this.options.blockSize))) {
+          return await this.openPassThrough(file, offset, end, options.signal);
+        }
         return await this.openBlocks(file, offset, end, options.signal);
       } catch (e) {
         // The file changed size behind our back: the metadata is dropped now, so one retry sees the new version.
@@ -333,6 +339,44 @@ export class CachedVfs implements Vfs {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /**
+   * A long read the block cache could not hold anyway (a whole big file through WebDAV, a FUSE
+   * handle's stream): ONE inner read streamed straight through, without cutting it into blocks.
+   * Cutting it into read-ahead spans cost one request (one round trip) per span and a copy per
+   * byte, and halved the end-to-end speed over a 20 ms link. The version check is the block
+   * cache's: ask for one byte past the end we know; getting it, or getting too few bytes, means
+   * the file changed (ESTALE mid-stream, metadata and blocks dropped).
+   */
+  private async openPassThrough(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
+    const probe = end === file.size ? 1 : 0;
+    this.counters.innerReads++;
+    const source = await this.inner.read(file.path, { offset, length: end - offset + probe, ...(signal ? { signal } : {}) });
+    const expected = end - offset;
+    const counters = this.counters;
+    const stale = (why: string) => {
+      counters.staleDetected++;
+      this.onStale(file.path);
+      return new VfsError('ESTALE', `${file.path}: ${why}; it changed on the server, read it again`, {
+        provider: 'cache', operation: 'read', path: file.path, retryable: true,
+      });
+    };
+    let seen = 0;
+    async function* checked(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          counters.bytesFetched += chunk.length;
+          if (seen + chunk.length > expected) throw stale('the file is longer than its cached size');
+          seen += chunk.length;
+          yield chunk;
+        }
+        if (seen < expected) throw stale('the file is shorter than its cached size');
+      } finally {
+        if (!source.destroyed) source.destroy();
+      }
+    }
+    return Readable.from(checked(), { objectMode: false, highWaterMark: 256 * 1024 });
+  }
 
   private async openBlocks(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
     const { sequential, state } = this.access.observe(file.id, file.key, offset, end - offset);

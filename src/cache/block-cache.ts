@@ -118,6 +118,11 @@ export class BlockCache {
     return { data: this.pending.get(key)!.promise, fromCache: false };
   }
 
+  /** True when block `i` of `file` is cached or on its way. */
+  holds(file: FileVersion, i: number): boolean {
+    return this.has(file, i);
+  }
+
   /** Let go of every span `holder` keeps alive; spans nobody holds any more are aborted. */
   release(holder: Holder): void {
     for (const span of holder.held) {

@@ -58,6 +58,31 @@ describe('CachedVfs reads', { timeout: 60_000 }, () => {
     expect(counter.bytesRead).toBe(size);
   });
 
+  it('a whole-file read longer than half the block cache is one inner read streamed straight through', async () => {
+    const size = 40 * MiB + 777;
+    const data = pseudoRandomBytes(size, 40);
+    const { counter, cache } = await setup(data);
+    const got = await collect(await cache.read('/file.bin'));
+    expect(sha256(got)).toBe(sha256(data));
+    expect(counter.calls.read).toBe(1);
+    expect(counter.bytesRead).toBe(size);
+    expect(cache.stats().blockCacheBytes).toBe(0);
+  });
+
+  it('a pass-through read of a file that grew or shrank behind the cache fails ESTALE, and the next read is right', async () => {
+    const small = { blockSize: 64 * KiB, readAheadBytes: 128 * KiB, blockCacheBytes: 512 * KiB, statTtlMs: 60_000 };
+    for (const [seed, nextSize] of [[61, 2 * MiB], [62, MiB / 2]] as const) {
+      const v1 = pseudoRandomBytes(MiB, seed);
+      const v2 = pseudoRandomBytes(nextSize, seed + 100);
+      const { memory, cache } = await setup(v1, small);
+      await cache.stat('/file.bin');
+      await memory.write('/file.bin', v2);
+      await expectCode(collect(await cache.read('/file.bin')), 'ESTALE');
+      expect(cache.stats().staleDetected).toBe(1);
+      expect((await collect(await cache.read('/file.bin'))).equals(v2)).toBe(true);
+    }
+  });
+
   it('random reads fetch only the aligned blocks they touch', async () => {
     const size = 16 * MiB;
     const data = pseudoRandomBytes(size, 16);
