@@ -15,7 +15,7 @@ export class MetaCache {
   private readonly listings: LRUCache<string, Set<string>>;
   readonly enabled: boolean;
 
-  constructor(ttlMs: number, maxEntries = 200_000) {
+  constructor(ttlMs: number, maxEntries = 50_000) {
     this.enabled = ttlMs > 0;
     const ttl = Math.max(1, ttlMs);
     this.entries = new LRUCache({ max: maxEntries, ttl });
