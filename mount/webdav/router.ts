@@ -38,6 +38,8 @@ const HANDLERS: Record<string, Handler> = {
 const MUTATING = new Set(['PUT', 'DELETE', 'MKCOL', 'COPY', 'MOVE', 'PROPPATCH', 'LOCK', 'UNLOCK']);
 /** Longest request target accepted (paths are at most 4096 bytes, percent-encoding triples that). */
 const MAX_URL_LENGTH = 16 * 1024;
+/** Request bodies up to this size are drained after an error answer (keeps the connection usable). */
+const DRAIN_LIMIT = 1024 * 1024;
 
 /** Build the node:http request listener for a server. */
 export function createRequestListener(state: ServerState, auth: BasicAuth | undefined) {
@@ -68,12 +70,15 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
         res.destroy();
         return;
       }
+      // A refused upload is not read to its end: a big or unsized body closes the connection instead.
+      const bigBody = !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT);
+      if (bigBody && !res.headersSent) res.shouldKeepAlive = false;
       try {
         sendError(fallback, e);
       } catch {
         res.destroy();
       }
-      req.resume();
+      if (!bigBody) req.resume();
     };
     req.on('error', ignore);
     res.on('error', ignore);

@@ -118,6 +118,31 @@ describe('serveWebdav over MemoryVfs', () => {
     expect((await vfs.list('/docs-deep')).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('a refused big upload is answered at once and not read to its end', async () => {
+    await vfs.mkdir('/locked-dir');
+    const lock = await fetch(url + 'locked-dir/', {
+      method: 'LOCK',
+      body: '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+    });
+    const token = lock.headers.get('lock-token')!;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(server.port, '127.0.0.1');
+      let out = '';
+      socket.on('data', (d) => {
+        out += d;
+        if (out.includes('\r\n\r\n')) socket.destroy();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(out));
+      // Announce 1 GiB, send a little: the 423 must come without waiting for the rest.
+      socket.write(`PUT /locked-dir/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 ** 3}\r\n\r\n`);
+      socket.write(Buffer.alloc(64 * 1024));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 423/);
+    expect(answer).toMatch(/connection: close/i);
+    await fetch(url + 'locked-dir/', { method: 'UNLOCK', headers: { 'Lock-Token': token } });
+  });
+
   it('an aborted PUT leaves the previous version intact', async () => {
     const answer = await new Promise<string>((resolve) => {
       const socket = connect(server.port, '127.0.0.1');
