@@ -57,7 +57,7 @@ export class CachedVfs implements Vfs {
   private readonly log: Logger;
   /** Bumped by every mutation and forget: results of calls started before it are not stored. */
   private epoch = 0;
-  /** Reads at least this long that start on an uncached block stream straight through (see openPassThrough). */
+  /** Reads from offset 0 at least this long, whose first block is not cached, stream straight through (see openPassThrough). */
   private readonly passThroughBytes: number;
   /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
   private readonly fold: (path: string) => string;
@@ -173,7 +173,7 @@ export class CachedVfs implements Vfs {
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
-        if (end - offset >= this.passThroughBytes && !this.blocks.holds(file, Math.floor(offset / this.options.blockSize))) {
+        if (offset === 0 && end >= this.passThroughBytes && !this.blocks.holds(file, 0)) {
           return await this.openPassThrough(file, offset, end, options.signal);
         }
         return await this.openBlocks(file, offset, end, options.signal);
@@ -341,8 +341,10 @@ export class CachedVfs implements Vfs {
   // ---- internals -------------------------------------------------------------------------
 
   /**
-   * A long read the block cache could not hold anyway (a whole big file through WebDAV, a FUSE
-   * handle's stream): ONE inner read streamed straight through, without cutting it into blocks.
+   * A long read from the start of a file, too big for the block cache to hold anyway (`cat`/`cp`
+   * through FUSE, a WebDAV GET without Range): ONE inner read streamed straight through, without
+   * cutting it into blocks. Reads that start elsewhere (seeks, Range requests) keep the block
+   * path, so a small read in the middle of a huge file still fetches one block, not the rest of it.
    * Cutting it into read-ahead spans cost one request (one round trip) per span and a copy per
    * byte, and halved the end-to-end speed over a 20 ms link. The version check is the block
    * cache's: ask for one byte past the end we know; getting it, or getting too few bytes, means

@@ -58,7 +58,7 @@ describe('CachedVfs reads', { timeout: 60_000 }, () => {
     expect(counter.bytesRead).toBe(size);
   });
 
-  it('a whole-file read longer than half the block cache is one inner read streamed straight through', async () => {
+  it('a whole-file read longer than half the block cache is one inner read streamed straight through; a read further in keeps to blocks', async () => {
     const size = 40 * MiB + 777;
     const data = pseudoRandomBytes(size, 40);
     const { counter, cache } = await setup(data);
@@ -67,6 +67,11 @@ describe('CachedVfs reads', { timeout: 60_000 }, () => {
     expect(counter.calls.read).toBe(1);
     expect(counter.bytesRead).toBe(size);
     expect(cache.stats().blockCacheBytes).toBe(0);
+    counter.reset();
+    const middle = await collect(await cache.read('/file.bin', { offset: 20 * MiB + 5, length: 1024 }));
+    expect(middle.equals(data.subarray(20 * MiB + 5, 20 * MiB + 5 + 1024))).toBe(true);
+    expect(counter.calls.read).toBe(1);
+    expect(counter.bytesRead).toBeLessThanOrEqual(8 * MiB);
   });
 
   it('a pass-through read of a file that grew or shrank behind the cache fails ESTALE, and the next read is right', async () => {
@@ -253,6 +258,11 @@ describe('CachedVfs reads', { timeout: 60_000 }, () => {
     expect(got.equals(data.subarray(MiB + 3, MiB + 1003))).toBe(true);
     expect(counter.reads).toEqual([expect.objectContaining({ offset: MiB + 3, length: 1000, delivered: 1000 })]);
     expect(cache.stats().blockCacheBytes).toBe(0);
+    counter.reset();
+    const middle = await collect(await cache.read('/file.bin', { offset: 20 * MiB + 5, length: 1024 }));
+    expect(middle.equals(data.subarray(20 * MiB + 5, 20 * MiB + 5 + 1024))).toBe(true);
+    expect(counter.calls.read).toBe(1);
+    expect(counter.bytesRead).toBeLessThanOrEqual(8 * MiB);
   });
 
   describe('a file changed behind the cache is never served from old blocks', () => {
