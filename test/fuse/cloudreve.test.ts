@@ -24,7 +24,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over CloudreveVfs (emulator)', () 
     for (let i = 0; i < 500; i++) many[`f${i}.txt`] = `file ${i}`;
     emu = await startCloudreveEmulator({ seed: { many }, quota: 4 * 1024 * 1024 * 1024 });
     vfs = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, pageSize: PAGE, maxAttempts: 6,
-      schedulerOptions: { baseDelayMs: 10, maxDelayMs: 200 } });
+      schedulerOptions: { baseDelayMs: 10, maxDelayMs: 200, adaptive: false } });
     m = await mountTemp(vfs, { remote: 'cloudreve-test' });
     await writeTree(join(m.scratch, 'tree'));
   });

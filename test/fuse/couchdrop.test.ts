@@ -23,7 +23,9 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over CouchdropVfs (emulator)', () 
     emu = await startCouchdropEmulator({ randomSeed: 7 });
     vfs = new CouchdropVfs({
       token: emu.token, apiUrl: emu.apiUrl, fileioUrl: emu.fileioUrl,
-      scheduler: { baseDelayMs: 10, maxDelayMs: 200, maxAttempts: 6 },
+      // Fast retries, and no adaptive pacing: these tests are about the mount surviving faults; after a
+      // few 503s the pacer would slow the rest of the file to a crawl on a busy machine.
+      scheduler: { baseDelayMs: 10, maxDelayMs: 200, maxAttempts: 6, adaptive: false },
     });
     m = await mountTemp(vfs, { remote: 'couchdrop-test' });
     await writeTree(join(m.scratch, 'tree'));
@@ -88,7 +90,6 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over CouchdropVfs (emulator)', () 
     expect((await readAll(await vfs.read('/slow.txt'))).toString()).toBe('slow but sure');
   }, 90_000);
 
-  // Last: the Scheduler slows its pace after 503s, which would slow the tests after this one.
   it('survives a provider that answers 503s', async () => {
     emu.setFaults([{ kind: 503, every: 4, limit: 3 }]);
     try {

@@ -156,8 +156,10 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount over MemoryVfs', () => {
   });
 
   it('leaves no spool files behind after successful uploads', async () => {
-    const left = await sh(`ls -A ${q(m.spoolDir)} 2>/dev/null | wc -l`);
-    expect(left.stdout.trim()).toBe('0');
+    await vi.waitFor(async () => {
+      const left = await sh(`ls -A ${q(m.spoolDir)} 2>/dev/null | wc -l`);
+      expect(left.stdout.trim()).toBe('0');
+    }, { timeout: 10_000, interval: 50 });
   });
 });
 
@@ -176,7 +178,8 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount with every spool on disk (spoolMem
       await shOk(`: > ${f} && printf new > ${q(m.dir + '/fresh.txt')}`);
       expect((await vfs.stat('/base.txt')).size).toBe(0);
       expect((await content(vfs, '/fresh.txt')).toString()).toBe('new');
-      expect((await shOk(`ls -A ${q(m.spoolDir)} | wc -l`)).trim()).toBe('0');
+      // Spool files go when the last handle is released, which the kernel sends just after close().
+      await vi.waitFor(async () => expect((await shOk(`ls -A ${q(m.spoolDir)} | wc -l`)).trim()).toBe('0'), { timeout: 10_000, interval: 50 });
     } finally {
       await m.close();
     }
