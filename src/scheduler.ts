@@ -162,7 +162,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       ? new PQueue({ concurrency: options.concurrency ?? 8, intervalCap, interval, strict: true })
       : new PQueue({ concurrency: options.concurrency ?? 8 });
     const givenRate = intervalCap !== undefined && Number.isFinite(intervalCap) && interval > 0 ? (intervalCap * 1000) / interval : Infinity;
-    this.#pacer = new Pacer({ initialRate: givenRate, maxRate: givenRate, adaptive: options.adaptive ?? true });
+    // p-queue's window counts task starts; the pacer enforces the same cap at the moment of sending,
+    // which is what the server sees (a task may wait for its pace slot after it started).
+    const cap = Number.isFinite(givenRate) ? { count: intervalCap!, intervalMs: interval } : undefined;
+    this.#pacer = new Pacer({ initialRate: givenRate, maxRate: givenRate, adaptive: options.adaptive ?? true, cap });
     this.#pacer.onRateChange = (rate, reason) => this.emit('rate', { rate, reason });
     this.#log = (options.logger ?? silentLogger).child({ scheduler: this.name });
     this.#random = options.random ?? Math.random;

@@ -33,6 +33,8 @@ export interface PacerOptions {
   minRate?: number;
   /** Learn from throttles and successes (false: keep `initialRate`). */
   adaptive?: boolean;
+  /** A hard cap: never more than `count` starts in any `intervalMs` (checked at the moment of sending). */
+  cap?: { count: number; intervalMs: number } | undefined;
   /** Clock in ms, for tests. */
   now?: () => number;
 }
@@ -42,7 +44,7 @@ const WINDOW_MS = 1000;
 /** How much lateness of our own timers the pace makes up for (ms). */
 const CATCH_UP_MS = 50;
 /** Shortest look (s) that gives a usable estimate. */
-const MIN_WINDOW_S = 0.2;
+const MIN_WINDOW_S = 0.5;
 /** Cut when there is no usable estimate. */
 const CUT = 0.7;
 /** Shortest round between throttles (s) whose average is trusted. */
@@ -53,10 +55,11 @@ const FIRST_CUT = 0.6;
 const SETTLE = 0.95;
 /** Fast growth (per second) while below the remembered limit. */
 const FAST_GROWTH = 1.0;
-/** Probe growth per second just above the remembered limit … */
-const PROBE_GROWTH = 0.02;
-/** … doubling every this many seconds without a throttle. */
-const PROBE_DOUBLING_S = 5;
+/** Probe growth per accepted request near the remembered limit … */
+const PROBE_PER_REQUEST = 0.0002;
+/** … doubling every this many accepted requests without a throttle, at most this many times. */
+const PROBE_DOUBLING_REQUESTS = 400;
+const PROBE_MAX_DOUBLINGS = 6;
 
 /** A pacer: spaces request starts, holds them during pauses, adapts the rate to throttling. */
 export class Pacer {
@@ -75,6 +78,9 @@ export class Pacer {
   #lastGrowAt = 0;
   #lastBoundAt = -Infinity;
   #waiters: Waiter[] = [];
+  readonly #cap: { count: number; intervalMs: number } | undefined;
+  /** Start times of the last `cap.count` requests. */
+  #capTimes: number[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** Start times of requests sent in the last WINDOW_MS, oldest first. */
   #started: number[] = [];
@@ -93,6 +99,7 @@ export class Pacer {
     this.minRate = options.minRate ?? 0.2;
     this.adaptive = options.adaptive ?? true;
     this.rate = Math.min(options.initialRate ?? Infinity, this.maxRate);
+    this.#cap = options.cap;
   }
 
   /** Milliseconds between request starts at the current rate. */
@@ -119,11 +126,7 @@ export class Pacer {
   acquire(signal?: AbortSignal): Promise<number> {
     const began = this.#now();
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waiters.length === 0 && began >= this.#pausedUntil && began >= this.#nextStart) {
-      this.#release(began);
-      return Promise.resolve(0);
-    }
-    if (began >= this.#pausedUntil) this.#lastBoundAt = began;
+    if (this.tryAcquire()) return Promise.resolve(0);
     return new Promise<number>((resolve, reject) => {
       const waiter: Waiter = { resolve: () => resolve(this.#now() - began), reject, signal, onAbort: undefined };
       if (signal) {
@@ -139,21 +142,49 @@ export class Pacer {
     });
   }
 
+  /** Earliest time (on the pacer's clock) the next request may start. */
+  get readyAt(): number {
+    return Math.max(this.#pausedUntil, this.#nextStart, this.#capFreeAt());
+  }
+
+  /** Start a request now if its turn has come, without waiting; false (the pace is holding callers back) if not. */
+  tryAcquire(): boolean {
+    const now = this.#now();
+    if (this.#waiters.length === 0 && now >= this.readyAt) {
+      this.#release(now);
+      return true;
+    }
+    if (now >= this.#pausedUntil) this.#lastBoundAt = now;
+    return false;
+  }
+
   /** A request starts now: the next one may start one spacing later. */
-  #release(now: number): void {
+  /** When the hard cap (if any) allows another start: `count` starts ago plus the interval. */
+  #capFreeAt(): number {
+    const cap = this.#cap;
+    if (!cap || this.#capTimes.length < cap.count) return -Infinity;
+    return this.#capTimes[this.#capTimes.length - cap.count]! + cap.intervalMs;
+  }
+
+  #release(now: number, late = false): void {
+    if (this.#cap) {
+      this.#capTimes.push(now);
+      if (this.#capTimes.length > this.#cap.count) this.#capTimes.shift();
+    }
     if (this.#firstStartAt < 0) this.#firstStartAt = now;
     this.#started.push(now);
     if (this.#started.length > 4096) this.#trim(now);
     // Keep to the ideal grid when a timer fires late (else a loaded machine sends below the pace), but
     // forgive lateness beyond CATCH_UP_MS (or one spacing), so a stall never turns into a long burst.
+    // An idle pacer earns no credit: only a waiter released by a late timer keeps to the grid.
     const spacing = this.spacingMs;
-    this.#nextStart = Math.max(this.#nextStart, now - Math.max(spacing, CATCH_UP_MS)) + spacing;
+    this.#nextStart = late ? Math.max(this.#nextStart, now - Math.max(spacing, CATCH_UP_MS)) + spacing : now + spacing;
   }
 
   /** Arm the timer for the next waiter (pauses and the spacing both hold it). */
   #schedule(): void {
     if (this.#timer || this.#waiters.length === 0) return;
-    const delay = Math.max(0, Math.max(this.#pausedUntil, this.#nextStart) - this.#now());
+    const delay = Math.max(0, this.readyAt - this.#now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#tick();
@@ -162,10 +193,10 @@ export class Pacer {
 
   #tick(): void {
     const now = this.#now();
-    while (this.#waiters.length > 0 && now >= this.#pausedUntil && now >= this.#nextStart) {
+    while (this.#waiters.length > 0 && now >= this.readyAt) {
       const waiter = this.#waiters.shift()!;
       if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
-      this.#release(now);
+      this.#release(now, true);
       waiter.resolve();
     }
     if (this.#waiters.length > 0) {
@@ -185,14 +216,16 @@ export class Pacer {
     const dt = Math.min(1, (now - Math.max(this.#lastGrowAt, this.#lastCutAt)) / 1000);
     this.#lastGrowAt = now;
     // Only grow while the pace is what holds callers back; otherwise a quiet spell would inflate it.
-    if (dt <= 0 || now - this.#lastBoundAt > 1000) return;
+    if (now - this.#lastBoundAt > 1000) return;
     const target = this.limit * SETTLE;
     let next: number;
     if (this.rate < target * 0.97) {
       next = Math.min(this.rate * (1 + FAST_GROWTH * dt), target);
     } else {
-      const sinceCut = (now - this.#lastCutAt) / 1000;
-      next = this.rate * (1 + PROBE_GROWTH * 2 ** (sinceCut / PROBE_DOUBLING_S) * dt);
+      // Probe per accepted request, not per second: a cycle then costs the same few 429s out of the
+      // same number of requests whatever the limit, which keeps the throttled share low at low rates.
+      const boost = 2 ** Math.min(PROBE_MAX_DOUBLINGS, this.#acceptedSinceCut / PROBE_DOUBLING_REQUESTS);
+      next = this.rate * (1 + PROBE_PER_REQUEST * boost);
     }
     next = Math.min(next, this.maxRate);
     if (next > this.rate) {
@@ -227,7 +260,7 @@ export class Pacer {
       if (!Number.isFinite(this.rate)) {
         if (accepted === 0) return; // unpaced and nothing to go by: the pause must do
         next = (accepted / Math.max(seconds, 0.001)) * FIRST_CUT;
-      } else next = Math.min(this.rate, sent) * CUT;
+      } else next = this.rate * CUT;
       this.#acceptedSinceCut = 0;
     } else {
       const estimate = accepted / seconds;
