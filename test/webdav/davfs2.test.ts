@@ -114,7 +114,8 @@ describe.skipIf(!hasDavfs)('davfs2 kernel mount', () => {
       await expect(vfs.stat('/new dir')).rejects.toThrow(/ENOENT/);
     });
 
-    const ls = await run('ls', [mnt]);
-    if (ls.code !== 0) console.warn(`[note] davfs2 cannot list directories on this kernel: ${ls.stderr.trim()}`);
+    const ls = await run('ls', ['-1', mnt]);
+    if (ls.code === 0) expect(ls.stdout.split('\n')).toContain('from server.txt');
+    else console.warn(`[note] davfs2 cannot list directories on this kernel: ${ls.stderr.trim()}`);
   }, 120_000);
 });
