@@ -16,6 +16,18 @@ export interface Upstream {
   body: Buffer;
 }
 
+/** One request and its answer as the proxy saw them. */
+export interface Exchange {
+  method: string;
+  url: string;
+  requestHeaders: IncomingHttpHeaders;
+  /** The request body as text, when small. */
+  requestBody: string;
+  status: number;
+  /** The answer's body as text, when it is JSON. */
+  responseBody: string;
+}
+
 /** How a rule answers the client: `upstream` is undefined when the rule does not forward. */
 export type Act = (res: ServerResponse, upstream: Upstream | undefined, req: IncomingMessage) => void;
 
@@ -39,6 +51,8 @@ export interface HostileProxy {
   clear(): void;
   /** How many answers were spoiled so far. */
   spoiled: number;
+  /** Every exchange that passed (request headers and small bodies, JSON answers), for tests that hunt secrets. */
+  exchanges: Exchange[];
   close(): Promise<void>;
 }
 
@@ -51,6 +65,7 @@ export async function startHostileProxy(target = ''): Promise<HostileProxy> {
     add: (rule) => void rules.push({ ...rule, left: rule.times ?? Infinity }),
     clear: () => void rules.splice(0),
     spoiled: 0,
+    exchanges: [],
     close: async () => {},
   };
   const server = createServer(async (req, res) => {
@@ -66,6 +81,14 @@ export async function startHostileProxy(target = ''): Promise<HostileProxy> {
         return;
       }
       const upstream = await forward(proxy.target, req, body);
+      if (proxy.exchanges.length < 20_000) {
+        proxy.exchanges.push({
+          method: req.method ?? 'GET', url: req.url ?? '/', requestHeaders: req.headers,
+          requestBody: body.length <= 64 * 1024 ? body.toString('utf8') : '',
+          status: upstream.status,
+          responseBody: String(upstream.headers['content-type'] ?? '').includes('json') ? upstream.body.toString('utf8') : '',
+        });
+      }
       res.writeHead(upstream.status, stripHop(upstream.headers));
       res.end(upstream.body);
     } catch {
