@@ -8,7 +8,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -146,7 +146,7 @@ try {
       if (op.startsWith('ls') || op.startsWith('find')) await new Promise((r) => setTimeout(r, 1100));
     }
   }
-  console.log(`\nFUSE benchmark (${ROUNDS} rounds, median seconds; ratio = rclone time ÷ cloudmount time, > 1 means cloudmount is faster)\n`);
+  console.log(`\nFUSE benchmark (${ROUNDS} rounds, median seconds; ratio = rclone time ÷ cloudmount time, > 1 means cloudmount is faster; load average ${loadavg()[0].toFixed(1)})\n`);
   const header = ['operation', ...kinds.map((k) => `${k} s`), ...kinds.slice(1).map((k) => `× vs ${k}`), 'target'];
   const rows = [header];
   for (const op of Object.keys(ops)) {
