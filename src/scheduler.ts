@@ -91,7 +91,10 @@ export interface SchedulerStats {
   retries: number;
   /** Attempts answered 429/503 (or EAGAIN from the adapter). */
   throttled: number;
-  /** Calls that finally failed (caller aborts not included: see `cancelled`). */
+  /**
+   * Calls that failed: retries ran out, a one-shot body could not be resent, or an unexpected error.
+   * Not included: definite answers passed through (`rejected`) and caller aborts (`cancelled`).
+   */
   failures: number;
   /** Milliseconds spent waiting for backoff, pauses and pacing, summed over calls. */
   waitMs: number;
@@ -99,10 +102,12 @@ export interface SchedulerStats {
   inFlight: number;
   /** Calls waiting for a slot or for their retry delay. */
   queued: number;
-  /** Calls finished (succeeded + failed + cancelled). */
+  /** Calls finished: succeeded + failures + rejected + cancelled. */
   calls: number;
   /** Calls that succeeded. */
   succeeded: number;
+  /** Calls that ended with a non-retryable VfsError from the attempt (ENOENT, EEXIST, EACCES…), passed through. */
+  rejected: number;
   /** Calls aborted by their caller. */
   cancelled: number;
   /** Current paced rate in requests/s (null = not paced). */
@@ -120,6 +125,7 @@ export interface SchedulerEvents {
   pause: [{ ms: number }];
   resume: [];
   rate: [{ rate: number; reason: 'throttle' | 'recover' }];
+  /** A call failed (see `SchedulerStats.failures`; definite answers such as ENOENT do not emit it). */
   failure: [{ label: string; code: ErrnoCode; attempts: number }];
 }
 
@@ -151,7 +157,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   #resumeTimer: NodeJS.Timeout | undefined;
   #resumeAt = 0;
   #backingOff = 0;
-  #counts = { requests: 0, retries: 0, throttled: 0, failures: 0, waitMs: 0, inFlight: 0, calls: 0, succeeded: 0, cancelled: 0 };
+  #counts = { requests: 0, retries: 0, throttled: 0, failures: 0, waitMs: 0, inFlight: 0, calls: 0, succeeded: 0, rejected: 0, cancelled: 0 };
 
   constructor(options: SchedulerOptions = {}) {
     super();
@@ -379,8 +385,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** The final error of a call: EAGAIN when throttled, ETIMEDOUT on timeout, EIO otherwise; fatal errors pass through. */
   #giveUp(kind: FailureKind, error: unknown, label: string, attempts: number, retryable: boolean): VfsError {
     this.#counts.calls++;
-    this.#counts.failures++;
     let result: VfsError;
+    if (kind === 'fatal' && error instanceof VfsError) {
+      // A definite answer (ENOENT, EEXIST, …): routine for the adapter, not a failure of ours.
+      this.#counts.rejected++;
+      result = toVfsError(error, { provider: this.name, operation: label });
+      this.#log.debug(`${label}: ${result.message}`);
+      return result;
+    }
+    this.#counts.failures++;
     if (kind === 'fatal') {
       result = toVfsError(error, { provider: this.name, operation: label });
     } else {

@@ -58,6 +58,7 @@ describe('Scheduler retries', () => {
     );
     expect(err.details.providerCode).toBe(40004);
     expect(server.seen).toHaveLength(1);
+    expect(s.stats()).toMatchObject({ requests: 1, retries: 0, rejected: 1, failures: 0 });
   });
 
   it('retries when consume asks for it (an HTTP-200 envelope with a retryable code)', async () => {

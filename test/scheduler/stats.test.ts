@@ -1,5 +1,6 @@
 /** stats() and events add up to what the server saw; logs explain retries without leaking secrets. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { VfsError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
 import { Scheduler } from '../../src/scheduler.js';
@@ -31,22 +32,29 @@ describe('Scheduler stats, events and logs', () => {
     s.on('throttle', () => events.throttle++);
     s.on('failure', () => events.failure++);
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 80 }, (_, i) => s.request(`${server!.url}/item/${i}`, {}, async (res) => res.status)),
+      Array.from({ length: 80 }, (_, i) => s.request(`${server!.url}/item/${i}`, {}, async (res) => {
+        if (res.status === 404) throw new VfsError('ENOENT', 'no such item', { status: 404 });
+        return res.status;
+      })),
     );
-    const failed = outcomes.filter((o) => o.status === 'rejected').length;
+    const errors = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as VfsError] : []));
+    const notFound = errors.filter((e) => e.code === 'ENOENT').length;
+    const failed = errors.length - notFound;
     const st = s.stats();
     const seen = server.seen.length;
     const throttledAnswers = (server.statuses.get(429) ?? 0) + (server.statuses.get(503) ?? 0);
     expect(st.requests).toBe(seen);
     expect(st.throttled).toBe(throttledAnswers);
     expect(st.failures).toBe(failed);
-    expect(st.succeeded).toBe(80 - failed);
+    expect(st.rejected).toBe(notFound);
+    expect(st.succeeded).toBe(80 - failed - notFound);
     expect(st.calls).toBe(80);
     // Every request beyond the first of each call is a retry.
     expect(st.retries).toBe(seen - 80);
     expect(st).toMatchObject({ inFlight: 0, queued: 0, cancelled: 0 });
     expect(events).toEqual({ request: seen, retry: st.retries, throttle: throttledAnswers, failure: failed });
     expect(failed).toBeGreaterThan(0); // the seeded script does exhaust some calls
+    expect(notFound).toBeGreaterThan(0);
     expect(st.retries).toBeGreaterThan(10);
   });
 
