@@ -76,10 +76,13 @@ export class VfsError extends Error {
 }
 
 /** Errors carry their cause for debugging, but a cause's message may hold a URL with a signature. */
-function sanitizeCause(cause: unknown): unknown {
+function sanitizeCause(cause: unknown, depth = 0): unknown {
   if (cause instanceof VfsError) return cause;
   if (cause instanceof Error) {
-    const clean = new Error(redact(cause.message));
+    // Keep the chain (redacted, a few levels): undici's "fetch failed" carries the code that tells a
+    // reset (UND_ERR_SOCKET, ECONNRESET) apart only on its own cause.
+    const inner = depth < 4 && cause.cause !== undefined ? sanitizeCause(cause.cause, depth + 1) : undefined;
+    const clean = new Error(redact(cause.message), inner === undefined ? undefined : { cause: inner });
     clean.name = cause.name;
     const code = (cause as NodeJS.ErrnoException).code;
     if (code) (clean as NodeJS.ErrnoException).code = code;

@@ -4,7 +4,7 @@
  * Only one chunk is held in memory at a time (it is re-sent as is when a chunk request is retried).
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -83,6 +83,8 @@ function mismatch(expected: number, got: string): VfsError {
 
 /** Copy the stream into a private temp file to learn its size; chunks are read back from it. */
 async function spoolSource(data: WriteData, dir: string, signal?: AbortSignal): Promise<ByteSource> {
+  // A configured spool folder may not exist yet (first run, fresh --spool-dir): create it, private.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const folder = await mkdtemp(join(dir, 'cloudmount-cloudreve-'));
   const file = join(folder, 'spool');
   let size = 0;

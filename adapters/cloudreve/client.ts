@@ -18,6 +18,9 @@ import type {
   UploadSessionRequest, UploadSessionResponse,
 } from './types.js';
 
+/** Renewals after a 401 before the 401 is the answer. */
+const MAX_RENEWALS = 3;
+
 export interface CloudreveClientOptions {
   /** Site root, e.g. https://drive.example.com (no /api/v4). */
   baseUrl: string;
@@ -86,7 +89,8 @@ export class CloudreveClient {
   /** POST /session/token (and /session/token/2fa when the server asks for it). */
   private async login(): Promise<TokenPair> {
     const { email, password } = this.options;
-    const first = await this.callRaw<LoginResponse | string>('POST', '/session/token', { body: { email, password }, auth: false, idempotent: false }, [203]);
+    // Resending a password login only opens another session: safe to retry after a reset or 5xx.
+    const first = await this.callRaw<LoginResponse | string>('POST', '/session/token', { body: { email, password }, auth: false, idempotent: true }, [203]);
     if (first.code === 203) {
       if (!this.options.otp) {
         throw new VfsError('EACCES', 'this Cloudreve account uses two-factor authentication: pass an `otp` callback or tokens', {
@@ -102,7 +106,10 @@ export class CloudreveClient {
 
   /** POST /session/token/refresh → the rotated pair (bare, not wrapped in `user`). */
   private async refresh(refreshToken: string): Promise<TokenPair> {
-    const env = await this.callRaw<TokenPair>('POST', '/session/token/refresh', { body: { refresh_token: refreshToken }, auth: false, idempotent: false });
+    // Retried after a reset or 5xx: if the lost answer had already rotated the pair, the resend gets
+    // 40020 and the token manager logs in again with the password (a failed refresh used to fail the
+    // user's operation with EIO on a single 502).
+    const env = await this.callRaw<TokenPair>('POST', '/session/token/refresh', { body: { refresh_token: refreshToken }, auth: false, idempotent: true });
     return env.data as TokenPair;
   }
 
@@ -196,7 +203,7 @@ export class CloudreveClient {
 
   // ---- plumbing ------------------------------------------------------------------------------
 
-  /** An authenticated call: data on code 0; on 401 renew the token once and try again. */
+  /** An authenticated call: data on code 0; on 401 renew the token and try again (a few times). */
   private async call<T>(method: string, route: string, opts: CallOptions): Promise<T> {
     const auth = opts.auth ?? true;
     for (let attempt = 0; ; attempt++) {
@@ -205,7 +212,9 @@ export class CloudreveClient {
         const env = await this.callRaw<T>(method, route, opts, [], token);
         return env.data as T;
       } catch (e) {
-        if (token && attempt === 0 && isVfsError(e) && e.details.providerCode === 401) {
+        // More than once: a request can wait in the Scheduler (backoff, pauses after 429/503) longer
+        // than a short-lived token lives, so even the renewed token may have expired on the wire.
+        if (token && attempt < MAX_RENEWALS && isVfsError(e) && e.details.providerCode === 401) {
           this.logger.debug('cloudreve: 401, renewing the access token', { route });
           this.tokens.invalidate(token);
           continue;

@@ -22,6 +22,7 @@ import { MoveSequences } from './moves.js';
 import { openByteSource, readExactly } from './byte-source.js';
 import { CloudreveClient } from './client.js';
 import type { CloudreveClientOptions } from './client.js';
+import { settlingClient } from './settle.js';
 import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
 import { decodeName } from './names.js';
@@ -111,7 +112,8 @@ export class CloudreveVfs implements Vfs {
     if (options.otp) clientOptions.otp = options.otp;
     if (options.scheduler) clientOptions.scheduler = options.scheduler;
     if (options.timeoutMs !== undefined) clientOptions.timeoutMs = options.timeoutMs;
-    this.client = new CloudreveClient(clientOptions);
+    // Non-idempotent calls that fail ambiguously (reset, 5xx, timeout) are settled by looking (settle.ts).
+    this.client = settlingClient(new CloudreveClient(clientOptions));
     this.content = new ContentReader(this.client);
     this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 2000));
     this.permanentDelete = options.permanentDelete ?? false;

@@ -3,7 +3,7 @@
  * 429 or a dropped connection can send the WHOLE body again (a stream can be read only once).
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,6 +23,8 @@ export interface Spool {
 
 /** Copy `data` to a new temp file under `dir` (default the OS temp dir). A failing source leaves nothing behind. */
 export async function spoolToFile(data: WriteData, options: { dir?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<Spool> {
+  // A configured spool folder may not exist yet (first run, fresh --spool-dir): create it, private.
+  if (options.dir) await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const folder = await mkdtemp(join(options.dir ?? tmpdir(), 'cloudmount-couchdrop-'));
   const file = join(folder, 'spool');
   const dispose = () => rm(folder, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * front: the body goes to a private temp file first, then to the Vfs with its exact size.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,8 @@ export interface Spooled {
 
 /** Write `body` to a temp file under `dir`; the file is removed again when spooling fails. */
 export async function spoolToFile(body: AsyncIterable<Uint8Array>, dir: string, signal?: AbortSignal): Promise<Spooled> {
+  // A configured spool folder may not exist yet (first run, fresh --spool-dir): create it, private.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = await mkdtemp(join(dir, 'cloudmount-put-'));
   const file = join(tmp, 'body');
   const dispose = () => rm(tmp, { recursive: true, force: true });

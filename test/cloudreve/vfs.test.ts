@@ -345,7 +345,8 @@ describe('CloudreveVfs: rename and copy with name collisions', () => {
     await vfs.mkdir('/n');
     await vfs.write('/m/f.txt', text('mover'));
     await vfs.write('/n/f.txt', text('keep me'));
-    emu.injectFault('code50004', { route: 'POST /file/move' });
+    // Every send fails (one fault would be settled and resent: settle.ts).
+    emu.injectFault('code50004', { route: 'POST /file/move', times: 20 });
     await expect(vfs.rename('/m/f.txt', '/n/f.txt', { overwrite: true })).rejects.toMatchObject({ name: 'VfsError' });
     expect((await collect(await vfs.read('/n/f.txt'))).toString()).toBe('keep me');
     expect((await collect(await vfs.read('/m/f.txt'))).toString()).toBe('mover');

@@ -1,0 +1,130 @@
+/**
+ * Cloudreve's create/rename/move/delete and upload-session calls are POSTs/PUTs the Scheduler must not
+ * resend blindly: after a reset, a 5xx from a proxy or a timeout, the server may or may not have done
+ * the work. Before this, such a failure reached the user as EIO although nothing was wrong (the soak
+ * saw `mv` and COPY fail on a single 502). Here an ambiguous failure is settled by looking: the
+ * object is where the call would put it → done; it is still where it was → send the call again;
+ * anything else → the original error.
+ */
+import { VfsError, isVfsError } from '../../src/errors.js';
+import { isNetworkError } from '../../src/scheduler.js';
+import { baseName, joinPath, parentPath } from '../../src/path.js';
+import { cloudreveCode } from './api-error.js';
+import type { CloudreveClient } from './client.js';
+import { decodeName } from './names.js';
+import { uriToPath, pathToUri } from './uri.js';
+
+/** How many times a call that failed ambiguously is looked at and sent again. */
+const MAX_SENDS = 4;
+const AMBIGUOUS_STATUSES = new Set([500, 502, 504]);
+
+/** True when a non-idempotent request failed in a way that leaves open whether the server acted. */
+export function isAmbiguousFailure(e: unknown): boolean {
+  if (!(e instanceof VfsError) || e.retryable || (e.code !== 'EIO' && e.code !== 'ETIMEDOUT')) return false;
+  if (e.code === 'ETIMEDOUT') return true;
+  const seen = new Set<unknown>();
+  for (let cur: unknown = e; cur && typeof cur === 'object' && !seen.has(cur); ) {
+    seen.add(cur);
+    if (cur instanceof VfsError) {
+      const status = cur.details.status;
+      if (status !== undefined && AMBIGUOUS_STATUSES.has(status)) return true;
+      // A retryable envelope code (e.g. 50001) on a call that could not be resent.
+      if (cur !== e && cur.retryable) return true;
+    } else if (isNetworkError(cur)) return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+type Outcome = 'done' | 'not-done' | 'unknown';
+
+/** A client whose create/rename/move/delete settle ambiguous failures by looking (the rest is the client itself). */
+export function settlingClient(client: CloudreveClient): CloudreveClient {
+  const exists = async (uri: string): Promise<boolean> => {
+    try {
+      await client.info(uri);
+      return true;
+    } catch (e) {
+      if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return false;
+      throw e;
+    }
+  };
+  /** Send `call`; after an ambiguous failure ask `outcome` and resend only when the work was not done. */
+  const settle = async <T>(call: () => Promise<T>, outcome: () => Promise<Outcome>, done: () => Promise<T>): Promise<T> => {
+    for (let send = 1; ; send++) {
+      try {
+        return await call();
+      } catch (e) {
+        if (send >= MAX_SENDS || !isAmbiguousFailure(e)) throw e;
+        const o = await outcome().catch((): Outcome => 'unknown');
+        if (o === 'done') return done();
+        if (o === 'unknown') throw e;
+      }
+    }
+  };
+  const sibling = (uri: string, encodedName: string): string => {
+    const path = uriToPath(uri) ?? '/';
+    return pathToUri(joinPath(parentPath(path), decodeName(encodedName)));
+  };
+  const inside = (dirUri: string, uri: string): string => {
+    const path = uriToPath(uri) ?? '/';
+    return pathToUri(joinPath(uriToPath(dirUri) ?? '/', baseName(path)));
+  };
+
+  const overrides: Partial<CloudreveClient> = {
+    create: (uri, type, errOnConflict, signal, path) => settle(
+      () => client.create(uri, type, errOnConflict, signal, path),
+      async () => ((await exists(uri)) ? 'done' : 'not-done'),
+      () => client.info(uri, signal, path),
+    ),
+    rename: (uri, newName, signal, path) => {
+      const target = sibling(uri, newName);
+      return settle(
+        () => client.rename(uri, newName, signal, path),
+        async () => {
+          const [src, dst] = await Promise.all([exists(uri), exists(target)]);
+          return !src && dst ? 'done' : src && !dst ? 'not-done' : 'unknown';
+        },
+        () => client.info(target, signal, path),
+      );
+    },
+    move: (uris, dst, copy, signal, path) => {
+      // The sequences move one object at a time; a batch is left as it was.
+      if (uris.length !== 1) return client.move(uris, dst, copy, signal, path);
+      const [uri] = uris as [string];
+      const target = inside(dst, uri);
+      return settle(
+        () => client.move(uris, dst, copy, signal, path),
+        async () => {
+          const [src, out] = await Promise.all([exists(uri), exists(target)]);
+          // Callers move only into free names, so the target appearing means the move/copy happened.
+          if (copy) return out ? 'done' : src ? 'not-done' : 'unknown';
+          return !src && out ? 'done' : src && !out ? 'not-done' : 'unknown';
+        },
+        async () => {},
+      );
+    },
+    // A session the lost answer may have opened cannot be looked up; a resend either opens one or
+    // says clearly why not (e.g. the first session's lock).
+    createUploadSession: (req, signal, path) => settle(
+      () => client.createUploadSession(req, signal, path),
+      async () => 'not-done',
+      () => client.createUploadSession(req, signal, path),
+    ),
+    delete: (uris, permanent, signal, path) => settle(
+      () => client.delete(uris, permanent, signal, path),
+      async () => {
+        const left = await Promise.all(uris.map(exists));
+        return left.every((x) => !x) ? 'done' : left.every((x) => x) ? 'not-done' : 'unknown';
+      },
+      async () => {},
+    ),
+  };
+  return new Proxy(client, {
+    get(target, prop) {
+      if (typeof prop === 'string' && prop in overrides) return overrides[prop as keyof CloudreveClient];
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
