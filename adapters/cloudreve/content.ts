@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import { isSameOrInside } from '../../src/path.js';
+import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import type { Envelope } from './types.js';
@@ -17,6 +18,16 @@ interface CachedUrl {
   url: string;
   /** Stop using it after this instant (expiry minus a margin). */
   useUntil: number;
+}
+
+/** Times a download that broke off mid-body is resumed before the reader gets the error. */
+const MAX_RESUMES = 3;
+
+/** An open download: its checked body, which content it is (the URL's path names the entity), the file size. */
+interface Download {
+  body: Readable;
+  entity: string;
+  total?: number;
 }
 
 /** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
@@ -33,12 +44,48 @@ export class ContentReader {
     for (const key of this.urls.keys()) if (isSameOrInside(path, key)) this.urls.delete(key);
   }
 
-  /** A stream of `length` bytes from `offset` (to the end when `length` is undefined). */
+  /**
+   * A stream of `length` bytes from `offset` (to the end when `length` is undefined). A download
+   * that breaks off mid-body is resumed from where it stopped (a few times), as long as the file's
+   * content (its entity, named in the URL) and size did not change in between.
+   */
   async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
+    const first = await this.open(path, offset, length, signal);
+    if (!first) return Readable.from([]);
+    return guard(Readable.from(this.resumable(path, offset, length, first, signal)), path);
+  }
+
+  private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    let current = first;
+    let got = 0;
+    for (let resumes = 0; ; resumes++) {
+      try {
+        for await (const chunk of current.body) {
+          got += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (e) {
+        const breakOff = isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read');
+        if (signal?.aborted || !breakOff || resumes >= MAX_RESUMES) throw e;
+        const next = await this.open(path, offset + got, length === undefined ? undefined : length - got, signal);
+        if (!next || next.entity !== current.entity || (next.total !== undefined && current.total !== undefined && next.total !== current.total)) {
+          next?.body.destroy();
+          throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download broke off and the file changed before it could be resumed`, {
+            provider: 'cloudreve', operation: 'read', path,
+          });
+        }
+        current = next;
+      }
+    }
+  }
+
+  /** One ranged GET, headers received: its checked body, or undefined when there is nothing to read. */
+  private async open(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Download | undefined> {
     for (let attempt = 0; ; attempt++) {
       const cached = attempt === 0 && this.urls.has(path);
       const url = await this.url(path, signal, attempt > 0);
-      if (length === 0) return Readable.from([]);
+      if (length === 0) return undefined;
       // Always a Range, even for the whole file: the 206's Content-Range then says how many bytes
       // must arrive, so a body cut short (or a lying Content-Length) is caught, not taken as the file.
       const range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
@@ -59,7 +106,7 @@ export class ContentReader {
       if (res.status === 416) {
         // Range starts at or past the end (or the file is empty): nothing to read.
         await res.body?.cancel().catch(() => undefined);
-        return Readable.from([]);
+        return undefined;
       }
       if (res.status === 404) {
         await res.body?.cancel().catch(() => undefined);
@@ -77,23 +124,26 @@ export class ContentReader {
         });
       }
       let expected: number | undefined;
+      let total: number | undefined;
       if (res.status === 206) {
-        const span = /^bytes (\d+)-(\d+)\/(?:\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-        const declared = res.headers.get('content-length');
-        if (!span || Number(span[1]) !== offset || (declared !== null && Number(declared) !== Number(span[2]) - Number(span[1]) + 1)) {
+        const span = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
+        if (!span || Number(span[1]) !== offset) {
           await res.body?.cancel().catch(() => undefined);
-          throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))} with Content-Length ${declared ?? 'none'}`, details);
+          throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
         }
         expected = Number(span[2]) - Number(span[1]) + 1;
+        if (span[3] !== '*') total = Number(span[3]);
       }
       if (!res.body) {
         if (expected) throw new VfsError('EIO', `read ${JSON.stringify(path)}: the content URL sent no body`, { ...details, retryable: true });
-        return Readable.from([]);
+        return undefined;
       }
       const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.
       const source = res.status === 200 ? Readable.from(window(body, offset, length)) : Readable.from(exactly(body, expected!, path));
-      return guard(source, path);
+      source.once('close', () => body.destroy());
+      return { body: source, entity: new URL(url).pathname, ...(total !== undefined ? { total } : {}) };
     }
   }
 

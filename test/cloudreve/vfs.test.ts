@@ -98,10 +98,15 @@ describe('CloudreveVfs: reads', () => {
     expect((await collect(await vfs.read('/v.txt'))).toString()).toBe('second!');
   });
 
-  it('a download cut short mid-body fails the stream with a VfsError', async () => {
+  it('a download cut short mid-body is resumed from where it stopped; cut every time, it fails with a VfsError', async () => {
     const { emu, vfs } = await setup();
-    emu.store.seedFile(['cut.bin'], pseudoRandomBytes(2 * 1024 * 1024, 3));
+    const data = pseudoRandomBytes(2 * 1024 * 1024, 3);
+    emu.store.seedFile(['cut.bin'], data);
     emu.injectFault('reset', { route: 'GET /file/content' });
+    expect((await collect(await vfs.read('/cut.bin'))).equals(data)).toBe(true);
+    const ranges = emu.requests('GET /file/content').length;
+    expect(ranges).toBe(2);
+    emu.injectFault('reset', { route: 'GET /file/content', times: 10 });
     const stream = await vfs.read('/cut.bin');
     await expect(collect(stream)).rejects.toMatchObject({ name: 'VfsError', code: expect.stringMatching(/EIO|ECONNRESET/) });
   });
