@@ -45,6 +45,8 @@ type Node = FileNode | DirNode;
 
 /** Size of the blocks incoming bytes are packed into: big enough to make reads cheap. */
 const BLOCK_BYTES = 1024 * 1024;
+/** First block of a write without a size hint. */
+const FIRST_BLOCK_BYTES = 64 * 1024;
 
 export class MemoryVfs implements Vfs {
   readonly name = 'memory';
@@ -129,7 +131,9 @@ export class MemoryVfs implements Vfs {
     // only once the stream ended well: a failed or aborted write leaves the old content intact.
     const blocks: Buffer[] = [];
     const starts: number[] = [];
-    let block = Buffer.allocUnsafe(BLOCK_BYTES);
+    // Small files are the common case (and FUSE creates many): size the first block to the hint,
+    // or start small, so a 4 KiB file does not hold a 1 MiB block.
+    let block = Buffer.allocUnsafe(Math.min(BLOCK_BYTES, Math.max(1, options.size ?? FIRST_BLOCK_BYTES)));
     let used = 0;
     let size = 0;
     const previousSize = this.existingFileSize(p);
@@ -138,11 +142,11 @@ export class MemoryVfs implements Vfs {
         throwIfAborted(options.signal, { path: p, operation: 'write' });
         let at = 0;
         while (at < chunk.length) {
-          const n = Math.min(chunk.length - at, BLOCK_BYTES - used);
+          const n = Math.min(chunk.length - at, block.length - used);
           chunk.copy(block, used, at, at + n);
           used += n;
           at += n;
-          if (used === BLOCK_BYTES) {
+          if (used === block.length) {
             starts.push(size);
             blocks.push(block);
             size += used;
@@ -159,7 +163,7 @@ export class MemoryVfs implements Vfs {
     }
     if (used > 0) {
       starts.push(size);
-      blocks.push(used < BLOCK_BYTES / 2 ? Buffer.from(block.subarray(0, used)) : block.subarray(0, used));
+      blocks.push(used < block.length / 2 ? Buffer.from(block.subarray(0, used)) : block.subarray(0, used));
       size += used;
     }
 
@@ -277,12 +281,20 @@ export class MemoryVfs implements Vfs {
   }
 
   private existingFileSize(p: string): number {
-    try {
-      const node = this.lookup(p, 'write');
-      return node.kind === 'file' ? node.size : 0;
-    } catch {
-      return 0;
+    const node = this.find(p);
+    return node?.kind === 'file' ? node.size : 0;
+  }
+
+  /** Like lookup, but undefined instead of an error (no stack trace built on a hot path). */
+  private find(p: string): Node | undefined {
+    let node: Node = this.root;
+    for (const segment of splitPath(p)) {
+      if (node.kind !== 'directory') return undefined;
+      const child: Node | undefined = node.children.get(segment);
+      if (!child) return undefined;
+      node = child;
     }
+    return node;
   }
 
   /** Shared checks of rename and copy; returns the nodes involved. */
