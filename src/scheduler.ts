@@ -124,6 +124,7 @@ export interface SchedulerEvents {
   throttle: [{ label: string; status?: number; delayMs: number; retryAfterMs?: number; rate: number | null }];
   pause: [{ ms: number }];
   resume: [];
+  /** The paced rate changed: cut on a throttle, or grew back by 5 % or more since the last report. */
   rate: [{ rate: number; reason: 'throttle' | 'recover' }];
   /** A call failed (see `SchedulerStats.failures`; definite answers such as ENOENT do not emit it). */
   failure: [{ label: string; code: ErrnoCode; attempts: number }];
@@ -172,7 +173,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // which is what the server sees (a task may wait for its pace slot after it started).
     const cap = Number.isFinite(givenRate) ? { count: intervalCap!, intervalMs: interval } : undefined;
     this.#pacer = new Pacer({ initialRate: givenRate, maxRate: givenRate, adaptive: options.adaptive ?? true, cap });
-    this.#pacer.onRateChange = (rate, reason) => this.emit('rate', { rate, reason });
+    // Growth nudges the rate on every accepted request while probing: report steps of 5 % or more.
+    let reported = Infinity;
+    this.#pacer.onRateChange = (rate, reason) => {
+      if (reason === 'recover' && Number.isFinite(reported) && Math.abs(rate / reported - 1) < 0.05) return;
+      reported = rate;
+      this.emit('rate', { rate, reason });
+    };
     this.#log = (options.logger ?? silentLogger).child({ scheduler: this.name });
     this.#random = options.random ?? Math.random;
     this.#maxAttempts = Math.max(1, options.maxAttempts ?? 5);
