@@ -11,8 +11,10 @@
  * - the first throttle also counts the server's initial burst, so it only sets the rate; until the
  *   first throttle nothing is paced (only the concurrency cap applies).
  * - after a cut the rate grows back fast (×2/s) to 95 % of the pace we were turned away at, then
- *   probes upwards at 2 %/s, doubling every 5 s without a throttle, so a limit that rose (or was
- *   underestimated) is found again. It only grows while the pace is what holds callers back.
+ *   probes upwards by 0.02 % per accepted request (2 %/s at 100 requests/s), doubling every 400
+ *   accepted requests without a throttle, so a limit that rose (or was underestimated) is found
+ *   again. Per request rather than per second: a probe cycle then costs the same one or two 429s out
+ *   of the same number of requests whatever the limit. It only grows while the pace holds callers back.
  * - only one cut per round: requests sent before the last cut were already too fast.
  */
 
@@ -82,7 +84,7 @@ export class Pacer {
   /** Start times of the last `cap.count` requests. */
   #capTimes: number[] = [];
   #timer: NodeJS.Timeout | undefined;
-  /** Start times of requests sent in the last WINDOW_MS, oldest first. */
+  /** Start times of requests sent in the last WINDOW_MS, oldest first (how fast we really sent). */
   #started: number[] = [];
   /** Pauses overlapping the last WINDOW_MS, as [start, end]. */
   #pauses: Array<[number, number]> = [];
@@ -200,7 +202,7 @@ export class Pacer {
       waiter.resolve();
     }
     if (this.#waiters.length > 0) {
-      this.#lastBoundAt = now;
+      if (now >= this.#pausedUntil) this.#lastBoundAt = now;
       this.#schedule();
     }
   }
