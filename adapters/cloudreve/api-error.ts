@@ -20,13 +20,38 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
   }
   const info = lookupCode(code);
   const text = `${details.operation ?? 'request'}${details.path ? ` ${JSON.stringify(details.path)}` : ''}: Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`;
-  return new VfsError(info.errno, text, {
+  const options = {
     provider: 'cloudreve',
     ...details,
     providerCode: code,
     providerMessage: msg,
     retryable: info.retryable,
-  });
+  };
+  if (code === 40073 && Array.isArray(env.data)) {
+    // Under a symbol key: it survives the copies errors go through (object spread keeps it) but no
+    // JSON log line shows it (lock tokens are not for logs). For the caller that must clear its own lock.
+    Object.assign(options, { [LOCK_CONFLICTS]: env.data.filter(isConflict) });
+  }
+  return new VfsError(info.errno, text, options);
+}
+
+const LOCK_CONFLICTS = Symbol('cloudreve lock conflicts');
+
+/** One lock a 40073 answer names: which path, its token, and what holds it ("upload", "dav", …). */
+export interface LockConflict {
+  path?: string;
+  token?: string;
+  owner?: { application?: { type?: string } };
+}
+
+/** The locks a 40073 error named (empty for other errors). */
+export function lockConflicts(e: unknown): LockConflict[] {
+  if (!(e instanceof VfsError)) return [];
+  return ((e.details as Record<symbol, unknown>)[LOCK_CONFLICTS] as LockConflict[] | undefined) ?? [];
+}
+
+function isConflict(v: unknown): v is LockConflict {
+  return typeof v === 'object' && v !== null;
 }
 
 /** The Cloudreve code behind a VfsError made by `envelopeError`, if any. */

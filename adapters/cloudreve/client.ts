@@ -175,6 +175,11 @@ export class CloudreveClient {
     await this.call<void>('DELETE', '/file/upload', { body: { id: sessionId, uri }, idempotent: true, path });
   }
 
+  /** DELETE /file/lock: force-release locks by token (used only for a lock this client itself left behind). */
+  async releaseLocks(tokens: string[], path?: string): Promise<void> {
+    await this.call<void>('DELETE', '/file/lock', { body: { tokens }, idempotent: true, path });
+  }
+
   /** PUT /file/content: one-shot create or new version of a small file (exact Content-Length). */
   async putContent(uri: string, body: Uint8Array, signal?: AbortSignal, path?: string): Promise<FileResponse> {
     const res = await this.call<FileResponse>('PUT', '/file/content', { query: { uri }, body, idempotent: true, signal, path });

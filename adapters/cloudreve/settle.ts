@@ -9,7 +9,7 @@
 import { VfsError, isVfsError } from '../../src/errors.js';
 import { isNetworkError } from '../../src/scheduler.js';
 import { baseName, joinPath, parentPath } from '../../src/path.js';
-import { cloudreveCode } from './api-error.js';
+import { cloudreveCode, lockConflicts } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import { decodeName } from './names.js';
 import { uriToPath, pathToUri } from './uri.js';
@@ -104,13 +104,33 @@ export function settlingClient(client: CloudreveClient): CloudreveClient {
         async () => {},
       );
     },
-    // A session the lost answer may have opened cannot be looked up; a resend either opens one or
-    // says clearly why not (e.g. the first session's lock).
-    createUploadSession: (req, signal, path) => settle(
-      () => client.createUploadSession(req, signal, path),
-      async () => 'not-done',
-      () => client.createUploadSession(req, signal, path),
-    ),
+    // A session the lost answer may have opened cannot be looked up, but it locked the path (for the
+    // session's lifetime, a day by default): the resend sees that lock (40073, owner "upload") on this
+    // very URI, releases it, cancels the orphan's placeholder when there is one, and opens its own.
+    createUploadSession: (req, signal, path) => {
+      let lostAnswer = false;
+      return settle(
+        async () => {
+          try {
+            return await client.createUploadSession(req, signal, path);
+          } catch (e) {
+            if (!lostAnswer || cloudreveCode(e) !== 40073) throw e;
+            const ours = lockConflicts(e).filter((l) => l.owner?.application?.type === 'upload' && l.path === req.uri && typeof l.token === 'string');
+            if (ours.length === 0) throw e;
+            await client.releaseLocks(ours.map((l) => l.token!), path);
+            const orphan = await client.info(req.uri, signal, path).catch(() => undefined);
+            const sessionId = orphan?.metadata?.['sys:upload_session_id'];
+            if (sessionId) await client.cancelUpload(sessionId, req.uri, path).catch(() => undefined);
+            return await client.createUploadSession(req, signal, path);
+          }
+        },
+        async () => {
+          lostAnswer = true;
+          return 'not-done';
+        },
+        () => client.createUploadSession(req, signal, path),
+      );
+    },
     delete: (uris, permanent, signal, path) => settle(
       () => client.delete(uris, permanent, signal, path),
       async () => {

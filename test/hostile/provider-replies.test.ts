@@ -28,7 +28,7 @@ interface Bench {
   vfs: Vfs;
   /** Read what the server really holds (rules cleared first). */
   serverBytes(path: string): Promise<Buffer>;
-  routes: { list: RegExp; stat: RegExp; content: RegExp; upload: RegExp };
+  routes: { list: RegExp; stat: RegExp; content: RegExp; upload: RegExp; uploadSteps: RegExp[] };
   /** Edits of a listing / a stat answer. */
   listFiles(json: any): any[] | null | undefined;
   setListFiles(json: any, value: unknown): void;
@@ -49,7 +49,8 @@ async function cloudreveBench(): Promise<Bench> {
   return {
     proxy, vfs,
     serverBytes: async (p) => collect(await check.read(p)),
-    routes: { list: /^GET \/api\/v4\/file$/, stat: /^GET \/api\/v4\/file\/info$/, content: /^GET \/api\/v4\/file\/content\//, upload: /^(PUT \/api\/v4\/file\/content|POST \/api\/v4\/file\/upload\/)/ },
+    routes: { list: /^GET \/api\/v4\/file$/, stat: /^GET \/api\/v4\/file\/info$/, content: /^GET \/api\/v4\/file\/content\//, upload: /^(PUT \/api\/v4\/file\/content|POST \/api\/v4\/file\/upload\/)/,
+      uploadSteps: [/^PUT \/api\/v4\/file\/upload$/, /^POST \/api\/v4\/file\/upload\//, /^DELETE \/api\/v4\/file\/upload$/] },
     listFiles: (j) => j.data.files,
     setListFiles: (j, v) => void (j.data.files = v),
     statEntry: (j) => j.data,
@@ -72,7 +73,7 @@ async function couchdropBench(): Promise<Bench> {
   return {
     proxy, vfs,
     serverBytes: async (p) => collect(await emu.store.read(p)),
-    routes: { list: /^POST \/file\/ls$/, stat: /^POST \/file\/lstat$/, content: /^POST \/file\/download$/, upload: /^POST \/file\/upload$/ },
+    routes: { list: /^POST \/file\/ls$/, stat: /^POST \/file\/lstat$/, content: /^POST \/file\/download$/, upload: /^POST \/file\/upload$/, uploadSteps: [/^POST \/file\/upload$/] },
     listFiles: (j) => j.ls,
     setListFiles: (j, v) => void (j.ls = v),
     statEntry: (j) => j.lstat,
@@ -243,6 +244,27 @@ describe.each([
           expect([sha256(OLD), sha256(data)], label).toContain(sha256(onServer));
         }
         if (times === undefined && !s.forward) expect(got.error, label).toBeDefined();
+      }
+    }
+  });
+
+  it('a large upload whose every step may lose its answer still ends written or cleanly failed, and the next write works', async () => {
+    const big = pseudoRandomBytes(200_000, 77);
+    for (const route of b.routes.uploadSteps) {
+      for (const act of [drop, htmlPage(502), truncated]) {
+        await b.vfs.write('/old.txt', OLD);
+        b.proxy.clear();
+        b.proxy.add({ match: route, act, times: 1 });
+        const got = await outcome(b.vfs.write('/old.txt', big, { size: big.length }));
+        b.proxy.clear();
+        const onServer = await b.serverBytes('/old.txt');
+        const label = `${route} ${got.error?.message ?? 'written'}`;
+        if (got.value) expect(sha256(onServer), label).toBe(sha256(big));
+        else expect([sha256(OLD), sha256(big)], label).toContain(sha256(onServer));
+        // Whatever happened, the path is not left locked or half-done: the next write succeeds.
+        const again = pseudoRandomBytes(150_000, 78);
+        await b.vfs.write('/old.txt', again, { size: again.length });
+        expect(sha256(await b.serverBytes('/old.txt')), label).toBe(sha256(again));
       }
     }
   });
