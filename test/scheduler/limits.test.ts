@@ -45,8 +45,8 @@ describe('Scheduler limits', () => {
       // As the server saw them; 900 ms leaves room for arrival jitter on a loaded machine.
       const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 900).length;
       expect(inWindow, `server window starting at request ${i}`).toBeLessThanOrEqual(5);
-      // As they were sent (20 ms for the event loop between the pacer's release and the send).
-      const sentInWindow = sent.filter((t) => t >= sent[i]! && t < sent[i]! + 980).length;
+      // As they were sent (same room: a loaded machine may deschedule us between release and send).
+      const sentInWindow = sent.filter((t) => t >= sent[i]! && t < sent[i]! + 900).length;
       expect(sentInWindow, `sent window starting at request ${i}`).toBeLessThanOrEqual(5);
     }
     // 14 requests at 5 per second cannot all fit in two seconds.

@@ -84,6 +84,24 @@ describe('Pacer control law (virtual time)', () => {
   });
 });
 
+describe('Pacer hard cap', () => {
+  it('never starts more than `count` requests in any interval, however irregular the clock', () => {
+    let t = 0;
+    const random = seededRandom(5);
+    const pacer = new Pacer({ now: () => t, initialRate: 50, maxRate: 50, cap: { count: 5, intervalMs: 1000 } });
+    const starts: number[] = [];
+    while (t < 20_000) {
+      if (pacer.tryAcquire()) {
+        starts.push(t);
+        pacer.onAccepted(t);
+      }
+      t = Math.max(t, pacer.readyAt) + random() * 300; // wake up late, by up to 300 ms
+    }
+    for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(1000);
+    expect(starts.length).toBeGreaterThan(80); // and the cap, not the pace (50/s), is what binds
+  });
+});
+
 describe('backoff and Retry-After', () => {
   it('parses delta-seconds and HTTP dates', () => {
     const now = Date.parse('Sun, 22 Nov 2026 22:00:00 GMT');
