@@ -96,9 +96,10 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 10_000 });
   const listener = createRequestListener(state, auth);
   server.on('request', listener);
-  // "Expect: 100-continue": only invite the body once the credentials are known to be good.
+  // "Expect: 100-continue": with users, the router invites the body once the credentials proved
+  // good (after any failed-login delay: answering at once would tell a guesser the password is right).
   server.on('checkContinue', (req, res) => {
-    if (!auth || auth.check(req) !== undefined) res.writeContinue();
+    if (!auth) res.writeContinue();
     listener(req, res);
   });
   // A connection with no traffic at all for 10 minutes is dropped (slow-body clients hold memory).

@@ -133,13 +133,30 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
 
   let user: string | undefined;
   if (auth) {
-    user = auth.check(req);
     const address = req.socket.remoteAddress ?? '?';
+    // Never read an unauthenticated body: answer and close the connection instead.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (req.headers.authorization) {
+      // A throttled address waits before its credentials are even looked at, one attempt at a time.
+      const gate = auth.gate(address);
+      if ('busy' in gate) {
+        res.writeHead(429, {
+          'Retry-After': String(Math.max(1, Math.ceil(gate.retryAfterMs / 1000))),
+          'Content-Type': 'text/plain; charset=utf-8',
+          ...(hasBody ? { Connection: 'close' } : {}),
+        });
+        res.end('too many failed logins from this address; try again later\n');
+        return;
+      }
+      try {
+        if (gate.wait > 0) await new Promise((r) => setTimeout(r, gate.wait));
+        user = auth.check(req);
+      } finally {
+        if (user === undefined) auth.failed(address);
+        else auth.succeeded(address);
+      }
+    }
     if (user === undefined) {
-      // Never read an unauthenticated body: answer and close the connection instead.
-      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-      const delay = req.headers.authorization ? auth.failureDelay(address) : 0;
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       res.writeHead(401, {
         'WWW-Authenticate': auth.challenge(),
         'Content-Type': 'text/plain; charset=utf-8',
@@ -148,7 +165,8 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
       res.end('authentication required\n');
       return;
     }
-    auth.succeeded(address);
+    // "Expect: 100-continue": the body is invited only now that the credentials proved good.
+    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
   }
 
   const path = pathFromUrl(state, url);

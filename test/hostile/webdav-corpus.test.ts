@@ -287,10 +287,9 @@ describe.each([
     expect(await setup.everything()).toBe(before);
   });
 
-  // DEFECT (mount/webdav/handlers/copy-move.ts, owned by the WebDAV engineer, still being edited):
-  // the Destination's host is ignored, so "COPY … Destination: http://other.example/x" copies inside
-  // this share. Marked `fails` until the fix lands; see the report.
-  it.fails('a COPY or MOVE to another host is refused (502) and changes nothing', async () => {
+  // Regression: the Destination's host used to be ignored, so "COPY … Destination: http://other.example/x"
+  // copied inside this share.
+  it('a COPY or MOVE to another host is refused (502) and changes nothing', async () => {
     const before = await setup.everything();
     for (const h of otherHost()) {
       const status = statusOf(await send(server.port, h, auth));

@@ -6,14 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
+import { rawRequest, statusOf } from '../webdav/helpers.js';
 
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 
 describe('failed-login throttling', () => {
-  // DEFECT (mount/webdav/auth.ts + router.ts, owned by the WebDAV engineer, still being edited):
-  // credentials are checked before the delay and parallel attempts are not limited. Marked
-  // `fails` until the fix lands; see the report.
-  it.fails('a burst of parallel guesses from a throttled address is refused unchecked, and the owner still gets in', async () => {
+  // Regression: credentials used to be checked before the delay, and parallel attempts were not
+  // limited, so a burst of guesses got its answers at once (a right one with 200 straight away).
+  it('a burst of parallel guesses from a throttled address is refused unchecked, and the owner still gets in', async () => {
     const vfs = await MemoryVfs.fromTree({ 'f.txt': 'hello' });
     const server = await serveWebdav(vfs, { users: { dave: 'the right password' }, cache: false });
     try {
@@ -43,4 +43,20 @@ describe('failed-login throttling', () => {
       await server.close();
     }
   }, 60_000);
+
+  it('Expect: 100-continue from a throttled address is not answered before the delay (no fast oracle)', async () => {
+    const vfs = await MemoryVfs.fromTree({});
+    const server = await serveWebdav(vfs, { users: { erin: 'erin-password-long' }, cache: false });
+    try {
+      for (let i = 0; i < 6; i++) expect((await fetch(server.url, { headers: { Authorization: basic('erin', `nope-${i}`) } })).status).toBe(401);
+      // The right password with Expect: the 100 (and the 201) come only after the throttle's wait.
+      const t0 = Date.now();
+      const answer = await rawRequest(server.port, `PUT /x.bin HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic('erin', 'erin-password-long')}\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nok`, 3000);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(450); // the 7th attempt waits 500 ms before it is checked
+      expect(statusOf(answer.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, ''))).toBe(201);
+      expect(await (await fetch(server.url + 'x.bin', { headers: { Authorization: basic('erin', 'erin-password-long') } })).text()).toBe('ok');
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@
  * (file onto file atomically via the Vfs, otherwise the old target is removed first).
  * COPY honours Depth 0 (collection without members) and infinity; MOVE only infinity.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { isVfsError } from '../../../src/errors.js';
 import { isSameOrInside } from '../../../src/path.js';
 import type { Entry } from '../../../src/vfs.js';
@@ -16,6 +17,7 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
   discardBody(req);
   const destHeader = req.headers.destination;
   if (typeof destHeader !== 'string' || destHeader === '') throw new HttpError(400, 'Destination header required');
+  if (!sameServer(destHeader, req.headers)) throw new HttpError(502, 'Destination is on another server');
   const dest = pathFromUrl(state, destHeader);
   if (dest === undefined) throw new HttpError(502, 'Destination is outside this share');
   const overwriteHeader = (req.headers.overwrite ?? 'T').toString().trim().toUpperCase();
@@ -60,4 +62,24 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
   if (result.type === 'file') headers.ETag = etagOf(result);
   res.writeHead(existing ? 204 : 201, headers);
   res.end();
+}
+
+/**
+ * An absolute Destination must name this server (RFC 4918 §9.8.4: otherwise 502), never be taken
+ * as a path here. "This server" is the Host the client addressed (or what a reverse proxy says it
+ * was: X-Forwarded-Host); the scheme is not compared, since a TLS proxy turns https into http.
+ */
+function sameServer(destination: string, headers: IncomingHttpHeaders): boolean {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i.exec(destination);
+  if (!m) return true; // an absolute path: this server by definition
+  if (!/^https?$/i.test(m[1]!)) return false;
+  const authority = m[2]!.replace(/^[^@]*@/, '').toLowerCase();
+  const known = [headers.host, ...String(headers['x-forwarded-host'] ?? '').split(',')]
+    .filter((h): h is string => typeof h === 'string' && h.trim() !== '')
+    .map((h) => h.trim().toLowerCase());
+  return known.some((h) => h === authority || withoutDefaultPort(h) === withoutDefaultPort(authority));
+}
+
+function withoutDefaultPort(authority: string): string {
+  return authority.replace(/:(80|443)$/, '');
 }
