@@ -33,7 +33,15 @@ export function checkList(value: unknown, where: Where): ListResponse {
   const res = value as Record<string, unknown>;
   if (!Array.isArray(res.files)) throw bad(where, `the listing's "files" is not an array (${show(res.files)})`);
   if (typeof res.pagination !== 'object' || res.pagination === null) throw bad(where, 'the listing has no "pagination"');
-  const files = res.files.map((f, i) => checkFile(f, where, `listing entry ${i}`));
+  const files = res.files.map((f, i) => {
+    const file = checkFile(f, where, `listing entry ${i}`);
+    // The name becomes a path segment: "..", "." or a "/" would make the entry name another path
+    // (a recursive delete of "dir" must never walk into "dir/..").
+    if (file.name === '' || file.name === '.' || file.name === '..' || file.name.includes('/') || file.name.includes('\0')) {
+      throw bad(where, `listing entry ${i} has a name that is not a single path segment (${show(file.name)})`);
+    }
+    return file;
+  });
   return { ...(res as unknown as ListResponse), files };
 }
 

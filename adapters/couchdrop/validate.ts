@@ -11,6 +11,8 @@ export function checkWireEntry(value: unknown, what: string, bad: (what: string)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(`${what} is not an object (${show(value)})`);
   const w = value as Record<string, unknown>;
   if (typeof w.filename !== 'string') throw bad(`${what} has no "filename" (${show(w.filename)})`);
+  // ("." and ".." are skipped by the listing, SFTP-style; a NUL can be no part of any name.)
+  if (w.filename.includes('\0')) throw bad(`${what} has a name with a NUL byte (${show(w.filename)})`);
   const dir = w.is_dir === true || w.is_dir === 'true' || w.is_dir === 1;
   if (!dir) {
     // `size`, or the docs' literal `"size:"`; numeric strings are tolerated.

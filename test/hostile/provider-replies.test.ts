@@ -148,6 +148,21 @@ describe.each([
     await expectCode(b.vfs.list('/docs'), 'EPROTO');
   });
 
+  it('a listed name that is not one path segment never becomes another path', async () => {
+    for (const name of ['..', '.', 'a/../../b', '', 'x\u0000y']) {
+      b.proxy.clear();
+      b.proxy.add({ match: b.routes.list, act: editJson((j) => void (b.listFiles(j)![0][b.nameKey] = name)) });
+      const got = await outcome(b.vfs.list('/docs'));
+      if (got.value) {
+        // Tolerated only by leaving the entry out (SFTP-style "." and ".." lines) or keeping its last segment.
+        for (const e of got.value) {
+          expect(e.path.startsWith('/docs/'), `${JSON.stringify(name)} → ${e.path}`).toBe(true);
+          expect(e.name === '' || e.name === '.' || e.name === '..' || e.name.includes('/') || e.name.includes('\0'), `${JSON.stringify(name)} → ${e.name}`).toBe(false);
+        }
+      } else expect(got.error!.code, got.error!.message).toBe('EPROTO');
+    }
+  });
+
   it('a stat answer with a wrong type or a missing field is EPROTO, not a made-up entry', async () => {
     b.proxy.add({ match: b.routes.stat, act: editJson((j) => void (b.statEntry(j).size = 'abc')) });
     const e = await expectCode(b.vfs.stat('/docs/a.txt'), 'EPROTO');
