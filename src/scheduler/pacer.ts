@@ -271,8 +271,8 @@ export class Pacer {
       const roundSeconds = (now - previousCut) / 1000;
       const round = !firstThrottle && roundSeconds >= MIN_ROUND_S ? this.#acceptedSinceCut / roundSeconds : Infinity;
       // The limit we grow back to quickly: the pace we were turned away at, or what the server took in
-      // a full window. A shorter look is biased low (the server's bucket may overflow while we pause).
-      if (!firstThrottle) this.limit = Math.min(this.rate, sent, seconds * 1000 >= WINDOW_MS ? estimate : Infinity);
+      // the last window if that window holds no ramp-up after an earlier cut (which biases it low).
+      if (!firstThrottle) this.limit = Math.min(this.rate, sent, now - previousCut >= 2 * WINDOW_MS ? estimate : Infinity);
       next = Math.min(estimate, round, this.rate) * (firstThrottle ? FIRST_CUT : SETTLE);
     }
     this.#acceptedSinceCut = 0;
