@@ -6,37 +6,15 @@
  * object is where the call would put it → done; it is still where it was → send the call again;
  * anything else → the original error.
  */
-import { VfsError, isVfsError } from '../../src/errors.js';
-import { isNetworkError } from '../../src/scheduler.js';
+import { isVfsError } from '../../src/errors.js';
 import { baseName, joinPath, parentPath } from '../../src/path.js';
+import { settle, withOverrides } from '../../src/settle.js';
 import { cloudreveCode, lockConflicts } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import { decodeName } from './names.js';
 import { uriToPath, pathToUri } from './uri.js';
 
-/** How many times a call that failed ambiguously is looked at and sent again. */
-const MAX_SENDS = 4;
-const AMBIGUOUS_STATUSES = new Set([500, 502, 504]);
-
-/** True when a non-idempotent request failed in a way that leaves open whether the server acted. */
-export function isAmbiguousFailure(e: unknown): boolean {
-  if (!(e instanceof VfsError) || e.retryable || (e.code !== 'EIO' && e.code !== 'ETIMEDOUT')) return false;
-  if (e.code === 'ETIMEDOUT') return true;
-  const seen = new Set<unknown>();
-  for (let cur: unknown = e; cur && typeof cur === 'object' && !seen.has(cur); ) {
-    seen.add(cur);
-    if (cur instanceof VfsError) {
-      const status = cur.details.status;
-      if (status !== undefined && AMBIGUOUS_STATUSES.has(status)) return true;
-      // A retryable envelope code (e.g. 50001) on a call that could not be resent.
-      if (cur !== e && cur.retryable) return true;
-    } else if (isNetworkError(cur)) return true;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-type Outcome = 'done' | 'not-done' | 'unknown';
+export { isAmbiguousFailure } from '../../src/settle.js';
 
 /** A client whose create/rename/move/delete settle ambiguous failures by looking (the rest is the client itself). */
 export function settlingClient(client: CloudreveClient): CloudreveClient {
@@ -47,19 +25,6 @@ export function settlingClient(client: CloudreveClient): CloudreveClient {
     } catch (e) {
       if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return false;
       throw e;
-    }
-  };
-  /** Send `call`; after an ambiguous failure ask `outcome` and resend only when the work was not done. */
-  const settle = async <T>(call: () => Promise<T>, outcome: () => Promise<Outcome>, done: () => Promise<T>): Promise<T> => {
-    for (let send = 1; ; send++) {
-      try {
-        return await call();
-      } catch (e) {
-        if (send >= MAX_SENDS || !isAmbiguousFailure(e)) throw e;
-        const o = await outcome().catch((): Outcome => 'unknown');
-        if (o === 'done') return done();
-        if (o === 'unknown') throw e;
-      }
     }
   };
   const sibling = (uri: string, encodedName: string): string => {
@@ -140,11 +105,5 @@ export function settlingClient(client: CloudreveClient): CloudreveClient {
       async () => {},
     ),
   };
-  return new Proxy(client, {
-    get(target, prop) {
-      if (typeof prop === 'string' && prop in overrides) return overrides[prop as keyof CloudreveClient];
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
+  return withOverrides(client, overrides);
 }

@@ -21,6 +21,7 @@ import type {
 } from '../../src/vfs.js';
 import type { CouchdropCredentials } from './auth.js';
 import { CouchdropClient } from './client.js';
+import { settlingClient } from './settle.js';
 import type { CouchdropClientOptions, UploadBody } from './client.js';
 import { cutRange } from './range.js';
 import { spoolToFile } from './spool.js';
@@ -83,6 +84,8 @@ export class CouchdropVfs implements Vfs {
           ...scheduler,
         },
     });
+    // rename/delete/mkdir that fail ambiguously (reset, 5xx) are settled by looking (settle.ts).
+    this.client = settlingClient(this.client);
     this.#spoolDir = spoolDir;
     this.capabilities = {
       ...DEFAULT_CAPABILITIES,

@@ -120,3 +120,28 @@ describe('Cloudreve: short-lived tokens under faults (operations failed with EAC
   });
   // (Several renewals after 401s — a queued request outliving a 3 s token — is covered by the soak itself.)
 });
+
+describe('Couchdrop: rename, delete and mkdir that fail ambiguously are settled, not reported (mv/MOVE failed on one 500)', () => {
+  for (const kind of [500, 'reset'] as const) {
+    it(`each survives one ${kind}`, async () => {
+      const emu = await startCouchdropEmulator({});
+      const vfs = new CouchdropVfs({ token: emu.token, apiUrl: emu.apiUrl, fileioUrl: emu.fileioUrl, scheduler: { baseDelayMs: 5, maxDelayMs: 50 } });
+      cleanups.push(() => emu.close(), async () => vfs.close?.());
+      await vfs.mkdir('/d');
+      await vfs.write('/d/a.txt', Buffer.from('payload'));
+      const once = (route: string) => emu.setFaults([{ kind, every: 1, limit: 1, routes: [route] }]);
+      once('/file/rename');
+      await vfs.rename('/d/a.txt', '/d/b.txt');
+      once('/file/mkdir');
+      await vfs.mkdir('/e');
+      once('/file/delete');
+      await vfs.remove('/e');
+      emu.setFaults([]);
+      expect((await vfs.list('/')).map((e) => e.name)).toEqual(['d']);
+      expect((await vfs.list('/d')).map((e) => e.name)).toEqual(['b.txt']);
+      expect((await collect(await emu.store.read('/d/b.txt'))).toString()).toBe('payload');
+      const faulted = emu.log.filter((e) => e.fault !== undefined).length;
+      expect(faulted).toBe(3);
+    });
+  }
+});
