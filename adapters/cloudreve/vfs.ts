@@ -71,6 +71,8 @@ export interface CloudreveVfsOptions {
 }
 
 const PROVIDER = 'cloudreve';
+/** Most pages one listing may take (20 million entries at the default page size). */
+const MAX_LIST_PAGES = 10_000;
 
 /** A Cloudreve v4 drive as a Vfs. */
 export class CloudreveVfs implements Vfs {
@@ -289,12 +291,18 @@ export class CloudreveVfs implements Vfs {
     const out: FileResponse[] = [];
     let token: string | undefined;
     let page = 0;
+    const seen = new Set<string>();
     try {
-      for (;;) {
+      for (let requests = 1; ; requests++) {
+        // A server that hands out the same cursor again (or pages without end) would keep this loop,
+        // and the listing in memory, growing forever.
+        if (requests > MAX_LIST_PAGES) throw fail('EPROTO', `the listing did not end after ${MAX_LIST_PAGES} pages`, 'list', p);
         const res = await this.client.listPage(uri, pageSize, token, signal, p, page);
         out.push(...res.files);
         if (res.pagination.next_token) {
+          if (seen.has(res.pagination.next_token)) throw fail('EPROTO', 'the server sent the same listing cursor twice', 'list', p);
           token = res.pagination.next_token;
+          seen.add(token);
           continue;
         }
         // Offset mode (admin turned cursors off): page numbers until total_items are in.

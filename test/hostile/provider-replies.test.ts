@@ -163,6 +163,23 @@ describe.each([
     }
   });
 
+  // (Couchdrop listings have no pages: defined for Cloudreve only, not skipped.)
+  if (_name === 'cloudreve') it('a listing cursor that repeats forever is EPROTO, not an endless loop', async () => {
+    const now = new Date().toISOString();
+    const page = {
+      code: 0, msg: '',
+      data: {
+        files: [{ type: 0, id: 'loop', name: 'loop.txt', created_at: now, updated_at: now, size: 1, path: 'cloudreve://my/docs/loop.txt' }],
+        parent: { type: 1, id: 'docs', name: 'docs', created_at: now, updated_at: now, size: 0, path: 'cloudreve://my/docs' },
+        pagination: { page: 0, page_size: 1, next_token: 'again-and-again', is_cursor: true },
+        props: { capability: '', max_page_size: 2000, order_by_options: [], order_direction_options: [] }, context_hint: null, mixed_type: false,
+      },
+    };
+    b.proxy.add({ match: b.routes.list, act: fixed(200, JSON.stringify(page)), forward: false });
+    const e = await expectCode(b.vfs.list('/docs'), 'EPROTO');
+    expect(e.message).toMatch(/cursor/);
+  });
+
   it('a stat answer with a wrong type or a missing field is EPROTO, not a made-up entry', async () => {
     b.proxy.add({ match: b.routes.stat, act: editJson((j) => void (b.statEntry(j).size = 'abc')) });
     const e = await expectCode(b.vfs.stat('/docs/a.txt'), 'EPROTO');

@@ -149,7 +149,7 @@ describe('secrets stay out of logs, errors and output', () => {
       // Failures: their one-line errors are output too.
       ['cat', `${r}:/no/such/file.txt`], ['rm', `${r}:/docs`],
     ];
-    const short = (r: string, n: number) => [['ls', '-l', `${r}:/docs`], ['cp', '-q', local, `${r}:/s${n}.bin`], ['cat', `${r}:/missing-${n}`]];
+    const short = (r: string, n: number) => [['cp', '-q', local, `${r}:/s${n}.bin`], ['cat', `${r}:/missing-${n}`]];
     let ok = 0;
     for (const [vi, v] of variants.entries()) {
       // Remotes in parallel (their paths differ); commands of one remote in order.
@@ -173,7 +173,7 @@ describe('secrets stay out of logs, errors and output', () => {
     // The debug runs did produce debug output, and most commands succeeded (the rest failed on purpose).
     expect(outputs.some(([, text]) => /DEBUG/.test(text))).toBe(true);
     expect(outputs.some(([, text]) => /"level":"debug"/.test(text))).toBe(true);
-    expect(ok).toBeGreaterThan(35);
+    expect(ok).toBeGreaterThan(30);
   }, 240_000);
 
   it('config add and list never print the secrets they store', async () => {
@@ -318,7 +318,7 @@ describe('secrets stay out of logs, errors and output', () => {
     expect(kinds.refresh_token ?? 0, JSON.stringify(kinds)).toBeGreaterThan(3);
     expect(kinds.sign ?? 0, JSON.stringify(kinds)).toBeGreaterThan(3);
     expect(kinds.token ?? 0, JSON.stringify(kinds)).toBeGreaterThan(0); // Couchdrop login tokens
-    expect(outputs.length).toBeGreaterThan(60);
+    expect(outputs.length).toBeGreaterThan(50);
     expect(leaks(outputs, all)).toEqual([]);
     // Secrets of processes we could not watch on the wire (demo's own emulator): by their shape.
     const shaped = outputs.flatMap(([where, text]) =>
