@@ -12,7 +12,8 @@ import { SubtreeVfs } from '../subtree-vfs.js';
 import type { CacheStats } from '../cache.js';
 import type { CliContext } from './context.js';
 import { waitForSignal } from './emulate.js';
-import { startStats } from './stats.js';
+import { startStats, statsLine } from './stats.js';
+import type { StatsSources } from './stats.js';
 
 interface MountOptions {
   readOnly?: boolean;
@@ -65,14 +66,13 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       ctx.out('press Ctrl-C to unmount');
       const pending = await listPendingUploads(spoolDir);
       if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
-      const stopStats = opts.stats
-        ? startStats({
-            scheduler: schedulerOf(vfs),
-            metered,
-            ...(opts.cache ? { cache: mount.vfs as unknown as { stats(): CacheStats } } : {}),
-            pending: async () => (await listPendingUploads(spoolDir)).length,
-          }, ctx.out)
-        : () => {};
+      const statsSources: StatsSources = {
+        scheduler: schedulerOf(vfs),
+        metered,
+        ...(opts.cache ? { cache: mount.vfs as unknown as { stats(): CacheStats } } : {}),
+        pending: async () => (await listPendingUploads(spoolDir)).length,
+      };
+      const stopStats = opts.stats ? startStats(statsSources, ctx.out) : () => {};
       // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
       const forget = () => {
         ((mount.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(mount.vfs, '/');
@@ -84,6 +84,8 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       stopStats();
       ctx.out('unmounting…');
       await mount.unmount();
+      // A last stats line with the final figures (the periodic one may be up to 10 s old).
+      if (opts.stats) ctx.out(await statsLine(statsSources).catch(() => 'stats: unavailable'));
       const left = await listPendingUploads(spoolDir);
       if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);
     });

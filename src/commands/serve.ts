@@ -10,7 +10,8 @@ import { schedulerOf } from '../remotes.js';
 import { SubtreeVfs } from '../subtree-vfs.js';
 import type { CliContext } from './context.js';
 import { waitForSignal } from './emulate.js';
-import { startStats } from './stats.js';
+import { startStats, statsLine } from './stats.js';
+import type { StatsSources } from './stats.js';
 import type { CacheStats } from '../cache.js';
 
 interface ServeOptions {
@@ -61,9 +62,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       });
       ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to stop');
-      const stopStats = opts.stats
-        ? startStats({ scheduler: schedulerOf(vfs), metered, ...(opts.cache ? { cache: server.vfs as unknown as { stats(): CacheStats } } : {}) }, ctx.out)
-        : () => {};
+      const statsSources: StatsSources = { scheduler: schedulerOf(vfs), metered, ...(opts.cache ? { cache: server.vfs as unknown as { stats(): CacheStats } } : {}) };
+      const stopStats = opts.stats ? startStats(statsSources, ctx.out) : () => {};
       // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
       const forget = () => {
         ((server.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(server.vfs, '/');
@@ -75,6 +75,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       stopStats();
       ctx.out('stopping…');
       await server.close();
+      // A last stats line with the final figures (the periodic one may be up to 10 s old).
+      if (opts.stats) ctx.out(await statsLine(statsSources).catch(() => 'stats: unavailable'));
     });
 }
 
