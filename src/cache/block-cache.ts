@@ -73,6 +73,8 @@ export class BlockCache {
   private readonly blocks: LRUCache<string, Buffer>;
   private readonly pending = new Map<string, PendingBlock>();
   private readonly spans = new Set<Span>();
+  /** Last version key dropOtherVersions saw per file (bounded; forgetting one only costs a walk). */
+  private readonly lastVersion = new LRUCache<string, string>({ max: 10_000 });
   readonly blockSize: number;
 
   constructor(
@@ -142,8 +144,15 @@ export class BlockCache {
     this.dropWhere((p) => isSameOrInside(path, p));
   }
 
-  /** Drop blocks of other versions of the same file (it changed; they can never be served again). */
+  /**
+   * Drop blocks of other versions of the same file (it changed; they can never be served again).
+   * Walking every key costs O(blocks held), and every non-sequential read asks (a WebDAV server
+   * answering small GETs asks thousands of times a second): so only when the version differs from
+   * the last one seen for this file.
+   */
   dropOtherVersions(file: FileVersion): void {
+    if (this.lastVersion.get(file.id) === file.key) return;
+    this.lastVersion.set(file.id, file.key);
     const prefix = file.id + '\0';
     const keep = this.key(file, 0).replace(/\d+$/, '');
     for (const key of [...this.blocks.keys()]) if (key.startsWith(prefix) && !key.startsWith(keep)) this.blocks.delete(key);
