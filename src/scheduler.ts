@@ -215,7 +215,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * `retryable: true`, optionally `retryAfterMs`, or a network error). Non-retryable errors fail at once.
    */
   run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions = {}): Promise<T> {
-    return this.#run(attempt, options, () => true);
+    return this.#run(attempt, options, { canResend: () => true });
   }
 
   /**
@@ -224,7 +224,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * (throttled), ETIMEDOUT or EIO, with the status and the provider's message.
    */
   fetch(url: string | URL, init: SchedulerFetchInit = {}): Promise<Response> {
-    return this.#http(url, init, async (res) => res);
+    // The caller reads the body after we return: its signal must keep reaching the request meanwhile.
+    return this.#http(url, init, async (res) => res, (res) => res.body ?? undefined);
   }
 
   /**
@@ -235,7 +236,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.#http(url, init, consume);
   }
 
-  #http<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>): Promise<T> {
+  #http<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>, keepLinked?: (value: T) => object | undefined): Promise<T> {
     const { body, idempotent, label, timeoutMs, signal, ...rest } = init;
     const method = (rest.method ?? 'GET').toUpperCase();
     const name = label ?? `${method} ${safeUrl(url)}`;
@@ -254,12 +255,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         throw e;
       }
     };
-    return this.#run(attempt, { signal: signal ?? undefined, idempotent: idempotent ?? IDEMPOTENT_METHODS.has(method), label: name, timeoutMs },
+    return this.#run(attempt, { signal: signal ?? undefined, idempotent: idempotent ?? IDEMPOTENT_METHODS.has(method), label: name, timeoutMs }, {
       // A stream passed directly can be offered again only if fetch never started reading it.
-      () => source.replayable || !source.consumed);
+      canResend: () => source.replayable || !source.consumed,
+      ...(keepLinked ? { keepLinked } : {}),
+    });
   }
 
-  async #run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions, canResend: () => boolean): Promise<T> {
+  async #run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions, internal: InternalRunOptions<T>): Promise<T> {
+    const { canResend, keepLinked } = internal;
     const label = options.label ?? 'request';
     const idempotent = options.idempotent ?? true;
     const signal = options.signal;
@@ -268,7 +272,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       try {
         if (signal?.aborted) throw signal.reason;
         this.#resumeTimer?.ref();
-        const value = await this.#queue.add(() => this.#attempt(attempt, n, label, signal, timeoutMs), { signal, priority: n > 1 ? 1 : 0 });
+        const value = await this.#queue.add(() => this.#attempt(attempt, n, label, signal, timeoutMs, keepLinked), { signal, priority: n > 1 ? 1 : 0 });
         this.#counts.calls++;
         this.#counts.succeeded++;
         return value as T;
@@ -303,23 +307,30 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /** One attempt, inside a queue slot: wait for the pacer, then run with a timeout and the caller's signal. */
-  async #attempt<T>(attempt: (n: number, signal: AbortSignal) => Promise<T>, n: number, label: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<T> {
+  async #attempt<T>(
+    attempt: (n: number, signal: AbortSignal) => Promise<T>, n: number, label: string, signal: AbortSignal | undefined, timeoutMs: number,
+    keepLinked: ((value: T) => object | undefined) | undefined,
+  ): Promise<T> {
     this.#counts.waitMs += await this.#pacer.acquire(signal);
-    const timeout = new AbortController();
+    const controller = new AbortController();
     let timedOut = false;
     const timer = timeoutMs > 0
       ? setTimeout(() => {
         timedOut = true;
-        timeout.abort(new VfsError('ETIMEDOUT', `${label} timed out after ${timeoutMs} ms`, { provider: this.name, operation: label, retryable: true }));
+        controller.abort(new VfsError('ETIMEDOUT', `${label} timed out after ${timeoutMs} ms`, { provider: this.name, operation: label, retryable: true }));
       }, timeoutMs)
       : undefined;
-    const attemptSignal = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
+    // Not AbortSignal.any: on Node 20 it leaks an entry on a long-lived caller signal per call.
+    const unlink = signal ? linkAbort(signal, controller) : undefined;
+    let linkedUntil: object | undefined;
+    const attemptSignal = controller.signal;
     const startedAt = performance.now();
     this.#counts.requests++;
     this.#counts.inFlight++;
     this.emit('request', { label, attempt: n });
     try {
       const value = await untilAborted(attempt(n, attemptSignal), attemptSignal);
+      linkedUntil = keepLinked?.(value);
       this.#pacer.onAccepted(startedAt);
       this.emit('response', { label, attempt: n, ok: true, ms: performance.now() - startedAt });
       return value;
@@ -340,10 +351,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.#pacer.onAccepted(startedAt);
       }
       this.emit('response', { label, attempt: n, ok: false, ms: performance.now() - startedAt, ...(status !== undefined ? { status } : {}) });
-      throw new AttemptFailure(kind, timedOut ? timeout.signal.reason : e, delayMs);
+      throw new AttemptFailure(kind, timedOut ? controller.signal.reason : e, delayMs);
     } finally {
       if (timer) clearTimeout(timer);
       this.#counts.inFlight--;
+      if (unlink) {
+        if (linkedUntil) unlinkWhenCollected.register(linkedUntil, unlink);
+        else unlink();
+      }
     }
   }
 
@@ -426,6 +441,28 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#counts.cancelled++;
     return new VfsError('ECANCELED', `${label} aborted`, { provider: this.name, operation: label, cause: reason });
   }
+}
+
+/** Options `run` does not offer: what `fetch` and `request` need. */
+interface InternalRunOptions<T> {
+  /** May the attempt be made again (false once a one-shot body went out)? */
+  canResend: () => boolean;
+  /** An object (a Response body) while which the caller's signal must still abort the attempt. */
+  keepLinked?: (value: T) => object | undefined;
+}
+
+/** Unlinks a caller's signal from an attempt once the body it governs is garbage. */
+const unlinkWhenCollected = new FinalizationRegistry<() => void>((unlink) => unlink());
+
+/** Abort `controller` when `signal` aborts; returns the function that undoes the link. */
+function linkAbort(signal: AbortSignal, controller: AbortController): () => void {
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+    return () => undefined;
+  }
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
 }
 
 /** Settle with `promise`, or reject as soon as `signal` aborts (for attempts that ignore their signal). */

@@ -1,4 +1,5 @@
 /** Abort and per-attempt timeouts: an aborted call leaves the queue or cancels its request at once. */
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VfsError } from '../../src/errors.js';
 import { Scheduler } from '../../src/scheduler.js';
@@ -128,6 +129,17 @@ describe('Scheduler abort and timeout', () => {
     const s = new Scheduler({ timeoutMs: 300, baseDelayMs: 1, random: seededRandom() });
     expect(await s.request(`${server.url}/stall`, {}, (r) => r.text())).toBe('xy');
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('a long-lived signal shared by many calls keeps no listeners once they finish', async () => {
+    server = await startServer((_req, res, _s, i) => json(res, i % 3 === 0 ? 503 : 200, { i }, { 'retry-after': '0' }));
+    const s = new Scheduler({ concurrency: 4, random: seededRandom() });
+    const shutdown = new AbortController(); // e.g. one signal for a whole mount
+    await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      i % 2 === 0
+        ? s.request(`${server!.url}/r/${i}`, { signal: shutdown.signal }, (r) => r.json())
+        : s.run(async (_n, signal) => (await fetch(`${server!.url}/x/${i}`, { signal })).text(), { signal: shutdown.signal })));
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });
 
   it('ECANCELED carries no retry promise', async () => {
