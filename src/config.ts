@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VfsError } from './errors.js';
+import { redact } from './redact.js';
 
 /** A Cloudreve v4 account. */
 export interface CloudreveRemote {
@@ -212,7 +213,8 @@ export function resolveRemote(name: string, config: ConfigFile, env: NodeJS.Proc
 export function maskSecrets(remote: RemoteConfig): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(remote)) {
-    out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '********' : typeof v === 'string' ? v : JSON.stringify(v);
+    // redact() also hides a password written into a URL (http://user:password@host).
+    out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '********' : redact(typeof v === 'string' ? v : JSON.stringify(v));
   }
   return out;
 }

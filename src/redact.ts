@@ -21,6 +21,8 @@ const PATTERNS: Array<[RegExp, string]> = [
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]'],
   // JWTs wherever they appear.
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
+  // A password in a URL's user info: http://user:password@host/ (fetch refuses such URLs and echoes them).
+  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*):[^\s/@]+@/gi, '$1:[redacted]@'],
   // Secret-looking query parameters: ?sign=…, &token=…, X-Amz-Signature=…
   [/([?&;](?:sign|signature|token|access_token|refresh_token|password|passwd|key|secret|x-amz-signature|x-amz-credential|credential)=)[^&#\s"']*/gi, '$1[redacted]'],
   // JSON or form fields that hold secrets.

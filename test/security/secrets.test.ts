@@ -36,6 +36,7 @@ const DAV_PASSWORD = 'Dav-User-Pa55-SECRET-44aa';
 const CFG_PASSWORD = 'Cfg-Added-Pa55-SECRET-0c0c';
 const CFG_TOKEN = 'cfg-added-token-SECRET-5d5d5d';
 const WRONG_PASSWORD = 'Wrong-Pa55-SECRET-dead';
+const URL_PASSWORD = 'Url-Userinfo-Pa55-SECRET-77';
 
 const fuseReason = !existsSync('/dev/fuse') ? '/dev/fuse is missing' : !hasFusermount() ? 'fusermount is not installed' : undefined;
 if (fuseReason) console.warn(`[secrets test] the mount part is skipped: ${fuseReason}`);
@@ -51,7 +52,7 @@ function hasFusermount(): boolean {
 
 /** Every secret value seen on the wire through `proxy` (tokens, signatures), plus the known ones. */
 function harvest(proxies: HostileProxy[]): { all: Set<string>; kinds: Record<string, number> } {
-  const all = new Set<string>([CR_PASSWORD, CD_TOKEN, CD_PASSWORD, DAV_PASSWORD, CFG_PASSWORD, CFG_TOKEN, WRONG_PASSWORD]);
+  const all = new Set<string>([CR_PASSWORD, CD_TOKEN, CD_PASSWORD, DAV_PASSWORD, CFG_PASSWORD, CFG_TOKEN, WRONG_PASSWORD, URL_PASSWORD]);
   const kinds: Record<string, number> = {};
   const add = (kind: string, value: string | undefined) => {
     if (!value || value.length < 8) return;
@@ -182,11 +183,15 @@ describe('secrets stay out of logs, errors and output', () => {
       ['config', 'add', 'cdcfg', '--type', 'couchdrop', '--token', CFG_TOKEN, '--fileio-url', cdProxy.url, '--api-url', cdProxy.url],
       ['config', 'list'], ['config', 'list', '--json'], ['-v', 'config', 'list'],
       ['config', 'add', 'crcfg', '--type', 'cloudreve', '--url', crProxy.url, '--password', CFG_PASSWORD], // exists: an error
+      // A password written into the URL (regression: it was printed by config list and echoed in fetch's error).
+      ['config', 'add', 'urlcred', '--type', 'cloudreve', '--url', crProxy.url.replace('http://', `http://someone:${URL_PASSWORD}@`), '--email', cr.email, '--password', CFG_PASSWORD],
+      ['config', 'list'], ['config', 'list', '--json'], ['ls', 'urlcred:/'],
     ]) {
       const res = await runCli(['--log-level', 'debug', ...args], { env });
       record(args.join(' '), res);
     }
-    const listed = outputs.find(([w]) => w === 'config list --json')![1];
+    const listed = outputs.filter(([w]) => w === 'config list --json').at(-1)![1];
+    expect(listed).toContain('urlcred');
     expect(listed).toContain('crcfg');
     expect(listed).toContain('cdcfg');
     // The stored file holds them (that is its job) with owner-only permissions.
