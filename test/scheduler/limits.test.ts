@@ -42,11 +42,12 @@ describe('Scheduler limits', () => {
     const times = server.seen.map((r) => r.at).sort((a, b) => a - b);
     expect(times).toHaveLength(14);
     for (let i = 0; i < times.length; i++) {
-      // As the server saw them; 900 ms leaves room for arrival jitter on a loaded machine.
-      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 900).length;
+      // As the server saw them. 850 ms leaves room for arrival jitter on a loaded machine and still
+      // catches 6 per second (six requests then fit in 833 ms).
+      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 850).length;
       expect(inWindow, `server window starting at request ${i}`).toBeLessThanOrEqual(5);
       // As they were sent (same room: a loaded machine may deschedule us between release and send).
-      const sentInWindow = sent.filter((t) => t >= sent[i]! && t < sent[i]! + 900).length;
+      const sentInWindow = sent.filter((t) => t >= sent[i]! && t < sent[i]! + 850).length;
       expect(sentInWindow, `sent window starting at request ${i}`).toBeLessThanOrEqual(5);
     }
     // 14 requests at 5 per second cannot all fit in two seconds.
