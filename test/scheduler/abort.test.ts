@@ -96,10 +96,11 @@ describe('Scheduler abort and timeout', () => {
     server = await startServer(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('a');
-      await sleep(400);
+      await sleep(1500);
       res.end('b');
     });
-    const s = new Scheduler({ timeoutMs: 200, random: seededRandom() });
+    // Headers come at once (even on a loaded machine, well within 700 ms); the body takes 1.5 s.
+    const s = new Scheduler({ timeoutMs: 700, random: seededRandom() });
     const res = await s.fetch(`${server.url}/slow-body`);
     expect(await res.text()).toBe('ab');
     expect(server.seen).toHaveLength(1);
