@@ -17,6 +17,7 @@ import type { Logger } from '../src/log.js';
 import type { Vfs } from '../src/vfs.js';
 import { loadFuseNative } from './fuse/binding.js';
 import type { FuseInstance, FuseNativeOptions, FuseTimeouts } from './fuse/binding.js';
+import { installFastDispatch } from './fuse/fast-dispatch.js';
 import { FuseFilesystem } from './fuse/filesystem.js';
 import { fuseOperations } from './fuse/operations.js';
 import { defaultSpoolDir } from './fuse/pending.js';
@@ -71,6 +72,12 @@ export interface FuseMountOptions {
   kernelCache?: boolean;
   /** Name shown by `mount`/`df` (default "cloudmount"). */
   fsname?: string;
+  /**
+   * Answer the hot operations (getattr, readdir, open/create, read/write, flush/release) through
+   * cloudmount's own lean handlers instead of fuse-native's generic JS layer (default true; see
+   * mount/fuse/fast-dispatch.ts). `false` is the plain fuse-native path, for comparison.
+   */
+  fastDispatch?: boolean;
   /** libfuse debug output on stderr. */
   debug?: boolean;
   logger?: Logger;
@@ -112,10 +119,17 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     ...(options.remote !== undefined ? { remote: options.remote } : {}),
   });
 
-  const fuse = new Fuse(mnt, fuseOperations(fs, logger), fuseNativeOptions(options, readOnly));
+  const nativeOptions = fuseNativeOptions(options, readOnly);
+  const fuse = new Fuse(mnt, fuseOperations(fs, logger), nativeOptions);
+  const timeouts = nativeOptions.timeout as FuseTimeouts;
+  const stopDispatch = options.fastDispatch === false ? undefined : installFastDispatch(fuse, fs, logger, {
+    metadata: timeouts.default, transfer: timeouts.write ?? false,
+  });
+  if (options.fastDispatch !== false && !stopDispatch) logger.debug('fuse-native internals differ from 2.2.x: using its plain dispatch');
   try {
     await new Promise<void>((ok, fail) => fuse.mount((err) => (err ? fail(err) : ok())));
   } catch (e) {
+    stopDispatch?.();
     throw new VfsError('EIO', `cannot mount ${mnt}: ${toVfsError(e).message.replace(/^[A-Z]+: /, '')}`, {
       provider: 'fuse', operation: 'mount', path: mnt, cause: e,
     });
@@ -123,7 +137,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   logger.info('mounted', { mountpoint: mnt, vfs: served.name, readOnly });
 
   let unmounting: Promise<void> | undefined;
-  const unmount = (): Promise<void> => (unmounting ??= doUnmount(fuse, fs, mnt, logger, () => removeSignals()));
+  const unmount = (): Promise<void> => (unmounting ??= doUnmount(fuse, fs, mnt, logger, () => removeSignals()).finally(() => stopDispatch?.()));
   let removeSignals = () => {};
   if (options.handleSignals) removeSignals = installSignalHandlers(unmount, logger);
   return { mountpoint: mnt, vfs: served, unmount };
@@ -132,7 +146,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
 /**
  * fuse-native's options. Notes:
  * - `timeout` is per operation; uploads get their own (default none) so a big file's close() is not cut off.
- * - fuse-native has no option for big_writes, max_write or max_readahead, yet it joins every option into
+ * - fuse-native has no option for big_writes, max_write, max_readahead or atomic_o_trunc, yet it joins every option into
  *   one `-o` list, so they ride in after `fsname`. Without big_writes libfuse2 delivers writes 4 KiB at a
  *   time (25 600 calls for 100 MiB); with it, 128 KiB (the kernel's limit for libfuse2).
  */
@@ -144,7 +158,10 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
   // Reads wait for the remote stream; bound them like metadata, unless a transfer limit is longer.
   timeout.read = opTimeout;
   const fsname = (options.fsname ?? 'cloudmount').replace(/[,\s\\]/g, '_');
-  const extra = ['big_writes', 'max_write=131072', 'max_readahead=1048576', ...(readOnly ? ['ro'] : [])];
+  // atomic_o_trunc: open(O_TRUNC) arrives as one open with the flag, which truncates only the spool.
+  // Without it the kernel first sends truncate(path, 0), which uploads an empty file at once: a crash
+  // or a failed upload before close() then left the provider with nothing instead of the old version.
+  const extra = ['big_writes', 'max_write=131072', 'max_readahead=1048576', 'atomic_o_trunc', ...(readOnly ? ['ro'] : [])];
   const out: FuseNativeOptions = {
     timeout,
     mkdir: true,

@@ -49,6 +49,18 @@ const O_ACCMODE = 3;
 const KNOWN_MISSING = new VfsError('ENOENT', 'no such file or directory (from a fresh listing)', { provider: 'fuse', operation: 'lookup' });
 const O_TRUNC_FLAG = constants.O_TRUNC;
 
+/**
+ * The kernel's paths are already absolute and clean ("/a/b"); a short one with no empty, "." or
+ * ".." segment is returned as is (every segment of a path of ≤ 85 UTF-16 units is ≤ 255 UTF-8
+ * bytes), anything else goes through normalizePath and its checks.
+ */
+function kernelPath(path: string): string {
+  if (path.length <= 85 && path.charCodeAt(0) === 47 && (path.length === 1 || (!path.endsWith('/') && !path.includes('//') && !path.includes('/.')))) {
+    return path;
+  }
+  return normalizePath(path);
+}
+
 export class FuseFilesystem {
   readonly meta: MetaCache;
   private readonly owner: StatOwner;
@@ -86,6 +98,22 @@ export class FuseFilesystem {
       return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
     }
     return entryStat(await this.entry(p), this.owner);
+  }
+
+  /**
+   * getattr answered without waiting, when the answer is already known: a stat for an open file or a
+   * cached entry, `null` when a fresh listing says the path does not exist, undefined when the Vfs
+   * must be asked (call `getattr`). Throws for a malformed path. Kernel lookups of `ls -l`/`find`
+   * land here, so this path builds no promise.
+   */
+  getattrNow(path: string): FuseStat | null | undefined {
+    const p = kernelPath(path);
+    const open = this.files.get(p);
+    if (open && (open.spooled || open.dirty || open.remoteSize === null)) {
+      return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
+    }
+    const cached = this.meta.lookup(p);
+    return cached ? entryStat(cached, this.owner) : cached;
   }
 
   /** Metadata of a path: the cache, else one (coalesced) Vfs stat. */
