@@ -78,7 +78,7 @@ describe('Scheduler abort and timeout', () => {
     server = await startServer((_req, res, _s, i) => {
       if (i > 0) json(res, 200, { ok: true });
     });
-    const s = new Scheduler({ timeoutMs: 300, baseDelayMs: 1, random: seededRandom() });
+    const s = new Scheduler({ timeoutMs: 800, baseDelayMs: 1, random: seededRandom() });
     const res = await s.fetch(`${server.url}/hang-once`);
     expect(await res.json()).toEqual({ ok: true });
     expect(server.seen).toHaveLength(2);
@@ -127,7 +127,7 @@ describe('Scheduler abort and timeout', () => {
       if (i === 0) return; // stalls mid-body
       res.end('y');
     });
-    const s = new Scheduler({ timeoutMs: 300, baseDelayMs: 1, random: seededRandom() });
+    const s = new Scheduler({ timeoutMs: 800, baseDelayMs: 1, random: seededRandom() });
     expect(await s.request(`${server.url}/stall`, {}, (r) => r.text())).toBe('xy');
     expect(server.seen).toHaveLength(2);
   });
