@@ -3,6 +3,7 @@
  * through the account's Scheduler (throttle + retry); this layer adds the envelope, the code table,
  * and the auth dance (Bearer, proactive single-flight refresh, one retry after a 401).
  */
+import { BodyTooLargeError, MAX_JSON_BYTES, readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
@@ -250,7 +251,15 @@ export class CloudreveClient {
     if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
     const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
     return this.scheduler.request(url.toString(), init, async (res) => {
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await readBoundedText(res, res.status === 200 ? MAX_JSON_BYTES : MAX_ERROR_BODY * 32);
+      } catch (e) {
+        if (!(e instanceof BodyTooLargeError)) throw e;
+        // An error page too big to read still says what its status says; a JSON answer that big is no answer.
+        if (res.status !== 200) text = '';
+        else throw new VfsError('EPROTO', `${operation}: ${e.message}; not a Cloudreve answer`, details);
+      }
       if (res.status !== 200) {
         throw new VfsError(res.status >= 500 || res.status === 429 ? 'EIO' : 'EPROTO', `${operation}: HTTP ${res.status} from ${safeUrl(url)}`, {
           ...details, status: res.status, providerMessage: text.slice(0, MAX_ERROR_BODY),

@@ -4,6 +4,7 @@
  * every working client uses for every route), the token in the `token` header.
  */
 import { Readable } from 'node:stream';
+import { BodyTooLargeError, readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
@@ -182,8 +183,15 @@ export class CouchdropClient {
 
   #json<T>(route: string, path: string, signal: AbortSignal | undefined): Promise<T> {
     return this.#call({ base: this.fileioUrl, method: 'POST', route, query: { path }, path, signal, idempotent: true, auth: true }, async (res) => {
+      let text: string;
       try {
-        return (await res.json()) as T;
+        text = await readBoundedText(res);
+      } catch (e) {
+        if (e instanceof BodyTooLargeError) throw protocolError(route, path, e.message);
+        throw e;
+      }
+      try {
+        return JSON.parse(text) as T;
       } catch (e) {
         // A body cut short or a proxy's page: worth another try on these read-only routes.
         throw protocolError(route, path, 'the answer is not JSON', e, true);
@@ -207,7 +215,7 @@ export class CouchdropClient {
         return await this.scheduler.run(async (_n, signal) => {
           const res = await this.#send(url, spec, token, signal);
           if (!res.ok && !spec.accept?.includes(res.status)) {
-            const text = await res.text().catch(() => '');
+            const text = await readBoundedText(res, 64 * 1024).catch(() => '');
             throw couchdropError(res.status, providerMessageOf(text), { operation, ...(spec.path !== undefined ? { path: spec.path } : {}) });
           }
           try {

@@ -13,7 +13,7 @@ import { VfsError } from '../../src/errors.js';
 import type { Vfs } from '../../src/vfs.js';
 import { collect, expectCode, pseudoRandomBytes, sha256 } from '../helpers.js';
 import {
-  closeDelimitedShort, drop, editJson, fixed, htmlPage, longBody, shortBody, startHostileProxy, truncated,
+  closeDelimitedShort, drop, editJson, endless, fixed, htmlPage, longBody, shortBody, startHostileProxy, truncated,
 } from './proxy.js';
 import type { HostileProxy } from './proxy.js';
 
@@ -179,6 +179,12 @@ describe.each([
     const e = await expectCode(b.vfs.list('/docs'), 'EPROTO');
     expect(e.message).toMatch(/cursor/);
   });
+
+  it('an endless JSON answer is EPROTO once it passes the ceiling, not a process that buffers until it dies', async () => {
+    b.proxy.add({ match: b.routes.list, act: endless, forward: false });
+    const e = await expectCode(b.vfs.list('/docs'), 'EPROTO', 'EIO');
+    expect(e.message).toMatch(/larger than/);
+  }, 60_000);
 
   it('a stat answer with a wrong type or a missing field is EPROTO, not a made-up entry', async () => {
     b.proxy.add({ match: b.routes.stat, act: editJson((j) => void (b.statEntry(j).size = 'abc')) });

@@ -199,3 +199,16 @@ export const closeDelimitedShort: Act = (res, up) => {
 export const drop: Act = (res) => {
   res.socket?.destroy();
 };
+
+/** 200 with a JSON content type and a body that never ends (until the client hangs up). */
+export const endless: Act = (res) => {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  const chunk = Buffer.alloc(256 * 1024, 0x20);
+  res.write('[');
+  const pump = () => {
+    while (!res.destroyed && res.write(chunk));
+    if (!res.destroyed) res.once('drain', pump);
+  };
+  res.on('close', () => res.removeAllListeners('drain'));
+  pump();
+};
