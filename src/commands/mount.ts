@@ -56,7 +56,9 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         spoolDir,
         ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
         ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
-        ...(remote ? { remote } : {}),
+        // The sidecar label says where the mount's root is, so `pending retry` of a mounted folder
+        // uploads to remote:/folder/file and not to remote:/file (kept-upload paths are mount-relative).
+        ...(remote ? { remote: path === '/' ? remote : `${remote}:${path}` } : {}),
         fsname: `cloudmount:${location}`,
         debug: opts.debugFuse ?? false,
         handleSignals: false,

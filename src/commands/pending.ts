@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
 import { VfsError } from '../errors.js';
+import { joinPath, normalizePath } from '../path.js';
 import type { CliContext } from './context.js';
 import { formatBytes } from './progress.js';
 
@@ -19,7 +20,7 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
     .option(...spoolOption)
     .option('--json', 'print JSON')
     .action(async (opts: { spoolDir?: string; json?: boolean }) => {
-      const items = await listPendingUploads(opts.spoolDir ?? defaultSpoolDir());
+      const items = (await listPendingUploads(opts.spoolDir ?? defaultSpoolDir())).map((p) => ({ ...p, ...target(p.remote, p.path) }));
       if (opts.json) {
         ctx.out(JSON.stringify(items, null, 2));
         return;
@@ -43,16 +44,19 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
       if (ids.length && items.length < ids.length) throw new VfsError('ENOENT', `no pending upload with id ${ids.filter((i) => !items.some((p) => p.id === i)).join(', ')}`);
       let failed = 0;
       for (const item of items) {
-        const remote = opts.to ?? item.remote;
+        const recorded = target(item.remote, item.path);
+        const remote = opts.to ?? recorded.remote;
         if (!remote) {
           ctx.warn(`${item.id}: no remote recorded for ${item.path}; use --to <remote>`);
           failed++;
           continue;
         }
+        // --to names a remote: the file goes to the same full path there.
+        const path = recorded.path;
         const { vfs } = await ctx.open(`${remote}:/`);
         try {
-          await retryPendingUpload(spoolDir, item.id, vfs);
-          ctx.out(`uploaded ${remote}:${item.path} (${formatBytes(item.size)})`);
+          await retryPendingUpload(spoolDir, item.id, vfs, { path });
+          ctx.out(`uploaded ${remote}:${path} (${formatBytes(item.size)})`);
         } catch (e) {
           failed++;
           ctx.warn(`${item.id}: ${remote}:${item.path} still failing: ${(e as Error).message}`);
@@ -72,4 +76,15 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
         ctx.out(`discarded ${id}`);
       }
     });
+}
+
+/**
+ * Where a kept upload belongs: a mount of a folder records "remote:/folder" as its label and
+ * mount-relative paths; a mount of a remote's root records just "remote".
+ */
+export function target(label: string | undefined, path: string): { remote?: string; path: string } {
+  if (!label) return { path };
+  const colon = label.indexOf(':');
+  if (colon < 0) return { remote: label, path };
+  return { remote: label.slice(0, colon), path: joinPath(normalizePath(label.slice(colon + 1) || '/'), path.replace(/^\/+/, '')) };
 }

@@ -67,6 +67,23 @@ export interface SoakResult {
   logs: { mount: string; webdav: string };
 }
 
+/** What a run started, for `cleanupSoaks` when a test times out before its own `finally` runs. */
+const live = { mountpoints: new Set<string>(), children: new Set<{ stop(): Promise<void>; child: { pid?: number | undefined } }>() };
+
+/** Kill what runs still own and clear their mountpoints (afterAll). */
+export async function cleanupSoaks(): Promise<void> {
+  for (const c of live.children) {
+    try {
+      if (c.child.pid) process.kill(c.child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const m of live.mountpoints) await run('fusermount', ['-u', '-z', m]).catch(() => {});
+  live.children.clear();
+  live.mountpoints.clear();
+}
+
 /** Run one soak and return everything a test asserts on and prints. */
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const tmp = await mkdtemp(join(tmpdir(), `cloudmount-soak-${o.provider}-`));
@@ -85,8 +102,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   try {
     await provider.mkdir('/soak');
     const penv = { ...env, ...provider.env };
+    live.mountpoints.add(mountpoint);
     mount = await startCli(['mount', `${o.provider}:/`, mountpoint, '--spool-dir', spoolDir, '--stats'], /mounted .* at /, penv);
+    live.children.add(mount);
     webdav = await startCli(['serve', 'webdav', `${o.provider}:/`, '--addr', '127.0.0.1:0', '--spool-dir', join(tmp, 'dav-spool'), '--stats'], /over WebDAV at (http\S+)/, penv);
+    live.children.add(webdav);
     const davUrl = webdav.match[1]!.replace(/\/$/, '');
     const sample = async () => {
       rss.mount.push(await rssOf(mount!.child.pid!));
@@ -144,6 +164,9 @@ async function startPendingList(spoolDir: string, env: Record<string, string>): 
 export function runWorkload(config: Record<string, unknown>): Promise<WorkloadReport> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [WORKLOAD, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const entry = { child, stop: async () => {} };
+    live.children.add(entry);
+    child.once('exit', () => live.children.delete(entry));
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -31,6 +31,8 @@ export interface SoakProvider {
   files(root: string): Promise<Map<string, StoredFile>>;
   /** Create a folder directly in the emulator's store. */
   mkdir(path: string): Promise<void>;
+  /** Put a file directly into the emulator's store (its parent must exist). */
+  seedFile(path: string, data: Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,6 +87,9 @@ async function startCloudreve(f: SoakFaults): Promise<SoakProvider> {
     async mkdir(path) {
       emu.store.ensureFolders(path.split('/').filter(Boolean));
     },
+    async seedFile(path, data) {
+      emu.store.seedFile(path.split('/').filter(Boolean), data);
+    },
     close: () => emu.close(),
   };
 }
@@ -128,6 +133,9 @@ async function startCouchdrop(f: SoakFaults): Promise<SoakProvider> {
     },
     async mkdir(path) {
       await emu.store.mkdir(path);
+    },
+    async seedFile(path, data) {
+      await emu.store.write(path, data);
     },
     close: () => emu.close(),
   };

@@ -9,8 +9,8 @@
  * (SOAK=long: minutes, files up to 50 MiB) and prints the same figures.
  */
 import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { formatSoak, rssGrowth, runSoak } from './harness.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupSoaks, formatSoak, rssGrowth, runSoak } from './harness.js';
 import type { SoakOptions } from './harness.js';
 import type { ProviderName } from './providers.js';
 
@@ -36,6 +36,7 @@ function options(provider: ProviderName): SoakOptions {
 }
 
 describe.skipIf(!hasFuse || !hasBuild)(`fault soak (${long ? 'long' : 'CI'} version)`, () => {
+  afterAll(cleanupSoaks);
   for (const provider of ['cloudreve', 'couchdrop'] as const) {
     it(`${provider}: FUSE + WebDAV under ~10 % faults lose nothing`, async () => {
       const o = options(provider);
