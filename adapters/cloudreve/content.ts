@@ -6,6 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
+import { readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import { isSameOrInside } from '../../src/path.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
@@ -93,7 +94,7 @@ export class ContentReader {
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
       if (res.status === 200 && isEnvelope(res)) {
-        const env = (await res.json().catch(() => undefined)) as Envelope | undefined;
+        const env = (await readBoundedText(res, 1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
         if (env && typeof env.code === 'number') {
           if (SIGNATURE_CODES.has(env.code) && attempt === 0) {
             this.urls.delete(path);

@@ -107,7 +107,7 @@ export class CouchdropClient {
       body = await this.#call({
         base: this.apiUrl, method: 'POST', route: ROUTES.authenticate, query: {}, auth: false, idempotent: true,
         body: () => new URLSearchParams({ username, password, system }),
-      }, async (res) => (await res.json()) as CouchdropAuthBody);
+      }, async (res) => JSON.parse(await readBoundedText(res, 1024 * 1024)) as CouchdropAuthBody);
     } catch (e) {
       throw loginError(e);
     }
