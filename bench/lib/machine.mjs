@@ -1,5 +1,5 @@
 // One-line description of the machine a benchmark ran on (for RESULTS.md).
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -11,13 +11,12 @@ function tryRead(path) {
   }
 }
 
+/** First match of `re` in the command's output (stdout and stderr: some tools print their version on stderr or exit non-zero). */
 function version(cmd, args, re) {
-  try {
-    const out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return (re ? re.exec(out)?.[1] : out.split('\n')[0])?.trim();
-  } catch {
-    return undefined;
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) return undefined;
+  const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  return (re ? re.exec(out)?.[1] : out.trim().split('\n')[0])?.trim();
 }
 
 /** { cpu, cores, memory, os, node, tools } describing this machine. */
