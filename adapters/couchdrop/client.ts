@@ -242,7 +242,10 @@ export class CouchdropClient {
     const headers: Record<string, string> = { accept: 'application/json, application/octet-stream', ...spec.headers };
     if (token !== undefined) headers.token = token;
     const body = spec.body?.();
-    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal, redirect: spec.manualRedirect ? 'manual' : 'follow' };
+    // A download's body is read after the Scheduler's attempt ended (and unlinked the caller's signal
+    // from the attempt's): the caller's signal must reach the body directly, or an abort would not stop it.
+    const fetchSignal = spec.manualRedirect && spec.signal ? AbortSignal.any([signal, spec.signal]) : signal;
+    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal: fetchSignal, redirect: spec.manualRedirect ? 'manual' : 'follow' };
     if (body !== undefined) {
       init.body = body;
       if (!(body instanceof Uint8Array) && typeof body !== 'string' && !(body instanceof URLSearchParams)) init.duplex = 'half';
@@ -264,7 +267,7 @@ export class CouchdropClient {
       const nextHeaders = { ...headers };
       if (next.origin !== url.origin) delete nextHeaders.token;
       const method = res.status === 303 ? 'GET' : spec.method;
-      res = await fetch(next, { method, headers: nextHeaders, signal, redirect: 'manual' });
+      res = await fetch(next, { method, headers: nextHeaders, signal: fetchSignal, redirect: 'manual' });
       at = next;
     }
     return res;
