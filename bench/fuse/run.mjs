@@ -3,7 +3,8 @@
 // speed ratio (> 1 = cloudmount faster) beside the issue's targets. Then the peak RSS of the mount
 // process while a 1 GiB file is copied in and out (LocalVfs backend, so the data is not held in the
 // Vfs's own memory). Asserts nothing; says what is missing.
-//   npm run build && node bench/fuse/run.mjs [--rounds 3] [--quick]
+//   npm run build && node bench/fuse/run.mjs [--rounds 3] [--quick] [--ops read,create,ls,find,write] [--no-rss]
+// (env CLOUDMOUNT_BENCH_DIST / CLOUDMOUNT_BENCH_FAST_DISPATCH=0: see serve.mjs)
 // The machine is shared: run it when the load average is low, figures swing a lot under load.
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -20,8 +21,12 @@ const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || 3;
 const QUICK = args.includes('--quick');
 const MiB = 1024 * 1024;
+// --ops read,ls,…: only the operations whose name contains one of these words (and --no-rss skips the RSS run).
+const ONLY = args.includes('--ops') ? args[args.indexOf('--ops') + 1].split(',') : undefined;
+const RSS = !args.includes('--no-rss');
 const SIZES = QUICK ? { read: 50, write: 25, files: 200, ls: 500, find: 1000, big: 256 } : { read: 200, write: 100, files: 1000, ls: 2000, find: 5000, big: 1024 };
 
+class SkipRss extends Error {}
 const missing = [];
 if (!existsSync(join(root, 'dist/mount/fuse.js'))) {
   console.log('dist/ is missing: run `npm run build` first.');
@@ -120,6 +125,7 @@ const ops = {
   [`ls -l of ${SIZES.ls}`]: (m) => sh(`ls -l ${m.dir}/ls > /dev/null`),
   [`find over ${SIZES.find}`]: (m) => sh(`find ${m.dir}/tree > /dev/null`),
 };
+if (ONLY) for (const op of Object.keys(ops)) if (!ONLY.some((w) => op.includes(w))) delete ops[op];
 const targets = { 'sequential read (cold)': 2.0, 'sequential re-read (warm)': 2.0, 'sequential write': 1.0 };
 
 function median(xs) {
@@ -164,6 +170,7 @@ try {
   for (const m of mounts) await m.stop();
 
   // Peak RSS of the cloudmount process while a big file goes in and out (disk-backed LocalVfs).
+  if (!RSS) throw new SkipRss();
   const store = join(work, 'local-store');
   await mkdir(store, { recursive: true });
   const m = await startMount('cloudmount', `local:${store}`);
@@ -175,6 +182,8 @@ try {
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   console.log(`\npeak RSS of the mount process copying a ${SIZES.big} MiB file in (${(SIZES.big / tIn).toFixed(0)} MiB/s) and out (${(SIZES.big / tOut).toFixed(0)} MiB/s): ${hwm.toFixed(0)} MB (target ≤ 150 MB)`);
   await m.stop();
+} catch (e) {
+  if (!(e instanceof SkipRss)) throw e;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));

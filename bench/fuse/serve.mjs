@@ -2,11 +2,18 @@
 // from outside, and reads this process's peak RSS from /proc). Usage:
 //   node bench/fuse/serve.mjs <mountpoint> memory|local:<dir> [spoolDir]
 // Prints "ready" once mounted; SIGTERM unmounts cleanly.
-import { mountFuse } from '../../dist/mount/fuse.js';
-import { MemoryVfs } from '../../dist/adapters/memory/index.js';
-import { LocalVfs } from '../../dist/adapters/local/index.js';
+// CLOUDMOUNT_BENCH_DIST=<dir> serves from another build (A/B of a patched tree);
+// CLOUDMOUNT_BENCH_FAST_DISPATCH=0 uses fuse-native's plain dispatch (for comparison).
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const dist = process.env.CLOUDMOUNT_BENCH_DIST ? pathToFileURL(resolve(process.env.CLOUDMOUNT_BENCH_DIST)).href : new URL('../../dist', import.meta.url).href;
+const { mountFuse } = await import(`${dist}/mount/fuse.js`);
+const { MemoryVfs } = await import(`${dist}/adapters/memory/index.js`);
+const { LocalVfs } = await import(`${dist}/adapters/local/index.js`);
 
 const [mountpoint, backend = 'memory', spoolDir] = process.argv.slice(2);
 const vfs = backend.startsWith('local:') ? new LocalVfs({ root: backend.slice('local:'.length) }) : new MemoryVfs();
-await mountFuse(vfs, mountpoint, { handleSignals: true, ...(spoolDir ? { spoolDir } : {}) });
+const fastDispatch = process.env.CLOUDMOUNT_BENCH_FAST_DISPATCH !== '0';
+await mountFuse(vfs, mountpoint, { handleSignals: true, fastDispatch, ...(spoolDir ? { spoolDir } : {}) });
 console.log('ready');
