@@ -10,6 +10,7 @@
  * `HISTORY_BYTES` it pulled from the stream: a piece behind the stream's position is served from
  * them, and a piece up to `MAX_SKIP_BYTES` ahead is reached by pulling on (keeping what it passes).
  */
+import { finished } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Vfs } from '../../src/vfs.js';
 
@@ -18,9 +19,57 @@ const MAX_SKIP_BYTES = 4 << 20;
 /** Bytes kept behind the stream's position for pieces that arrive late (bounded memory per handle). */
 const HISTORY_BYTES = 4 << 20;
 
+/** Chunks a puller holds before it pauses the stream (backpressure). */
+const PULL_AHEAD_CHUNKS = 4;
+
+/**
+ * The chunks of a Readable one by one, exactly as they were pushed. (A Readable's async iterator
+ * calls `read()`, which concatenates everything buffered into a fresh Buffer: a copy and an
+ * allocation of every byte, and garbage that raises the mount's peak RSS while copying big files.)
+ */
+class ChunkPuller {
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
+  private error: unknown;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      if (this.chunks.length >= PULL_AHEAD_CHUNKS) stream.pause();
+      this.notify();
+    });
+    finished(stream, (err) => {
+      if (err) this.error = err;
+      else this.ended = true;
+      this.notify();
+    });
+  }
+
+  /** The next chunk, or undefined at the end of the stream; rejects with the stream's error. */
+  async next(): Promise<Buffer | undefined> {
+    for (;;) {
+      const chunk = this.chunks.shift();
+      if (chunk) {
+        if (this.chunks.length < PULL_AHEAD_CHUNKS && this.stream.isPaused() && !this.stream.destroyed) this.stream.resume();
+        return chunk;
+      }
+      if (this.error) throw this.error;
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
 export class RemoteReader {
   private stream: Readable | undefined;
-  private iterator: AsyncIterator<Buffer> | undefined;
+  private iterator: ChunkPuller | undefined;
   /** Chunks pulled from the stream, covering [historyStart, position) without gaps. */
   private history: Buffer[] = [];
   private historyStart = 0;
@@ -63,11 +112,11 @@ export class RemoteReader {
       // Pull until the piece is covered (or the file ends); every pulled chunk joins the history.
       while (this.position < offset + length && !this.eof) {
         const next = await this.iterator!.next();
-        if (next.done) {
+        if (!next) {
           this.eof = true;
           break;
         }
-        this.keep(next.value, offset);
+        this.keep(next, offset);
       }
     } catch (e) {
       this.close();
@@ -80,7 +129,7 @@ export class RemoteReader {
     this.close();
     const stream = await this.vfs.read(this.path, { offset });
     this.stream = stream;
-    this.iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.iterator = new ChunkPuller(stream);
     this.position = this.historyStart = offset;
   }
 
