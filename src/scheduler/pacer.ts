@@ -53,6 +53,8 @@ const CUT = 0.7;
 const MIN_ROUND_S = 0.5;
 /** The first estimate counts the server's initial burst too: start well below it. */
 const FIRST_CUT = 0.6;
+/** How fast the floor under cuts fades (s). */
+const FLOOR_HALF_LIFE_S = 60;
 /** Settle this far below the estimated limit. */
 const SETTLE = 0.95;
 /** Fast growth (per second) while below the remembered limit. */
@@ -90,6 +92,9 @@ export class Pacer {
   #pauses: Array<[number, number]> = [];
   #firstThrottleAt = -1;
   #acceptedSinceCut = 0;
+  /** The rate cuts do not go below (see onThrottled), and when it was last set. */
+  #floor = 0;
+  #floorAt = 0;
   /** Start times of accepted requests sent in the last WINDOW_MS, oldest first. */
   #accepted: number[] = [];
   /** Told when the rate changes. */
@@ -276,6 +281,15 @@ export class Pacer {
       next = Math.min(estimate, round, this.rate) * (firstThrottle ? FIRST_CUT : SETTLE);
     }
     this.#acceptedSinceCut = 0;
+    // Errors that are not about the rate (a 503 now and then, whatever our pace) would otherwise cut
+    // again and again: never go below 90 % of an earlier measured settle point. That floor halves
+    // every FLOOR_HALF_LIFE_S, so a limit that really fell is still followed, only more slowly.
+    const floor = this.#floor * 0.5 ** ((now - this.#floorAt) / 1000 / FLOOR_HALF_LIFE_S);
+    if (!firstThrottle && seconds >= MIN_WINDOW_S && accepted > 0) {
+      this.#floor = Math.max(floor, next * 0.9);
+      this.#floorAt = now;
+    }
+    next = Math.max(next, floor);
     this.rate = Math.max(this.minRate, Math.min(this.maxRate, next));
     this.onRateChange?.(this.rate, 'throttle');
   }

@@ -36,22 +36,19 @@ describe('Scheduler limits', () => {
     await (await fetch(`${server.url}/warm-up`)).text();
     server.seen.length = 0;
     const s = new Scheduler({ concurrency: 10, intervalCap: 5, interval: 1000, random: seededRandom() });
-    const sent: number[] = [];
-    s.on('request', () => sent.push(performance.now()));
     await Promise.all(Array.from({ length: 14 }, (_, i) => s.request(`${server!.url}/r/${i}`, {}, text)));
     const times = server.seen.map((r) => r.at).sort((a, b) => a - b);
     expect(times).toHaveLength(14);
-    for (let i = 0; i < times.length; i++) {
-      // As the server saw them. 850 ms leaves room for arrival jitter on a loaded machine and still
-      // catches 6 per second (six requests then fit in 833 ms).
-      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 850).length;
+    // The exact cap at the moment of sending is checked in virtual time (pacer.test.ts). Here, as the
+    // server saw them, with room for a starved machine handling arrivals late (the first one may
+    // also carry one-off costs): no burst, i.e. never 6 within 700 ms …
+    for (let i = 1; i < times.length; i++) {
+      const inWindow = times.filter((t) => t >= times[i]! && t < times[i]! + 700).length;
       expect(inWindow, `server window starting at request ${i}`).toBeLessThanOrEqual(5);
-      // As they were sent (same room: a loaded machine may deschedule us between release and send).
-      const sentInWindow = sent.filter((t) => t >= sent[i]! && t < sent[i]! + 850).length;
-      expect(sentInWindow, `sent window starting at request ${i}`).toBeLessThanOrEqual(5);
     }
-    // 14 requests at 5 per second cannot all fit in two seconds.
-    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1500);
+    // … and no more than 5 per second overall: at 5/s with a sliding window request 13 comes at
+    // least 2.6 s after request 0 (at 6/s it would come after 2.17 s). 300 ms of room.
+    expect(times[13]! - times[0]!).toBeGreaterThanOrEqual(2300);
   });
 
   it('sends no request before a Retry-After in seconds has elapsed', async () => {

@@ -68,6 +68,32 @@ describe('Pacer control law (virtual time)', () => {
     expect(r.finalRate).toBeLessThan(rate * 1.25);
   });
 
+  it('does not collapse when errors are not about the rate (one request in ten fails, at any pace)', () => {
+    let t = 0;
+    const pacer = new Pacer({ now: () => t });
+    const random = seededRandom(9);
+    let accepted = 0;
+    while (t < 60_000) {
+      if (!pacer.tryAcquire()) {
+        t = Math.max(t + 0.01, pacer.readyAt);
+        continue;
+      }
+      const sentAt = t;
+      t += 1;
+      if (random() < 0.1) {
+        pacer.onThrottled(sentAt);
+        pacer.pause(fullJitterDelay(1, 250, 20_000, random));
+      } else {
+        accepted++;
+        pacer.onAccepted(sentAt);
+      }
+    }
+    // Each failure also pauses everything for up to 250 ms, so ~80/s is the most one could get; a
+    // collapsing pace would end near its 0.2/s minimum instead.
+    expect(pacer.rate).toBeGreaterThan(10);
+    expect(accepted / 60).toBeGreaterThan(10);
+  });
+
   it('never exceeds a given rate, and without adaptation never changes it', () => {
     let t = 0;
     const pacer = new Pacer({ now: () => t, initialRate: 10, maxRate: 10, adaptive: false });

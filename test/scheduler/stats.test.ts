@@ -94,9 +94,10 @@ describe('Scheduler stats, events and logs', () => {
   });
 
   it('finds an unannounced rate limit: lowers its pace on 429s and keeps most requests unthrottled', async () => {
-    // A token bucket of 40 requests/s (burst 5) that answers 429 beyond it, no Retry-After.
-    const rate = 40;
-    const burst = 5;
+    // A token bucket of 15 requests/s (burst 3) that answers 429 beyond it, no Retry-After. Low, so
+    // that even a heavily loaded machine outruns it.
+    const rate = 15;
+    const burst = 3;
     let tokens = burst;
     let last = performance.now();
     server = await startServer((_req, res) => {
@@ -111,10 +112,12 @@ describe('Scheduler stats, events and logs', () => {
     const s = new Scheduler({ concurrency: 8, baseDelayMs: 50, maxDelayMs: 1000, maxAttempts: 8, random: seededRandom(3) });
     const rates: number[] = [];
     s.on('rate', (e) => rates.push(e.rate));
-    const until = performance.now() + 3000;
+    // At least 3 s, and on until the server has pushed back a few times (at most 12 s).
+    const begin = performance.now();
+    const more = () => performance.now() < begin + 3000 || (s.stats().throttled < 3 && performance.now() < begin + 12_000);
     let ok = 0;
     await Promise.all(Array.from({ length: 20 }, async (_, w) => {
-      while (performance.now() < until) {
+      while (more()) {
         await s.request(`${server!.url}/w/${w}`, {}, (r) => r.text());
         ok++;
       }
