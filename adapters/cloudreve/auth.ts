@@ -61,6 +61,15 @@ export class TokenManager {
     return (await this.renew()).access;
   }
 
+  /**
+   * The current access token if it is still valid right now, without renewing (undefined otherwise).
+   * Used when a queued request is finally sent, so it carries the newest token, not the one it was queued with.
+   */
+  peek(): string | undefined {
+    const s = this.state;
+    return s && !s.stale && Date.now() < s.accessExpiresAt ? s.access : undefined;
+  }
+
   /** The server answered 401 to `used`: renew before the next use (no-op if already renewed). */
   invalidate(used: string): void {
     if (this.state && this.state.access === used) this.state.stale = true;

@@ -213,7 +213,7 @@ export class CloudreveClient {
   private async call<T>(method: string, route: string, opts: CallOptions): Promise<T> {
     const auth = opts.auth ?? true;
     for (let attempt = 0; ; attempt++) {
-      const token = auth ? await this.tokens.accessToken() : undefined;
+      const token = auth ? { value: await this.tokens.accessToken() } : undefined;
       try {
         const env = await this.callRaw<T>(method, route, opts, [], token);
         return env.data as T;
@@ -222,7 +222,7 @@ export class CloudreveClient {
         // than a short-lived token lives, so even the renewed token may have expired on the wire.
         if (token && attempt < MAX_RENEWALS && isVfsError(e) && e.details.providerCode === 401) {
           this.logger.debug('cloudreve: 401, renewing the access token', { route });
-          this.tokens.invalidate(token);
+          this.tokens.invalidate(token.value);
           continue;
         }
         throw e;
@@ -231,11 +231,11 @@ export class CloudreveClient {
   }
 
   /** One scheduled request; returns the envelope when its code is 0 or in `accept`. */
-  private async callRaw<T>(method: string, route: string, opts: CallOptions, accept: number[] = [], token?: string): Promise<Envelope<T>> {
+  private async callRaw<T>(method: string, route: string, opts: CallOptions, accept: number[] = [], token?: { value: string }): Promise<Envelope<T>> {
     const url = new URL(this.api + route);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {};
-    if (token) headers.Authorization = `Bearer ${token}`;
+    if (token) headers.Authorization = `Bearer ${token.value}`;
     let body: string | Uint8Array | undefined;
     if (opts.body instanceof Uint8Array) {
       headers['Content-Type'] = 'application/octet-stream';
@@ -246,7 +246,20 @@ export class CloudreveClient {
     }
     const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}')}`;
     const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
-    if (body !== undefined) init.body = body;
+    if (token) {
+      // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when
+      // it was queued: a 3 s token otherwise expires while the request waits (the soak saw EACCES).
+      // The Scheduler calls a body function per attempt, and reads `headers` after it; renewing is not
+      // done here (it would need a slot of this very queue), a 401 still renews in call().
+      init.body = () => {
+        const fresh = this.tokens.peek();
+        if (fresh && fresh !== token.value) {
+          token.value = fresh;
+          headers.Authorization = `Bearer ${fresh}`;
+        }
+        return body ?? null;
+      };
+    } else if (body !== undefined) init.body = body;
     if (opts.signal) init.signal = opts.signal;
     if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
     const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
