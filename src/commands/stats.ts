@@ -21,6 +21,8 @@ export async function statsLine(sources: StatsSources): Promise<string> {
   if (sources.scheduler) {
     const s = sources.scheduler.stats();
     parts.push(`requests ${s.requests}`, `retries ${s.retries}`, `429s ${s.throttled}`, `failures ${s.failures}`, `queued ${s.queued}`);
+    // The pace the scheduler learned from the provider's 429/503s (absent while unpaced).
+    if (typeof s.rate === 'number' && Number.isFinite(s.rate)) parts.push(`pace ${s.rate.toFixed(1)}/s`);
   }
   if (sources.cache) {
     const c = sources.cache.stats();
