@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderMarkdown, renderText, skipped } from './lib/figures.mjs';
+import { explain } from './lib/explain.mjs';
 import { describeMachine } from './lib/machine.mjs';
 import { lastJson, parseFuse, parseScheduler, parseWebdav } from './lib/parse.mjs';
 import { missingTools } from './lib/tools.mjs';
@@ -126,6 +127,8 @@ const machine = describeMachine();
 const seconds = (Date.now() - started.getTime()) / 1000;
 console.log(`\n${renderText(rows)}\n`);
 const notes = rows.filter((r) => r.note).map((r) => `- **${r.area}: ${r.figure}**: ${r.note}`);
+const why = rows.filter((r) => r.met === false).map((r) => [r, explain(r.area, r.figure)]);
+const whyLines = why.map(([r, text]) => `- **${r.area}: ${r.figure}** (${r.ratio === null ? r.cloudmount : `${r.ratio.toFixed(2)}×`} vs ${r.target}): ${text ?? 'not explained yet: profile it (node --cpu-prof on the serving process).'}`);
 const metCount = rows.filter((r) => r.met === true).length;
 const missCount = rows.filter((r) => r.met === false).length;
 const unmeasured = rows.filter((r) => r.met === null).length;
@@ -147,6 +150,7 @@ if (shouldWrite) {
     '',
     renderMarkdown(rows),
     '',
+    ...(whyLines.length ? ['## Why targets are missed', '', ...whyLines, ''] : []),
     ...(notes.length ? ['## Notes', '', ...notes, ''] : []),
     '## Areas',
     '',

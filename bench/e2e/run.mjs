@@ -45,7 +45,7 @@ const label = (side) => (side === 'fuse' ? 'FUSE mount' : 'WebDAV share');
 const LINK_MIB = Number(args.link);
 const SCENARIOS = [0, ...(LINK_MIB > 0 ? [LINK_MIB] : [])];
 const scenarioName = (link) => (link ? `${link} MiB/s link` : 'unlimited loopback');
-const figureName = (side, link = 0) => `e2e: read ${SIZE_MIB} MiB through the ${label(side)}, Cloudreve emulator at ${LATENCY} ms, ${scenarioName(link)}`;
+const figureName = (side, link = 0) => `read ${SIZE_MIB} MiB through the ${label(side)}, Cloudreve emulator at ${LATENCY} ms, ${scenarioName(link)}`;
 const missing = missingTools(['curl']);
 if (missing.length) {
   for (const link of SCENARIOS) for (const side of ['fuse', 'webdav']) figures.push(skipped(figureName(side, link), `≥ ${TARGET}× direct`, `missing: ${missing.join(', ')}`));
