@@ -55,7 +55,7 @@ const O_TRUNC_FLAG = constants.O_TRUNC;
  * bytes), anything else goes through normalizePath and its checks.
  */
 function kernelPath(path: string): string {
-  if (path.length <= 85 && path.charCodeAt(0) === 47 && (path.length === 1 || (!path.endsWith('/') && !path.includes('//') && !path.includes('/.')))) {
+  if (path.length <= 85 && path.charCodeAt(0) === 47 && (path.length === 1 || (!path.endsWith('/') && !path.includes('//') && !path.includes('/.') && !path.includes('\0')))) {
     return path;
   }
   return normalizePath(path);
@@ -92,7 +92,7 @@ export class FuseFilesystem {
   // ---- metadata ------------------------------------------------------------------------------
 
   async getattr(path: string): Promise<FuseStat> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     const open = this.files.get(p);
     if (open && (open.spooled || open.dirty || open.remoteSize === null)) {
       return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
@@ -135,7 +135,7 @@ export class FuseFilesystem {
 
   /** Names in a folder (with "." and ".."), and their stats in the same order. */
   async readdir(path: string): Promise<{ names: string[]; stats: FuseStat[] }> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     let children = this.meta.listing(p);
     if (!children) {
       children = await this.vfs.list(p);
@@ -176,7 +176,7 @@ export class FuseFilesystem {
   }
 
   async access(path: string, mode: number): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     const stat = await this.getattr(p);
     if (mode & constants.W_OK && this.options.readOnly) throw this.readOnlyError('access', p);
     if (mode & constants.X_OK && (stat.mode & 0o040000) === 0) {
@@ -187,7 +187,7 @@ export class FuseFilesystem {
   // ---- file handles -------------------------------------------------------------------------
 
   async open(path: string, flags: number): Promise<number> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     const writable = (flags & O_ACCMODE) !== constants.O_RDONLY;
     if (writable) this.checkWritable('open', p);
     const file = await this.acquire(p, false);
@@ -201,7 +201,7 @@ export class FuseFilesystem {
   }
 
   async create(path: string): Promise<number> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('create', p);
     const file = await this.acquire(p, true);
     return this.addHandle(file, true);
@@ -246,7 +246,7 @@ export class FuseFilesystem {
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('truncate', p);
     const file = await this.acquire(p, false);
     try {
@@ -258,7 +258,7 @@ export class FuseFilesystem {
   }
 
   async utimens(path: string, mtimeMs: number): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('utimens', p);
     const open = this.files.get(p);
     // The Vfs has no "set mtime" call: a time set while the file has unsent content rides on its upload;
@@ -273,7 +273,7 @@ export class FuseFilesystem {
   // ---- namespace ----------------------------------------------------------------------------
 
   async mkdir(path: string): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('mkdir', p);
     const entry = await this.vfs.mkdir(p);
     this.meta.put(entry);
@@ -281,7 +281,7 @@ export class FuseFilesystem {
   }
 
   async rmdir(path: string): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('rmdir', p);
     try {
       await this.vfs.remove(p);
@@ -293,7 +293,7 @@ export class FuseFilesystem {
   }
 
   async unlink(path: string): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable('unlink', p);
     const open = this.files.get(p);
     try {
@@ -313,7 +313,7 @@ export class FuseFilesystem {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    const [src, dst] = [kernelPath(from), kernelPath(to)];
     this.checkWritable('rename', src);
     // A file with unsent content (or one that exists only here) is uploaded first, so the move
     // carries the new bytes; the error of that upload is the rename's error.
@@ -347,7 +347,7 @@ export class FuseFilesystem {
 
   /** chmod/chown: the store keeps no owners or modes; accepted without effect so cp -p, rsync -a and tar work. */
   async setOwnerOrMode(path: string, op: string): Promise<void> {
-    const p = normalizePath(path);
+    const p = kernelPath(path);
     this.checkWritable(op, p);
     await this.getattr(p);
   }
