@@ -43,6 +43,8 @@ export class SpoolFile {
   private sidecar: SpoolSidecar;
   /** In-memory content while the spool is small; undefined once it lives in a file. */
   private mem: Buffer | undefined;
+  /** The in-memory content was handed to an upload as is: copy it before the next change (copy on write). */
+  private memShared = false;
   private fh: FileHandle | undefined;
   private spilling: Promise<FileHandle> | undefined;
   private sidecarOnDisk = false;
@@ -113,6 +115,7 @@ export class SpoolFile {
   async write(buf: Buffer, length: number, position: number): Promise<void> {
     const end = position + length;
     if (this.mem && !this.spilling && this.growMemory(end)) {
+      this.unshare();
       if (position > this.size) this.mem.fill(0, this.size, position); // a hole reads as zeros
       buf.copy(this.mem, position, 0, length);
       this.size = Math.max(this.size, end);
@@ -130,6 +133,7 @@ export class SpoolFile {
   /** Cut or extend (with zeros) to `size` bytes. */
   async truncate(size: number): Promise<void> {
     if (this.mem && !this.spilling && this.growMemory(size)) {
+      this.unshare();
       if (size > this.size) this.mem.fill(0, this.size, size);
       this.size = size;
       return;
@@ -138,9 +142,15 @@ export class SpoolFile {
     this.size = size;
   }
 
-  /** The whole content for an upload: a copy of the memory, or a fresh stream of the file (a second fd, so writes may go on). */
+  /**
+   * The whole content for an upload: the memory itself (a write that comes while it is being sent
+   * copies it first), or a fresh stream of the file (a second fd, so writes may go on).
+   */
   uploadData(): WriteData {
-    if (this.mem) return Buffer.from(this.mem.subarray(0, this.size));
+    if (this.mem) {
+      this.memShared = true;
+      return this.mem.subarray(0, this.size);
+    }
     if (this.size === 0) return Buffer.alloc(0);
     return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 256 * 1024 });
   }
@@ -206,13 +216,24 @@ export class SpoolFile {
     if (end <= mem.length) return true;
     const memory = this.memory!;
     if (end > memory.perFileBytes) return false;
-    const capacity = Math.min(memory.perFileBytes, Math.max(end, mem.length * 2, 16 * 1024));
+    // Exactly the first write's size to start with (most small files are written in one piece), then doubling.
+    const capacity = Math.min(memory.perFileBytes, Math.max(end, mem.length * 2));
     if (memory.used - mem.length + capacity > memory.totalBytes) return false;
     const grown = Buffer.alloc(capacity);
     mem.copy(grown, 0, 0, this.size);
     memory.used += capacity - mem.length;
     this.mem = grown;
+    this.memShared = false;
     return true;
+  }
+
+  /** Before changing memory an upload was given: take a private copy (same size, same budget). */
+  private unshare(): void {
+    if (!this.memShared || !this.mem) return;
+    const copy = Buffer.alloc(this.mem.length);
+    this.mem.copy(copy, 0, 0, this.size);
+    this.mem = copy;
+    this.memShared = false;
   }
 
   private release(): void {
