@@ -7,9 +7,11 @@ export const EXPLANATIONS = [
   [/^fuse: .*sequential read \(cold\)/,
     'Cold reads reach the mount as 128 KiB kernel requests, each a hand-off from libfuse\'s thread to the JS thread and back. '
     + 'A profile of the mount during a cold 200 MiB `dd` shows ~40 % idle (waiting on those hand-offs), ~15–20 % GC and the rest stream plumbing '
-    + '(MemoryVfs stream → CachedVfs pass-through → RemoteReader, one copy into the kernel buffer). This run\'s fixes (RemoteReader serves the '
+    + '(MemoryVfs stream → CachedVfs pass-through → RemoteReader, one copy into the kernel buffer). This session\'s fixes (RemoteReader serves the '
     + 'kernel\'s out-of-order read-ahead from its one stream instead of reopening; CachedVfs streams whole-file reads straight through) took it from '
-    + '0.39× to ~1.4×. 2.0× needs fewer hand-offs per byte: a max_read above 128 KiB, which libfuse 2 / fuse-native cannot negotiate, or a native read path.'],
+    + '0.39× to 1.2–1.5× rclone with its cache off. `rclone --vfs-cache-mode writes` keeps a local disk copy of every file written through it '
+    + '(the bench seeds the file that way), so its "cold" read is a local-disk read. 2.0× needs fewer hand-offs per byte: a max_read above '
+    + '128 KiB, which libfuse 2 / fuse-native cannot negotiate, or a native read path.'],
   [/^fuse: .*sequential write/,
     'cloudmount uploads a written file before close() returns, so an upload error reaches the program that wrote it; '
     + '`rclone mount --vfs-cache-mode writes` returns once the bytes are in its local cache file and uploads afterwards. '
@@ -29,6 +31,11 @@ export const EXPLANATIONS = [
     + 'undici + web streams are ~20 % of the WebDAV frontend\'s profile. At a 40 MiB/s link both frontends stay within 0.8× (one content request '
     + 'per file, latency hidden). To meet it on loopback: content downloads over node:http instead of fetch, and a WebDAV option that answers GET '
     + 'with a redirect to the signed content URL.'],
+  [/^calls: FUSE: read 1 KiB/,
+    'Since 23:21 the FUSE reader (mount/fuse/remote-reader.ts, ChunkPuller) pulls up to 4 chunks ahead of the kernel; from a seek, CachedVfs hands '
+    + 'out 1 MiB block slices, so 4 MiB are pulled for a 1 KiB read, which crosses the half-window mark of the 8 MiB read-ahead window and starts a '
+    + 'second 8 MiB ranged request (emulator log: bytes=536870912-545259519, then bytes=545259520-553648127). Bounding the pull-ahead in bytes '
+    + '(e.g. 256 KiB) instead of chunks brings it back to 1 request; over WebDAV the same read is 1 request of 1 MiB.'],
   [/^calls: .*cold/,
     'The folder must be resolved before it is listed (the kernel\'s LOOKUP of the folder, WebDAV\'s PROPFIND target): one GET /file/info, then '
     + 'the listing in one page (this run raised CloudreveVfs\'s page size from 1000 to Cloudreve\'s max_page_size, 2000). When the parent folder '
