@@ -5,7 +5,7 @@
  * stores matches what the workload believes it wrote, no fault reached the workload as an error, no
  * upload was left pending, and the serving processes' memory stayed flat.
  *
- * CI runs the short version (~80 operations, files up to 3 MiB). `npm run soak` runs the long one
+ * CI runs the short version (60 operations, files up to 3 MiB). `npm run soak` runs the long one
  * (SOAK=long: minutes, files up to 50 MiB) and prints the same figures.
  */
 import { existsSync } from 'node:fs';
@@ -29,7 +29,7 @@ function options(provider: ProviderName): SoakOptions {
     seed,
     fuseWorkers: 2,
     davWorkers: 2,
-    opsPerWorker: Number(process.env.SOAK_OPS ?? (long ? 150 : 20)),
+    opsPerWorker: Number(process.env.SOAK_OPS ?? (long ? 40 : 15)),
     maxSize: long ? 50 * MiB : 3 * MiB,
     faults: { rate: 0.1, seed, tokenTtlMs: 3000, latencyMs: 3, slowMs: 800 },
   };
