@@ -18,6 +18,8 @@ import type { Vfs } from '../../src/vfs.js';
 const MAX_SKIP_BYTES = 4 << 20;
 /** Bytes kept behind the stream's position for pieces that arrive late (bounded memory per handle). */
 const HISTORY_BYTES = 4 << 20;
+/** A first read below this offset opens the stream at 0 (see open). */
+const NEAR_START_BYTES = 1 << 20;
 
 /** Chunks a puller holds before it pauses the stream (backpressure). */
 const PULL_AHEAD_CHUNKS = 4;
@@ -127,10 +129,13 @@ export class RemoteReader {
 
   private async open(offset: number): Promise<void> {
     this.close();
-    const stream = await this.vfs.read(this.path, { offset });
+    // The kernel's first pieces of a file may arrive out of order (128 K before 0): a stream opened
+    // near the start begins AT the start, so the late pieces are served from it, not by a reopen.
+    const start = offset < NEAR_START_BYTES ? 0 : offset;
+    const stream = await this.vfs.read(this.path, { offset: start });
     this.stream = stream;
     this.iterator = new ChunkPuller(stream);
-    this.position = this.historyStart = offset;
+    this.position = this.historyStart = start;
   }
 
   /** Add a pulled chunk; drop the oldest chunks beyond the history bound (never those the current piece needs). */

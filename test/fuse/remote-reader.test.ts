@@ -47,6 +47,15 @@ describe('RemoteReader', () => {
     reader.close();
   });
 
+  it('when the first piece to arrive is not the first of the file, the stream still starts at 0 and the earlier pieces come from it', async () => {
+    const { vfs, data, reader } = await setup(3 * MiB);
+    for (const offset of [128 * KiB, 0, 384 * KiB, 256 * KiB]) {
+      expect((await piece(reader, offset)).equals(data.subarray(offset, offset + 128 * KiB))).toBe(true);
+    }
+    expect(vfs.opens.map((o) => o.offset)).toEqual([0]);
+    reader.close();
+  });
+
   it('a real seek (far back or far ahead) opens a new stream at that offset; the end of file reads 0', async () => {
     const { vfs, data, reader } = await setup(20 * MiB);
     expect((await piece(reader, 0)).equals(data.subarray(0, 128 * KiB))).toBe(true);
