@@ -18,7 +18,7 @@
  * - Errors are never cached as data; only ENOENT is remembered, for `negativeTtlMs`.
  * - Writes stream straight through to the inner Vfs; nothing is buffered here.
  */
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted } from './errors.js';
 import { isSameOrInside, normalizePath, parentPath } from './path.js';
 import type { Logger } from './log.js';
@@ -364,20 +364,24 @@ export class CachedVfs implements Vfs {
       });
     };
     let seen = 0;
-    async function* checked(): AsyncGenerator<Buffer> {
-      try {
-        for await (const chunk of source as AsyncIterable<Buffer>) {
-          counters.bytesFetched += chunk.length;
-          if (seen + chunk.length > expected) throw stale('the file is longer than its cached size');
-          seen += chunk.length;
-          yield chunk;
-        }
-        if (seen < expected) throw stale('the file is shorter than its cached size');
-      } finally {
-        if (!source.destroyed) source.destroy();
-      }
-    }
-    return Readable.from(checked(), { objectMode: false, highWaterMark: 256 * 1024 });
+    // Chunk by chunk through a Transform: flowing mode hands each chunk on as it came, whereas async
+    // iteration of a Readable concatenates whatever is buffered (a copy and a fresh allocation of
+    // every byte: 2 MiB chunks out of a MemoryVfs, ~30% of a 200 MiB FUSE read's CPU in GC and memcpy).
+    const out = new Transform({
+      readableHighWaterMark: 256 * 1024,
+      transform(chunk: Buffer, _encoding, callback) {
+        counters.bytesFetched += chunk.length;
+        if (seen + chunk.length > expected) return callback(stale('the file is longer than its cached size'));
+        seen += chunk.length;
+        callback(null, chunk);
+      },
+      flush(callback) {
+        callback(seen < expected ? stale('the file is shorter than its cached size') : null);
+      },
+    });
+    // pipeline destroys the source when the reader goes away (or fails), and the reader when the source fails.
+    pipeline(source, out, () => undefined);
+    return out;
   }
 
   private async openBlocks(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {

@@ -45,6 +45,8 @@ type Node = FileNode | DirNode;
 
 /** Size of the blocks incoming bytes are packed into: big enough to make reads cheap. */
 const BLOCK_BYTES = 1024 * 1024;
+/** Placeholder after a full block was committed (its length 0 makes the loop allocate the next one on demand). */
+const EMPTY_BLOCK = Buffer.alloc(0);
 /** First block of a write without a size hint. */
 const FIRST_BLOCK_BYTES = 64 * 1024;
 
@@ -142,6 +144,12 @@ export class MemoryVfs implements Vfs {
         throwIfAborted(options.signal, { path: p, operation: 'write' });
         let at = 0;
         while (at < chunk.length) {
+          // The next block is allocated when bytes arrive for it: a file whose size equals the hint
+          // (the usual case) must not allocate and drop a 1 MiB block after its last byte.
+          if (used === block.length) {
+            block = Buffer.allocUnsafe(BLOCK_BYTES);
+            used = 0;
+          }
           const n = Math.min(chunk.length - at, block.length - used);
           chunk.copy(block, used, at, at + n);
           used += n;
@@ -150,7 +158,7 @@ export class MemoryVfs implements Vfs {
             starts.push(size);
             blocks.push(block);
             size += used;
-            block = Buffer.allocUnsafe(BLOCK_BYTES);
+            block = EMPTY_BLOCK;
             used = 0;
           }
         }
