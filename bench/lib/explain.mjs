@@ -4,6 +4,10 @@
 
 /** [pattern matched against "area: figure", explanation] */
 export const EXPLANATIONS = [
+  [/^webdav: .*(GET|PUT) 200 MiB/,
+    'Wall-clock throughput of a 200 MiB transfer swings with the machine\'s load (across this session\'s full runs, GET went from 0.64× to 1.89× '
+    + 'rclone); the bench\'s server-CPU-per-operation line (in the notes) is the steadier figure, and there cloudmount used less CPU per '
+    + '200 MiB than rclone in every run (e.g. 50 ms vs 90 ms): the time is the client and the load, not the server.'],
   [/^fuse: .*sequential read \(cold\)/,
     'Cold reads reach the mount as 128 KiB kernel requests, each a hand-off from libfuse\'s thread to the JS thread and back. '
     + 'A profile of the mount during a cold 200 MiB `dd` shows ~40 % idle (waiting on those hand-offs), ~15–20 % GC and the rest stream plumbing '
