@@ -6,11 +6,10 @@ import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
 import { MeteredVfs } from '../metered-vfs.js';
 import { openRemote, schedulerOf } from '../remotes.js';
-import type { CacheStats } from '../cache.js';
 import type { CliContext } from './context.js';
 import { parseAddr } from './serve.js';
-import { selfCommand, shellQuote, startEmulator, waitForSignal } from './emulate.js';
-import { startStats } from './stats.js';
+import { selfCommand, shellQuote, startEmulator } from './emulate.js';
+import { runUntilSignal } from './lifecycle.js';
 
 /** Register the `demo` command. */
 export function registerDemoCommand(program: Command, ctx: CliContext): void {
@@ -54,14 +53,16 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
         'Press Ctrl-C to stop.',
       ];
       for (const line of lines) ctx.out(line);
-      const stopStats = opts.stats
-        ? startStats({ scheduler: schedulerOf(vfs), metered, cache: server.vfs as unknown as { stats(): CacheStats } }, ctx.out)
-        : () => {};
-      await waitForSignal();
-      stopStats();
-      ctx.out('stopping…');
-      await server.close();
-      await vfs.close?.();
-      await emu.close();
+      await runUntilSignal(ctx, {
+        served: server.vfs,
+        sources: { scheduler: schedulerOf(vfs), metered },
+        stats: opts.stats ?? false,
+        stopping: 'stopping…',
+        stop: async () => {
+          await server.close();
+          await vfs.close?.();
+          await emu.close();
+        },
+      });
     });
 }

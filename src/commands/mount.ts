@@ -9,11 +9,8 @@ import { VfsError } from '../errors.js';
 import { MeteredVfs } from '../metered-vfs.js';
 import { schedulerOf } from '../remotes.js';
 import { SubtreeVfs } from '../subtree-vfs.js';
-import type { CacheStats } from '../cache.js';
 import type { CliContext } from './context.js';
-import { waitForSignal } from './emulate.js';
-import { startStats, statsLine } from './stats.js';
-import type { StatsSources } from './stats.js';
+import { runUntilSignal } from './lifecycle.js';
 
 interface MountOptions {
   readOnly?: boolean;
@@ -68,26 +65,13 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       ctx.out('press Ctrl-C to unmount');
       const pending = await listPendingUploads(spoolDir);
       if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
-      const statsSources: StatsSources = {
-        scheduler: schedulerOf(vfs),
-        metered,
-        ...(opts.cache ? { cache: mount.vfs as unknown as { stats(): CacheStats } } : {}),
-        pending: async () => (await listPendingUploads(spoolDir)).length,
-      };
-      const stopStats = opts.stats ? startStats(statsSources, ctx.out) : () => {};
-      // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
-      const forget = () => {
-        ((mount.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(mount.vfs, '/');
-        ctx.out('cache cleared');
-      };
-      if (opts.cache) process.on('SIGHUP', forget);
-      await waitForSignal();
-      process.off('SIGHUP', forget);
-      stopStats();
-      ctx.out('unmounting…');
-      await mount.unmount();
-      // A last stats line with the final figures (the periodic one may be up to 10 s old).
-      if (opts.stats) ctx.out(await statsLine(statsSources).catch(() => 'stats: unavailable'));
+      await runUntilSignal(ctx, {
+        served: mount.vfs,
+        sources: { scheduler: schedulerOf(vfs), metered, pending: async () => (await listPendingUploads(spoolDir)).length },
+        stats: opts.stats ?? false,
+        stopping: 'unmounting…',
+        stop: () => mount.unmount(),
+      });
       const left = await listPendingUploads(spoolDir);
       if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);
     });

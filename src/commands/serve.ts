@@ -9,10 +9,7 @@ import { MeteredVfs } from '../metered-vfs.js';
 import { schedulerOf } from '../remotes.js';
 import { SubtreeVfs } from '../subtree-vfs.js';
 import type { CliContext } from './context.js';
-import { waitForSignal } from './emulate.js';
-import { startStats, statsLine } from './stats.js';
-import type { StatsSources } from './stats.js';
-import type { CacheStats } from '../cache.js';
+import { runUntilSignal } from './lifecycle.js';
 
 interface ServeOptions {
   addr: string;
@@ -62,21 +59,13 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       });
       ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to stop');
-      const statsSources: StatsSources = { scheduler: schedulerOf(vfs), metered, ...(opts.cache ? { cache: server.vfs as unknown as { stats(): CacheStats } } : {}) };
-      const stopStats = opts.stats ? startStats(statsSources, ctx.out) : () => {};
-      // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
-      const forget = () => {
-        ((server.vfs as unknown as { forget?: (path: string) => void }).forget)?.call(server.vfs, '/');
-        ctx.out('cache cleared');
-      };
-      if (opts.cache) process.on('SIGHUP', forget);
-      await waitForSignal();
-      process.off('SIGHUP', forget);
-      stopStats();
-      ctx.out('stopping…');
-      await server.close();
-      // A last stats line with the final figures (the periodic one may be up to 10 s old).
-      if (opts.stats) ctx.out(await statsLine(statsSources).catch(() => 'stats: unavailable'));
+      await runUntilSignal(ctx, {
+        served: server.vfs,
+        sources: { scheduler: schedulerOf(vfs), metered },
+        stats: opts.stats ?? false,
+        stopping: 'stopping…',
+        stop: () => server.close(),
+      });
     });
 }
 

@@ -1,0 +1,43 @@
+/**
+ * The life of a running share or mount, shared by `serve webdav` and `mount`: periodic stats, SIGHUP
+ * clears the cache, SIGINT/SIGTERM stop it, and a last stats line reports the final figures.
+ */
+import { CachedVfs } from '../cache.js';
+import type { Vfs } from '../vfs.js';
+import type { CliContext } from './context.js';
+import { waitForSignal } from './emulate.js';
+import { startStats, statsLine } from './stats.js';
+import type { StatsSources } from './stats.js';
+
+export interface RunOptions {
+  /** The Vfs the frontend serves (a CachedVfs when caching is on). */
+  served: Vfs;
+  /** Where the stats line's figures come from (the cache is added when `served` is one). */
+  sources: Omit<StatsSources, 'cache'>;
+  /** Print a stats line every 10 s and one at the end. */
+  stats: boolean;
+  /** Said when a stop signal arrives ("stopping…", "unmounting…"). */
+  stopping: string;
+  /** Stop the frontend. */
+  stop: () => Promise<void>;
+}
+
+/** Run until SIGINT/SIGTERM, then stop. */
+export async function runUntilSignal(ctx: CliContext, options: RunOptions): Promise<void> {
+  const cache = options.served instanceof CachedVfs ? options.served : undefined;
+  const sources: StatsSources = { ...options.sources, ...(cache ? { cache } : {}) };
+  const stopStats = options.stats ? startStats(sources, ctx.out) : () => {};
+  // SIGHUP: forget cached listings and blocks now (after changes made elsewhere), like rclone's vfs/forget.
+  const forget = () => {
+    cache?.forget('/');
+    ctx.out('cache cleared');
+  };
+  if (cache) process.on('SIGHUP', forget);
+  await waitForSignal();
+  process.off('SIGHUP', forget);
+  stopStats();
+  ctx.out(options.stopping);
+  await options.stop();
+  // A last stats line with the final figures (the periodic one may be up to 10 s old).
+  if (options.stats) ctx.out(await statsLine(sources).catch(() => 'stats: unavailable'));
+}
