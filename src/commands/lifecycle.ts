@@ -2,12 +2,47 @@
  * The life of a running share or mount, shared by `serve webdav` and `mount`: periodic stats, SIGHUP
  * clears the cache, SIGINT/SIGTERM stop it, and a last stats line reports the final figures.
  */
+import { InvalidArgumentError } from 'commander';
 import { CachedVfs } from '../cache.js';
+import type { CacheOptions } from '../cache.js';
+import { VfsError } from '../errors.js';
+import { MeteredVfs } from '../metered-vfs.js';
+import { SubtreeVfs } from '../subtree-vfs.js';
 import type { Vfs } from '../vfs.js';
 import type { CliContext } from './context.js';
 import { waitForSignal } from './emulate.js';
 import { startStats, statsLine } from './stats.js';
 import type { StatsSources } from './stats.js';
+
+/** What a share or mount serves: the remote's Vfs, the folder in it, and the byte-counting view the frontend gets. */
+export interface ServedLocation {
+  vfs: Vfs;
+  path: string;
+  remote?: string;
+  /** `path` seen as "/" (a SubtreeVfs unless it is the root), counting bytes for --stats. */
+  metered: MeteredVfs;
+}
+
+/** Open `location` for serving; it must be a directory. */
+export async function openForServing(ctx: CliContext, location: string, spoolDir?: string): Promise<ServedLocation> {
+  const { vfs, path, remote } = await ctx.open(location, spoolDir ? { spoolDir } : {});
+  if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
+  const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
+  return { vfs, path, ...(remote ? { remote } : {}), metered };
+}
+
+/** The frontends' `cache` option from --no-cache and --cache-ttl. */
+export function cacheOption(cache: boolean, ttlSeconds: number | undefined): CacheOptions | false {
+  if (!cache) return false;
+  return ttlSeconds !== undefined ? { statTtlMs: ttlSeconds * 1000, dirTtlMs: ttlSeconds * 1000 } : {};
+}
+
+/** Parser of --cache-ttl. */
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
+  return n;
+}
 
 export interface RunOptions {
   /** The Vfs the frontend serves (a CachedVfs when caching is on). */

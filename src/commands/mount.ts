@@ -5,12 +5,9 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse.js';
-import { VfsError } from '../errors.js';
-import { MeteredVfs } from '../metered-vfs.js';
 import { schedulerOf } from '../remotes.js';
-import { SubtreeVfs } from '../subtree-vfs.js';
 import type { CliContext } from './context.js';
-import { runUntilSignal } from './lifecycle.js';
+import { cacheOption, openForServing, parseSeconds, runUntilSignal } from './lifecycle.js';
 
 interface MountOptions {
   readOnly?: boolean;
@@ -41,15 +38,12 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--stats', 'print a stats line every 10 s')
     .option('--debug-fuse', 'libfuse debug output')
     .action(async (location: string, dir: string, opts: MountOptions) => {
-      const { vfs, path, remote } = await ctx.open(location, opts.spoolDir ? { spoolDir: opts.spoolDir } : {});
-      if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
-      const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
+      const { vfs, path, remote, metered } = await openForServing(ctx, location, opts.spoolDir);
       const spoolDir = opts.spoolDir ?? defaultSpoolDir();
-      const ttl = opts.cacheTtl !== undefined ? { statTtlMs: opts.cacheTtl * 1000, dirTtlMs: opts.cacheTtl * 1000 } : {};
       const mount = await mountFuse(metered, dir, {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
-        cache: opts.cache ? ttl : false,
+        cache: cacheOption(opts.cache, opts.cacheTtl),
         spoolDir,
         ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
         ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
@@ -75,12 +69,6 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       const left = await listPendingUploads(spoolDir);
       if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);
     });
-}
-
-function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
-  return n;
 }
 
 function parseId(value: string): number {

@@ -5,11 +5,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
 import { VfsError } from '../errors.js';
-import { MeteredVfs } from '../metered-vfs.js';
 import { schedulerOf } from '../remotes.js';
-import { SubtreeVfs } from '../subtree-vfs.js';
 import type { CliContext } from './context.js';
-import { runUntilSignal } from './lifecycle.js';
+import { cacheOption, openForServing, parseSeconds, runUntilSignal } from './lifecycle.js';
 
 interface ServeOptions {
   addr: string;
@@ -40,18 +38,15 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
     .option('--stats', 'print a stats line every 10 s')
     .action(async (location: string, opts: ServeOptions) => {
-      const { vfs, path } = await ctx.open(location, opts.spoolDir ? { spoolDir: opts.spoolDir } : {});
-      if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
-      const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
+      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const { host, port } = parseAddr(opts.addr);
       const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
-      const ttl = opts.cacheTtl !== undefined ? { statTtlMs: opts.cacheTtl * 1000, dirTtlMs: opts.cacheTtl * 1000 } : {};
       const server = await serveWebdav(metered, {
         host,
         port,
         ...(opts.user.length ? { users } : {}),
         readOnly: opts.readOnly ?? false,
-        cache: opts.cache ? ttl : false,
+        cache: cacheOption(opts.cache, opts.cacheTtl),
         junkFilter: opts.junk,
         ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
         allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,
@@ -72,12 +67,6 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
 function collectUser(value: string, previous: string[]): string[] {
   if (!value.includes(':') || value.startsWith(':')) throw new InvalidArgumentError('expected name:password');
   return [...previous, value];
-}
-
-function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
-  return n;
 }
 
 /** "host:port", ":port" or "port"; IPv6 as "[::1]:8080". */
