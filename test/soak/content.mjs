@@ -40,15 +40,3 @@ export function contentSha256(segments) {
   for (const chunk of contentChunks(segments)) hash.update(chunk);
   return hash.digest('hex');
 }
-
-/** A small seeded PRNG (mulberry32): the workload's choices repeat exactly for one seed. */
-export function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

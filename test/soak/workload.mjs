@@ -13,7 +13,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, rename, copyFile, unlink, stat } from 'node:fs/promises';
 import http from 'node:http';
-import { contentChunks, contentSha256, contentSize, seededRandom } from './content.mjs';
+import { contentChunks, contentSha256, contentSize } from './content.mjs';
+// The project's own PRNG (the soak runs only once dist/ is built).
+import { seededRandom } from '../../dist/src/seeded-random.js';
 
 const config = JSON.parse(process.argv[2]);
 const KiB = 1024;
