@@ -48,7 +48,7 @@ describe('the built package', () => {
   });
 
   it('the cloudmount bin answers --help and --version', async () => {
-    const bin = join(repo, 'dist/src/cli.js');
+    const bin = join(repo, 'dist/cli/index.js');
     const help = await run(process.execPath, [bin, '--help']);
     expect(help.stdout).toContain('Usage: cloudmount');
     const version = await run(process.execPath, [bin, '--version']);

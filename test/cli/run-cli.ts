@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
+export const CLI = resolve(import.meta.dirname, '../../dist/cli/index.js');
 
 export interface CliResult {
   code: number;

@@ -29,7 +29,7 @@ const WRITER = resolve(import.meta.dirname, 'writer.mjs');
 const MiB = 1024 * 1024;
 const hasFuse = existsSync('/dev/fuse');
 if (!hasFuse) console.warn('crash test skipped: /dev/fuse is missing (it kills a real FUSE mount)');
-const hasBuild = existsSync(new URL('../../dist/src/cli.js', import.meta.url));
+const hasBuild = existsSync(new URL('../../dist/cli/index.js', import.meta.url));
 if (!hasBuild) console.warn('crash test skipped: dist/ is not built (run `npx tsc -p .` first; `npm test` does)');
 
 /** Bytes of a generated file (seed, size) — the same generator the writer uses. */

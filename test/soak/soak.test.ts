@@ -18,7 +18,7 @@ const MiB = 1024 * 1024;
 const long = process.env.SOAK === 'long';
 const hasFuse = existsSync('/dev/fuse');
 if (!hasFuse) console.warn('soak skipped: /dev/fuse is missing (the soak drives a real FUSE mount)');
-const hasBuild = existsSync(new URL('../../dist/src/cli.js', import.meta.url));
+const hasBuild = existsSync(new URL('../../dist/cli/index.js', import.meta.url));
 if (!hasBuild) console.warn('soak skipped: dist/ is not built (run `npx tsc -p .` first; `npm test` does)');
 
 /** Both sizes of the run; SOAK_SEED and SOAK_OPS override for reproducing a finding. */

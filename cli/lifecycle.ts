@@ -3,14 +3,13 @@
  * clears the cache, SIGINT/SIGTERM stop it, and a last stats line reports the final figures.
  */
 import { InvalidArgumentError } from 'commander';
-import { CachedVfs } from '../cache.js';
-import type { CacheOptions } from '../cache.js';
-import { VfsError } from '../errors.js';
-import { MeteredVfs } from '../metered-vfs.js';
-import { SubtreeVfs } from '../subtree-vfs.js';
-import type { Vfs } from '../vfs.js';
+import { CachedVfs } from '../src/cache.js';
+import type { CacheOptions } from '../src/cache.js';
+import { VfsError } from '../src/errors.js';
+import { MeteredVfs } from '../src/metered-vfs.js';
+import { SubtreeVfs } from '../src/subtree-vfs.js';
+import type { Vfs } from '../src/vfs.js';
 import type { CliContext } from './context.js';
-import { waitForSignal } from './emulate.js';
 import { startStats, statsLine } from './stats.js';
 import type { StatsSources } from './stats.js';
 
@@ -35,13 +34,6 @@ export async function openForServing(ctx: CliContext, location: string, spoolDir
 export function cacheOption(cache: boolean, ttlSeconds: number | undefined): CacheOptions | false {
   if (!cache) return false;
   return ttlSeconds !== undefined ? { statTtlMs: ttlSeconds * 1000, dirTtlMs: ttlSeconds * 1000 } : {};
-}
-
-/** Parser of --cache-ttl. */
-export function parseSeconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds (a number ≥ 0)');
-  return n;
 }
 
 export interface RunOptions {
@@ -76,3 +68,17 @@ export async function runUntilSignal(ctx: CliContext, options: RunOptions): Prom
   // A last stats line with the final figures (the periodic one may be up to 10 s old).
   if (options.stats) ctx.out(await statsLine(sources).catch(() => 'stats: unavailable'));
 }
+
+/** Resolve on SIGINT or SIGTERM. */
+export function waitForSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve(signal);
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+

@@ -3,10 +3,21 @@
  * request, with server-side copy/rename when both ends are the same Vfs.
  */
 import { Transform } from 'node:stream';
-import { VfsError, isVfsError } from '../errors.js';
-import { joinPath } from '../path.js';
-import type { Entry, Vfs } from '../vfs.js';
-import type { Progress } from './progress.js';
+import { VfsError, isVfsError } from './errors.js';
+import { joinPath } from './path.js';
+import type { Entry, Vfs } from './vfs.js';
+
+/** What a transfer reports as it goes (the CLI's progress bar implements it). */
+export interface Progress {
+  /** Announce a file of `size` bytes (undefined when unknown). */
+  startFile(label: string, size: number | undefined): void;
+  /** `n` more bytes moved. */
+  advance(n: number): void;
+  /** The current file is done. */
+  endFile(): void;
+  /** All done. */
+  finish(): void;
+}
 
 /** One end of a transfer: a Vfs and a path in it. */
 export interface Endpoint {

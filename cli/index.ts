@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { VfsError } from './errors.js';
-import { createLogger } from './log.js';
-import type { LogLevel } from './log.js';
-import { createContext } from './commands/context.js';
+import { VfsError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import type { LogLevel } from '../src/log.js';
+import { createContext } from './context.js';
 import { registerFileCommands } from './commands/files.js';
-import { registerConfigCommands } from './commands/config-cmd.js';
+import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEmulateCommand } from './commands/emulate.js';
 import { registerMountCommand } from './commands/mount.js';

@@ -2,9 +2,9 @@
  * `--stats`: one line every few seconds with requests, retries, 429s, cache hit rate, bytes up and
  * down, and uploads kept in the spool.
  */
-import type { CacheStats } from '../cache.js';
-import type { MeteredVfs } from '../metered-vfs.js';
-import type { Scheduler } from '../scheduler.js';
+import type { CacheStats } from '../src/cache.js';
+import type { MeteredVfs } from '../src/metered-vfs.js';
+import type { Scheduler } from '../src/scheduler.js';
 import { formatBytes } from './progress.js';
 
 export interface StatsSources {

@@ -4,12 +4,12 @@
  */
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
-import { MeteredVfs } from '../metered-vfs.js';
+import { MeteredVfs } from '../../src/metered-vfs.js';
 import { openRemote, schedulerOf } from '../remotes.js';
-import type { CliContext } from './context.js';
-import { parseAddr } from './serve.js';
-import { selfCommand, shellQuote, startEmulator } from './emulate.js';
-import { runUntilSignal } from './lifecycle.js';
+import type { CliContext } from '../context.js';
+import { parseAddr } from '../args.js';
+import { selfCommand, shellQuote, startEmulator } from '../emulators.js';
+import { runUntilSignal } from '../lifecycle.js';
 
 /** Register the `demo` command. */
 export function registerDemoCommand(program: Command, ctx: CliContext): void {

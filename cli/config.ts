@@ -9,8 +9,8 @@
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { VfsError } from './errors.js';
-import { redact } from './redact.js';
+import { VfsError } from '../src/errors.js';
+import { redact } from '../src/redact.js';
 
 /** A Cloudreve v4 account. */
 export interface CloudreveRemote {

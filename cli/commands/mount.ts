@@ -6,8 +6,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse.js';
 import { schedulerOf } from '../remotes.js';
-import type { CliContext } from './context.js';
-import { cacheOption, openForServing, parseSeconds, runUntilSignal } from './lifecycle.js';
+import type { CliContext } from '../context.js';
+import { parseSeconds } from '../args.js';
+import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
 
 interface MountOptions {
   readOnly?: boolean;

@@ -4,10 +4,11 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
-import { VfsError } from '../errors.js';
+import { VfsError } from '../../src/errors.js';
 import { schedulerOf } from '../remotes.js';
-import type { CliContext } from './context.js';
-import { cacheOption, openForServing, parseSeconds, runUntilSignal } from './lifecycle.js';
+import type { CliContext } from '../context.js';
+import { parseAddr, parseSeconds } from '../args.js';
+import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
 
 interface ServeOptions {
   addr: string;
@@ -67,13 +68,4 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
 function collectUser(value: string, previous: string[]): string[] {
   if (!value.includes(':') || value.startsWith(':')) throw new InvalidArgumentError('expected name:password');
   return [...previous, value];
-}
-
-/** "host:port", ":port" or "port"; IPv6 as "[::1]:8080". */
-export function parseAddr(addr: string): { host: string; port: number } {
-  const m = addr.match(/^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/);
-  if (!m) throw new VfsError('EINVAL', `--addr must be host:port, got ${JSON.stringify(addr)}`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new VfsError('EINVAL', `port out of range: ${port}`);
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }

@@ -4,10 +4,10 @@
  */
 import type { Command } from 'commander';
 import { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
-import { VfsError } from '../errors.js';
-import { joinPath, normalizePath } from '../path.js';
-import type { CliContext } from './context.js';
-import { formatBytes } from './progress.js';
+import { VfsError } from '../../src/errors.js';
+import { joinPath, normalizePath } from '../../src/path.js';
+import type { CliContext } from '../context.js';
+import { formatBytes } from '../progress.js';
 
 /** Register `pending`. */
 export function registerPendingCommands(program: Command, ctx: CliContext): void {

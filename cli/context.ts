@@ -3,14 +3,14 @@
  * `remote:path` or local path argument into a Vfs and a normalised path.
  */
 import { resolve } from 'node:path';
-import { LocalVfs } from '../../adapters/local/index.js';
-import { defaultConfigPath, loadConfig, parseLocation, permissionWarning, resolveRemote } from '../config.js';
-import type { ConfigFile } from '../config.js';
-import type { Logger } from '../log.js';
-import { normalizePath } from '../path.js';
-import { openRemote } from '../remotes.js';
-import type { OpenRemoteOptions } from '../remotes.js';
-import type { Vfs } from '../vfs.js';
+import { LocalVfs } from '../adapters/local/index.js';
+import { defaultConfigPath, loadConfig, parseLocation, permissionWarning, resolveRemote } from './config.js';
+import type { ConfigFile } from './config.js';
+import type { Logger } from '../src/log.js';
+import { normalizePath } from '../src/path.js';
+import { openRemote } from './remotes.js';
+import type { OpenRemoteOptions } from './remotes.js';
+import type { Vfs } from '../src/vfs.js';
 
 export interface CliContext {
   logger: Logger;

@@ -4,9 +4,9 @@
  */
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { VfsError } from '../errors.js';
+import { VfsError } from '../../src/errors.js';
 import { loadConfig, maskSecrets, permissionWarning, saveConfig, validateRemote } from '../config.js';
-import type { CliContext } from './context.js';
+import type { CliContext } from '../context.js';
 
 interface AddOptions {
   url?: string;

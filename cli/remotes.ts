@@ -5,11 +5,11 @@
  */
 import { MemoryVfs } from '../adapters/memory/index.js';
 import type { RemoteConfig } from './config.js';
-import type { Logger } from './log.js';
-import { silentLogger } from './log.js';
-import { registerSecret } from './redact.js';
-import { Scheduler } from './scheduler.js';
-import type { Vfs } from './vfs.js';
+import type { Logger } from '../src/log.js';
+import { silentLogger } from '../src/log.js';
+import { registerSecret } from '../src/redact.js';
+import { Scheduler } from '../src/scheduler.js';
+import type { Vfs } from '../src/vfs.js';
 
 export interface OpenRemoteOptions {
   logger?: Logger;

@@ -2,11 +2,11 @@
  * File commands over any remote or local path: ls, stat, cat, mkdir, rm, mv, cp, df.
  */
 import type { Command } from 'commander';
-import { VfsError } from '../errors.js';
-import type { Entry } from '../vfs.js';
-import type { CliContext } from './context.js';
-import { createProgress, formatBytes } from './progress.js';
-import { copyPath, movePath } from './transfer.js';
+import { VfsError } from '../../src/errors.js';
+import type { Entry } from '../../src/vfs.js';
+import type { CliContext } from '../context.js';
+import { createProgress, formatBytes } from '../progress.js';
+import { copyPath, movePath } from '../../src/transfer.js';
 
 /** Register the file commands on `program`. */
 export function registerFileCommands(program: Command, ctx: CliContext): void {
