@@ -11,51 +11,18 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VfsError } from '../src/errors.js';
 import { redact } from '../src/redact.js';
+import type { ProviderConfig } from '../src/provider.js';
+import { PROVIDERS, providerOf } from '../adapters/index.js';
 
-/** A Cloudreve v4 account. */
-export interface CloudreveRemote {
-  type: 'cloudreve';
-  /** Site root, e.g. https://drive.example.com (no /api/v4). */
-  url: string;
-  email?: string;
-  password?: string;
-  /** Existing tokens instead of a password (a refresh token is renewed as needed). */
-  accessToken?: string;
-  refreshToken?: string;
-}
-
-/** A Couchdrop account: a long-lived API token, or a username and password. */
-export interface CouchdropRemote {
-  type: 'couchdrop';
-  token?: string;
-  username?: string;
-  password?: string;
-  /** Defaults: https://fileio.couchdrop.io and https://api.couchdrop.io. */
-  fileioUrl?: string;
-  apiUrl?: string;
-  /**
-   * Overrides of the PROVISIONAL rename/delete routes, e.g.
-   * `{"rename": {"path": "/file/move", "toParam": "destination"}, "delete": {"path": "/file/rm"}}`.
-   */
-  routes?: {
-    rename?: { method?: string; path?: string; fromParam?: string; toParam?: string };
-    delete?: { method?: string; path?: string; pathParam?: string };
-  };
-}
-
-/** The in-memory store (empty on every start). */
-export interface MemoryRemote {
-  type: 'memory';
-}
-
-export type RemoteConfig = CloudreveRemote | CouchdropRemote | MemoryRemote;
+/** A remote as stored: its provider type and that provider's fields (see adapters/<type>/provider.ts). */
+export type RemoteConfig = ProviderConfig;
 
 export interface ConfigFile {
   remotes: Record<string, RemoteConfig>;
 }
 
-/** Fields that hold secrets: never printed. */
-export const SECRET_FIELDS = ['password', 'token', 'accessToken', 'refreshToken'] as const;
+/** Fields that hold secrets in any provider: never printed. */
+export const SECRET_FIELDS: readonly string[] = [...new Set(PROVIDERS.flatMap((p) => p.fields.filter((f) => f.secret).map((f) => f.name)))];
 
 const REMOTE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
@@ -96,41 +63,33 @@ function validateConfig(value: unknown, path: string): ConfigFile {
   return { remotes: out };
 }
 
-/** Check one remote's fields; `bad` builds the error. */
+/** Check one remote against its provider's descriptor; `bad` builds the error. */
 export function validateRemote(remote: unknown, bad: (why: string) => Error): RemoteConfig {
-  if (!remote || typeof remote !== 'object') throw bad('must be an object');
+  if (!remote || typeof remote !== 'object' || Array.isArray(remote)) throw bad('must be an object');
   const r = remote as Record<string, unknown>;
+  const provider = providerOf(r.type);
+  if (!provider) throw bad(`unknown type ${JSON.stringify(r.type)} (expected ${PROVIDERS.map((p) => p.type).join(', ')})`);
   for (const [k, v] of Object.entries(r)) {
-    if (k === 'routes' && r.type === 'couchdrop') validateRoutes(v, bad);
-    else if (typeof v !== 'string') throw bad(`field "${k}" must be a string`);
-  }
-  switch (r.type) {
-    case 'memory':
-      return { type: 'memory' };
-    case 'cloudreve':
-      if (!r.url) throw bad('"url" is required (the site root, e.g. https://drive.example.com)');
+    if (k === 'type') continue;
+    const field = provider.fields.find((f) => f.name === k);
+    if (!field) throw bad(`unknown field ${JSON.stringify(k)} for type ${provider.type} (known: ${provider.fields.map((f) => f.name).join(', ') || 'none'})`);
+    if (field.kind === 'object') {
+      const why = provider.checkField?.(k, v);
+      if (why) throw bad(why);
+      continue;
+    }
+    if (typeof v !== 'string') throw bad(`field "${k}" must be a string`);
+    if (field.kind === 'url') {
       try {
-        new URL(r.url as string);
+        new URL(v);
       } catch {
-        throw bad(`"url" is not a URL: ${JSON.stringify(r.url)}`);
+        throw bad(`"${k}" is not a URL: ${JSON.stringify(v)}`);
       }
-      if (!(r.email && r.password) && !r.refreshToken && !r.accessToken) throw bad('needs "email" and "password" (or tokens)');
-      return r as unknown as CloudreveRemote;
-    case 'couchdrop':
-      if (!r.token && !(r.username && r.password)) throw bad('needs "token", or "username" and "password"');
-      return r as unknown as CouchdropRemote;
-    default:
-      throw bad(`unknown type ${JSON.stringify(r.type)} (expected cloudreve, couchdrop or memory)`);
+    }
   }
-}
-
-function validateRoutes(routes: unknown, bad: (why: string) => Error): void {
-  if (!routes || typeof routes !== 'object') throw bad('"routes" must be an object');
-  for (const [name, route] of Object.entries(routes)) {
-    if (name !== 'rename' && name !== 'delete') throw bad(`"routes" may only hold "rename" and "delete", not ${JSON.stringify(name)}`);
-    if (!route || typeof route !== 'object') throw bad(`"routes.${name}" must be an object`);
-    for (const [k, v] of Object.entries(route)) if (typeof v !== 'string') throw bad(`"routes.${name}.${k}" must be a string`);
-  }
+  const why = provider.check?.(r as RemoteConfig);
+  if (why) throw bad(why);
+  return r as RemoteConfig;
 }
 
 /** Write the config atomically with mode 600. */
@@ -156,28 +115,22 @@ export async function permissionWarning(path: string): Promise<string | undefine
 }
 
 /**
- * Remotes defined by environment variables, used when no remote of that name is in the file:
- * `cloudreve:` from CLOUDREVE_URL/CLOUDREVE_EMAIL/CLOUDREVE_PASSWORD, `couchdrop:` from COUCHDROP_TOKEN
- * or COUCHDROP_USERNAME/COUCHDROP_PASSWORD (+ COUCHDROP_FILEIO_URL, COUCHDROP_API_URL).
+ * The ad-hoc remote named after a provider type (`cloudreve:`, `couchdrop:`), from the environment
+ * variables its descriptor names; used when no remote of that name is in the file. It exists as soon as
+ * one of them is set, so a missing one is reported by name instead of "no remote named …".
  */
 export function remoteFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): RemoteConfig | undefined {
-  if (name === 'memory') return { type: 'memory' };
-  if (name === 'cloudreve' && env.CLOUDREVE_URL) {
-    const r: CloudreveRemote = { type: 'cloudreve', url: env.CLOUDREVE_URL };
-    if (env.CLOUDREVE_EMAIL) r.email = env.CLOUDREVE_EMAIL;
-    if (env.CLOUDREVE_PASSWORD) r.password = env.CLOUDREVE_PASSWORD;
-    return r;
-  }
-  if (name === 'couchdrop' && (env.COUCHDROP_TOKEN || env.COUCHDROP_USERNAME)) {
-    const r: CouchdropRemote = { type: 'couchdrop' };
-    if (env.COUCHDROP_TOKEN) r.token = env.COUCHDROP_TOKEN;
-    if (env.COUCHDROP_USERNAME) r.username = env.COUCHDROP_USERNAME;
-    if (env.COUCHDROP_PASSWORD) r.password = env.COUCHDROP_PASSWORD;
-    if (env.COUCHDROP_FILEIO_URL) r.fileioUrl = env.COUCHDROP_FILEIO_URL;
-    if (env.COUCHDROP_API_URL) r.apiUrl = env.COUCHDROP_API_URL;
-    return r;
-  }
-  return undefined;
+  const provider = providerOf(name);
+  if (!provider) return undefined;
+  if (provider.fields.length === 0) return { type: provider.type };
+  const remote: RemoteConfig = { type: provider.type };
+  for (const field of provider.fields) if (field.env && env[field.env]) remote[field.name] = env[field.env];
+  return Object.keys(remote).length > 1 ? remote : undefined;
+}
+
+/** The environment variables that define the ad-hoc remote of `type`, for messages. */
+export function envVarsOf(type: string): string[] {
+  return (providerOf(type)?.fields ?? []).flatMap((f) => (f.env ? [f.env] : []));
 }
 
 /** A command-line location: a remote path (`name:path`) or a local path. */
@@ -199,14 +152,16 @@ export function parseLocation(arg: string): Location {
   return { kind: 'local', path: arg };
 }
 
-/** Find a remote by name: the config file first, then the environment. */
+/** Find a remote by name: the config file first, then the environment (checked like a file entry). */
 export function resolveRemote(name: string, config: ConfigFile, env: NodeJS.ProcessEnv = process.env): RemoteConfig {
-  const remote = config.remotes[name] ?? remoteFromEnv(name, env);
-  if (!remote) {
-    const known = [...Object.keys(config.remotes), 'memory'].join(', ');
-    throw new VfsError('ENOENT', `no remote named "${name}" (known: ${known}; add one with "cloudmount config add")`);
-  }
-  return remote;
+  const stored = config.remotes[name];
+  if (stored) return stored;
+  const fromEnv = remoteFromEnv(name, env);
+  if (fromEnv) return validateRemote(fromEnv, (why) => new VfsError('EINVAL', `remote "${name}" from the environment (${envVarsOf(name).join(', ')}): ${why}`));
+  const known = [...Object.keys(config.remotes), 'memory'].join(', ');
+  const envHint = PROVIDERS.filter((p) => envVarsOf(p.type).length > 0)
+    .map((p) => `${p.type}: from ${envVarsOf(p.type).join('/')}`).join('; ');
+  throw new VfsError('ENOENT', `no remote named "${name}" (known: ${known}; add one with "cloudmount config add", or set the variables of an ad-hoc remote — ${envHint})`);
 }
 
 /** A copy of a remote's config with its secrets masked, safe to print. */
@@ -217,4 +172,16 @@ export function maskSecrets(remote: RemoteConfig): Record<string, string> {
     out[k] = (SECRET_FIELDS as readonly string[]).includes(k) ? '********' : redact(typeof v === 'string' ? v : JSON.stringify(v));
   }
   return out;
+}
+
+/** The README's table of remote settings, made from the descriptors (test/providers.test.ts keeps README in step). */
+export function remoteSettingsTable(): string {
+  const rows = ['| type | setting | environment (ad-hoc `type:` remote) | secret | meaning |', '| --- | --- | --- | --- | --- |'];
+  for (const p of PROVIDERS) {
+    if (p.fields.length === 0) rows.push(`| \`${p.type}\` | — | — | — | ${p.description} |`);
+    for (const f of p.fields) {
+      rows.push(`| \`${p.type}\` | \`${f.name}\` | ${f.env ? `\`${f.env}\`` : '—'} | ${f.secret ? 'yes' : ''} | ${f.help.replace(/\|/g, '\\|')} |`);
+    }
+  }
+  return rows.join('\n');
 }

@@ -1,14 +1,14 @@
 /**
- * Open a Vfs for a configured remote. Each remote gets its own Scheduler (one per provider account,
- * as the design asks), kept beside the Vfs so `--stats` can report it. Adapters are imported on
- * demand so `cloudmount ls /tmp` does not load provider code it does not use.
+ * Open a Vfs for a configured remote through its provider's descriptor. Every secret field is
+ * registered with the redactor before anything can log it. Descriptors import their adapter on
+ * demand, so `cloudmount ls /tmp` loads no provider code.
  */
-import { MemoryVfs } from '../adapters/memory/index.js';
+import { providerOf } from '../adapters/index.js';
 import type { RemoteConfig } from './config.js';
+import { VfsError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { silentLogger } from '../src/log.js';
 import { registerSecret } from '../src/redact.js';
-import { Scheduler } from '../src/scheduler.js';
 import type { Vfs } from '../src/vfs.js';
 
 export interface OpenRemoteOptions {
@@ -17,57 +17,13 @@ export interface OpenRemoteOptions {
   spoolDir?: string;
 }
 
-const schedulers = new WeakMap<Vfs, Scheduler>();
-
-/** The Scheduler a remote's Vfs sends its requests through (undefined for memory/local). */
-export function schedulerOf(vfs: Vfs): Scheduler | undefined {
-  return schedulers.get(vfs);
-}
-
-/** Create the Vfs that serves `remote`. */
+/** Create the Vfs that serves `remote` (its Scheduler, if any, is `vfs.scheduler`). */
 export async function openRemote(remote: RemoteConfig, options: OpenRemoteOptions = {}): Promise<Vfs> {
-  const logger = options.logger ?? silentLogger;
-  switch (remote.type) {
-    case 'memory':
-      return new MemoryVfs();
-    case 'cloudreve': {
-      registerSecret(remote.password);
-      registerSecret(remote.accessToken);
-      registerSecret(remote.refreshToken);
-      const { CloudreveVfs } = await import('../adapters/cloudreve/index.js');
-      const scheduler = new Scheduler({ name: 'cloudreve', logger });
-      const tokens = remote.refreshToken || remote.accessToken
-        ? { accessToken: remote.accessToken ?? '', refreshToken: remote.refreshToken ?? '' }
-        : undefined;
-      const vfs = new CloudreveVfs({
-        baseUrl: remote.url,
-        ...(remote.email ? { email: remote.email } : {}),
-        ...(remote.password ? { password: remote.password } : {}),
-        ...(tokens ? { tokens } : {}),
-        ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
-        scheduler,
-        logger,
-      });
-      schedulers.set(vfs, scheduler);
-      return vfs;
-    }
-    case 'couchdrop': {
-      registerSecret(remote.password);
-      registerSecret(remote.token);
-      const { CouchdropVfs } = await import('../adapters/couchdrop/index.js');
-      const scheduler = new Scheduler({ name: 'couchdrop', logger });
-      const credentials = remote.token ? { token: remote.token } : { username: remote.username ?? '', password: remote.password ?? '' };
-      const vfs = new CouchdropVfs({
-        ...credentials,
-        ...(remote.fileioUrl ? { fileioUrl: remote.fileioUrl } : {}),
-        ...(remote.apiUrl ? { apiUrl: remote.apiUrl } : {}),
-        ...(remote.routes ? { routes: remote.routes } : {}),
-        ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
-        scheduler,
-        logger,
-      });
-      schedulers.set(vfs, scheduler);
-      return vfs;
-    }
+  const provider = providerOf(remote.type);
+  if (!provider) throw new VfsError('EINVAL', `unknown remote type ${JSON.stringify(remote.type)}`);
+  for (const field of provider.fields) {
+    const value = remote[field.name];
+    if (field.secret && typeof value === 'string') registerSecret(value);
   }
+  return provider.open(remote, { logger: options.logger ?? silentLogger, ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}) });
 }

@@ -84,6 +84,10 @@ export class CachedVfs implements Vfs {
     return this.inner.capabilities;
   }
 
+  get scheduler() {
+    return this.inner.scheduler;
+  }
+
   /** Metadata of one path, from a fresh parent listing or stat record when there is one. */
   async stat(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);

@@ -21,6 +21,10 @@ export class MeteredVfs implements Vfs {
     return this.inner.capabilities;
   }
 
+  get scheduler() {
+    return this.inner.scheduler;
+  }
+
   stat(path: string, options?: OpOptions): Promise<Entry> {
     return this.inner.stat(path, options);
   }

@@ -19,6 +19,10 @@ export class SubtreeVfs implements Vfs {
     return this.inner.capabilities;
   }
 
+  get scheduler() {
+    return this.inner.scheduler;
+  }
+
   private down(path: string): string {
     const p = normalizePath(path);
     if (this.root === '/') return p;

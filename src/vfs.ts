@@ -3,6 +3,7 @@
  * and every frontend (FUSE, WebDAV, library users) consumes. The rules every implementation follows
  * are checked by the shared suite in test/contract.
  */
+import type { Scheduler } from './scheduler.js';
 import type { Readable } from 'node:stream';
 
 export type EntryType = 'file' | 'directory';
@@ -98,6 +99,8 @@ export interface Vfs {
   /** Short name for logs and errors: "memory", "cloudreve", "cached(cloudreve)". */
   readonly name: string;
   readonly capabilities: VfsCapabilities;
+  /** The Scheduler its provider requests go through, for stats; pass-through layers forward it. */
+  readonly scheduler?: Scheduler;
 
   /** Metadata of one path. ENOENT when it or its parent is missing. */
   stat(path: string, options?: OpOptions): Promise<Entry>;

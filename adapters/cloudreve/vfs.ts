@@ -9,6 +9,7 @@
  * - rename/copy with a new name in another folder take several calls (the server's move keeps
  *   names); moves.ts holds those sequences and what happens when one step fails.
  */
+import type { Scheduler } from '../../src/scheduler.js';
 import type { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
@@ -91,6 +92,11 @@ export class CloudreveVfs implements Vfs {
   };
   /** The typed API client (exposed for diagnostics: token and scheduler stats). */
   readonly client: CloudreveClient;
+
+  /** The Scheduler every request of this account goes through. */
+  get scheduler(): Scheduler {
+    return this.client.scheduler;
+  }
   private readonly content: ContentReader;
   private readonly moves: MoveSequences;
   private readonly pageSize: number;

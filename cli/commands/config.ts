@@ -5,48 +5,56 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { VfsError } from '../../src/errors.js';
+import { PROVIDERS } from '../../adapters/index.js';
 import { loadConfig, maskSecrets, permissionWarning, saveConfig, validateRemote } from '../config.js';
 import type { CliContext } from '../context.js';
 
-interface AddOptions {
-  url?: string;
-  email?: string;
-  password?: string;
-  token?: string;
-  username?: string;
-  fileioUrl?: string;
-  apiUrl?: string;
-  force?: boolean;
+/** `--fileio-url` for `fileioUrl`. */
+function flagOf(field: string): string {
+  return '--' + field.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** `CLOUDMOUNT_ACCESS_TOKEN` for `accessToken`: where a secret may come from instead of the command line. */
+function secretEnvOf(field: string): string {
+  return 'CLOUDMOUNT_' + field.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+}
+
+/** Every string field of every provider, once, with the help of each provider that has it. */
+function addFlags(): { name: string; flag: string; help: string; secret: boolean }[] {
+  const byName = new Map<string, { name: string; flag: string; help: string; secret: boolean }>();
+  for (const provider of PROVIDERS) {
+    for (const field of provider.fields) {
+      if (field.kind === 'object') continue;
+      const seen = byName.get(field.name);
+      const help = `${provider.type}: ${field.help}`;
+      if (seen) seen.help += `; ${help}`;
+      else byName.set(field.name, { name: field.name, flag: flagOf(field.name), help, secret: !!field.secret });
+    }
+  }
+  return [...byName.values()].map((f) => (f.secret ? { ...f, help: `${f.help} (or set ${secretEnvOf(f.name)})` } : f));
 }
 
 /** Register `config` and its subcommands. */
 export function registerConfigCommands(program: Command, ctx: CliContext): void {
   const config = program.command('config').description('manage named remotes in the config file');
 
-  config
+  const add = config
     .command('add')
     .description('add (or with --force replace) a named remote')
     .argument('<name>', 'remote name, used as name:path')
-    .addOption(new Option('--type <type>', 'provider').choices(['cloudreve', 'couchdrop', 'memory']).makeOptionMandatory())
-    .option('--url <url>', 'cloudreve: site root, e.g. https://drive.example.com')
-    .option('--email <email>', 'cloudreve: login email')
-    .option('--password <password>', 'cloudreve/couchdrop: password (or set CLOUDMOUNT_PASSWORD)')
-    .option('--token <token>', 'couchdrop: long-lived API token (or set CLOUDMOUNT_TOKEN)')
-    .option('--username <name>', 'couchdrop: username for a login token')
-    .option('--fileio-url <url>', 'couchdrop: file I/O host')
-    .option('--api-url <url>', 'couchdrop: API host')
+    .addOption(new Option('--type <type>', 'provider').choices(PROVIDERS.map((p) => p.type)).makeOptionMandatory());
+  for (const f of addFlags()) add.option(`${f.flag} <value>`, f.help);
+  add
     .option('--force', 'replace an existing remote of that name')
-    .action(async (name: string, opts: AddOptions & { type: string }) => {
+    .action(async (name: string, opts: Record<string, string | boolean | undefined> & { type: string }) => {
       const path = ctx.configPath();
       const file = await loadConfig(path);
       if (file.remotes[name] && !opts.force) throw new VfsError('EEXIST', `remote "${name}" already exists (use --force to replace it)`);
       const raw: Record<string, string> = { type: opts.type };
-      const password = opts.password ?? process.env.CLOUDMOUNT_PASSWORD;
-      const token = opts.token ?? process.env.CLOUDMOUNT_TOKEN;
-      const fields: Record<string, string | undefined> = {
-        url: opts.url, email: opts.email, password, token, username: opts.username, fileioUrl: opts.fileioUrl, apiUrl: opts.apiUrl,
-      };
-      for (const [k, v] of Object.entries(fields)) if (v !== undefined) raw[k] = v;
+      for (const f of addFlags()) {
+        const value = opts[f.name] ?? (f.secret ? process.env[secretEnvOf(f.name)] : undefined);
+        if (typeof value === 'string') raw[f.name] = value;
+      }
       const remote = validateRemote(raw, (why) => new VfsError('EINVAL', `remote "${name}": ${why}`));
       file.remotes[name] = remote;
       await saveConfig(path, file);

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
 import { MeteredVfs } from '../../src/metered-vfs.js';
-import { openRemote, schedulerOf } from '../remotes.js';
+import { openRemote } from '../remotes.js';
 import type { CliContext } from '../context.js';
 import { parseAddr } from '../args.js';
 import { selfCommand, shellQuote, startEmulator } from '../emulators.js';
@@ -55,7 +55,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       for (const line of lines) ctx.out(line);
       await runUntilSignal(ctx, {
         served: server.vfs,
-        sources: { scheduler: schedulerOf(vfs), metered },
+        sources: { scheduler: vfs.scheduler, metered },
         stats: opts.stats ?? false,
         stopping: 'stopping…',
         stop: async () => {

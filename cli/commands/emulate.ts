@@ -6,22 +6,22 @@ import { Argument, Option } from 'commander';
 import type { Command } from 'commander';
 import { parseNumber, parsePort } from '../args.js';
 import type { CliContext } from '../context.js';
-import type { EmulateOptions } from '../emulators.js';
-import { selfCommand, shellQuote, startEmulator } from '../emulators.js';
+import type { EmulatorOptions } from '../emulators.js';
+import { emulatedTypes, selfCommand, shellQuote, startEmulator } from '../emulators.js';
 import { waitForSignal } from '../lifecycle.js';
 
 export function registerEmulateCommand(program: Command, ctx: CliContext): void {
   program
     .command('emulate')
     .description('run a provider emulator locally and print how to use it (no account needed)')
-    .addArgument(new Argument('<provider>', 'cloudreve or couchdrop').choices(['cloudreve', 'couchdrop']))
+    .addArgument(new Argument('<provider>', emulatedTypes().join(' or ')).choices(emulatedTypes()))
     .addOption(new Option('--port <port>', 'TCP port (0 = any free port)').default(0).argParser(parsePort))
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--seed <dir|demo>', 'fill the drive from a local directory, or with the demo tree', 'demo')
     .option('--latency <ms>', 'add this delay to every reply', parseNumber)
     .option('--rate-limit <rps>', 'answer 429 beyond this many requests per second', parseNumber)
     .option('--faults <rate>', 'inject faults into this share of requests (0..1)', parseNumber)
-    .action(async (provider: 'cloudreve' | 'couchdrop', opts: EmulateOptions) => {
+    .action(async (provider: string, opts: EmulatorOptions) => {
       const emu = await startEmulator(provider, opts);
       const env = Object.entries(emu.env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
       ctx.out(`${provider} emulator listening on ${emu.url}`);

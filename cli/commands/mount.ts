@@ -5,7 +5,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse.js';
-import { schedulerOf } from '../remotes.js';
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
@@ -62,7 +61,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
       await runUntilSignal(ctx, {
         served: mount.vfs,
-        sources: { scheduler: schedulerOf(vfs), metered, pending: async () => (await listPendingUploads(spoolDir)).length },
+        sources: { scheduler: vfs.scheduler, metered, pending: async () => (await listPendingUploads(spoolDir)).length },
         stats: opts.stats ?? false,
         stopping: 'unmounting…',
         stop: () => mount.unmount(),

@@ -5,7 +5,6 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
 import { VfsError } from '../../src/errors.js';
-import { schedulerOf } from '../remotes.js';
 import type { CliContext } from '../context.js';
 import { parseAddr, parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
@@ -57,7 +56,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       ctx.out('press Ctrl-C to stop');
       await runUntilSignal(ctx, {
         served: server.vfs,
-        sources: { scheduler: schedulerOf(vfs), metered },
+        sources: { scheduler: vfs.scheduler, metered },
         stats: opts.stats ?? false,
         stopping: 'stopping…',
         stop: () => server.close(),
