@@ -4,7 +4,7 @@
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
 import { VfsError } from '../../../src/errors.js';
-import { HttpError, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
+import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
 import { MAX_LOCKS, parseTimeout } from '../locks.js';
@@ -68,7 +68,9 @@ export async function handleLock(dav: Dav): Promise<void> {
   // Junk names are never stored (see junk.ts), but Finder locks them before writing: lock the name only.
   const junk = state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1));
   if (!junk && !(await statOrNull(dav, dav.path))) {
-    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3).
+    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3): a new member of the
+    // parent, so a lock on the parent (depth 0 included, §7.5) needs its token like PUT or MKCOL.
+    await checkWritable(dav, [{ path: dav.path, membership: true }]);
     try {
       await state.vfs.write(dav.path, new Uint8Array(0), { size: 0, overwrite: false, signal: dav.signal });
     } catch (e) {
