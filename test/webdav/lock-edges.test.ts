@@ -12,6 +12,7 @@ import { MemoryVfs } from '../../adapters/memory/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import type { WebdavServer } from '../../mount/webdav.js';
 import type { Vfs } from '../../src/vfs.js';
+import { LockTable, MAX_LOCKS, MAX_LOCKS_PER_CLIENT, lockClient, lockStats } from '../../mount/webdav/locks.js';
 import { collect } from '../helpers.js';
 
 const LOCKINFO = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>A</D:owner></D:lockinfo>';
@@ -114,5 +115,144 @@ describe('a collection lock protects its membership against every method (issue 
     // With the lock's token (tagged with the locked collection, RFC 4918 §7.5) the request goes through.
     const tagged = `<${base}${lockPath}> (<${token}>)`;
     expect(await send(base, row, protectedByLock ? tagged : undefined)).toBe(row.ok);
+  });
+});
+
+describe('the lock table is indexed by path (issue 16 #13)', { timeout: 120_000 }, () => {
+  it('lookups cost work in the depth of the path, not in the number of locks', () => {
+    const t = new LockTable();
+    const n = 10_000;
+    for (let i = 0; i < n; i++) t.create(`/dir/f${i}`, 'exclusive', 0, '', 600, undefined, `client-${i}`);
+    t.create('/dir', 'shared', 'infinity', '', 600, undefined, 'owner');
+    const start = lockStats.visits;
+    for (let i = 0; i < n; i++) expect(t.covering(`/dir/f${i}`)).toHaveLength(2);
+    const perLookup = (lockStats.visits - start) / n;
+    // The old table examined every lock for every lookup (10 001 visits each).
+    expect(perLookup).toBeLessThanOrEqual(8);
+
+    const before = lockStats.visits;
+    expect(t.protecting('/dir/new.txt', { membership: true, tree: true })).toHaveLength(1);
+    expect(t.conflicts('/dir/f7', 'shared', 0)).toBe(true);
+    expect(t.conflicts('/other', 'exclusive', 'infinity')).toBe(false);
+    expect(t.inside('/dir/f9')).toHaveLength(1);
+    expect(lockStats.visits - before).toBeLessThanOrEqual(40);
+    // Descendants are found through the index too: the work is what is found, not the table.
+    t.create('/elsewhere/a/b', 'exclusive', 0, '', 600, undefined, 'x');
+    const d = lockStats.visits;
+    expect(t.inside('/elsewhere')).toHaveLength(1);
+    expect(lockStats.visits - d).toBeLessThanOrEqual(10);
+  });
+
+  it('expired, removed and moved-away locks leave the index', () => {
+    const t = new LockTable();
+    const a = t.create('/a/b', 'exclusive', 'infinity', '', 600, undefined, 'c');
+    const e = t.create('/a/e', 'exclusive', 0, '', 600, undefined, 'c');
+    e.expiresAt = Date.now() - 1;
+    expect(t.covering('/a/e')).toEqual([]);
+    expect(t.covering('/a/b/c').map((l) => l.token)).toEqual([a.token]);
+    t.removeInside('/a');
+    expect(t.inside('/')).toEqual([]);
+    expect(t.size).toBe(0);
+    expect(t.heldBy('c')).toBe(0);
+  });
+
+  let server: WebdavServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  it('PROPFIND Depth 1 over a folder of locked entries does work linear in the entries', async () => {
+    const vfs = await MemoryVfs.fromTree({ dir: {} });
+    server = await serveWebdav(vfs, { cache: false });
+    const base = server.url + 'dir/';
+    const lockAll = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        const res = await fetch(`${base}f${i}`, { method: 'LOCK', headers: { 'Content-Type': 'application/xml' }, body: LOCKINFO });
+        expect(res.status).toBe(201);
+        await res.arrayBuffer();
+      }
+    };
+    const listingWork = async () => {
+      const start = lockStats.visits;
+      const res = await fetch(base, { method: 'PROPFIND', headers: { Depth: '1' } });
+      expect(res.status).toBe(207);
+      const xml = await res.text();
+      return { work: lockStats.visits - start, locks: xml.split('<D:activelock>').length - 1 };
+    };
+    await lockAll(0, 100);
+    const small = await listingWork();
+    expect(small.locks).toBe(100);
+    await lockAll(100, 400);
+    const large = await listingWork();
+    expect(large.locks).toBe(400);
+    // 4× the entries, 4× the work (plus slack), not 16×; and a few visits per entry at most.
+    expect(large.work / small.work).toBeLessThan(6);
+    expect(large.work).toBeLessThanOrEqual(401 * 8);
+  });
+});
+
+describe('one client holds a bounded number of locks (issue 16 #13)', { timeout: 120_000 }, () => {
+  let server: WebdavServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  const lock = async (url: string, auth?: string) => {
+    const res = await fetch(url, { method: 'LOCK', headers: { 'Content-Type': 'application/xml', ...(auth ? { Authorization: auth } : {}) }, body: LOCKINFO });
+    const text = await res.text();
+    return { status: res.status, text, token: /<([^>]+)>/.exec(res.headers.get('lock-token') ?? '')?.[1] };
+  };
+  const basic = (user: string) => 'Basic ' + Buffer.from(`${user}:pw-${user}`).toString('base64');
+
+  it(`an anonymous client address gets ${MAX_LOCKS_PER_CLIENT} locks, then 507, and a lock again after an UNLOCK`, async () => {
+    const vfs = await MemoryVfs.fromTree({ dir: {} });
+    server = await serveWebdav(vfs, { cache: false });
+    let first: string | undefined;
+    for (let i = 0; i < MAX_LOCKS_PER_CLIENT; i++) {
+      const r = await lock(`${server.url}dir/f${i}`);
+      expect(r.status).toBe(201);
+      first ??= r.token;
+    }
+    const over = await lock(`${server.url}dir/one-too-many`);
+    expect(over.status).toBe(507);
+    expect(over.text).toMatch(/too many locks/);
+    // Refused before anything was created.
+    await expect(vfs.stat('/dir/one-too-many')).rejects.toMatchObject({ code: 'ENOENT' });
+    const unlock = await fetch(`${server.url}dir/f0`, { method: 'UNLOCK', headers: { 'Lock-Token': `<${first}>` } });
+    expect(unlock.status).toBe(204);
+    expect((await lock(`${server.url}dir/after-unlock`)).status).toBe(201);
+  });
+
+  it('the bound is per user: one user at the bound does not stop another', async () => {
+    const vfs = await MemoryVfs.fromTree({ dir: {} });
+    server = await serveWebdav(vfs, { cache: false, users: { alice: 'pw-alice', bob: 'pw-bob' } });
+    for (let i = 0; i < MAX_LOCKS_PER_CLIENT; i++) expect((await lock(`${server.url}dir/a${i}`, basic('alice'))).status).toBe(201);
+    expect((await lock(`${server.url}dir/a-more`, basic('alice'))).status).toBe(507);
+    expect((await lock(`${server.url}dir/b0`, basic('bob'))).status).toBe(201);
+  });
+
+  it('the whole table is bounded too', () => {
+    const t = new LockTable();
+    for (let i = 0; i < MAX_LOCKS; i++) {
+      expect(t.admit(`c${i % 50}`)).toBe('ok');
+      t.create(`/f${i}`, 'shared', 0, '', 600, undefined, `c${i % 50}`);
+    }
+    expect(t.admit('newcomer')).toBe('table');
+  });
+});
+
+describe('lockClient', () => {
+  it('charges users by name, IPv4 by address, IPv6 by /64', () => {
+    expect(lockClient('alice', '10.0.0.1')).toBe('user:alice');
+    expect(lockClient(undefined, '10.0.0.1')).toBe('ip:10.0.0.1');
+    expect(lockClient(undefined, '::ffff:10.0.0.1')).toBe('ip:10.0.0.1');
+    const a = lockClient(undefined, '2001:db8:1:2:aaaa::1');
+    expect(a).toBe('ip6:2001:db8:1:2::/64');
+    expect(lockClient(undefined, '2001:0db8:0001:0002:ffff:ffff:ffff:ffff')).toBe(a);
+    expect(lockClient(undefined, '2001:db8:1:3::1')).not.toBe(a);
+    expect(lockClient(undefined, '::1')).toBe('ip6:0:0:0:0::/64');
+    expect(lockClient(undefined, 'fe80::1%eth0')).toBe('ip6:fe80:0:0:0::/64');
   });
 });

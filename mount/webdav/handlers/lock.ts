@@ -7,7 +7,7 @@ import { VfsError } from '../../../src/errors.js';
 import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
-import { MAX_LOCKS, parseTimeout } from '../locks.js';
+import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, lockClient, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';
 import { child, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
@@ -60,7 +60,10 @@ export async function handleLock(dav: Dav): Promise<void> {
   if (depthHeader !== '0' && depthHeader !== 'infinity') throw new HttpError(400, 'LOCK Depth must be 0 or infinity');
   const depth = depthHeader === '0' ? 0 : 'infinity';
 
-  if (state.locks.size >= MAX_LOCKS) throw new HttpError(503, 'too many locks held on this server', { 'Retry-After': '60' });
+  const client = lockClient(dav.user, req.socket.remoteAddress);
+  const admitted = state.locks.admit(client);
+  if (admitted === 'client') throw new HttpError(507, `too many locks held by this client (at most ${MAX_LOCKS_PER_CLIENT}); unlock some first`);
+  if (admitted === 'table') throw new HttpError(503, `too many locks held on this server (at most ${MAX_LOCKS})`, { 'Retry-After': '60' });
   if (state.locks.conflicts(dav.path, scope, depth)) {
     throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
   }
@@ -78,7 +81,7 @@ export async function handleLock(dav: Dav): Promise<void> {
     }
     created = true;
   }
-  const lock = state.locks.create(dav.path, scope, depth, ownerEl ? serializeNodes(ownerEl.children) : '', timeout, dav.user);
+  const lock = state.locks.create(dav.path, scope, depth, ownerEl ? serializeNodes(ownerEl.children) : '', timeout, dav.user, client);
   lockAnswer(dav, created ? 201 : 200, lock);
 }
 
