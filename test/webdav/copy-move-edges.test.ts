@@ -12,7 +12,8 @@ import { serveWebdav } from '../../mount/webdav.js';
 import type { WebdavServer } from '../../mount/webdav.js';
 import { SubtreeVfs } from '../../src/subtree-vfs.js';
 import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from '../../src/vfs.js';
-import { collect } from '../helpers.js';
+import { CachedVfs } from '../../src/cache.js';
+import { collect, expectCode } from '../helpers.js';
 
 const TREE = { a: { b: { c: { 'f.txt': 'deep file', d: {} } }, 'sib.txt': 'sibling' }, 'x.txt': 'top' };
 
@@ -110,8 +111,10 @@ class CaseFoldingVfs implements Vfs {
   write(p: string, d: WriteData, o?: WriteOptions): Promise<Entry> { return this.inner.write(this.f(p), d, o); }
   mkdir(p: string, o?: OpOptions): Promise<Entry> { return this.inner.mkdir(this.f(p), o); }
   remove(p: string, o?: RemoveOptions): Promise<void> { return this.inner.remove(this.f(p), o); }
-  rename(a: string, b: string, o?: MoveOptions): Promise<Entry> { return this.inner.rename(this.f(a), this.f(b), o); }
-  copy(a: string, b: string, o?: MoveOptions): Promise<Entry> { return this.inner.copy(this.f(a), this.f(b), o); }
+  /** Moves and copies that reached this layer. */
+  moves = 0;
+  rename(a: string, b: string, o?: MoveOptions): Promise<Entry> { this.moves++; return this.inner.rename(this.f(a), this.f(b), o); }
+  copy(a: string, b: string, o?: MoveOptions): Promise<Entry> { this.moves++; return this.inner.copy(this.f(a), this.f(b), o); }
   space(o?: OpOptions): Promise<SpaceInfo> { return this.inner.space(o); }
 }
 
@@ -145,5 +148,23 @@ describe('COPY/MOVE onto an ancestor spelled in another case, on a case-insensit
   it('a change of case only is still a rename of the same resource', async () => {
     expect(await send(server, '', 'MOVE', '/x.txt', '/X.txt', 'F')).toBe(201);
     expect(await snapshot(backing)).toEqual(before);
+  });
+});
+
+describe('the Vfs layers under the handler refuse an ancestor spelled in another case', () => {
+  it.each([
+    ['CachedVfs', (v: Vfs) => new CachedVfs(v)],
+    ['SubtreeVfs', (v: Vfs) => new SubtreeVfs(v, '/')],
+  ])('%s over a case-insensitive Vfs: EINVAL before the provider sees it, nothing lost', async (_name, wrap) => {
+    const backing = await MemoryVfs.fromTree(TREE);
+    const before = await snapshot(backing);
+    const folding = new CaseFoldingVfs(backing);
+    const vfs = wrap(folding);
+    await expectCode(vfs.rename('/a/b/c', '/A', { overwrite: true }), 'EINVAL');
+    await expectCode(vfs.copy('/a/b/c/f.txt', '/A/B', { overwrite: true }), 'EINVAL');
+    await expectCode(vfs.rename('/a/b', '/A/B/c/x', { overwrite: true }), 'EINVAL');
+    expect(folding.moves).toBe(0);
+    expect(await snapshot(backing)).toEqual(before);
+    await vfs.close?.();
   });
 });
