@@ -39,6 +39,12 @@ export const MAX_LOCKS = 10_000;
  */
 export const MAX_LOCKS_PER_CLIENT = 1000;
 
+/**
+ * Largest <owner> a lock keeps (serialised XML). The table holds it for the lock's life, so without
+ * a bound 10 000 locks × a 1 MiB body would be 10 GB; clients send a name or an href. Beyond: 413.
+ */
+export const MAX_LOCK_OWNER_BYTES = 4096;
+
 /** Lock-table work done (index nodes and locks examined), so tests prove lookup cost without timing. */
 export const lockStats = { visits: 0 };
 

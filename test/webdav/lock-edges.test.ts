@@ -12,7 +12,7 @@ import { MemoryVfs } from '../../adapters/memory/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import type { WebdavServer } from '../../mount/webdav.js';
 import type { Vfs } from '../../src/vfs.js';
-import { LockTable, MAX_LOCKS, MAX_LOCKS_PER_CLIENT, lockClient, lockStats } from '../../mount/webdav/locks.js';
+import { LockTable, MAX_LOCKS, MAX_LOCKS_PER_CLIENT, MAX_LOCK_OWNER_BYTES, lockClient, lockStats } from '../../mount/webdav/locks.js';
 import { collect } from '../helpers.js';
 
 const LOCKINFO = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>A</D:owner></D:lockinfo>';
@@ -254,5 +254,28 @@ describe('lockClient', () => {
     expect(lockClient(undefined, '2001:db8:1:3::1')).not.toBe(a);
     expect(lockClient(undefined, '::1')).toBe('ip6:0:0:0:0::/64');
     expect(lockClient(undefined, 'fe80::1%eth0')).toBe('ip6:fe80:0:0:0::/64');
+  });
+});
+
+describe('a lock owner is bounded (the table holds it for the lock lifetime)', () => {
+  let server: WebdavServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  const withOwner = (owner: string) =>
+    `<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>${owner}</D:owner></D:lockinfo>`;
+
+  it(`an <owner> over ${MAX_LOCK_OWNER_BYTES} bytes is refused with 413 and nothing is created`, async () => {
+    const vfs = await MemoryVfs.fromTree({ dir: {} });
+    server = await serveWebdav(vfs, { cache: false });
+    const big = await fetch(`${server.url}dir/big.txt`, { method: 'LOCK', headers: { 'Content-Type': 'application/xml' }, body: withOwner('x'.repeat(MAX_LOCK_OWNER_BYTES + 1)) });
+    expect(big.status).toBe(413);
+    await big.arrayBuffer();
+    await expect(vfs.stat('/dir/big.txt')).rejects.toMatchObject({ code: 'ENOENT' });
+    const ok = await fetch(`${server.url}dir/ok.txt`, { method: 'LOCK', headers: { 'Content-Type': 'application/xml' }, body: withOwner(`<D:href>${'y'.repeat(MAX_LOCK_OWNER_BYTES - 100)}</D:href>`) });
+    expect(ok.status).toBe(201);
+    expect(await ok.text()).toContain('y'.repeat(100));
   });
 });

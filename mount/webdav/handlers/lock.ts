@@ -7,7 +7,7 @@ import { VfsError } from '../../../src/errors.js';
 import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
-import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, lockClient, parseTimeout } from '../locks.js';
+import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, MAX_LOCK_OWNER_BYTES, lockClient, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';
 import { child, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
@@ -56,6 +56,8 @@ export async function handleLock(dav: Dav): Promise<void> {
   const typeEl = child(doc, DAV, 'locktype');
   if (!scope || !typeEl || !child(typeEl, DAV, 'write')) throw new HttpError(400, 'lockinfo needs lockscope and a write locktype');
   const ownerEl = child(doc, DAV, 'owner');
+  const ownerXml = ownerEl ? serializeNodes(ownerEl.children) : '';
+  if (Buffer.byteLength(ownerXml) > MAX_LOCK_OWNER_BYTES) throw new HttpError(413, `lock owner larger than ${MAX_LOCK_OWNER_BYTES} bytes`);
   const depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
   if (depthHeader !== '0' && depthHeader !== 'infinity') throw new HttpError(400, 'LOCK Depth must be 0 or infinity');
   const depth = depthHeader === '0' ? 0 : 'infinity';
@@ -81,7 +83,7 @@ export async function handleLock(dav: Dav): Promise<void> {
     }
     created = true;
   }
-  const lock = state.locks.create(dav.path, scope, depth, ownerEl ? serializeNodes(ownerEl.children) : '', timeout, dav.user, client);
+  const lock = state.locks.create(dav.path, scope, depth, ownerXml, timeout, dav.user, client);
   lockAnswer(dav, created ? 201 : 200, lock);
 }
 
