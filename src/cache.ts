@@ -20,7 +20,7 @@
  */
 import { Readable, Transform, pipeline } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted } from './errors.js';
-import { isSameOrInside, normalizePath, parentPath } from './path.js';
+import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
@@ -241,6 +241,7 @@ export class CachedVfs implements Vfs {
   /** Move/rename; both subtrees are dropped and both parents' listings patched. */
   async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
+    this.refuseAncestorMove('rename', src, dst);
     let entry: Entry;
     try {
       entry = await this.inner.rename(src, dst, options);
@@ -261,6 +262,7 @@ export class CachedVfs implements Vfs {
   /** Copy a file or tree; the target subtree is dropped and its parent listing patched. */
   async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
+    this.refuseAncestorMove('copy', src, dst);
     let entry: Entry;
     try {
       entry = await this.inner.copy(src, dst, options);
@@ -288,6 +290,12 @@ export class CachedVfs implements Vfs {
     const value = await this.spaceFlights.run(`${epoch}`, options.signal, (signal) => this.inner.space({ ...options, signal }));
     if (epoch === this.epoch) this.spaceCache = { epoch, at: Date.now(), value };
     return { ...value };
+  }
+
+  /** Refuse (EINVAL) before the provider sees it: a replacing move onto an ancestor would delete the source. */
+  private refuseAncestorMove(op: string, src: string, dst: string): void {
+    const conflict = moveConflict(src, dst, this.fold);
+    if (conflict) throw new VfsError('EINVAL', conflict, { operation: op, path: dst });
   }
 
   /** Drop everything known about `path` and below it now (metadata, listings, blocks, read-ahead). */

@@ -69,6 +69,20 @@ export function isSameOrInside(outer: string, inner: string): boolean {
   return inner === outer || inner.startsWith(outer + '/');
 }
 
+/**
+ * Why a move or copy from `src` to `dst` (both normalised) can never be allowed, or undefined:
+ * a directory into itself, or onto an ancestor of the source (replacing the ancestor would delete
+ * the source first). `fold` compares names the way the provider does (lower-case when it ignores
+ * case). Every Vfs and the WebDAV COPY/MOVE check this before touching anything.
+ */
+export function moveConflict(src: string, dst: string, fold: (p: string) => string = (p) => p): string | undefined {
+  const [s, d] = [fold(src), fold(dst)];
+  if (s === d) return undefined;
+  if (isSameOrInside(s, d)) return 'cannot move or copy a directory into itself';
+  if (isSameOrInside(d, s)) return 'cannot move or copy onto an ancestor of the source';
+  return undefined;
+}
+
 /** Check one name (a single segment) for create/rename: non-empty, no "/", no NUL, not "." or "..", ≤ 255 bytes. */
 export function validateName(name: string): string {
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {

@@ -3,7 +3,7 @@
  * /Photos as "/". Paths are normalised here first, so ".." can never climb above the subtree.
  */
 import type { Readable } from 'node:stream';
-import { normalizePath } from './path.js';
+import { moveConflict, normalizePath } from './path.js';
 import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
 import { VfsError } from './errors.js';
 
@@ -39,6 +39,15 @@ export class SubtreeVfs implements Vfs {
     if (normalizePath(path) === '/') throw new VfsError('EBUSY', `${op} "/": the root of the share cannot be changed`, { path: '/' });
   }
 
+  /** Never hand the inner Vfs a move that replaces the share root or an ancestor of the source. */
+  private guardMove(from: string, to: string, op: string): void {
+    const [src, dst] = [normalizePath(from), normalizePath(to)];
+    if (dst === '/' && src !== '/') throw new VfsError('EBUSY', `${op} onto "/": the root of the share cannot be replaced`, { path: '/' });
+    const fold = this.inner.capabilities.caseSensitive ? undefined : (p: string) => p.toLowerCase();
+    const conflict = moveConflict(src, dst, fold);
+    if (conflict) throw new VfsError('EINVAL', conflict, { operation: op, path: dst });
+  }
+
   async stat(path: string, options?: OpOptions): Promise<Entry> {
     return this.up(await this.inner.stat(this.down(path), options));
   }
@@ -66,10 +75,12 @@ export class SubtreeVfs implements Vfs {
 
   async rename(from: string, to: string, options?: MoveOptions): Promise<Entry> {
     this.guardRoot(from, 'rename');
+    this.guardMove(from, to, 'rename');
     return this.up(await this.inner.rename(this.down(from), this.down(to), options));
   }
 
   async copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
+    this.guardMove(from, to, 'copy');
     return this.up(await this.inner.copy(this.down(from), this.down(to), options));
   }
 

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
@@ -233,7 +233,7 @@ export class CloudreveVfs implements Vfs {
     throwIfAborted(options.signal, { path: src });
     if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
-    if (src !== dst && isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot move a directory into itself', 'rename', dst);
+    if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'rename', dst);
     return this.guard('rename', src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
@@ -259,7 +259,7 @@ export class CloudreveVfs implements Vfs {
     if (src === '/') throw fail('EBUSY', 'cannot copy the root', 'copy', src);
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
     if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
-    if (isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot copy a directory into itself', 'copy', dst);
+    if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'copy', dst);
     return this.guard('copy', src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);

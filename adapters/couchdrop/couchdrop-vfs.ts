@@ -13,7 +13,7 @@ import type { ErrnoCode } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
-import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import type { Scheduler } from '../../src/scheduler.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
@@ -332,7 +332,9 @@ export class CouchdropVfs implements Vfs {
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', op, dst);
     const source = await this.stat(src, { signal });
     if (src === dst) return { source, target: undefined };
-    if (isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot move a directory into itself', op, dst);
+    // Into itself, or onto its own ancestor (whose replacement would take the source with it).
+    const conflict = moveConflict(src, dst, this.capabilities.caseSensitive ? undefined : (p) => p.toLowerCase());
+    if (conflict) throw fail('EINVAL', conflict, op, dst);
     const target = await this.#statOrUndefined(dst, signal);
     if (target) {
       if (!overwrite) throw fail('EEXIST', 'destination exists', op, dst);

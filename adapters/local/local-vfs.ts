@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import { baseName, isSameOrInside, joinPath, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import { readableFrom, iterateBytes } from '../../src/streams.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
@@ -171,7 +171,8 @@ export class LocalVfs implements Vfs {
   private async checkMove(src: string, dst: string, options: MoveOptions): Promise<Stats | undefined> {
     if (src === '/' || dst === '/') throw new VfsError('EBUSY', 'cannot move, copy or replace the root', { path: src });
     const source = await stat(this.real(src));
-    if (src !== dst && isSameOrInside(src, dst)) throw new VfsError('EINVAL', 'cannot move a directory into itself', { path: dst });
+    const conflict = moveConflict(src, dst);
+    if (conflict) throw new VfsError('EINVAL', conflict, { path: dst });
     await stat(this.real(parentPath(dst)));
     const target = src === dst ? undefined : await stat(this.real(dst)).catch(() => undefined);
     if (target) {

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { VfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import { baseName, isSameOrInside, joinPath, normalizePath, parentPath, splitPath } from '../../src/path.js';
+import { baseName, joinPath, moveConflict, normalizePath, parentPath, splitPath } from '../../src/path.js';
 import { iterateBytes, readableFrom } from '../../src/streams.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
@@ -312,7 +312,8 @@ export class MemoryVfs implements Vfs {
     const srcParent = this.parentDir(src, op);
     const node = srcParent.children.get(baseName(src));
     if (!node) throw fail('ENOENT', 'no such file or directory', op, src);
-    if (src !== dst && isSameOrInside(src, dst)) throw fail('EINVAL', 'cannot move a directory into itself', op, dst);
+    const conflict = moveConflict(src, dst);
+    if (conflict) throw fail('EINVAL', conflict, op, dst);
     const dstParent = this.parentDir(dst, op);
     const replaced = src === dst ? undefined : dstParent.children.get(baseName(dst));
     if (replaced) {

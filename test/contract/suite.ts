@@ -459,6 +459,22 @@ export function describeContract(name: string, factory: () => Promise<ContractTa
         await expectCode(vfs.rename('/nope.txt', '/other.txt'), 'ENOENT');
       });
 
+      // Issue 16 #2: a replacing move onto an ancestor of the source must not delete the ancestor
+      // (and the source with it). Refused up front with EINVAL, every byte still there.
+      it('onto an ancestor of the source is EINVAL with overwrite, and nothing is lost', async () => {
+        await vfs.mkdir('/anc');
+        await vfs.mkdir('/anc/b');
+        await vfs.mkdir('/anc/b/c');
+        await vfs.write('/anc/b/c/f.txt', text('keep'));
+        await vfs.write('/anc/sib.txt', text('sibling'));
+        for (const [from, to] of [['/anc/b/c', '/anc'], ['/anc/b/c', '/anc/b'], ['/anc/b/c/f.txt', '/anc'], ['/anc/b/c/f.txt', '/anc/b/c'], ['/anc/b', '/anc/']]) {
+          await expectCode(vfs.rename(from!, to!, { overwrite: true }), 'EINVAL');
+          await expectCode(vfs.rename(from!, to!), 'EINVAL');
+        }
+        expect(await readText(vfs, '/anc/b/c/f.txt')).toBe('keep');
+        expect(await readText(vfs, '/anc/sib.txt')).toBe('sibling');
+      });
+
       it('into a missing directory is ENOENT and the source stays', async () => {
         await vfs.write('/stay.txt', text('x'));
         await expectCode(vfs.rename('/stay.txt', '/no-dir/stay.txt'), 'ENOENT');
@@ -519,6 +535,20 @@ export function describeContract(name: string, factory: () => Promise<ContractTa
 
       it('a missing source is ENOENT', async () => {
         await expectCode(vfs.copy('/absent', '/present'), 'ENOENT');
+      });
+
+      it('onto an ancestor of the source is EINVAL with overwrite, and nothing is lost', async () => {
+        await vfs.mkdir('/canc');
+        await vfs.mkdir('/canc/b');
+        await vfs.write('/canc/b/f.txt', text('keep'));
+        await vfs.write('/canc/sib.txt', text('sibling'));
+        for (const [from, to] of [['/canc/b', '/canc'], ['/canc/b/f.txt', '/canc'], ['/canc/b/f.txt', '/canc/b']]) {
+          await expectCode(vfs.copy(from!, to!, { overwrite: true }), 'EINVAL');
+          await expectCode(vfs.copy(from!, to!), 'EINVAL');
+        }
+        expect(await readText(vfs, '/canc/b/f.txt')).toBe('keep');
+        expect(await readText(vfs, '/canc/sib.txt')).toBe('sibling');
+        expect(names(await vfs.list('/canc'))).toEqual(['b', 'sib.txt']);
       });
 
       it('a copy is independent of its source', async () => {

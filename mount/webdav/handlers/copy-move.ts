@@ -31,8 +31,7 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
   if (state.isJunk(dest.slice(dest.lastIndexOf('/') + 1))) throw new HttpError(403, 'destination name is filtered OS junk');
 
   const source = await state.vfs.stat(dav.path, { signal: dav.signal });
-  if (source.path === dest) throw new HttpError(403, 'source and destination are the same');
-  if (isSameOrInside(source.path, dest)) throw new HttpError(409, 'cannot copy or move a collection into itself');
+  refuseOwnNamespace(state.vfs.capabilities.caseSensitive, source, dest);
   let existing = await statOrNull(dav, dest);
   // On a case-insensitive provider "A.txt" → "a.txt" finds the source itself: that is a rename, not
   // a replacement (Windows Explorer sends such renames with Overwrite: F).
@@ -62,6 +61,27 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
   if (result.type === 'file') headers.ETag = etagOf(result);
   res.writeHead(existing ? 204 : 201, headers);
   res.end();
+}
+
+/**
+ * A destination that is the source, contains it, or (for a collection) lies inside it can never be
+ * reached: replacing an ancestor would delete the source before the move (issue 16 #2). Refused
+ * before anything is touched, whatever Overwrite says. 403, not 409: RFC 4918 §9.8.5/§9.9.4 keep
+ * 409 for "create the intermediate collections first" (a state the client can fix) and name 403
+ * for the same-resource case, which these are (no change of state would make them succeed); Apache
+ * mod_dav answers 403 for both containment directions too. A file "containing" the destination
+ * ("/a.txt" → "/a.txt/b") is the ordinary missing-parent 409.
+ */
+function refuseOwnNamespace(caseSensitive: boolean, source: Entry, dest: string): void {
+  if (source.path === dest) throw new HttpError(403, 'source and destination are the same');
+  const fold = caseSensitive ? (p: string) => p : (p: string) => p.toLowerCase();
+  // On a case-insensitive provider "/A" → "/a" is a rename of the same resource, allowed below.
+  if (fold(source.path) === fold(dest)) return;
+  if (isSameOrInside(fold(dest), fold(source.path))) throw new HttpError(403, 'the destination contains the source');
+  if (isSameOrInside(fold(source.path), fold(dest))) {
+    if (source.type === 'directory') throw new HttpError(403, 'cannot copy or move a collection into itself');
+    throw new HttpError(409, 'the destination parent is not a collection');
+  }
 }
 
 /**

@@ -4,10 +4,10 @@
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
 import { VfsError } from '../../../src/errors.js';
-import { HttpError, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
+import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
-import { MAX_LOCKS, parseTimeout } from '../locks.js';
+import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, MAX_LOCK_OWNER_BYTES, lockClient, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';
 import { child, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
@@ -56,11 +56,16 @@ export async function handleLock(dav: Dav): Promise<void> {
   const typeEl = child(doc, DAV, 'locktype');
   if (!scope || !typeEl || !child(typeEl, DAV, 'write')) throw new HttpError(400, 'lockinfo needs lockscope and a write locktype');
   const ownerEl = child(doc, DAV, 'owner');
+  const ownerXml = ownerEl ? serializeNodes(ownerEl.children) : '';
+  if (Buffer.byteLength(ownerXml) > MAX_LOCK_OWNER_BYTES) throw new HttpError(413, `lock owner larger than ${MAX_LOCK_OWNER_BYTES} bytes`);
   const depthHeader = (req.headers.depth ?? 'infinity').toString().trim().toLowerCase();
   if (depthHeader !== '0' && depthHeader !== 'infinity') throw new HttpError(400, 'LOCK Depth must be 0 or infinity');
   const depth = depthHeader === '0' ? 0 : 'infinity';
 
-  if (state.locks.size >= MAX_LOCKS) throw new HttpError(503, 'too many locks held on this server', { 'Retry-After': '60' });
+  const client = lockClient(dav.user, req.socket.remoteAddress);
+  const admitted = state.locks.admit(client);
+  if (admitted === 'client') throw new HttpError(507, `too many locks held by this client (at most ${MAX_LOCKS_PER_CLIENT}); unlock some first`);
+  if (admitted === 'table') throw new HttpError(503, `too many locks held on this server (at most ${MAX_LOCKS})`, { 'Retry-After': '60' });
   if (state.locks.conflicts(dav.path, scope, depth)) {
     throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
   }
@@ -68,7 +73,9 @@ export async function handleLock(dav: Dav): Promise<void> {
   // Junk names are never stored (see junk.ts), but Finder locks them before writing: lock the name only.
   const junk = state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1));
   if (!junk && !(await statOrNull(dav, dav.path))) {
-    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3).
+    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3): a new member of the
+    // parent, so a lock on the parent (depth 0 included, §7.5) needs its token like PUT or MKCOL.
+    await checkWritable(dav, [{ path: dav.path, membership: true }]);
     try {
       await state.vfs.write(dav.path, new Uint8Array(0), { size: 0, overwrite: false, signal: dav.signal });
     } catch (e) {
@@ -76,7 +83,7 @@ export async function handleLock(dav: Dav): Promise<void> {
     }
     created = true;
   }
-  const lock = state.locks.create(dav.path, scope, depth, ownerEl ? serializeNodes(ownerEl.children) : '', timeout, dav.user);
+  const lock = state.locks.create(dav.path, scope, depth, ownerXml, timeout, dav.user, client);
   lockAnswer(dav, created ? 201 : 200, lock);
 }
 
