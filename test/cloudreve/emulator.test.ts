@@ -394,7 +394,16 @@ describe('emulator: uploads', () => {
     const b = (await call('PUT', '/file/upload', { body: { uri: `${MY}/keep`, size: 5, entity_type: 'version' } })).env.data.session_id;
     await call('DELETE', '/file/upload', { body: { id: b, uri: `${MY}/keep` } });
     expect((await call('GET', '/file/info', { query: { uri: `${MY}/keep` } })).env.data.size).toBe(4);
-    expect((await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } })).env.code).toBe(404);
+    // An unknown session (expired, completed) is a no-op on an unlocked file, as on the server...
+    expect((await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } })).env.code).toBe(0);
+    expect((await call('GET', '/file/info', { query: { uri: `${MY}/keep` } })).env.data.size).toBe(4);
+    // ...40073 while another session locks it, and a known session named with another file is 404.
+    const c = (await call('PUT', '/file/upload', { body: { uri: `${MY}/keep`, size: 5, entity_type: 'version' } })).env.data.session_id;
+    const held = await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } });
+    expect(held.env).toMatchObject({ code: 40073, data: [{ path: `${MY}/keep`, owner: { application: { type: 'upload' } }, type: 0 }] });
+    await call('PUT', '/file/content', { query: { uri: `${MY}/other` }, raw: Buffer.from('o'), headers: octet });
+    expect((await call('DELETE', '/file/upload', { body: { id: c, uri: `${MY}/other` } })).env.code).toBe(404);
+    expect((await call('DELETE', '/file/upload', { body: { id: c, uri: `${MY}/keep` } })).env.code).toBe(0);
   });
 
   it('zero-byte files: one empty chunk, or /file/create type=file', async () => {

@@ -380,6 +380,16 @@ export class DriveStore {
     for (const s of [...this.sessions.values()]) if (s.expiresAt <= now) this.cancelSession(s);
   }
 
+  /** Let every open session reach its expiry now (tests: "a day later"), then sweep. */
+  expireSessions(): void {
+    for (const s of this.sessions.values()) {
+      s.expiresAt = 0;
+      const lock = this.locks.get(s.lockToken);
+      if (lock) lock.expiresAt = 0;
+    }
+    this.sweepSessions();
+  }
+
   /** Session by id, or 40011. */
   session(id: string): UploadSession {
     this.sweepSessions();
