@@ -49,6 +49,8 @@ export async function openRemote(remote: RemoteConfig, options: OpenRemoteOption
         logger,
       });
       schedulers.set(vfs, scheduler);
+      // Upload sessions a killed run left would lock their paths for a day: cancel them now.
+      await vfs.recoverUploads().catch((e) => logger.warn('cloudreve: upload session recovery failed', { error: String(e) }));
       return vfs;
     }
     case 'couchdrop': {

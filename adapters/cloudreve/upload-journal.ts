@@ -11,7 +11,7 @@
  * callback secret is not stored.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,6 +35,8 @@ export interface UploadRecord {
 export const MAX_JOURNAL_RECORDS = 10_000;
 /** Bytes of one record read at most (a record is ~300 bytes). */
 const MAX_RECORD_BYTES = 16 * 1024;
+/** A temp file older than this is a crash's leftover, not a record being written. */
+const STALE_TEMP_MS = 10 * 60_000;
 
 /** The folder for cloudmount's state: $XDG_STATE_HOME/cloudmount or ~/.local/state/cloudmount. */
 export function defaultStateDir(): string {
@@ -56,10 +58,13 @@ export class UploadJournal {
 
   /** Record `record` durably (mode 600); resolves once it is on disk. */
   async add(record: UploadRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const file = this.fileOf(record.sessionId);
     const temp = join(this.dir, `.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temp, 'wx', 0o600);
+    const handle = await open(temp, 'wx', 0o600).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      return open(temp, 'wx', 0o600);
+    });
     try {
       await handle.writeFile(JSON.stringify(record));
       await handle.sync();
@@ -80,6 +85,8 @@ export class UploadJournal {
     await unlink(this.fileOf(sessionId)).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;
     });
+    // An empty folder goes too (one per account and server would pile up); a busy one stays.
+    await rmdir(this.dir).catch(() => undefined);
   }
 
   /** Every whole record (a malformed file is removed: nothing of ours can be read from it). */
@@ -90,6 +97,12 @@ export class UploadJournal {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
+    }
+    // A temp file a crash left before its rename (a fresh one may be another process's record in the making).
+    for (const name of names.filter((n) => n.endsWith('.tmp')).slice(0, MAX_JOURNAL_RECORDS)) {
+      const file = join(this.dir, name);
+      const info = await lstat(file).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await rm(file, { force: true });
     }
     const out: UploadRecord[] = [];
     for (const name of names.filter((n) => n.endsWith('.json')).slice(0, MAX_JOURNAL_RECORDS)) {

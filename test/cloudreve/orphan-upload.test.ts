@@ -5,6 +5,7 @@
  * no journal here knows of is left alone (it may be a live upload elsewhere) until it expires.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +39,12 @@ function vfsOn(emu: CloudreveEmulator, stateDir: string | false): CloudreveVfs {
 
 /** Run the uploader on `path`, wait until the emulator has taken ≥ 2 of its chunks, kill -9 it. */
 async function killMidUpload(emu: CloudreveEmulator, stateDir: string, path: string): Promise<void> {
+  const kill = await uploaderMidWay(emu, stateDir, path);
+  await kill();
+}
+
+/** Run the uploader on `path` until the emulator has taken ≥ 2 of its chunks; returns its kill -9. */
+async function uploaderMidWay(emu: CloudreveEmulator, stateDir: string, path: string): Promise<() => Promise<void>> {
   const size = 8 * CHUNK;
   const child = spawn(process.execPath, [CHILD, emu.url, emu.email, stateDir, path, String(size), String(3 * CHUNK)], {
     env: { ...process.env, CR_PASSWORD: emu.password }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -51,13 +58,24 @@ async function killMidUpload(emu: CloudreveEmulator, stateDir: string, path: str
       if (child.exitCode !== null) throw new Error(`the uploader exited early (${child.exitCode}): ${stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-  } finally {
+  } catch (e) {
     child.kill('SIGKILL');
     await exited;
+    throw e;
   }
-  expect(child.signalCode).toBe('SIGKILL');
-  expect(emu.store.sessions.size).toBe(1); // the session stays on the server
+  children.push(child);
+  return async () => {
+    child.kill('SIGKILL');
+    await exited;
+    expect(child.signalCode).toBe('SIGKILL');
+    expect(emu.store.sessions.size).toBe(1); // the session stays on the server
+  };
 }
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 describe.skipIf(!hasBuild)('an upload killed mid-way does not lock its path (orphan sessions)', () => {
   it('new file: the next Vfs on the same stateDir cancels the orphan at start, then write, read, delete work', async () => {
@@ -110,6 +128,24 @@ describe.skipIf(!hasBuild)('an upload killed mid-way does not lock its path (orp
       expect((await collect(await vfs.read('/renamed.txt'))).toString()).toBe('the good old version');
       await vfs.remove('/renamed.txt');
       expect(await new UploadJournal(stateDir, emu.url, emu.email).list()).toEqual([]);
+    } finally {
+      await vfs.close();
+    }
+  });
+
+  it('a live upload of another process on the same stateDir is never cancelled; once that process dies, its lock clears', async () => {
+    const emu = await emulator({ chunkSize: CHUNK });
+    const stateDir = await tempDir();
+    const kill = await uploaderMidWay(emu, stateDir, '/live.bin');
+    const vfs = vfsOn(emu, stateDir);
+    try {
+      expect(await vfs.recoverUploads()).toEqual({ cancelled: 0, left: 1 });
+      await expectCode(vfs.write('/live.bin', Buffer.from('mine')), 'EBUSY');
+      expect(emu.requests('DELETE /file/upload')).toHaveLength(0);
+      expect(emu.store.sessions.size).toBe(1);
+      await kill();
+      await vfs.write('/live.bin', Buffer.from('mine'));
+      expect((await collect(await vfs.read('/live.bin'))).toString()).toBe('mine');
     } finally {
       await vfs.close();
     }
