@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CloudreveVfs } from '../../adapters/cloudreve/index.js';
 import type { CloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import { UploadJournal } from '../../adapters/cloudreve/upload-journal.js';
+import { openRemote } from '../../src/remotes.js';
 import { collect, expectCode } from '../helpers.js';
 import { emulator } from './fixtures.js';
 
@@ -148,6 +149,23 @@ describe.skipIf(!hasBuild)('an upload killed mid-way does not lock its path (orp
       expect((await collect(await vfs.read('/live.bin'))).toString()).toBe('mine');
     } finally {
       await vfs.close();
+    }
+  });
+
+  it('openRemote (mount, serve, the CLI) cancels the orphans of the default state folder at start', async () => {
+    const emu = await emulator({ chunkSize: CHUNK });
+    const xdg = await tempDir();
+    await killMidUpload(emu, join(xdg, 'cloudmount'), '/started.bin'); // the default: $XDG_STATE_HOME/cloudmount
+    const saved = process.env.XDG_STATE_HOME;
+    process.env.XDG_STATE_HOME = xdg;
+    try {
+      const vfs = await openRemote({ type: 'cloudreve', url: emu.url, email: emu.email, password: emu.password });
+      expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
+      expect(emu.store.sessions.size).toBe(0);
+      await vfs.close?.();
+    } finally {
+      if (saved === undefined) delete process.env.XDG_STATE_HOME;
+      else process.env.XDG_STATE_HOME = saved;
     }
   });
 
