@@ -50,7 +50,8 @@ export function defaultStateDir(): string {
 export class UploadJournal {
   readonly dir: string;
 
-  constructor(stateDir: string, baseUrl: string, account: string) {
+  /** `maxRecords`: records read per listing (default MAX_JOURNAL_RECORDS; tests make it small). */
+  constructor(stateDir: string, baseUrl: string, account: string, private readonly maxRecords = MAX_JOURNAL_RECORDS) {
     // Hashed: the folder name says which account without spelling the address out.
     const key = createHash('sha256').update(`${baseUrl.replace(/\/+$/, '')}\n${account}`).digest('hex').slice(0, 32);
     this.dir = join(stateDir, 'cloudreve-uploads', key);
@@ -99,13 +100,13 @@ export class UploadJournal {
       throw e;
     }
     // A temp file a crash left before its rename (a fresh one may be another process's record in the making).
-    for (const name of names.filter((n) => n.endsWith('.tmp')).slice(0, MAX_JOURNAL_RECORDS)) {
+    for (const name of names.filter((n) => n.endsWith('.tmp')).slice(0, this.maxRecords)) {
       const file = join(this.dir, name);
       const info = await lstat(file).catch(() => undefined);
       if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) await rm(file, { force: true });
     }
     const out: UploadRecord[] = [];
-    for (const name of names.filter((n) => n.endsWith('.json')).slice(0, MAX_JOURNAL_RECORDS)) {
+    for (const name of names.filter((n) => n.endsWith('.json')).slice(0, this.maxRecords)) {
       const file = join(this.dir, name);
       const record = await readFile(file).then((b) => (b.length <= MAX_RECORD_BYTES ? parseRecord(b.toString('utf8')) : undefined), () => undefined);
       if (record && this.fileOf(record.sessionId) === file) out.push(record);

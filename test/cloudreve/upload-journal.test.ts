@@ -1,9 +1,9 @@
 /** The upload-session journal (issue 16 #5): whole records or none, private, robust to junk and to a state folder it cannot use. */
-import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UploadJournal, isAbandoned } from '../../adapters/cloudreve/upload-journal.js';
+import { MAX_JOURNAL_RECORDS, UploadJournal, isAbandoned } from '../../adapters/cloudreve/upload-journal.js';
 import type { UploadRecord } from '../../adapters/cloudreve/upload-journal.js';
 import { collect } from '../helpers.js';
 import { setup } from './fixtures.js';
@@ -52,6 +52,20 @@ describe('UploadJournal', () => {
     await utimes(join(j.dir, '.abc.tmp'), new Date(0), new Date(0));
     await j.list();
     expect(await readdir(j.dir)).not.toContain('.abc.tmp');
+  });
+
+  it(`limits: records over 16 KiB are junk; one listing reads at most ${MAX_JOURNAL_RECORDS} records (20 here)`, async () => {
+    const j = new UploadJournal(await tempDir(), 'https://drive.example', 'me@example.com', 20);
+    await j.add(record());
+    const [name] = await readdir(j.dir);
+    await writeFile(join(j.dir, name!), JSON.stringify({ ...record(), pad: 'x'.repeat(16 * 1024) }));
+    expect(await j.list()).toEqual([]);
+    await mkdir(j.dir, { recursive: true });
+    await Promise.all(Array.from({ length: 20 + 5 }, (_, i) => writeFile(join(j.dir, `junk-${i}.json`), '{')));
+    await j.list();
+    expect(await readdir(j.dir)).toHaveLength(5); // the rest waits for the next listing
+    await j.list();
+    expect(await readdir(j.dir)).toHaveLength(0);
   });
 
   it('abandoned: a dead pid here, a session of this process not live, another host only once expired', () => {
