@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CloudreveVfs, decodeName, encodeName } from '../../adapters/cloudreve/index.js';
 import { validateName } from '../../adapters/cloudreve/emulator/store.js';
+import { serveWebdav } from '../../mount/webdav.js';
 import { CachedVfs } from '../../src/cache.js';
 import type { Vfs } from '../../src/vfs.js';
 import { collect } from '../helpers.js';
@@ -95,4 +96,26 @@ describe('look-alike names on the emulator (end to end)', () => {
       }
     });
   }
+});
+
+describe('look-alike names over WebDAV (serveWebdav with its default cache, over the emulator)', () => {
+  it('PUT what?.txt then what？.txt: 201 twice, both listed, each GET its own bytes', async () => {
+    const emu = await emulator();
+    const vfs = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, maxAttempts: 2 });
+    const server = await serveWebdav(vfs);
+    try {
+      const url = (name: string) => server.url + encodeURIComponent(name);
+      expect((await fetch(url('what?.txt'), { method: 'PUT', body: 'ascii' })).status).toBe(201);
+      // Before the fix this was 204: the same server file, silently replaced.
+      expect((await fetch(url('what？.txt'), { method: 'PUT', body: 'wide' })).status).toBe(201);
+      expect(await (await fetch(url('what?.txt'))).text()).toBe('ascii');
+      expect(await (await fetch(url('what？.txt'))).text()).toBe('wide');
+      const listing = await (await fetch(server.url, { method: 'PROPFIND', headers: { Depth: '1' } })).text();
+      expect(decodeURIComponent(listing)).toContain('what?.txt');
+      expect(decodeURIComponent(listing)).toContain('what？.txt');
+    } finally {
+      await server.close();
+      await vfs.close();
+    }
+  });
 });
