@@ -12,6 +12,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readFile, readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -29,6 +30,8 @@ export interface UploadRecord {
   /** The process that opened it, and where (a state folder shared between machines is possible). */
   pid: number;
   host: string;
+  /** The kernel's boot id (Linux): a record from an earlier boot is dead whatever its pid. */
+  boot?: string;
 }
 
 /** Records read per listing at most: a folder flooded with files is not read whole. */
@@ -129,10 +132,27 @@ export class UploadJournal {
   }
 }
 
+let cachedBootId: string | undefined | null = null;
+
+/** This boot's id (Linux /proc), undefined elsewhere. */
+export function bootId(): string | undefined {
+  if (cachedBootId === null) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+    } catch {
+      cachedBootId = undefined;
+    }
+  }
+  return cachedBootId;
+}
+
 /** Whether the process that opened `record` is gone (so its session can only be an orphan). */
 export function isAbandoned(record: UploadRecord, liveInThisProcess: ReadonlySet<string>, now = Date.now()): boolean {
   // Another machine's record: its process cannot be checked from here; only an expired session is surely dead.
   if (record.host !== hostname()) return record.expiresAt <= now;
+  // Written before a reboot: its pid may name an unrelated process now.
+  const boot = bootId();
+  if (boot !== undefined && record.boot !== undefined && record.boot !== boot) return true;
   if (record.pid === process.pid) return !liveInThisProcess.has(record.sessionId);
   try {
     process.kill(record.pid, 0);
@@ -153,6 +173,7 @@ function parseRecord(text: string): UploadRecord | undefined {
   const r = v as Record<string, unknown>;
   const ok = r.v === 1 && typeof r.sessionId === 'string' && r.sessionId !== '' && typeof r.uri === 'string' && r.uri.startsWith('cloudreve://')
     && typeof r.path === 'string' && r.path.startsWith('/') && typeof r.size === 'number' && typeof r.expiresAt === 'number'
-    && typeof r.pid === 'number' && Number.isInteger(r.pid) && r.pid > 0 && typeof r.host === 'string';
+    && typeof r.pid === 'number' && Number.isInteger(r.pid) && r.pid > 0 && typeof r.host === 'string'
+    && (r.boot === undefined || typeof r.boot === 'string');
   return ok ? (r as unknown as UploadRecord) : undefined;
 }

@@ -28,7 +28,7 @@ import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
 import { decodeName } from './names.js';
 import type { FileResponse } from './types.js';
-import { UploadJournal, defaultStateDir, isAbandoned } from './upload-journal.js';
+import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
 
@@ -389,7 +389,7 @@ export class CloudreveVfs implements Vfs {
     const record: UploadRecord = {
       v: 1, sessionId: session.session_id, uri, path: p, size: source.size,
       expiresAt: Number(session.expires) > 0 ? Number(session.expires) * 1000 : Date.now() + 86_400_000,
-      pid: process.pid, host: hostname(),
+      pid: process.pid, host: hostname(), ...(bootId() ? { boot: bootId()! } : {}),
     };
     // Before the first chunk: a process killed from here on leaves a record the next start cancels.
     const recorded = await this.recordSession(record);

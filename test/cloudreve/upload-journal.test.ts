@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/pr
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_JOURNAL_RECORDS, UploadJournal, isAbandoned } from '../../adapters/cloudreve/upload-journal.js';
+import { MAX_JOURNAL_RECORDS, UploadJournal, bootId, isAbandoned } from '../../adapters/cloudreve/upload-journal.js';
 import type { UploadRecord } from '../../adapters/cloudreve/upload-journal.js';
 import { collect } from '../helpers.js';
 import { setup } from './fixtures.js';
@@ -74,6 +74,10 @@ describe('UploadJournal', () => {
     expect(isAbandoned(record({ sessionId: 's-2' }), live)).toBe(true);
     expect(isAbandoned(record({ pid: 2 ** 22 + 12345 }), live)).toBe(true); // above pid_max: no such process
     expect(isAbandoned(record({ pid: 1 }), live)).toBe(false); // init is alive
+    if (bootId()) {
+      expect(isAbandoned(record({ pid: 1, boot: bootId()! }), live)).toBe(false);
+      expect(isAbandoned(record({ pid: 1, boot: 'an-earlier-boot' }), live)).toBe(true); // pid 1 then was another process
+    } else console.warn('boot-id case skipped: no /proc/sys/kernel/random/boot_id here');
     expect(isAbandoned(record({ host: 'elsewhere', pid: 2 ** 22 + 1 }), live)).toBe(false);
     expect(isAbandoned(record({ host: 'elsewhere', expiresAt: Date.now() - 1 }), live)).toBe(true);
   });
