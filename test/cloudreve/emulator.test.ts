@@ -264,6 +264,17 @@ describe('emulator: which operation returns what', () => {
     expect(chunk.env.code).toBe(40073);
   });
 
+  it('a force-unlocked session takes its chunks but cannot complete (40073 "Lock expired", as CompleteUpload)', async () => {
+    const emu = await emulator({ chunkSize: 4 });
+    const { call } = await session(emu);
+    const octet = { 'Content-Type': 'application/octet-stream' };
+    const sid = (await call('PUT', '/file/upload', { body: { uri: `${MY}/two.bin`, size: 8 } })).env.data.session_id;
+    const held = await call('DELETE', '/file', { body: { uris: [`${MY}/two.bin`] } });
+    expect((await call('DELETE', '/file/lock', { body: { tokens: [held.env.data[0].token] } })).env.code).toBe(0);
+    expect((await call('POST', `/file/upload/${sid}/0`, { raw: Buffer.from('abcd'), headers: octet })).env.code).toBe(0);
+    expect((await call('POST', `/file/upload/${sid}/1`, { raw: Buffer.from('efgh'), headers: octet })).env).toMatchObject({ code: 40073, msg: 'Lock expired' });
+  });
+
   it('a folder on /file/url → 40081 with 40077; a missing path → 40081 with 40016; skip_error gives empty items', async () => {
     const emu = await emulator({ seed: { d: {} } });
     const { call } = await session(emu);
