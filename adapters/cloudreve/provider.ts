@@ -22,7 +22,7 @@ export const cloudreveProvider: ProviderDescriptor = {
     const tokens = str('refreshToken') || str('accessToken')
       ? { accessToken: str('accessToken') ?? '', refreshToken: str('refreshToken') ?? '' }
       : undefined;
-    return new CloudreveVfs({
+    const vfs = new CloudreveVfs({
       baseUrl: str('url')!,
       ...(str('email') ? { email: str('email')! } : {}),
       ...(str('password') ? { password: str('password')! } : {}),
@@ -30,6 +30,9 @@ export const cloudreveProvider: ProviderDescriptor = {
       ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
       logger: options.logger,
     });
+    // Upload sessions a killed run left would lock their paths for a day: cancel them now.
+    await vfs.recoverUploads().catch((e) => options.logger.warn('cloudreve: upload session recovery failed', { error: String(e) }));
+    return vfs;
   },
   async startEmulator(opts) {
     const { startCloudreveEmulator } = await import('./emulator/index.js');

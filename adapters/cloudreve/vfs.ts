@@ -9,16 +9,17 @@
  * - rename/copy with a new name in another folder take several calls (the server's move keeps
  *   names); moves.ts holds those sequences and what happens when one step fails.
  */
+import { hostname } from 'node:os';
 import type { Scheduler } from '../../src/scheduler.js';
 import type { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
-import { cloudreveCode, fail, recode } from './api-error.js';
+import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
 import { openByteSource, readExactly } from './byte-source.js';
 import { CloudreveClient } from './client.js';
@@ -28,7 +29,9 @@ import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
 import { decodeName } from './names.js';
 import type { FileResponse } from './types.js';
-import { pathToUri } from './uri.js';
+import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
+import type { UploadRecord } from './upload-journal.js';
+import { pathToUri, uriToPath } from './uri.js';
 
 export interface CloudreveVfsOptions {
   /** Site root, e.g. https://drive.example.com (no /api/v4). */
@@ -64,6 +67,12 @@ export interface CloudreveVfsOptions {
   smallFileBytes?: number;
   /** Folder for spool files of uploads whose size is not known up front (default: os.tmpdir()). */
   spoolDir?: string;
+  /**
+   * Folder for state that must survive a crash: the journal of open upload sessions, so a session
+   * left by a killed process is cancelled at the next start instead of locking its path for a day.
+   * Default $XDG_STATE_HOME/cloudmount (~/.local/state/cloudmount); false keeps no journal.
+   */
+  stateDir?: string | false;
   /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
@@ -72,6 +81,8 @@ export interface CloudreveVfsOptions {
 }
 
 const PROVIDER = 'cloudreve';
+/** Upload sessions open in this process, by id (any CloudreveVfs): never orphans, whatever the journal says. */
+const LIVE_SESSIONS = new Set<string>();
 /** Most pages one listing may take (20 million entries at the default page size). */
 const MAX_LIST_PAGES = 10_000;
 
@@ -105,6 +116,9 @@ export class CloudreveVfs implements Vfs {
   private readonly smallFileBytes: number;
   private readonly logger: Logger;
   private readonly rootTime = new Date();
+  private readonly journal: UploadJournal | undefined;
+  private recovery: Promise<unknown> | undefined;
+  private journalWarned = false;
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -127,6 +141,9 @@ export class CloudreveVfs implements Vfs {
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;
     this.smallFileBytes = Math.max(0, options.smallFileBytes ?? 256 * 1024);
+    this.journal = options.stateDir === false
+      ? undefined
+      : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
     this.moves = new MoveSequences(this.client, this.logger, this.permanentDelete, (p, o) => this.stat(p, o));
   }
 
@@ -153,7 +170,7 @@ export class CloudreveVfs implements Vfs {
     if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
     if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
     if (p === '/') throw fail('EISDIR', 'is a directory', 'read', p);
-    return this.guard('read', p, async () => {
+    return this.guard('read', p, () => this.unlocking(p, async () => {
       try {
         return await this.content.read(p, offset, length, options.signal);
       } catch (e) {
@@ -165,7 +182,7 @@ export class CloudreveVfs implements Vfs {
         }
         throw e;
       }
-    });
+    }));
   }
 
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
@@ -175,6 +192,7 @@ export class CloudreveVfs implements Vfs {
     const overwrite = options.overwrite ?? true;
     return this.guard('write', p, async () => {
       const uri = pathToUri(p); // ENAMETOOLONG before any request
+      await (this.recovery ??= this.recoverUploads().catch((e) => this.logger.warn('cloudreve: could not recover upload sessions left by an earlier run', { error: String(e) })));
       await this.checkParent(p, options.signal);
       const knownSize = data instanceof Uint8Array ? data.byteLength : options.size;
       if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes) {
@@ -224,7 +242,7 @@ export class CloudreveVfs implements Vfs {
         }
       }
       this.content.forget(p);
-      await this.client.delete([pathToUri(p)], this.permanentDelete, options.signal, p);
+      await this.unlocking(p, () => this.client.delete([pathToUri(p)], this.permanentDelete, options.signal, p));
     });
   }
 
@@ -234,7 +252,7 @@ export class CloudreveVfs implements Vfs {
     if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'rename', dst);
-    return this.guard('rename', src, async () => {
+    return this.guard('rename', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       if (src === dst) return entry;
@@ -250,7 +268,7 @@ export class CloudreveVfs implements Vfs {
       }
       if (displaced) await this.moves.discard(displaced);
       return { ...entry, path: dst, name: baseName(dst) };
-    });
+    }));
   }
 
   async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
@@ -260,7 +278,7 @@ export class CloudreveVfs implements Vfs {
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
     if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'copy', dst);
-    return this.guard('copy', src, async () => {
+    return this.guard('copy', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
@@ -274,7 +292,7 @@ export class CloudreveVfs implements Vfs {
       }
       if (displaced) await this.moves.discard(displaced);
       return this.stat(dst, options);
-    });
+    }));
   }
 
   async space(options: OpOptions = {}): Promise<SpaceInfo> {
@@ -347,7 +365,7 @@ export class CloudreveVfs implements Vfs {
   private async writeSmall(p: string, uri: string, body: Uint8Array, signal?: AbortSignal): Promise<Entry> {
     throwIfAborted(signal, { path: p });
     try {
-      const file = await this.client.putContent(uri, body, signal, p);
+      const file = await this.unlocking(p, () => this.client.putContent(uri, body, signal, p));
       this.content.forget(p);
       return toEntry(p, file);
     } catch (e) {
@@ -363,7 +381,7 @@ export class CloudreveVfs implements Vfs {
     let session;
     try {
       // "version" uploads a new version of an existing file (keeps its id) and creates a missing one.
-      session = await this.client.createUploadSession(overwrite ? { ...request, entity_type: 'version' } : request, options.signal, p);
+      session = await this.unlocking(p, () => this.client.createUploadSession(overwrite ? { ...request, entity_type: 'version' } : request, options.signal, p));
     } catch (e) {
       if (cloudreveCode(e) === 40004 && isVfsError(e)) {
         if (overwrite) throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
@@ -373,6 +391,14 @@ export class CloudreveVfs implements Vfs {
       }
       throw e;
     }
+    LIVE_SESSIONS.add(session.session_id);
+    const record: UploadRecord = {
+      v: 1, sessionId: session.session_id, uri, path: p, size: source.size,
+      expiresAt: Number(session.expires) > 0 ? Number(session.expires) * 1000 : Date.now() + 86_400_000,
+      pid: process.pid, host: hostname(), ...(bootId() ? { boot: bootId()! } : {}),
+    };
+    // Before the first chunk: a process killed from here on leaves a record the next start cancels.
+    const recorded = await this.recordSession(record);
     try {
       if (session.upload_urls && session.upload_urls.length > 0) {
         // S3/OneDrive/remote-node policies take chunks straight at the storage provider.
@@ -387,11 +413,106 @@ export class CloudreveVfs implements Vfs {
       }
     } catch (e) {
       // Abandoned: cancel so the placeholder/pending version goes and the previous version stays.
-      await this.client.cancelUpload(session.session_id, uri, p).catch((err) => {
-        this.logger.warn('cloudreve: could not cancel an abandoned upload session (it expires on its own)', { path: p, error: String(err) });
+      const cancelled = await this.client.cancelUpload(session.session_id, uri, p).then(() => true, (err) => {
+        this.logger.warn('cloudreve: could not cancel an abandoned upload session (cancelled at the next start, or it expires on its own)', { path: p, error: String(err) });
+        return false;
       });
+      // A session that could not be cancelled stays in the journal: no longer live, so it is an orphan.
+      if (cancelled && recorded) await this.forgetSession(record.sessionId);
       throw e;
+    } finally {
+      LIVE_SESSIONS.delete(session.session_id);
     }
+    if (recorded) await this.forgetSession(record.sessionId);
+  }
+
+  /**
+   * Cancel the upload sessions a killed process left (its journal records), so their paths are not
+   * locked for the sessions' lifetime. `mount` and `serve` call it at start; the first write does too.
+   * Records of live processes (this one's included) are left alone.
+   */
+  async recoverUploads(): Promise<{ cancelled: number; left: number }> {
+    if (!this.journal) return { cancelled: 0, left: 0 };
+    let cancelled = 0;
+    let left = 0;
+    for (const record of await this.journal.list()) {
+      if (isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cancelled++;
+      else left++;
+    }
+    if (cancelled > 0) this.logger.info('cloudreve: cancelled upload sessions left by an earlier run', { cancelled });
+    return { cancelled, left };
+  }
+
+  /**
+   * Run `fn`; when it fails on a path held by an upload session our journal names and whose process
+   * is gone (40073 naming that path, or 40077 on its content-less placeholder), cancel that session
+   * and run `fn` once more. Any other lock, or a live upload, stays an EBUSY.
+   */
+  private async unlocking<T>(p: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(await this.clearAbandonedUploads(e, p))) throw e;
+      return fn();
+    }
+  }
+
+  private async clearAbandonedUploads(e: unknown, p: string): Promise<boolean> {
+    if (!this.journal) return false;
+    const code = cloudreveCode(e);
+    const held = new Set<string>();
+    if (code === 40073) {
+      for (const lock of lockConflicts(e)) {
+        if (lock.owner?.application?.type !== 'upload' || typeof lock.path !== 'string') continue;
+        const path = uriToPath(lock.path);
+        if (path !== undefined) held.add(path);
+      }
+    } else if (code === 40077 && isVfsError(e, 'EBUSY')) {
+      held.add(p);
+    }
+    if (held.size === 0) return false;
+    const records = await this.journal.list().catch(() => []);
+    let cleared = false;
+    for (const record of records) {
+      if (held.has(record.path) && isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cleared = true;
+    }
+    return cleared;
+  }
+
+  /** DELETE /file/upload of a recorded session; true when it is gone (cancelled now or before). */
+  private async cancelRecorded(record: UploadRecord): Promise<boolean> {
+    try {
+      await this.client.cancelUpload(record.sessionId, record.uri, record.path);
+    } catch (e) {
+      // Gone already: completed or replaced (404), expired (40011), or the path itself (40016).
+      const code = cloudreveCode(e);
+      if (code !== 404 && code !== 40011 && code !== 40016) {
+        this.logger.warn('cloudreve: could not cancel an upload session left by an earlier run', { path: record.path, error: String(e) });
+        return false;
+      }
+    }
+    this.content.forget(record.path);
+    await this.forgetSession(record.sessionId);
+    return true;
+  }
+
+  /** Write `record` to the journal; false (and one warning) when the state folder cannot take it. */
+  private async recordSession(record: UploadRecord): Promise<boolean> {
+    if (!this.journal) return false;
+    try {
+      await this.journal.add(record);
+      return true;
+    } catch (e) {
+      if (!this.journalWarned) {
+        this.journalWarned = true;
+        this.logger.warn('cloudreve: cannot record upload sessions; one cut short by a crash stays locked until it expires', { dir: this.journal.dir, error: String(e) });
+      }
+      return false;
+    }
+  }
+
+  private async forgetSession(sessionId: string): Promise<void> {
+    await this.journal?.remove(sessionId).catch((e) => this.logger.warn('cloudreve: could not remove an upload journal record', { error: String(e) }));
   }
 
   /** Run `fn`, turning whatever it throws into a VfsError with this operation and path. */

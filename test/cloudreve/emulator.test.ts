@@ -264,6 +264,17 @@ describe('emulator: which operation returns what', () => {
     expect(chunk.env.code).toBe(40073);
   });
 
+  it('a force-unlocked session takes its chunks but cannot complete (40073 "Lock expired", as CompleteUpload)', async () => {
+    const emu = await emulator({ chunkSize: 4 });
+    const { call } = await session(emu);
+    const octet = { 'Content-Type': 'application/octet-stream' };
+    const sid = (await call('PUT', '/file/upload', { body: { uri: `${MY}/two.bin`, size: 8 } })).env.data.session_id;
+    const held = await call('DELETE', '/file', { body: { uris: [`${MY}/two.bin`] } });
+    expect((await call('DELETE', '/file/lock', { body: { tokens: [held.env.data[0].token] } })).env.code).toBe(0);
+    expect((await call('POST', `/file/upload/${sid}/0`, { raw: Buffer.from('abcd'), headers: octet })).env.code).toBe(0);
+    expect((await call('POST', `/file/upload/${sid}/1`, { raw: Buffer.from('efgh'), headers: octet })).env).toMatchObject({ code: 40073, msg: 'Lock expired' });
+  });
+
   it('a folder on /file/url → 40081 with 40077; a missing path → 40081 with 40016; skip_error gives empty items', async () => {
     const emu = await emulator({ seed: { d: {} } });
     const { call } = await session(emu);
@@ -394,7 +405,16 @@ describe('emulator: uploads', () => {
     const b = (await call('PUT', '/file/upload', { body: { uri: `${MY}/keep`, size: 5, entity_type: 'version' } })).env.data.session_id;
     await call('DELETE', '/file/upload', { body: { id: b, uri: `${MY}/keep` } });
     expect((await call('GET', '/file/info', { query: { uri: `${MY}/keep` } })).env.data.size).toBe(4);
-    expect((await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } })).env.code).toBe(404);
+    // An unknown session (expired, completed) is a no-op on an unlocked file, as on the server...
+    expect((await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } })).env.code).toBe(0);
+    expect((await call('GET', '/file/info', { query: { uri: `${MY}/keep` } })).env.data.size).toBe(4);
+    // ...40073 while another session locks it, and a known session named with another file is 404.
+    const c = (await call('PUT', '/file/upload', { body: { uri: `${MY}/keep`, size: 5, entity_type: 'version' } })).env.data.session_id;
+    const held = await call('DELETE', '/file/upload', { body: { id: 'nope', uri: `${MY}/keep` } });
+    expect(held.env).toMatchObject({ code: 40073, data: [{ path: `${MY}/keep`, owner: { application: { type: 'upload' } }, type: 0 }] });
+    await call('PUT', '/file/content', { query: { uri: `${MY}/other` }, raw: Buffer.from('o'), headers: octet });
+    expect((await call('DELETE', '/file/upload', { body: { id: c, uri: `${MY}/other` } })).env.code).toBe(404);
+    expect((await call('DELETE', '/file/upload', { body: { id: c, uri: `${MY}/keep` } })).env.code).toBe(0);
   });
 
   it('zero-byte files: one empty chunk, or /file/create type=file', async () => {

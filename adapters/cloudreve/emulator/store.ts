@@ -344,11 +344,12 @@ export class DriveStore {
 
   /** POST /file/upload/{id}/{index}; finalises when every chunk is in. Returns true when done. */
   writeChunk(session: UploadSession, index: number, data: Buffer): boolean {
-    if (!this.locks.has(session.lockToken)) emuFail(40073, 'Lock expired');
     const effectiveChunk = session.chunkSize > 0 ? session.chunkSize : Math.max(1, session.size);
     data.copy(session.buffer, index * effectiveChunk);
     session.received.add(index);
     if (session.received.size < session.chunkCount) return false;
+    // Only completion confirms the session's lock (dbfs/upload.go CompleteUpload → fs.ErrLockExpired, 40073).
+    if (!this.locks.has(session.lockToken)) emuFail(40073, 'Lock expired');
     const node = session.node;
     node.entity = this.newEntity(session.buffer);
     delete node.placeholderSize;
@@ -378,6 +379,16 @@ export class DriveStore {
   sweepSessions(): void {
     const now = Date.now();
     for (const s of [...this.sessions.values()]) if (s.expiresAt <= now) this.cancelSession(s);
+  }
+
+  /** Let every open session reach its expiry now (tests: "a day later"), then sweep. */
+  expireSessions(): void {
+    for (const s of this.sessions.values()) {
+      s.expiresAt = 0;
+      const lock = this.locks.get(s.lockToken);
+      if (lock) lock.expiresAt = 0;
+    }
+    this.sweepSessions();
   }
 
   /** Session by id, or 40011. */

@@ -87,12 +87,17 @@ export const cancelSession: Handler = async (ctx) => {
   const uri = myUri(body.uri);
   requireUser(ctx);
   ctx.store.sweepSessions();
+  // manager/upload.go CancelUploadSession + dbfs/upload.go CancelUploadSession: the file must exist
+  // (else 40016); a known session for another file is 404; an unknown one (expired, completed) takes
+  // the file's lock like any change (40073 while another session holds it) and is then a no-op.
+  const node = ctx.store.get(uri.segments);
   const session = ctx.store.sessions.get(body.id);
   if (!session) {
-    ctx.store.get(uri.segments); // missing URI → 40016 first
-    emuFail(404, 'Upload session not found');
+    ctx.store.checkLock('/' + uri.segments.join('/'), false, uri.authorityPrefix);
+    if (node.metadata['sys:upload_session_id'] === body.id) delete node.metadata['sys:upload_session_id'];
+    return undefined;
   }
-  if (session.key !== '/' + uri.segments.join('/')) emuFail(404, 'Upload session not found');
+  if (session.node !== node) emuFail(404, 'Upload session not found');
   ctx.store.cancelSession(session);
   return undefined;
 };
