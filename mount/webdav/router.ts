@@ -4,7 +4,8 @@
  * the status from the errno table; nothing a client sends can throw past this function.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError, pathFromUrl } from './context.js';
+import { HTTP_STATUS_BY_CODE, VfsError, toVfsError } from '../../src/errors.js';
+import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
 import type { BasicAuth } from './auth.js';
 import { runInRequest } from './protect.js';
@@ -74,7 +75,7 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
       const bigBody = !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT);
       if (bigBody && !res.headersSent) res.shouldKeepAlive = false;
       try {
-        sendError(fallback, e);
+        sendError(fallback, asAnswerable(e));
       } catch {
         res.destroy();
       }
@@ -101,6 +102,16 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
 }
 
 function ignore(): void {}
+
+/**
+ * A Node system error that escaped a layer unwrapped (a raw ENOSPC from a stream while a body is
+ * streamed, say) still gets its errno's status (507 for a full disk), not a bare 500.
+ */
+function asAnswerable(e: unknown): unknown {
+  if (e instanceof VfsError || e instanceof HttpError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && Object.hasOwn(HTTP_STATUS_BY_CODE, code) ? toVfsError(e, { provider: 'webdav' }) : e;
+}
 
 async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: () => AbortSignal): Promise<void> {
   const handler = HANDLERS[method];
