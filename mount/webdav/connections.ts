@@ -89,8 +89,9 @@ export function limitConnections(server: Server, limits: ConnectionLimits, logge
   return {
     admit(req, res) {
       const socket = req.socket;
-      const state = sockets.get(socket);
-      if (socket.destroyed || !state) return false;
+      if (socket.destroyed) return false;
+      let state = sockets.get(socket);
+      if (!state) sockets.set(socket, (state = { group: addressGroup(socket.remoteAddress ?? '?'), inFlight: 0 }));
       state.inFlight++;
       res.once('close', () => state.inFlight--);
       if (state.inFlight > limits.maxPipelined) {

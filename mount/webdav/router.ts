@@ -148,8 +148,10 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     // Never read an unauthenticated body: answer and close the connection instead.
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (req.headers.authorization) {
-      // A throttled address waits before its credentials are even looked at, one attempt at a time.
-      const gate = auth.gate(address);
+      // A throttled address (or a user name guessed from many addresses) waits before the
+      // credentials are even looked at; a throttled address makes one attempt at a time.
+      const claimed = auth.claimedUser(req);
+      const gate = auth.gate(address, claimed);
       if ('busy' in gate) {
         res.writeHead(429, {
           'Retry-After': String(Math.max(1, Math.ceil(gate.retryAfterMs / 1000))),
@@ -163,8 +165,8 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
         if (gate.wait > 0) await new Promise((r) => setTimeout(r, gate.wait));
         user = auth.check(req);
       } finally {
-        if (user === undefined) auth.failed(address);
-        else auth.succeeded(address);
+        if (user === undefined) auth.failed(address, claimed);
+        else auth.succeeded(address, user);
       }
     }
     if (user === undefined) {
