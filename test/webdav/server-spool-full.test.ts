@@ -73,15 +73,16 @@ describe.runIf(isRoot)('PUT spooled onto a full disk (tmpfs of 1 MiB)', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cloudmount-fullspool-'));
     const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`mount tmpfs failed: ${r.stderr}`);
-    mounted = true;
+    if (r.status === 0) mounted = true;
+    else warnSkip('full-disk spool test', `mount -t tmpfs failed (no CAP_SYS_ADMIN?): ${r.stderr.trim()}`);
   });
   afterAll(() => {
     if (mounted) spawnSync('umount', [dir]);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers 507, keeps the old file, and leaves no temp file behind', async () => {
+  it('answers 507, keeps the old file, and leaves no temp file behind', async (ctx) => {
+    if (!mounted) return ctx.skip();
     const vfs = new SizedVfs();
     const old = pseudoRandomBytes(1000, 1);
     await vfs.write('/big.bin', old, { size: old.length });
@@ -100,7 +101,8 @@ describe.runIf(isRoot)('PUT spooled onto a full disk (tmpfs of 1 MiB)', () => {
     }
   }, 60_000);
 
-  it('a raw ENOSPC raised while the body streams into the Vfs is a 507 too, and the old file stays', async () => {
+  it('a raw ENOSPC raised while the body streams into the Vfs is a 507 too, and the old file stays', async (ctx) => {
+    if (!mounted) return ctx.skip();
     // A Vfs that stages each upload on the full disk with plain node:fs (its errors are not VfsErrors).
     class StagingVfs extends MemoryVfs {
       override async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
