@@ -177,6 +177,13 @@ describe('timeouts', () => {
       await slow.closed;
       expect(statusOf(slow.text)).toBe(408);
       await silent.closed;
+      // The same holds for the second request on a kept-alive connection.
+      const second = new Client(server.port);
+      second.send(GET('/f.txt'));
+      await second.answers(1);
+      second.send('GET /f.txt HTTP/1.1\r\nHo');
+      await second.closed;
+      expect(second.text).toMatch(/^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 408/);
     } finally {
       await server.close();
     }
@@ -191,7 +198,11 @@ describe('timeouts', () => {
       chunked.send('PUT /new.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n' + 'y'.repeat(100) + '\r\n');
       const propfind = new Client(server.port);
       propfind.send('PROPFIND / HTTP/1.1\r\nHost: x\r\nDepth: 1\r\nContent-Length: 500\r\n\r\n<?xml version="1.0"?>');
-      await Promise.all([sized.closed, chunked.closed, propfind.closed]);
+      // Invited with "100 Continue", then nothing: the clock runs from the invitation.
+      const invited = new Client(server.port);
+      invited.send('PUT /f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n');
+      await Promise.all([sized.closed, chunked.closed, propfind.closed, invited.closed]);
+      expect(invited.text).toMatch(/^HTTP\/1\.1 100 Continue/);
       expect([0, 408]).toContain(statusOf(sized.text));
       expect(await content(vfs, '/f.txt')).toBe('the old content');
       await expect(vfs.stat('/new.txt')).rejects.toThrow(/ENOENT/);
