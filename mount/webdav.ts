@@ -19,6 +19,7 @@ import type { Vfs } from '../src/vfs.js';
 import { BasicAuth } from './webdav/auth.js';
 import type { WebdavUsers } from './webdav/auth.js';
 import type { ServerState } from './webdav/context.js';
+import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
 import { LockTable } from './webdav/locks.js';
 import { PropStore } from './webdav/props.js';
@@ -52,6 +53,39 @@ export interface WebdavOptions {
   spoolDir?: string;
   /** Largest XML request body (PROPFIND, PROPPATCH, LOCK), default 1 MiB. */
   maxXmlBytes?: number;
+  /**
+   * Open connections in total (default 512); beyond it a new connection is closed at once. Each
+   * holds a descriptor, socket buffers and its request's stream buffers: 512 is far more than a
+   * share's clients open (browsers 6 per host, rclone about 12 by default, davfs2, Finder and
+   * Windows a handful) and leaves most of a common 1024-descriptor limit to provider connections,
+   * spool and cache files.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections per client address (default 128; an IPv6 client counts by its /64): so one
+   * client cannot take them all (it gets at most a quarter of the default total). Room for a
+   * program running ~100 requests in parallel (Go's and Node's HTTP clients open a connection per
+   * parallel request, with no per-host cap by default) or a few users behind one NAT address.
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * Time for a request's headers to arrive in full, in ms (default 20 000; 408 and close beyond).
+   * A real client sends them in one packet; 20 s covers a stalled mobile link.
+   */
+  headersTimeout?: number;
+  /**
+   * A request body that receives no byte for this long, in ms, fails its request (nothing is
+   * committed: an aborted PUT keeps the old file) and closes the connection (default 60 000). The
+   * clock restarts with every byte, so a slow but moving upload of any size succeeds, and it does
+   * not run while the server is the one not reading (a slow provider, the failed-login delay).
+   */
+  bodyIdleTimeout?: number;
+  /**
+   * A connection on which nothing moves for this long, in ms, is closed (default 600 000): a
+   * client that stops reading an answer, or leaves a request unfinished. Not while the server is
+   * still working out an answer (a long commit of a big upload).
+   */
+  idleTimeout?: number;
   /**
    * Keep the process alive (default true): an exception leaked on behalf of a request fails that
    * request, and an unhandled promise rejection is logged, while any server runs.
@@ -93,25 +127,52 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     maxXmlBytes: options.maxXmlBytes ?? 1024 * 1024,
   };
 
-  const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 10_000 });
+  const headersTimeout = positive(options.headersTimeout, 20_000, 'headersTimeout');
+  const server: Server = createServer({
+    maxHeaderSize: 16 * 1024,
+    // A whole-request deadline would cut a large upload that is moving; bodyIdleTimeout bounds a stalled one instead.
+    requestTimeout: 0,
+    headersTimeout,
+    // node:http checks header deadlines every 30 s by default, which would let a stalled client
+    // live up to 30 s longer than headersTimeout.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    keepAliveTimeout: 10_000,
+  });
+  const limits = limitConnections(
+    server,
+    {
+      maxConnections: positive(options.maxConnections, 512, 'maxConnections'),
+      maxConnectionsPerAddress: positive(options.maxConnectionsPerAddress, 128, 'maxConnectionsPerAddress'),
+      bodyIdleTimeout: positive(options.bodyIdleTimeout, 60_000, 'bodyIdleTimeout'),
+      idleTimeout: positive(options.idleTimeout, 10 * 60_000, 'idleTimeout'),
+      maxPipelined: MAX_PIPELINED,
+    },
+    state.logger,
+  );
   const listener = createRequestListener(state, auth);
-  server.on('request', listener);
+  server.on('request', (req, res) => {
+    if (limits.admit(req, res)) listener(req, res);
+  });
   // "Expect: 100-continue": with users, the router invites the body once the credentials proved
   // good (after any failed-login delay: answering at once would tell a guesser the password is right).
   server.on('checkContinue', (req, res) => {
+    if (!limits.admit(req, res)) return;
     if (!auth) res.writeContinue();
     listener(req, res);
   });
-  // A connection with no traffic at all for 10 minutes is dropped (slow-body clients hold memory).
-  server.setTimeout(10 * 60_000);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Malformed requests and oversized headers: answer if the socket still can, never throw.
+    // Malformed requests, oversized headers, headers too slow: answer if the socket still can, never throw.
     if (socket.writable && !socket.destroyed) {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else socket.destroy();
   });
-  const release = options.protectProcess === false ? () => {} : protectProcess(state.logger);
+  const release0 = options.protectProcess === false ? () => {} : protectProcess(state.logger);
+  const release = () => {
+    limits.stop();
+    release0();
+  };
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -141,6 +202,15 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       }).finally(release)),
   };
+}
+
+/** Requests one connection may have waiting for their answers (pipelining); see connections.ts. */
+const MAX_PIPELINED = 32;
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new VfsError('EINVAL', `${name} must be a positive number, got ${value}`, { provider: 'webdav' });
+  return value;
 }
 
 function isLoopback(host: string): boolean {

@@ -19,6 +19,10 @@ interface ServeOptions {
   stats?: boolean;
   spoolDir?: string;
   allowRemoteWithoutAuth?: boolean;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  headersTimeout?: number;
+  bodyIdleTimeout?: number;
 }
 
 /** Register `serve webdav`. */
@@ -37,6 +41,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--spool-dir <dir>', 'where uploads of unknown size are spooled')
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
     .option('--stats', 'print a stats line every 10 s')
+    .addOption(new Option('--max-connections <n>', 'open connections in total (default 512)').argParser(parseCount))
+    .addOption(new Option('--max-connections-per-address <n>', 'open connections per client address or IPv6 /64 (default 128)').argParser(parseCount))
+    .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
+    .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds))
     .action(async (location: string, opts: ServeOptions) => {
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const { host, port } = parseAddr(opts.addr);
@@ -50,6 +58,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         junkFilter: opts.junk,
         ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
         allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,
+        ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+        ...(opts.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: opts.maxConnectionsPerAddress } : {}),
+        ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout * 1000 } : {}),
+        ...(opts.bodyIdleTimeout !== undefined ? { bodyIdleTimeout: opts.bodyIdleTimeout * 1000 } : {}),
         logger: ctx.logger,
       });
       ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
@@ -62,6 +74,12 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         stop: () => server.close(),
       });
     });
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
 }
 
 function collectUser(value: string, previous: string[]): string[] {

@@ -4,7 +4,8 @@
  * the status from the errno table; nothing a client sends can throw past this function.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError, pathFromUrl } from './context.js';
+import { HTTP_STATUS_BY_CODE, VfsError, toVfsError } from '../../src/errors.js';
+import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
 import type { BasicAuth } from './auth.js';
 import { runInRequest } from './protect.js';
@@ -74,7 +75,7 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
       const bigBody = !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > DRAIN_LIMIT);
       if (bigBody && !res.headersSent) res.shouldKeepAlive = false;
       try {
-        sendError(fallback, e);
+        sendError(fallback, asAnswerable(e));
       } catch {
         res.destroy();
       }
@@ -101,6 +102,16 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
 }
 
 function ignore(): void {}
+
+/**
+ * A Node system error that escaped a layer unwrapped (a raw ENOSPC from a stream while a body is
+ * streamed, say) still gets its errno's status (507 for a full disk), not a bare 500.
+ */
+function asAnswerable(e: unknown): unknown {
+  if (e instanceof VfsError || e instanceof HttpError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && Object.hasOwn(HTTP_STATUS_BY_CODE, code) ? toVfsError(e, { provider: 'webdav' }) : e;
+}
 
 async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: () => AbortSignal): Promise<void> {
   const handler = HANDLERS[method];
@@ -137,8 +148,10 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     // Never read an unauthenticated body: answer and close the connection instead.
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (req.headers.authorization) {
-      // A throttled address waits before its credentials are even looked at, one attempt at a time.
-      const gate = auth.gate(address);
+      // A throttled address (or a user name guessed from many addresses) waits before the
+      // credentials are even looked at; a throttled address makes one attempt at a time.
+      const claimed = auth.claimedUser(req);
+      const gate = auth.gate(address, claimed);
       if ('busy' in gate) {
         res.writeHead(429, {
           'Retry-After': String(Math.max(1, Math.ceil(gate.retryAfterMs / 1000))),
@@ -152,8 +165,8 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
         if (gate.wait > 0) await new Promise((r) => setTimeout(r, gate.wait));
         user = auth.check(req);
       } finally {
-        if (user === undefined) auth.failed(address);
-        else auth.succeeded(address);
+        if (user === undefined) auth.failed(address, claimed);
+        else auth.succeeded(address, user);
       }
     }
     if (user === undefined) {

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isVfsError, toVfsError } from '../../src/errors.js';
 
 export interface Spooled {
   size: number;
@@ -29,6 +30,10 @@ export async function spoolToFile(body: AsyncIterable<Uint8Array>, dir: string, 
     return { size, open: () => createReadStream(file, { highWaterMark: 1024 * 1024 }), dispose };
   } catch (e) {
     await dispose();
+    // A full spool disk is the server's storage running out: ENOSPC/EDQUOT (507), never a bare 500.
+    if (isVfsError(e)) throw e;
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw toVfsError(e, { provider: 'webdav', operation: 'spool' });
     throw e;
   }
 }
