@@ -3,7 +3,7 @@
  * they are, so that a NEW process (the CLI after a crash) can find and upload them. Never a secret:
  * only the path, a remote label, sizes, times, a pid and a redacted error message.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** 'open' while a live mount holds the spool; 'failed' once an upload gave up and the bytes were kept. */
@@ -40,6 +40,12 @@ export function spoolFiles(dir: string, id: string): { data: string; sidecar: st
 export async function writeSidecar(dir: string, sidecar: SpoolSidecar): Promise<void> {
   const { sidecar: file } = spoolFiles(dir, sidecar.id);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(sidecar, null, 2) + '\n', { mode: 0o600 });
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, JSON.stringify(sidecar, null, 2) + '\n', { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (e) {
+    // A full disk fails the write half-way: leave no stray temp file behind.
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
