@@ -81,6 +81,7 @@ export class OpenFile {
         const fill = keepContent && !!this.remoteSize;
         const spool = await SpoolFile.create(this.ctx.spoolDir, {
           path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
+          replacesSize: this.remoteSize,
         }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
         try {
           if (fill) await spool.fillFrom(await this.ctx.vfs.read(this.path));
@@ -135,6 +136,7 @@ export class OpenFile {
       const spool = await this.ensureSpool(size > 0);
       await this.markChanging(spool);
       await spool.truncate(size);
+      await spool.setIntendedSize(size);
     } catch (e) {
       throw this.poison(e);
     }
@@ -183,6 +185,7 @@ export class OpenFile {
         this.dirty = false;
         this.remoteSize = entry.size;
         this.remoteEntry = entry;
+        spool?.uploaded(entry.size);
         await spool?.setDirty(false).catch(() => undefined);
       }
       this.lastError = undefined;

@@ -23,10 +23,19 @@ export interface SpoolSidecar {
   dirty: boolean;
   /** Process that owns an 'open' spool; a dead pid means the mount crashed. */
   pid: number;
+  /** Bytes of the remote version this content replaces (when the file was opened); null: a new file. */
+  replacesSize?: number | null;
+  /**
+   * The size the writer itself set with truncate/ftruncate (to more than 0), the last time it did:
+   * what a program that preallocates (downloaders, databases, `truncate -s`) means the file to be.
+   */
+  intendedSize?: number;
   /** Modification time to give the upload, ISO string, when one was set (utimens). */
   mtime?: string;
   createdAt: string;
   updatedAt: string;
+  /** The content was interrupted (its mount died while it was open) before an upload was tried: it stays so after a failed retry. */
+  interrupted?: boolean;
   /** Why the last upload failed (errno name and redacted message). */
   error?: { code: string; message: string };
 }

@@ -27,6 +27,8 @@ export interface SpoolOwner {
   path: string;
   vfsName: string;
   remote?: string;
+  /** Size of the remote version the content replaces; null for a new file; undefined when unknown. */
+  replacesSize?: number | null;
 }
 
 /** Memory shared by every in-memory spool of one mount. */
@@ -58,6 +60,7 @@ export class SpoolFile {
       pid: process.pid, createdAt: now, updatedAt: now,
     };
     if (owner.remote !== undefined) this.sidecar.remote = owner.remote;
+    if (owner.replacesSize !== undefined) this.sidecar.replacesSize = owner.replacesSize;
   }
 
   /**
@@ -183,6 +186,22 @@ export class SpoolFile {
       this.sidecarOnDisk = false;
       await unlink(spoolFiles(this.dir, this.id).sidecar).catch(() => undefined);
     }
+  }
+
+  /** The writer set the file's size (truncate/ftruncate): recorded so a crash report can say how much is missing. */
+  async setIntendedSize(size: number): Promise<void> {
+    const intended = size > 0 ? size : undefined;
+    if (this.sidecar.intendedSize === intended) return;
+    this.sidecar = { ...this.sidecar, updatedAt: new Date().toISOString() };
+    if (intended === undefined) delete this.sidecar.intendedSize;
+    else this.sidecar.intendedSize = intended;
+    if (this.sidecarOnDisk && !this.forgotten) await writeSidecar(this.dir, this.sidecar);
+  }
+
+  /** The content reached the remote: it is now the version any later change replaces. */
+  uploaded(size: number): void {
+    this.sidecar = { ...this.sidecar, replacesSize: size };
+    delete this.sidecar.intendedSize;
   }
 
   /** The Vfs path changed (rename while open): the sidecar must follow. */
