@@ -22,6 +22,7 @@ import { FuseFilesystem } from './fuse/filesystem.js';
 import { fuseOperations } from './fuse/operations.js';
 import { defaultSpoolDir } from './fuse/pending.js';
 import { checkFuseAvailable, prepareMountpoint } from './fuse/preflight.js';
+import { installUtimensFix } from './fuse/utimens-bridge.js';
 
 export { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from './fuse/pending.js';
 export type { PendingUpload, RetryOptions } from './fuse/pending.js';
@@ -121,6 +122,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
 
   const nativeOptions = fuseNativeOptions(options, readOnly);
   const fuse = new Fuse(mnt, fuseOperations(fs, logger), nativeOptions);
+  // fuse-native 2.2.6 hands utimens the access time as the mtime; read the real one (utimens-bridge.ts).
+  if (!installUtimensFix(fuse)) logger.debug('fuse-native internals differ from 2.2.x: utimens arguments used as given');
   const timeouts = nativeOptions.timeout as FuseTimeouts;
   const stopDispatch = options.fastDispatch === false ? undefined : installFastDispatch(fuse, fs, logger, {
     metadata: timeouts.default, transfer: timeouts.write ?? false,

@@ -16,8 +16,8 @@ export interface OpenFileContext {
   logger: Logger;
   /** Memory small spools may use (none: every spool is a file). */
   memory?: SpoolMemory;
-  /** Told of every successful upload (the frontend refreshes its metadata cache). */
-  onUploaded?: (entry: Entry) => void;
+  /** Told of every successful upload and the mtime it asked for (the frontend refreshes its metadata cache). */
+  onUploaded?: (entry: Entry, requestedMtime: Date | undefined) => void;
 }
 
 export class OpenFile {
@@ -189,7 +189,7 @@ export class OpenFile {
         await spool?.setDirty(false).catch(() => undefined);
       }
       this.lastError = undefined;
-      this.ctx.onUploaded?.(entry);
+      this.ctx.onUploaded?.(entry, options.mtime);
       return entry;
     } catch (e) {
       this.failedGeneration = generation;
