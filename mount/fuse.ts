@@ -15,7 +15,9 @@ import { VfsError, toVfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
 import type { Vfs } from '../src/vfs.js';
-import { loadFuseNative } from './fuse/binding.js';
+import { loadFuseNative, releaseNativeMount } from './fuse/binding.js';
+import { closeFuseOnExec } from './fuse/cloexec.js';
+import { isMounted, watchMount } from './fuse/mount-watch.js';
 import type { FuseInstance, FuseNativeOptions, FuseTimeouts } from './fuse/binding.js';
 import { installFastDispatch } from './fuse/fast-dispatch.js';
 import { FuseFilesystem } from './fuse/filesystem.js';
@@ -92,6 +94,12 @@ export interface FuseMount {
   vfs: Vfs;
   /** Unmount (lazily, so busy files keep working until closed), then upload what open files still hold. */
   unmount(): Promise<void>;
+  /**
+   * Settles once the mount is gone and its open files are finished: 'unmounted' after `unmount()`,
+   * 'external' when it was unmounted from outside (`fusermount -u`, `umount`), noticed within about
+   * a second. Never rejects.
+   */
+  ended: Promise<'unmounted' | 'external'>;
 }
 
 /** Mount `vfs` at `mountpoint`; resolves once the kernel serves it. Rejects with a one-line VfsError. */
@@ -138,12 +146,36 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     });
   }
   logger.info('mounted', { mountpoint: mnt, vfs: served.name, readOnly });
+  // libfuse opened /dev/fuse without close-on-exec: every child process would inherit it (cloexec.ts).
+  try {
+    closeFuseOnExec();
+  } catch (e) {
+    logger.warn('child processes of this program will inherit the FUSE descriptor', { reason: (e as Error).message });
+  }
 
+  let how: 'unmounted' | 'external' = 'unmounted';
+  let resolveEnded: (how: 'unmounted' | 'external') => void = () => {};
+  const ended = new Promise<'unmounted' | 'external'>((r) => (resolveEnded = r));
   let unmounting: Promise<void> | undefined;
-  const unmount = (): Promise<void> => (unmounting ??= doUnmount(fuse, fs, mnt, logger, () => removeSignals()).finally(() => stopDispatch?.()));
+  const unmount = (): Promise<void> => (unmounting ??= (async () => {
+    stopWatch();
+    try {
+      await doUnmount(fuse, fs, mnt, logger, () => removeSignals(), how === 'external');
+    } finally {
+      stopDispatch?.();
+      resolveEnded(how);
+    }
+  })());
+  // Unmounted from outside (fusermount -u): finish open files and release the process.
+  const stopWatch = watchMount(mnt, () => {
+    if (unmounting) return;
+    how = 'external';
+    logger.warn('the mount was unmounted from outside; finishing open files', { mountpoint: mnt });
+    unmount().catch(() => undefined);
+  });
   let removeSignals = () => {};
   if (options.handleSignals) removeSignals = installSignalHandlers(unmount, logger);
-  return { mountpoint: mnt, vfs: served, unmount };
+  return { mountpoint: mnt, vfs: served, unmount, ended };
 }
 
 /**
@@ -181,12 +213,20 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
   return out;
 }
 
-async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, logger: Logger, removeSignals: () => void): Promise<void> {
+async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, logger: Logger, removeSignals: () => void, gone: boolean): Promise<void> {
   removeSignals();
-  await new Promise<void>((ok) => fuse.unmount((err) => {
-    if (err) logger.warn('unmount reported an error', { mountpoint: mnt, error: err });
-    ok();
-  }));
+  let released = false;
+  if (!gone) {
+    await new Promise<void>((ok) => fuse.unmount((err) => {
+      released = !err;
+      if (err) logger.warn('unmount reported an error', { mountpoint: mnt, error: err });
+      ok();
+    }));
+  }
+  // fuse-native's unmount fails once the kernel mount is gone, and then keeps the event loop alive.
+  if (!released && (gone || (await isMounted(mnt)) === false) && !releaseNativeMount(fuse)) {
+    logger.debug('fuse-native internals differ from 2.2.x: its handle may keep the process alive');
+  }
   const kept = await fs.shutdown();
   if (kept > 0) logger.error('some files could not be uploaded; they are kept as pending uploads', { count: kept });
   logger.info('unmounted', { mountpoint: mnt });
