@@ -5,8 +5,16 @@
  * `stat` through the mount and stored by the Vfs. A provider that cannot store an mtime on an
  * existing file (no `setMtime`) keeps the time for the mount's session, without re-uploading.
  */
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalVfs } from '../../adapters/local/index.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
+import { SessionTimes } from '../../mount/fuse/session-times.js';
+import { CachedVfs } from '../../src/cache.js';
+import { MeteredVfs } from '../../src/metered-vfs.js';
+import { SubtreeVfs } from '../../src/subtree-vfs.js';
 import { installUtimensFix, trueUtimensMtime, utimensBridgeObserved } from '../../mount/fuse/utimens-bridge.js';
 import { fuseSkipReason, mountTemp, q, shOk } from './harness.js';
 import type { TestMount } from './harness.js';
@@ -46,6 +54,48 @@ describe('the utimens bridge fix (no mount)', () => {
 
   it('installs only over the handler shape it knows', () => {
     expect(installUtimensFix({})).toBe(false);
+  });
+});
+
+describe('Vfs.setMtime', () => {
+  it('LocalVfs sets the mtime in place and keeps the access time; wrappers pass it through and the cache follows', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'cloudmount-mtime-'));
+    try {
+      await writeFile(join(base, 'f.txt'), 'local');
+      const atimeBefore = (await stat(join(base, 'f.txt'))).atimeMs;
+      const cached = new CachedVfs(new LocalVfs({ root: base }));
+      const outer = new MeteredVfs(new SubtreeVfs(cached, '/'));
+      expect((await cached.stat('/f.txt')).mtime.getTime()).not.toBe(T2001 * 1000); // now cached
+      const entry = await outer.setMtime!('/f.txt', new Date(T2001 * 1000));
+      expect(entry.mtime.getTime()).toBe(T2001 * 1000);
+      expect((await stat(join(base, 'f.txt'))).mtimeMs).toBe(T2001 * 1000);
+      expect(Math.abs((await stat(join(base, 'f.txt'))).atimeMs - atimeBefore)).toBeLessThan(1); // kept (to the ms a Date holds)
+      expect((await cached.stat('/f.txt')).mtime.getTime()).toBe(T2001 * 1000);
+      await expect(outer.setMtime!('/missing.txt', new Date())).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  });
+
+  it('wrappers of a Vfs without setMtime have none (callers can tell)', () => {
+    const probe = new ProbeVfs(new MemoryVfs());
+    expect(new CachedVfs(probe).setMtime).toBeUndefined();
+    expect(new SubtreeVfs(probe, '/').setMtime).toBeUndefined();
+    expect(new MeteredVfs(probe).setMtime).toBeUndefined();
+  });
+
+  it('session times are bounded: beyond the limit the oldest is forgotten; a changed file drops its time', () => {
+    const times = new SessionTimes(2);
+    const e = (path: string, size = 1) => ({ path, name: path.slice(1), type: 'file' as const, size, mtime: new Date(0) });
+    const t = new Date(T2001 * 1000);
+    times.set(e('/a'), t);
+    times.set(e('/b'), t);
+    times.set(e('/c'), t);
+    expect(times.size).toBe(2);
+    expect(times.apply(e('/a')).mtime.getTime()).toBe(0);
+    expect(times.apply(e('/c')).mtime).toEqual(t);
+    expect(times.apply(e('/c', 2)).mtime.getTime()).toBe(0); // another size: another file
+    expect(times.apply(e('/c')).mtime.getTime()).toBe(0);
   });
 });
 
@@ -117,8 +167,12 @@ describe.skipIf(!!fuseSkipReason)('mtimes through the mount', () => {
     expect((await shOk(`ls -l --time-style=+%s ${q(plain.dir)}`))).toContain(` ${T2001} remote.txt`);
     expect(probe.calls.write).toBe(0);
     expect((await probe.stat('/remote.txt')).mtime.getTime()).toBe(before);
-    // A change of content ends it: the file then has the provider's time of the new upload.
-    await shOk(`printf changed > ${q(plain.dir + '/remote.txt')}`);
-    expect(await statMtime(plain.dir + '/remote.txt')).not.toBe(T2001);
+    // It follows a rename…
+    await shOk(`mv ${q(plain.dir + '/remote.txt')} ${q(plain.dir + '/renamed.txt')}`);
+    expect(await statMtime(plain.dir + '/renamed.txt')).toBe(T2001);
+    expect(probe.calls.write).toBe(0);
+    // …and a change of content ends it: the file then has the provider's time of the new upload.
+    await shOk(`printf changed > ${q(plain.dir + '/renamed.txt')}`);
+    expect(await statMtime(plain.dir + '/renamed.txt')).not.toBe(T2001);
   });
 });

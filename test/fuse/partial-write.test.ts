@@ -6,12 +6,12 @@
  * are dropped (the disk is full: keeping them would keep it full, and they are not a version anyone
  * asked for; the writer was told at write() and again at close()).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { listPendingUploads } from '../../mount/fuse.js';
 import type { FuseMountOptions } from '../../mount/fuse.js';
@@ -69,8 +69,10 @@ describe.skipIf(!!skipReason)('a write that fails on a full spool disk is never 
     const now = await readAll(await vfs.read(path));
     expect(now.length).toBe(old.length);
     expect(sha256(now)).toBe(sha256(old));
-    // Seen through the mount too: the old version, not the partial one.
-    expect((await shOk(`sha256sum ${q(m.dir + path)}`)).split(' ')[0]).toBe(sha256(old));
+    // Seen through the mount too: the old version, not the partial one. (For up to the attribute
+    // timeout, 1 s, the kernel may still believe the size the writer reached: fuse-native cannot
+    // invalidate its attribute cache, so wait that out.)
+    await vi.waitFor(async () => expect((await shOk(`sha256sum ${q(m.dir + path)}`)).split(' ')[0]).toBe(sha256(old)), { timeout: 10_000, interval: 250 });
     expect(await listPendingUploads(m.spoolDir)).toEqual([]);
     // The partial bytes were dropped: the full disk has its room back.
     expect((await shOk(`ls -A ${q(m.spoolDir)}`)).trim()).toBe('');
@@ -113,6 +115,33 @@ describe.skipIf(!!skipReason)('a write that fails on a full spool disk is never 
     expect(r.writeError).toBe('ENOSPC');
     expect(r.closeError).not.toBeNull();
     await expectUntouched(vfs, m, '/edit.bin', old);
+  });
+
+  it('while the failed file is still open: no sidecar could offer it after a crash, and a rename does not carry it', async () => {
+    const spoolDir = await fullDisk('size=4m');
+    const old = pseudoRandomBytes(3 * MiB, 34);
+    const { vfs, m } = await setup({ '/held.bin': old }, spoolDir);
+    const writer = spawn(process.execPath, [REPORTER, m.dir + '/held.bin', 'w', String(5 * MiB)], { env: { ...process.env, HOLD: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    writer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((r) => writer.once('exit', r));
+    try {
+      await vi.waitFor(() => expect(out).toContain('"held"'), { timeout: 60_000, interval: 50 });
+      expect((JSON.parse(out.split('\n')[0]!) as { held: Report }).held.writeError).toBe('ENOSPC');
+      // The sidecar is gone at once: a crash now would leave nothing "pending" to upload.
+      expect((await shOk(`ls -A ${q(spoolDir)}`)).split('\n').filter((n) => n.endsWith('.json'))).toEqual([]);
+      // A rename uploads unsent content first: here that fails, and nothing moves or is replaced.
+      const mv = await sh(`mv ${q(m.dir + '/held.bin')} ${q(m.dir + '/moved.bin')}`);
+      expect(mv.code).not.toBe(0);
+      await expect(vfs.stat('/moved.bin')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(sha256(await readAll(await vfs.read('/held.bin')))).toBe(sha256(old));
+    } finally {
+      writer.stdin!.end('close\n');
+      await exited;
+    }
+    const report = JSON.parse(out.trim().split('\n').pop()!) as Report;
+    expect(report.closeError).not.toBeNull();
+    await expectUntouched(vfs, m, '/held.bin', old);
   });
 
   it('a new file whose writes fail is not uploaded half-written', async () => {
