@@ -11,6 +11,7 @@
  * bug), session-times.ts (mtimes a provider cannot store), cloexec.ts (/dev/fuse close-on-exec),
  * mount-watch.ts (an unmount from outside).
  */
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
@@ -112,6 +113,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   const Fuse = loadFuseNative();
   await checkFuseAvailable();
   await prepareMountpoint(mnt, options.allowNonEmpty ?? false);
+  // The mount table spells the mountpoint resolved through symlinks: watch that spelling (mount-watch.ts).
+  const tablePath = await realpath(mnt).catch(() => mnt);
 
   // The kernel's page cache keeps what was read (auto_cache), so the block cache mainly carries
   // read-ahead: 32 MiB (8 MiB windows) keeps the mount near 150 MB while copying 1 GiB in and out.
@@ -163,14 +166,14 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   const unmount = (): Promise<void> => (unmounting ??= (async () => {
     stopWatch();
     try {
-      await doUnmount(fuse, fs, mnt, logger, () => removeSignals(), how === 'external');
+      await doUnmount(fuse, fs, mnt, tablePath, logger, () => removeSignals(), how === 'external');
     } finally {
       stopDispatch?.();
       resolveEnded(how);
     }
   })());
   // Unmounted from outside (fusermount -u): finish open files and release the process.
-  const stopWatch = watchMount(mnt, () => {
+  const stopWatch = watchMount(tablePath, () => {
     if (unmounting) return;
     how = 'external';
     logger.warn('the mount was unmounted from outside; finishing open files', { mountpoint: mnt });
@@ -216,7 +219,7 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
   return out;
 }
 
-async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, logger: Logger, removeSignals: () => void, gone: boolean): Promise<void> {
+async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, tablePath: string, logger: Logger, removeSignals: () => void, gone: boolean): Promise<void> {
   removeSignals();
   let released = false;
   if (!gone) {
@@ -227,7 +230,7 @@ async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, lo
     }));
   }
   // fuse-native's unmount fails once the kernel mount is gone, and then keeps the event loop alive.
-  if (!released && (gone || (await isMounted(mnt)) === false) && !releaseNativeMount(fuse)) {
+  if (!released && (gone || (await isMounted(tablePath)) === false) && !releaseNativeMount(fuse)) {
     logger.debug('fuse-native internals differ from 2.2.x: its handle may keep the process alive');
   }
   const kept = await fs.shutdown();

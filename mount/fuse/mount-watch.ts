@@ -34,7 +34,10 @@ export async function isMounted(mountpoint: string): Promise<boolean | undefined
   return false;
 }
 
-/** Start watching; returns the stop function. */
+/**
+ * Start watching; returns the stop function. `mountpoint` must be spelled as the mount table spells
+ * it (resolved through symlinks before mounting, see `mountFuse`), or the mount would look gone.
+ */
 export function watchMount(mountpoint: string, onGone: () => void, intervalMs = MOUNT_WATCH_INTERVAL_MS): () => void {
   let stopped = false;
   let busy = false;
