@@ -47,9 +47,26 @@ export interface RunOptions {
   stopping: string;
   /** Stop the frontend. */
   stop: () => Promise<void>;
+  /** Resolves with a message when the frontend ended by itself (a mount unmounted from outside): stop then, without a signal. */
+  ended?: Promise<string>;
 }
 
-/** Run until SIGINT/SIGTERM, then stop. */
+/** SIGINT/SIGTERM (→ undefined) or `ended`'s message, whichever comes first; the signal listeners are removed either way. */
+function signalOrEnd(ended: Promise<string>): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const finish = (value: string | undefined) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(value);
+    };
+    const onSignal = () => finish(undefined);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    ended.then(finish, () => undefined);
+  });
+}
+
+/** Run until SIGINT/SIGTERM (or until `ended`), then stop. */
 export async function runUntilSignal(ctx: CliContext, options: RunOptions): Promise<void> {
   const cache = options.served instanceof CachedVfs ? options.served : undefined;
   const sources: StatsSources = { ...options.sources, ...(cache ? { cache } : {}) };
@@ -60,10 +77,10 @@ export async function runUntilSignal(ctx: CliContext, options: RunOptions): Prom
     ctx.out('cache cleared');
   };
   if (cache) process.on('SIGHUP', forget);
-  await waitForSignal();
+  const endedBy = options.ended ? await signalOrEnd(options.ended) : await waitForSignal().then(() => undefined);
   process.off('SIGHUP', forget);
   stopStats();
-  ctx.out(options.stopping);
+  ctx.out(endedBy ?? options.stopping);
   await options.stop();
   // A last stats line with the final figures (the periodic one may be up to 10 s old).
   if (options.stats) ctx.out(await statsLine(sources).catch(() => 'stats: unavailable'));

@@ -5,9 +5,13 @@
  * open file and are uploaded on flush/fsync/close, the upload's error reported to close(); an upload
  * that fails after its retries keeps the spool file + a JSON sidecar, listed by `listPendingUploads`.
  * The pieces live in mount/fuse/: filesystem.ts (the operations over a Vfs), operations.ts (the
- * fuse-native callback table), open-file.ts/spool.ts (write spooling), pending.ts (kept uploads),
- * meta-cache.ts (readdir-fed lookups), preflight.ts (FUSE availability, stale mounts).
+ * fuse-native callback table), open-file.ts/spool.ts (write spooling; a write that failed locally
+ * poisons the file: never uploaded), pending.ts (kept uploads), meta-cache.ts (readdir-fed lookups),
+ * preflight.ts (FUSE availability, stale mounts), utimens-bridge.ts (the real mtime past fuse-native's
+ * bug), session-times.ts (mtimes a provider cannot store), cloexec.ts (/dev/fuse close-on-exec),
+ * mount-watch.ts (an unmount from outside).
  */
+import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
@@ -15,13 +19,16 @@ import { VfsError, toVfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
 import type { Vfs } from '../src/vfs.js';
-import { loadFuseNative } from './fuse/binding.js';
+import { loadFuseNative, releaseNativeMount } from './fuse/binding.js';
+import { closeFuseOnExec } from './fuse/cloexec.js';
+import { isMounted, watchMount } from './fuse/mount-watch.js';
 import type { FuseInstance, FuseNativeOptions, FuseTimeouts } from './fuse/binding.js';
 import { installFastDispatch } from './fuse/fast-dispatch.js';
 import { FuseFilesystem } from './fuse/filesystem.js';
 import { fuseOperations } from './fuse/operations.js';
 import { defaultSpoolDir } from './fuse/pending.js';
 import { checkFuseAvailable, prepareMountpoint } from './fuse/preflight.js';
+import { installUtimensFix } from './fuse/utimens-bridge.js';
 
 export { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from './fuse/pending.js';
 export type { PendingUpload, RetryOptions } from './fuse/pending.js';
@@ -91,6 +98,12 @@ export interface FuseMount {
   vfs: Vfs;
   /** Unmount (lazily, so busy files keep working until closed), then upload what open files still hold. */
   unmount(): Promise<void>;
+  /**
+   * Settles once the mount is gone and its open files are finished: 'unmounted' after `unmount()`,
+   * 'external' when it was unmounted from outside (`fusermount -u`, `umount`), noticed within about
+   * a second. Never rejects.
+   */
+  ended: Promise<'unmounted' | 'external'>;
 }
 
 /** Mount `vfs` at `mountpoint`; resolves once the kernel serves it. Rejects with a one-line VfsError. */
@@ -100,6 +113,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   const Fuse = loadFuseNative();
   await checkFuseAvailable();
   await prepareMountpoint(mnt, options.allowNonEmpty ?? false);
+  // The mount table spells the mountpoint resolved through symlinks: watch that spelling (mount-watch.ts).
+  const tablePath = await realpath(mnt).catch(() => mnt);
 
   // The kernel's page cache keeps what was read (auto_cache), so the block cache mainly carries
   // read-ahead: 32 MiB (8 MiB windows) keeps the mount near 150 MB while copying 1 GiB in and out.
@@ -121,6 +136,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
 
   const nativeOptions = fuseNativeOptions(options, readOnly);
   const fuse = new Fuse(mnt, fuseOperations(fs, logger), nativeOptions);
+  // fuse-native 2.2.6 hands utimens the access time as the mtime; read the real one (utimens-bridge.ts).
+  if (!installUtimensFix(fuse)) logger.debug('fuse-native internals differ from 2.2.x: utimens arguments used as given');
   const timeouts = nativeOptions.timeout as FuseTimeouts;
   const stopDispatch = options.fastDispatch === false ? undefined : installFastDispatch(fuse, fs, logger, {
     metadata: timeouts.default, transfer: timeouts.write ?? false,
@@ -135,12 +152,36 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     });
   }
   logger.info('mounted', { mountpoint: mnt, vfs: served.name, readOnly });
+  // libfuse opened /dev/fuse without close-on-exec: every child process would inherit it (cloexec.ts).
+  try {
+    closeFuseOnExec();
+  } catch (e) {
+    logger.warn('child processes of this program will inherit the FUSE descriptor', { reason: (e as Error).message });
+  }
 
+  let how: 'unmounted' | 'external' = 'unmounted';
+  let resolveEnded: (how: 'unmounted' | 'external') => void = () => {};
+  const ended = new Promise<'unmounted' | 'external'>((r) => (resolveEnded = r));
   let unmounting: Promise<void> | undefined;
-  const unmount = (): Promise<void> => (unmounting ??= doUnmount(fuse, fs, mnt, logger, () => removeSignals()).finally(() => stopDispatch?.()));
+  const unmount = (): Promise<void> => (unmounting ??= (async () => {
+    stopWatch();
+    try {
+      await doUnmount(fuse, fs, mnt, tablePath, logger, () => removeSignals(), how === 'external');
+    } finally {
+      stopDispatch?.();
+      resolveEnded(how);
+    }
+  })());
+  // Unmounted from outside (fusermount -u): finish open files and release the process.
+  const stopWatch = watchMount(tablePath, () => {
+    if (unmounting) return;
+    how = 'external';
+    logger.warn('the mount was unmounted from outside; finishing open files', { mountpoint: mnt });
+    unmount().catch(() => undefined);
+  });
   let removeSignals = () => {};
   if (options.handleSignals) removeSignals = installSignalHandlers(unmount, logger);
-  return { mountpoint: mnt, vfs: served, unmount };
+  return { mountpoint: mnt, vfs: served, unmount, ended };
 }
 
 /**
@@ -178,12 +219,20 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
   return out;
 }
 
-async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, logger: Logger, removeSignals: () => void): Promise<void> {
+async function doUnmount(fuse: FuseInstance, fs: FuseFilesystem, mnt: string, tablePath: string, logger: Logger, removeSignals: () => void, gone: boolean): Promise<void> {
   removeSignals();
-  await new Promise<void>((ok) => fuse.unmount((err) => {
-    if (err) logger.warn('unmount reported an error', { mountpoint: mnt, error: err });
-    ok();
-  }));
+  let released = false;
+  if (!gone) {
+    await new Promise<void>((ok) => fuse.unmount((err) => {
+      released = !err;
+      if (err) logger.warn('unmount reported an error', { mountpoint: mnt, error: err });
+      ok();
+    }));
+  }
+  // fuse-native's unmount fails once the kernel mount is gone, and then keeps the event loop alive.
+  if (!released && (gone || (await isMounted(tablePath)) === false) && !releaseNativeMount(fuse)) {
+    logger.debug('fuse-native internals differ from 2.2.x: its handle may keep the process alive');
+  }
   const kept = await fs.shutdown();
   if (kept > 0) logger.error('some files could not be uploaded; they are kept as pending uploads', { count: kept });
   logger.info('unmounted', { mountpoint: mnt });

@@ -62,7 +62,25 @@ export class CachedVfs implements Vfs {
   /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
   private readonly fold: (path: string) => string;
 
+  /** Present when the wrapped Vfs can set mtimes: passes through and refreshes the cached entry. */
+  readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
+
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
+    if (inner.setMtime) {
+      this.setMtime = async (path, mtime, opts) => {
+        const p = normalizePath(path);
+        let entry: Entry;
+        try {
+          entry = await inner.setMtime!(p, mtime, opts);
+        } catch (e) {
+          this.afterFailure(p);
+          throw e;
+        }
+        this.mutated();
+        this.meta.putEntry(p, entry);
+        return cloneEntry(entry);
+      };
+    }
     this.options = resolveCacheOptions(options);
     this.name = `cached(${inner.name})`;
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });

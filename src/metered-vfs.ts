@@ -13,8 +13,12 @@ export class MeteredVfs implements Vfs {
   /** File bytes accepted from writers. */
   bytesUp = 0;
 
+  /** Present when the wrapped Vfs can set mtimes. */
+  readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
+
   constructor(private readonly inner: Vfs) {
     this.name = inner.name;
+    if (inner.setMtime) this.setMtime = (path, mtime, options) => inner.setMtime!(path, mtime, options);
   }
 
   get capabilities() {

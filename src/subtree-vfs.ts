@@ -10,9 +10,13 @@ import { VfsError } from './errors.js';
 export class SubtreeVfs implements Vfs {
   readonly name: string;
 
+  /** Present when the wrapped Vfs can set mtimes. */
+  readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
+
   constructor(private readonly inner: Vfs, private readonly root: string) {
     this.root = normalizePath(root);
     this.name = inner.name;
+    if (inner.setMtime) this.setMtime = async (path, mtime, options) => this.up(await inner.setMtime!(this.down(path), mtime, options));
   }
 
   get capabilities() {

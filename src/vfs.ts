@@ -120,6 +120,13 @@ export interface Vfs {
   copy(from: string, to: string, options?: MoveOptions): Promise<Entry>;
   /** Quota. ENOTSUP when the provider cannot tell. */
   space(options?: OpOptions): Promise<SpaceInfo>;
+  /**
+   * Set the modification time of an existing file or directory without rewriting it (`touch -d`,
+   * `rsync -a`, `tar x`), resolving to its new metadata. Optional: absent when the provider has no
+   * way to change an mtime after the upload; a wrapper may also reject with ENOTSUP when the Vfs it
+   * wraps lacks it. Callers must not fake it with a re-upload.
+   */
+  setMtime?(path: string, mtime: Date, options?: OpOptions): Promise<Entry>;
   /** Release timers, sockets and caches. */
   close?(): Promise<void>;
 }

@@ -88,6 +88,17 @@ export class LocalVfs implements Vfs {
     });
   }
 
+  /** Set an mtime in place (the access time is kept). */
+  async setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    return this.wrap('setMtime', p, async () => {
+      const real = this.real(p);
+      await utimes(real, (await stat(real)).atime, mtime);
+      return toEntry(p, await stat(real));
+    });
+  }
+
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });

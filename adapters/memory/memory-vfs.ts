@@ -254,6 +254,16 @@ export class MemoryVfs implements Vfs {
     return toEntry(dst, clone);
   }
 
+  async setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
+    const p = normalizePath(path);
+    this.checkWritable('setMtime', p);
+    throwIfAborted(options.signal, { path: p });
+    if (!Number.isFinite(mtime.getTime())) throw fail('EINVAL', 'invalid time', 'setMtime', p);
+    const node = this.lookup(p, 'setMtime');
+    node.mtime = new Date(mtime.getTime());
+    return toEntry(p, node);
+  }
+
   async space(options: OpOptions = {}): Promise<SpaceInfo> {
     throwIfAborted(options.signal);
     if (this.quota === undefined) return { used: this.usedBytes };

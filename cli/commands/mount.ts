@@ -1,6 +1,7 @@
 /**
  * `cloudmount mount <remote:path> <dir>`: mount a remote as a local folder (FUSE). Runs in the
- * foreground until Ctrl-C/SIGTERM or `fusermount -u <dir>`, then unmounts cleanly.
+ * foreground until Ctrl-C/SIGTERM (then unmounts cleanly) or until it is unmounted from outside
+ * (`fusermount -u <dir>`: it notices within a second, finishes open files and exits with status 0).
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
@@ -65,6 +66,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         stats: opts.stats ?? false,
         stopping: 'unmounting…',
         stop: () => mount.unmount(),
+        ended: mount.ended.then((how) => (how === 'external' ? `${mount.mountpoint} was unmounted from outside; exiting` : new Promise<never>(() => {}))),
       });
       const left = await listPendingUploads(spoolDir);
       if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);

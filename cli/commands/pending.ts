@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
+import type { PendingUpload } from '../../mount/fuse.js';
 import { VfsError } from '../../src/errors.js';
 import { joinPath, normalizePath } from '../../src/path.js';
 import type { CliContext } from '../context.js';
@@ -27,7 +28,9 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
       }
       if (items.length === 0) ctx.out('no pending uploads');
       for (const p of items) {
-        const why = p.error ? `${p.error.code}: ${p.error.message}` : p.reason;
+        const why = p.reason === 'interrupted'
+          ? `interrupted (${describeInterrupted(p)}; uploaded only with --force-interrupted)${p.error ? `; ${p.error.code}: ${p.error.message}` : ''}`
+          : p.error ? `${p.error.code}: ${p.error.message}` : p.reason;
         ctx.out(`${p.id}\t${p.remote ? p.remote + ':' : ''}${p.path}\t${formatBytes(p.size)}\t${p.updatedAt.toISOString()}\t${why}`);
       }
     });
@@ -38,12 +41,20 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
     .argument('[ids...]', 'ids from "pending list" (default: all)')
     .option(...spoolOption)
     .option('--to <remote>', 'upload to this remote instead of the one recorded')
-    .action(async (ids: string[], opts: { spoolDir?: string; to?: string }) => {
+    .option('--force-interrupted', 'also upload entries whose mount died while they were being written (they may be incomplete)')
+    .action(async (ids: string[], opts: { spoolDir?: string; to?: string; forceInterrupted?: boolean }) => {
       const spoolDir = opts.spoolDir ?? defaultSpoolDir();
       const items = (await listPendingUploads(spoolDir)).filter((p) => ids.length === 0 || ids.includes(p.id));
       if (ids.length && items.length < ids.length) throw new VfsError('ENOENT', `no pending upload with id ${ids.filter((i) => !items.some((p) => p.id === i)).join(', ')}`);
       let failed = 0;
       for (const item of items) {
+        if (item.reason === 'interrupted' && !opts.forceInterrupted) {
+          // Maybe a cut-short file: uploading it could replace a good version with part of a new one.
+          ctx.warn(`${item.id}: ${item.remote ? item.remote + ':' : ''}${item.path} was interrupted while being written `
+            + `(${describeInterrupted(item)}); not uploaded. Check ${item.spoolFile}, then "pending retry --force-interrupted ${item.id}" or "pending discard ${item.id}"`);
+          failed++;
+          continue;
+        }
         const recorded = target(item.remote, item.path);
         const remote = opts.to ?? recorded.remote;
         if (!remote) {
@@ -55,7 +66,7 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
         const path = recorded.path;
         const { vfs } = await ctx.open(`${remote}:/`);
         try {
-          await retryPendingUpload(spoolDir, item.id, vfs, { path });
+          await retryPendingUpload(spoolDir, item.id, vfs, { path, forceInterrupted: opts.forceInterrupted ?? false });
           ctx.out(`uploaded ${remote}:${path} (${formatBytes(item.size)})`);
         } catch (e) {
           failed++;
@@ -76,6 +87,16 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
         ctx.out(`discarded ${id}`);
       }
     });
+}
+
+/** How much an interrupted entry holds against what its writer set and what it would replace, as far as known. */
+function describeInterrupted(p: PendingUpload): string {
+  const parts = [p.intendedSize !== undefined
+    ? `${formatBytes(p.storedBytes)} written of ${formatBytes(p.intendedSize)} the writer set`
+    : `${formatBytes(p.storedBytes)} written, final size unknown`];
+  if (p.replacesSize === null) parts.push('a new file');
+  else if (p.replacesSize !== undefined) parts.push(`replaces a ${formatBytes(p.replacesSize)} version`);
+  return parts.join(', ');
 }
 
 /**

@@ -4,6 +4,7 @@
  * machine without FUSE; `mountFuse` turns a load failure into a one-line VfsError.
  */
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { VfsError } from '../../src/errors.js';
 
 /** Callback of a fuse-native operation: 0 or a negative errno first, then the result. */
@@ -65,6 +66,28 @@ export interface FuseNativeOptions {
 export interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
+}
+
+/**
+ * After the kernel mount went away without fuse-native (fusermount -u from outside), its own
+ * unmount fails (its `fusermount -uz` finds nothing) and never releases the libuv handle that holds
+ * the event loop, so the process could never end. This does that release (fuse-native 2.2.x's
+ * `fuse_native_unmount`, which only unrefs the handle). Returns false when internals differ.
+ */
+export function releaseNativeMount(fuse: FuseInstance): boolean {
+  const inner = fuse as unknown as { mnt?: unknown; _thread?: unknown };
+  if (typeof inner.mnt !== 'string' || !Buffer.isBuffer(inner._thread)) return false;
+  try {
+    const req = createRequire(import.meta.url);
+    const dir = dirname(req.resolve('fuse-native/package.json'));
+    const gyp = createRequire(req.resolve('fuse-native'))('node-gyp-build') as (dir: string) => Record<string, unknown>;
+    const unmount = gyp(dir).fuse_native_unmount;
+    if (typeof unmount !== 'function') return false;
+    unmount(inner.mnt, inner._thread);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface FuseClass {

@@ -14,6 +14,7 @@ import { MetaCache } from './meta-cache.js';
 import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
+import { SessionTimes } from './session-times.js';
 import { SpoolMemory } from './spool.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
@@ -73,6 +74,9 @@ export class FuseFilesystem {
   private nextFd = 1;
   private readonly statsInFlight = new Map<string, Promise<Entry>>();
   private space: { at: number; value: Promise<SpaceInfo | undefined> } | undefined;
+  /** mtimes set on a provider that cannot store them: kept for this session (session-times.ts). */
+  private readonly times = new SessionTimes();
+  private warnedTimes = false;
 
   constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
     this.meta = new MetaCache(options.metadataTtlMs);
@@ -82,6 +86,20 @@ export class FuseFilesystem {
       ...(options.spoolMemoryBytes > 0 ? { memory: new SpoolMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
     };
+  }
+
+  /** An entry as `stat` should show it: with the session's mtime when one was set and could not be stored. */
+  private shown(e: Entry): Entry {
+    return this.times.size === 0 ? e : this.times.apply(e);
+  }
+
+  /** After an upload: cache the entry; a time the upload was asked to keep but the provider did not is kept for the session. */
+  private uploaded(entry: Entry, requested: Date | undefined): void {
+    this.meta.put(entry);
+    this.times.forget(entry.path);
+    if (requested && Math.abs(entry.mtime.getTime() - requested.getTime()) >= Math.max(1000, this.vfs.capabilities.mtimeResolutionMs)) {
+      this.times.set(entry, requested);
+    }
   }
 
   /** Number of open handles (for tests and shutdown). */
@@ -97,7 +115,7 @@ export class FuseFilesystem {
     if (open && (open.spooled || open.dirty || open.remoteSize === null)) {
       return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
     }
-    return entryStat(await this.entry(p), this.owner);
+    return entryStat(this.shown(await this.entry(p)), this.owner);
   }
 
   /**
@@ -113,7 +131,7 @@ export class FuseFilesystem {
       return entryStat({ type: 'file', size: open.size, mtime: open.explicitMtime ?? open.mtime }, this.owner);
     }
     const cached = this.meta.lookup(p);
-    return cached ? entryStat(cached, this.owner) : cached;
+    return cached ? entryStat(this.shown(cached), this.owner) : cached;
   }
 
   /** Metadata of a path: the cache, else one (coalesced) Vfs stat. */
@@ -149,7 +167,7 @@ export class FuseFilesystem {
       seen.add(child.name);
       names.push(child.name);
       const open = this.files.get(child.path);
-      stats.push(open && open.spooled ? entryStat({ type: 'file', size: open.size, mtime: open.mtime }, this.owner) : entryStat(child, this.owner));
+      stats.push(open && open.spooled ? entryStat({ type: 'file', size: open.size, mtime: open.mtime }, this.owner) : entryStat(this.shown(child), this.owner));
     }
     // Files created through the mount but not uploaded yet are there too.
     for (const [filePath, open] of this.files) {
@@ -257,17 +275,38 @@ export class FuseFilesystem {
     }
   }
 
+  /**
+   * Set a modification time. While the file has unsent content, the time rides on its upload.
+   * Otherwise the Vfs sets it in place (`setMtime`); a provider that cannot keeps it for this session
+   * (SessionTimes), never by re-uploading the file.
+   */
   async utimens(path: string, mtimeMs: number): Promise<void> {
     const p = kernelPath(path);
     this.checkWritable('utimens', p);
+    const mtime = new Date(mtimeMs);
     const open = this.files.get(p);
-    // The Vfs has no "set mtime" call: a time set while the file has unsent content rides on its upload;
-    // on an unchanged file it is accepted and ignored (re-uploading a file to change a date costs too much).
-    if (open && open.dirty) {
-      open.explicitMtime = new Date(mtimeMs);
+    if (open && open.dirty && !open.unlinked) {
+      open.explicitMtime = mtime;
       return;
     }
-    await this.entry(p);
+    const entry = await this.entry(p);
+    if (this.vfs.setMtime) {
+      try {
+        const updated = await this.vfs.setMtime(p, mtime);
+        this.meta.put(updated);
+        this.times.forget(p);
+        if (open) open.mtime = mtime;
+        return;
+      } catch (e) {
+        if (!isVfsError(e, 'ENOTSUP')) throw e;
+      }
+    }
+    if (!this.warnedTimes) {
+      this.warnedTimes = true;
+      this.options.logger.warn('this provider cannot store modification times on existing files; times set are shown for this mount session only', { vfs: this.vfs.name });
+    }
+    this.times.set(entry, mtime);
+    if (open) open.mtime = mtime;
   }
 
   // ---- namespace ----------------------------------------------------------------------------
@@ -290,6 +329,7 @@ export class FuseFilesystem {
       throw e;
     }
     this.meta.remove(p);
+    this.times.forgetTree(p);
   }
 
   async unlink(path: string): Promise<void> {
@@ -310,6 +350,7 @@ export class FuseFilesystem {
       this.files.delete(p);
     }
     this.meta.remove(p);
+    this.times.forget(p);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -343,6 +384,8 @@ export class FuseFilesystem {
     this.meta.remove(src);
     this.meta.remove(dst);
     this.meta.put(entry);
+    this.times.forgetTree(dst);
+    this.times.move(src, dst);
   }
 
   /** chmod/chown: the store keeps no owners or modes; accepted without effect so cp -p, rsync -a and tar work. */
@@ -388,7 +431,7 @@ export class FuseFilesystem {
         if (entry.type === 'directory') throw new VfsError('EISDIR', `is a directory: ${p}`, { path: p, operation: 'open' });
       }
       if (this.files.has(p) || this.closing.has(p)) continue; // someone else opened it meanwhile
-      const file = new OpenFile(p, { ...this.ctx, onUploaded: (e) => this.meta.put(e) }, entry);
+      const file = new OpenFile(p, { ...this.ctx, onUploaded: (e, requested) => this.uploaded(e, requested) }, entry);
       file.refs = 1;
       this.files.set(p, file);
       return file;

@@ -16,8 +16,8 @@ export interface OpenFileContext {
   logger: Logger;
   /** Memory small spools may use (none: every spool is a file). */
   memory?: SpoolMemory;
-  /** Told of every successful upload (the frontend refreshes its metadata cache). */
-  onUploaded?: (entry: Entry) => void;
+  /** Told of every successful upload and the mtime it asked for (the frontend refreshes its metadata cache). */
+  onUploaded?: (entry: Entry, requestedMtime: Date | undefined) => void;
 }
 
 export class OpenFile {
@@ -40,6 +40,12 @@ export class OpenFile {
   /** The upload of this generation failed; release keeps the spool instead of trying again. */
   failedGeneration = -1;
   lastError: unknown;
+  /**
+   * A write or truncate failed locally (disk full, I/O error…): the spool no longer holds what the
+   * writer meant, so it is never uploaded. flush/fsync/close report this error, and the last close
+   * drops the spool; the remote keeps its previous version.
+   */
+  poisoned: unknown;
 
   private spool: SpoolFile | undefined;
   private spoolPromise: Promise<SpoolFile> | undefined;
@@ -75,6 +81,7 @@ export class OpenFile {
         const fill = keepContent && !!this.remoteSize;
         const spool = await SpoolFile.create(this.ctx.spoolDir, {
           path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
+          replacesSize: this.remoteSize,
         }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
         try {
           if (fill) await spool.fillFrom(await this.ctx.vfs.read(this.path));
@@ -111,22 +118,53 @@ export class OpenFile {
 
   /** Write bytes at an offset (the spool is made, with the old content, on the first write). */
   async write(buf: Buffer, length: number, offset: number): Promise<void> {
-    const spool = await this.ensureSpool(true);
-    await this.markChanging(spool);
-    await spool.write(buf, length, offset);
+    this.throwIfPoisoned();
+    try {
+      const spool = await this.ensureSpool(true);
+      await this.markChanging(spool);
+      await spool.write(buf, length, offset);
+    } catch (e) {
+      throw this.poison(e);
+    }
   }
 
   /** Cut or extend to `size`; truncating to 0 never downloads the old content. */
   async truncate(size: number): Promise<void> {
+    this.throwIfPoisoned();
     if (!this.spoolPromise && size === this.remoteSize && !this.dirty) return;
-    const spool = await this.ensureSpool(size > 0);
-    await this.markChanging(spool);
-    await spool.truncate(size);
+    try {
+      const spool = await this.ensureSpool(size > 0);
+      await this.markChanging(spool);
+      await spool.truncate(size);
+      await spool.setIntendedSize(size);
+    } catch (e) {
+      throw this.poison(e);
+    }
+  }
+
+  /**
+   * Remember that the content is broken (the first error wins) and tell the sidecar at once, so that
+   * even a crash before close() can never offer these bytes as a pending upload. Returns the error.
+   */
+  private poison(e: unknown): unknown {
+    if (this.poisoned === undefined) {
+      this.poisoned = e;
+      this.ctx.logger.error('a write failed locally; this file will not be uploaded and keeps its previous version', {
+        path: this.path, code: isVfsError(e) ? e.code : (e as NodeJS.ErrnoException)?.code ?? 'EIO',
+      });
+      this.spool?.forget();
+    }
+    return e;
+  }
+
+  private throwIfPoisoned(): void {
+    if (this.poisoned !== undefined) throw this.poisoned;
   }
 
   /** Upload the content if it changed; resolves to the new remote Entry (undefined when nothing was sent). */
   async upload(): Promise<Entry | undefined> {
     while (this.uploading) await this.uploading.catch(() => undefined);
+    this.throwIfPoisoned();
     if (!this.dirty || this.unlinked) return undefined;
     this.uploading = this.uploadNow();
     try {
@@ -147,10 +185,11 @@ export class OpenFile {
         this.dirty = false;
         this.remoteSize = entry.size;
         this.remoteEntry = entry;
+        spool?.uploaded(entry.size);
         await spool?.setDirty(false).catch(() => undefined);
       }
       this.lastError = undefined;
-      this.ctx.onUploaded?.(entry);
+      this.ctx.onUploaded?.(entry, options.mtime);
       return entry;
     } catch (e) {
       this.failedGeneration = generation;
@@ -174,6 +213,12 @@ export class OpenFile {
    * Resolves to true when content had to be kept.
    */
   async finish(): Promise<boolean> {
+    if (this.poisoned !== undefined) {
+      // Never uploaded, never kept: the writer was told at write() and at close().
+      const spool = this.spoolPromise ? await this.spoolPromise.catch(() => undefined) : undefined;
+      await spool?.remove();
+      return false;
+    }
     if (this.dirty && !this.unlinked && this.failedGeneration !== this.generation) {
       await this.upload().catch(() => undefined);
     }

@@ -18,11 +18,24 @@ export interface PendingUpload {
   id: string;
   /** The Vfs path the bytes are for. */
   path: string;
-  /** Bytes in the spool file. */
+  /** Length of the spool file (what an upload would send). */
   size: number;
+  /**
+   * Bytes of it actually stored on disk (the file's allocated blocks, at most `size`): less than
+   * `size` when the writer set a size (ftruncate) and wrote only part of it, the rest being a hole.
+   */
+  storedBytes: number;
+  /** The size the writer set with truncate/ftruncate (to more than 0), when it did: what it meant the file to be. */
+  intendedSize?: number;
+  /** Bytes of the remote version an upload would replace (as it was when the file was opened); null: a new file. */
+  replacesSize?: number | null;
   vfsName: string;
   remote?: string;
-  /** 'failed': an upload gave up; 'interrupted': the mount that owned it died before uploading. */
+  /**
+   * 'failed': an upload gave up (the content was complete when the file was closed);
+   * 'interrupted': the mount that owned it died while it was open, so the content may be cut short
+   * (it is only uploaded with `forceInterrupted`).
+   */
   reason: 'failed' | 'interrupted';
   /** Why the last upload failed, when one was tried. */
   error?: { code: string; message: string };
@@ -66,15 +79,18 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
     const reason = pendingReason(sidecar);
     if (!reason) continue;
     const data = spoolFiles(spoolDir, sidecar.id).data;
-    const size = await stat(data).then((s) => s.size, () => -1);
-    if (size < 0) continue; // sidecar without data: nothing to upload
+    const info = await stat(data).catch(() => undefined);
+    if (!info) continue; // sidecar without data: nothing to upload
+    const size = info.size;
     const item: PendingUpload = {
-      id: sidecar.id, path: sidecar.path, size, vfsName: sidecar.vfsName, reason,
+      id: sidecar.id, path: sidecar.path, size, storedBytes: Math.min(size, info.blocks * 512), vfsName: sidecar.vfsName, reason,
       createdAt: new Date(sidecar.createdAt), updatedAt: new Date(sidecar.updatedAt), spoolFile: data,
     };
     if (sidecar.remote !== undefined) item.remote = sidecar.remote;
     if (sidecar.error) item.error = sidecar.error;
     if (sidecar.mtime) item.mtime = new Date(sidecar.mtime);
+    if (typeof sidecar.intendedSize === 'number') item.intendedSize = sidecar.intendedSize;
+    if (sidecar.replacesSize !== undefined) item.replacesSize = sidecar.replacesSize;
     out.push(item);
   }
   return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
@@ -83,12 +99,22 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
 export interface RetryOptions {
   /** Upload to this path instead of the recorded one. */
   path?: string;
+  /**
+   * Upload an 'interrupted' entry too. Its writer never closed the file (the mount died), so the
+   * bytes may be a cut-short version of what was meant; without this flag it is refused (EPERM)
+   * and the remote keeps its version. Check the spool file first.
+   */
+  forceInterrupted?: boolean;
   signal?: AbortSignal;
 }
 
 /** Upload a kept spool file to `vfs` (at its recorded path); on success delete it. Rejects with the upload's VfsError. */
 export async function retryPendingUpload(spoolDir: string, id: string, vfs: Vfs, options: RetryOptions = {}): Promise<Entry> {
   const sidecar = await requirePending(spoolDir, id);
+  if (pendingReason(sidecar) === 'interrupted' && !options.forceInterrupted) {
+    throw new VfsError('EPERM', `pending upload ${id} (${sidecar.path}) was interrupted while being written and may be incomplete; `
+      + 'not uploaded without forceInterrupted', { provider: 'fuse', operation: 'retryPendingUpload', path: sidecar.path });
+  }
   const path = normalizePath(options.path ?? sidecar.path);
   const files = spoolFiles(spoolDir, id);
   const size = (await stat(files.data)).size;
@@ -102,6 +128,8 @@ export async function retryPendingUpload(spoolDir: string, id: string, vfs: Vfs,
     const err = toVfsError(e, { provider: vfs.name, operation: 'retryPendingUpload', path });
     await writeSidecar(spoolDir, {
       ...sidecar, state: 'failed', dirty: true, updatedAt: new Date().toISOString(),
+      // A forced retry that failed must not turn possibly-cut-short bytes into an ordinary 'failed' entry.
+      ...(pendingReason(sidecar) === 'interrupted' ? { interrupted: true } : {}),
       error: { code: err.code, message: err.message.slice(0, 500) },
     }).catch(() => undefined);
     throw err;
@@ -139,7 +167,7 @@ async function readSidecar(spoolDir: string, id: string): Promise<SpoolSidecar> 
 
 /** Why a sidecar counts as pending, or undefined when a live mount still owns it (or it is clean). */
 function pendingReason(sidecar: SpoolSidecar): PendingUpload['reason'] | undefined {
-  if (sidecar.state === 'failed') return 'failed';
+  if (sidecar.state === 'failed') return sidecar.interrupted ? 'interrupted' : 'failed';
   if (isAlive(sidecar.pid)) return undefined;
   return sidecar.dirty ? 'interrupted' : undefined;
 }

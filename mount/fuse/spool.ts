@@ -27,6 +27,8 @@ export interface SpoolOwner {
   path: string;
   vfsName: string;
   remote?: string;
+  /** Size of the remote version the content replaces; null for a new file; undefined when unknown. */
+  replacesSize?: number | null;
 }
 
 /** Memory shared by every in-memory spool of one mount. */
@@ -48,6 +50,8 @@ export class SpoolFile {
   private fh: FileHandle | undefined;
   private spilling: Promise<FileHandle> | undefined;
   private sidecarOnDisk = false;
+  /** The content is broken (a write failed): no sidecar may describe it any more. */
+  private forgotten = false;
 
   private constructor(readonly dir: string, owner: SpoolOwner, private readonly memory: SpoolMemory | undefined) {
     const now = new Date().toISOString();
@@ -56,6 +60,7 @@ export class SpoolFile {
       pid: process.pid, createdAt: now, updatedAt: now,
     };
     if (owner.remote !== undefined) this.sidecar.remote = owner.remote;
+    if (owner.replacesSize !== undefined) this.sidecar.replacesSize = owner.replacesSize;
   }
 
   /**
@@ -155,8 +160,20 @@ export class SpoolFile {
     return createReadStream(this.file, { start: 0, end: this.size - 1, highWaterMark: 256 * 1024 });
   }
 
+  /**
+   * A write into this spool failed, so its content is not what the writer meant: delete the sidecar
+   * now (deleting needs no disk space), so no later process lists the bytes as a pending upload.
+   */
+  forget(): void {
+    this.forgotten = true;
+    if (!this.sidecarOnDisk) return;
+    this.sidecarOnDisk = false;
+    void unlink(spoolFiles(this.dir, this.id).sidecar).catch(() => undefined);
+  }
+
   /** Record whether the spool holds bytes the remote lacks (and the mtime to give them); a clean spool has no sidecar. */
   async setDirty(dirty: boolean, mtime?: Date): Promise<void> {
+    if (this.forgotten) return;
     this.sidecar = { ...this.sidecar, dirty, state: 'open', updatedAt: new Date().toISOString() };
     if (mtime) this.sidecar.mtime = mtime.toISOString();
     else delete this.sidecar.mtime;
@@ -171,10 +188,26 @@ export class SpoolFile {
     }
   }
 
+  /** The writer set the file's size (truncate/ftruncate): recorded so a crash report can say how much is missing. */
+  async setIntendedSize(size: number): Promise<void> {
+    const intended = size > 0 ? size : undefined;
+    if (this.sidecar.intendedSize === intended) return;
+    this.sidecar = { ...this.sidecar, updatedAt: new Date().toISOString() };
+    if (intended === undefined) delete this.sidecar.intendedSize;
+    else this.sidecar.intendedSize = intended;
+    if (this.sidecarOnDisk && !this.forgotten) await writeSidecar(this.dir, this.sidecar);
+  }
+
+  /** The content reached the remote: it is now the version any later change replaces. */
+  uploaded(size: number): void {
+    this.sidecar = { ...this.sidecar, replacesSize: size };
+    delete this.sidecar.intendedSize;
+  }
+
   /** The Vfs path changed (rename while open): the sidecar must follow. */
   async setPath(path: string): Promise<void> {
     this.sidecar = { ...this.sidecar, path, updatedAt: new Date().toISOString() };
-    if (this.sidecarOnDisk) await writeSidecar(this.dir, this.sidecar);
+    if (this.sidecarOnDisk && !this.forgotten) await writeSidecar(this.dir, this.sidecar);
   }
 
   /** Give up on uploading for now: move the bytes to disk if needed, mark them failed, close the file. */
@@ -264,6 +297,10 @@ export class SpoolFile {
     } catch (e) {
       await fh.close().catch(() => undefined);
       await unlink(this.file).catch(() => undefined);
+      if (this.sidecarOnDisk) {
+        this.sidecarOnDisk = false;
+        await unlink(spoolFiles(this.dir, this.id).sidecar).catch(() => undefined);
+      }
       throw e;
     }
     this.release();

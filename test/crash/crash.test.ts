@@ -7,7 +7,10 @@
  * - the mountpoint is left dead ("Transport endpoint is not connected") and the next
  *   `cloudmount mount` on it clears it and serves again;
  * - the unfinished writes are in the spool: `cloudmount pending list` shows each one with the bytes
- *   written, and `cloudmount pending retry` uploads them so the provider ends up with the new content.
+ *   written against the size the writer set (when it set one) and the size of the version it replaces;
+ * - `cloudmount pending retry` does NOT upload interrupted entries (they may be truncated files: a
+ *   99 MiB partial must never replace a 100 MiB original) and says how to; `pending retry
+ *   --force-interrupted` uploads them so the provider ends up with the new content.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -49,6 +52,9 @@ interface PendingJson {
   id: string;
   path: string;
   size: number;
+  storedBytes: number;
+  intendedSize?: number;
+  replacesSize?: number | null;
   reason: string;
   spoolFile: string;
 }
@@ -76,6 +82,8 @@ describe.skipIf(!hasFuse || !hasBuild)('crash safety: kill -9 of a mount in the 
           'b.bin': { seed: 12, size: 2 * MiB + 100, mode: 'open', flags: 'w' },
           'c.bin': { seed: 13, size: 3 * MiB + 7, mode: 'open', flags: 'w' },
           'e.bin': { seed: 15, size: 2 * MiB + 1, mode: 'closed', flags: 'w' },
+          // f: preallocated to 4 MiB (ftruncate), 1 MiB of it written when the mount dies.
+          'f.bin': { seed: 16, size: MiB, preallocate: 4 * MiB, mode: 'open', flags: 'w' },
           'd.bin': { seed: 14, size: 0, mode: 'stream', flags: 'w' },
         };
         const writer = spawn(process.execPath, [WRITER, JSON.stringify({ mnt, files: plan })], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,15 +111,24 @@ describe.skipIf(!hasFuse || !hasBuild)('crash safety: kill -9 of a mount in the 
         expect(stored.get('/crash/b.bin')?.sha256).toBe(sha(old.b));
         const e = bytes(15, plan['e.bin'].size);
         expect(stored.get('/crash/e.bin')?.sha256).toBe(sha(e));
-        for (const name of ['c.bin', 'd.bin']) expect(stored.get(`/crash/${name}`)?.size ?? 0).toBe(0); // at most the empty file create() made
+        for (const name of ['c.bin', 'd.bin', 'f.bin']) expect(stored.get(`/crash/${name}`)?.size ?? 0).toBe(0); // at most the empty file create() made
 
         // The unfinished writes are in the spool, listed by a new process.
         const listed = await runCli(['pending', 'list', '--spool-dir', spoolDir, '--json'], { env });
         expect(listed.code, listed.stderr).toBe(0);
         const items = JSON.parse(listed.stdout) as PendingJson[];
         const byPath = new Map(items.map((i) => [i.path, i]));
-        expect([...byPath.keys()].sort()).toEqual(['/crash/a.bin', '/crash/b.bin', '/crash/c.bin', '/crash/d.bin']);
+        expect([...byPath.keys()].sort()).toEqual(['/crash/a.bin', '/crash/b.bin', '/crash/c.bin', '/crash/d.bin', '/crash/f.bin']);
         for (const i of items) expect(i.reason).toBe('interrupted');
+        // What each holds, against what the writer meant and what it would replace.
+        expect(byPath.get('/crash/a.bin')).toMatchObject({ size: 3 * MiB, storedBytes: 3 * MiB, replacesSize: old.a.length });
+        expect(byPath.get('/crash/a.bin')!.intendedSize).toBeUndefined();
+        expect(byPath.get('/crash/b.bin')).toMatchObject({ replacesSize: old.b.length });
+        expect(byPath.get('/crash/c.bin')).toMatchObject({ replacesSize: null });
+        const f = byPath.get('/crash/f.bin')!;
+        expect(f).toMatchObject({ size: 4 * MiB, intendedSize: 4 * MiB, replacesSize: null });
+        expect(f.storedBytes).toBeGreaterThanOrEqual(MiB);
+        expect(f.storedBytes).toBeLessThan(2 * MiB);
         // Each spool holds exactly the bytes the writer had written.
         const newA = Buffer.concat([bytes(11, 3 * MiB)]);
         expect(sha(await readFile(byPath.get('/crash/a.bin')!.spoolFile))).toBe(sha(newA));
@@ -121,6 +138,8 @@ describe.skipIf(!hasFuse || !hasBuild)('crash safety: kill -9 of a mount in the 
         expect(dSpool.length).toBeGreaterThanOrEqual(32 * 64 * 1024);
         const human = await runCli(['pending', 'list', '--spool-dir', spoolDir], { env });
         expect(human.stdout).toMatch(/\/crash\/a\.bin/);
+        expect(human.stdout).toMatch(/f\.bin.*interrupted.*1(\.0)? MiB written of 4(\.0)? MiB the writer set/);
+        expect(human.stdout).toMatch(/a\.bin.*interrupted.*replaces a 2(\.0)? MiB version/);
 
         // Restart on the dead mountpoint: it is cleared and served again; the new mount points at the kept uploads.
         const again = await startCli(['mount', `${provider}:/crash`, mnt, '--spool-dir', spoolDir], /mounted .* at /, env);
@@ -128,14 +147,25 @@ describe.skipIf(!hasFuse || !hasBuild)('crash safety: kill -9 of a mount in the 
         const listing = await run('ls', [mnt]);
         expect(listing.stdout.split('\n')).toContain('e.bin');
         for (let i = 0; i < 100 && !/upload\(s\) from earlier runs/.test(again.output()); i++) await new Promise((r) => setTimeout(r, 100));
-        expect(again.output()).toMatch(/4 upload\(s\) from earlier runs are kept/);
+        expect(again.output()).toMatch(/5 upload\(s\) from earlier runs are kept/);
         await again.stop();
         expect((await readFile('/proc/mounts', 'utf8')).includes(` ${mnt} `)).toBe(false);
 
-        // "pending retry" uploads them: the provider now has the new content, and nothing is left pending.
-        const retried = await runCli(['pending', 'retry', '--spool-dir', spoolDir], { env, timeoutMs: 120_000 });
+        // A plain "pending retry" refuses interrupted entries: nothing is uploaded, all stay listed.
+        const refused = await runCli(['pending', 'retry', '--spool-dir', spoolDir], { env, timeoutMs: 120_000 });
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toMatch(/--force-interrupted/);
+        expect(refused.stdout).not.toMatch(/^uploaded /m);
+        const untouched = await p.files('/crash');
+        expect(untouched.get('/crash/a.bin')?.sha256).toBe(sha(old.a));
+        expect(untouched.get('/crash/b.bin')?.sha256).toBe(sha(old.b));
+        const stillListed = JSON.parse((await runCli(['pending', 'list', '--spool-dir', spoolDir, '--json'], { env })).stdout) as PendingJson[];
+        expect(stillListed).toHaveLength(5);
+
+        // "pending retry --force-interrupted" uploads them: the provider has the new content, nothing is left pending.
+        const retried = await runCli(['pending', 'retry', '--force-interrupted', '--spool-dir', spoolDir], { env, timeoutMs: 120_000 });
         expect(retried.code, retried.stderr).toBe(0);
-        expect(retried.stdout.match(/^uploaded /gm)?.length).toBe(4);
+        expect(retried.stdout.match(/^uploaded /gm)?.length).toBe(5);
         const after = await p.files('/crash');
         expect(after.get('/crash/a.bin')?.sha256).toBe(sha(newA));
         expect(after.get('/crash/b.bin')?.sha256).toBe(sha(bytes(12, plan['b.bin'].size)));

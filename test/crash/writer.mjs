@@ -4,7 +4,8 @@
  * (never closed), finishes one file properly (closed = uploaded), then keeps appending to one more
  * file until it is killed. Prints "ready" once the state the test wants exists.
  *
- * usage: node writer.mjs '<json>'  { mnt, files: { name: { seed, size, mode: 'open'|'closed'|'stream', flags } } }
+ * usage: node writer.mjs '<json>'  { mnt, files: { name: { seed, size, mode: 'open'|'closed'|'stream', flags, preallocate? } } }
+ * (`preallocate`: ftruncate the file to that size first, as downloaders and databases do)
  */
 import { open } from 'node:fs/promises';
 import { contentChunks } from '../soak/content.mjs';
@@ -27,6 +28,7 @@ async function writeAll(fh, seed, size) {
 let stream;
 for (const [name, f] of Object.entries(config.files)) {
   const fh = await open(`${config.mnt}/${name}`, f.flags);
+  if (f.preallocate) await fh.truncate(f.preallocate);
   if (f.mode === 'stream') {
     stream = { fh, seed: f.seed };
     continue;

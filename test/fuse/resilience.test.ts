@@ -89,8 +89,20 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount resilience', () => {
     await writeFile(sidecarFile, JSON.stringify({ ...sidecar, pid: deadPid }));
     const [found] = await listPendingUploads(base);
     expect(found).toMatchObject({ id: spool.id, path: '/a/draft.txt', size: 12, reason: 'interrupted' });
-    const target = await MemoryVfs.fromTree({ a: {} });
-    await retryPendingUpload(base, spool.id, target);
+    const target = await MemoryVfs.fromTree({ a: { 'draft.txt': 'the good old version, longer' } });
+    // Interrupted bytes may be a truncated file: never uploaded over the remote unless asked for.
+    await expect(retryPendingUpload(base, spool.id, target)).rejects.toMatchObject({ code: 'EPERM', message: expect.stringContaining('forceInterrupted') });
+    expect((await readAll(await target.read('/a/draft.txt'))).toString()).toBe('the good old version, longer');
+    expect(await listPendingUploads(base)).toHaveLength(1);
+    // A forced retry that fails leaves it 'interrupted' (not an ordinary failed upload a plain retry would send).
+    const refusing = new ProbeVfs(target);
+    refusing.hook = (method) => {
+      if (method === 'write') throw new VfsError('EIO', 'provider down');
+    };
+    await expect(retryPendingUpload(base, spool.id, refusing, { forceInterrupted: true })).rejects.toMatchObject({ code: 'EIO' });
+    expect(await listPendingUploads(base)).toMatchObject([{ id: spool.id, reason: 'interrupted', error: { code: 'EIO' } }]);
+    await expect(retryPendingUpload(base, spool.id, target)).rejects.toMatchObject({ code: 'EPERM' });
+    await retryPendingUpload(base, spool.id, target, { forceInterrupted: true });
     expect((await readAll(await target.read('/a/draft.txt'))).toString()).toBe('unsaved work');
     expect(await listPendingUploads(base)).toEqual([]);
   });
