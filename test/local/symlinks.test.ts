@@ -195,3 +195,31 @@ describe('serve webdav <folder>: no way out through a link', () => {
     expect(await readFile(join(share, 'file-rel'), 'utf8')).toBe('replaced');
   });
 });
+
+describe('CLI: links below a local path are followed only with -L/--copy-links', () => {
+  it('cp -r of a folder skips the links in it by default and copies their targets with -L; links typed on the command line are followed', async () => {
+    const { runCli } = await import('../cli/run-cli.js');
+    const env = { CLOUDMOUNT_CONFIG: join(base, 'no-config.json') };
+    const plain = join(base, 'copy-plain');
+    const followed = join(base, 'copy-L');
+    try {
+      const r1 = await runCli(['cp', '-r', share, plain], { env });
+      expect(r1.code, r1.stderr).toBe(0);
+      // Only what is really inside was copied as data; links (local to local: copied as links, like
+      // cp -r) brought no outside bytes along.
+      const copied = (await snapshot(plain)).filter((l) => !l.includes(' -> '));
+      expect(copied.map((l) => l.split(' ')[0])).toEqual(['/normal.txt', '/sub/', '/sub/inner.txt']);
+      const r2 = await runCli(['-L', 'cp', '-r', share, followed], { env });
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(await readFile(join(followed, 'file-rel'), 'utf8')).toBe('SECRET outside the share\n');
+      expect(await readFile(join(followed, 'dir-abs', 'deep', 'more.txt'), 'utf8')).toBe('more secrets\n');
+      // The user's own path may go through a link (resolved once, at start), like cp -H.
+      await symlink(share, join(base, 'share-link'));
+      const r3 = await runCli(['cp', join(base, 'share-link', 'normal.txt'), join(base, 'got.txt')], { env });
+      expect(r3.code, r3.stderr).toBe(0);
+      expect(await readFile(join(base, 'got.txt'), 'utf8')).toBe('inside\n');
+    } finally {
+      for (const p of [plain, followed, join(base, 'share-link'), join(base, 'got.txt')]) await rm(p, { recursive: true, force: true });
+    }
+  });
+});
