@@ -91,7 +91,7 @@ export interface SchedulerStats {
   requests: number;
   /** Attempts after the first one of a call. */
   retries: number;
-  /** Attempts answered 429/503 (or EAGAIN from the adapter). */
+  /** Attempts answered 429/503 (or EAGAIN from the adapter), whether judged a rate signal or random. */
   throttled: number;
   /**
    * Calls that failed: retries ran out, a one-shot body could not be resent, or an unexpected error.
@@ -123,6 +123,7 @@ export interface SchedulerEvents {
   request: [{ label: string; attempt: number }];
   response: [{ label: string; attempt: number; ok: boolean; status?: number; ms: number }];
   retry: [{ label: string; attempt: number; delayMs: number; reason: string; status?: number }];
+  /** A 429/503 judged a rate signal (it named its wait, or such answers track our rate): the queue pauses. */
   throttle: [{ label: string; status?: number; delayMs: number; retryAfterMs?: number; rate: number | null }];
   pause: [{ ms: number }];
   resume: [];

@@ -13,7 +13,7 @@
  * kernel, not by a check that might be stale. `followSymlinks: true` (the CLI's -L/--copy-links) is
  * the old behaviour: plain paths, every link followed, even out of the root.
  */
-import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -70,6 +70,10 @@ export class LocalVfs implements Vfs {
   constructor(options: LocalVfsOptions = {}) {
     this.root = options.root ?? '/';
     this.follow = options.followSymlinks ?? false;
+    // The race-free walk needs Linux's /proc/self/fd (Node has no openat): say so rather than fail oddly.
+    if (!this.follow && !existsSync('/proc/self/fd')) {
+      throw new VfsError('ENOTSUP', 'LocalVfs: refusing symbolic links safely needs /proc/self/fd (Linux); pass followSymlinks: true to follow them all', {});
+    }
   }
 
   private real(p: string): string {
