@@ -95,7 +95,7 @@ const PRIOR_SHARE = 0.1;
 const PRIOR_WEIGHT = 10;
 /** Refusing more than this share at random is no longer "noise": judge as if it were this. */
 const MAX_NOISE = 0.5;
-/** At most this share of random refusals below a found limit, and a refusal while probing it is a signal. */
+/** At most this share of random refusals at known-good paces, and a refusal while raising the pace is a signal. */
 const QUIET = 0.01;
 /** The background share forgets: counts halve beyond this many answers. */
 const NOISE_MEMORY = 2000;
@@ -299,8 +299,13 @@ export class Pacer {
   onThrottled(startedAt: number, retryAfter = false): boolean {
     const signal = retryAfter || this.#unlikelyByChance();
     if (signal) {
-      // The refusals still in the window that looked like noise were the start of this: not noise.
-      for (let i = 0; i < this.#recent.length; i++) if (this.#recent[i]! % PACED === Answer.Noise) this.#recent[i]! += Answer.Signal - Answer.Noise;
+      // The refusals just before this one were its start, not noise: unpaced, all those in the window
+      // (the first outrun of a limit); paced, only the run (further back they may well be random, and
+      // the background share must keep counting those or it would sink and make every refusal a signal).
+      const unpaced = !Number.isFinite(this.rate);
+      for (let i = this.#recent.length - 1; i >= 0 && (unpaced || this.#recent[i]! % PACED !== Answer.Accepted); i--) {
+        if (this.#recent[i]! % PACED === Answer.Noise) this.#recent[i]! += Answer.Signal - Answer.Noise;
+      }
     }
     this.#record(signal ? Answer.Signal : Answer.Noise);
     if (!signal) return false;
