@@ -54,7 +54,7 @@ const AREAS = [
     name: 'scheduler', script: 'scheduler/run.mjs', needs: [], what: `throttled provider (token bucket ${SCHED.rate} req/s, ${SCHED.callers} users)`,
     args: ['--seconds', String(SCHED.seconds), '--rate', String(SCHED.rate), '--callers', String(SCHED.callers)],
     parse: (t) => parseScheduler(t, SCHED),
-    expected: ['goodput', '429 share', 'errors surfaced'],
+    expected: ['goodput', '429 share', 'errors surfaced', 'flaky provider goodput vs fault-free'],
   },
   { name: 'rss', script: 'rss/run.mjs', needs: ['curl'], what: 'peak RSS copying 1 GiB in and out through each frontend', args: quick ? ['--quick'] : [], expected: ['FUSE peak RSS', 'WebDAV peak RSS'] },
   {

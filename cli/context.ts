@@ -2,7 +2,8 @@
  * What every command needs: the config, a logger, and `open(location)` that turns a
  * `remote:path` or local path argument into a Vfs and a normalised path.
  */
-import { resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LocalVfs } from '../adapters/local/index.js';
 import { defaultConfigPath, loadConfig, parseLocation, permissionWarning, resolveRemote } from './config.js';
 import type { ConfigFile } from './config.js';
@@ -28,6 +29,8 @@ export interface CliContext {
 
 export interface ContextOptions {
   logger: Logger;
+  /** Follow symbolic links below local paths, even out of them (-L/--copy-links); default: never. */
+  followSymlinks?: () => boolean;
   configPath?: () => string | undefined;
 }
 
@@ -58,8 +61,10 @@ export function createContext(options: ContextOptions): CliContext {
     async open(location, openOptions = {}) {
       const parsed = parseLocation(location);
       if (parsed.kind === 'local') {
-        local ??= new LocalVfs();
-        return { vfs: local, path: normalizePath(resolve(parsed.path)) };
+        local ??= new LocalVfs({ followSymlinks: options.followSymlinks?.() ?? false });
+        // Links in the path the user typed are the user's choice: resolve them once, here. Below it,
+        // LocalVfs follows none unless -L was given (issue 16 #8).
+        return { vfs: local, path: normalizePath(await realLocalPath(resolve(parsed.path))) };
       }
       const path = normalizePath(parsed.path);
       let vfs = opened.get(parsed.remote);
@@ -76,4 +81,14 @@ export function createContext(options: ContextOptions): CliContext {
     },
   };
   return ctx;
+}
+
+/** `path` with the links in it resolved; for a path not there yet (a copy's destination), its parent's. */
+async function realLocalPath(path: string): Promise<string> {
+  try {
+    return await realpath(path);
+  } catch {
+    const parent = await realpath(dirname(path)).catch(() => undefined);
+    return parent === undefined ? path : join(parent, basename(path));
+  }
 }

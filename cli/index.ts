@@ -25,6 +25,7 @@ interface GlobalOptions {
   logLevel?: LogLevel;
   logFormat?: 'text' | 'json';
   verbose?: boolean;
+  copyLinks?: boolean;
 }
 
 const program = new Command()
@@ -35,11 +36,12 @@ const program = new Command()
   .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error', 'silent']).env('CLOUDMOUNT_LOG_LEVEL'))
   .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
   .option('-v, --verbose', 'debug logs and stack traces on errors')
+  .option('-L, --copy-links', 'follow symbolic links below local paths, even out of them (default: links are neither followed nor listed)')
   .showHelpAfterError('(add --help for usage)')
   .exitOverride();
 
 const globals = () => program.opts<GlobalOptions>();
-const ctx = createContext({ logger: createLogger(), configPath: () => globals().config });
+const ctx = createContext({ logger: createLogger(), configPath: () => globals().config, followSymlinks: () => globals().copyLinks ?? false });
 // Global options are known only once commander has parsed them: build the logger then.
 // Long-running commands log warnings (retries, throttling); one-shot commands print their one-line
 // error instead, so their default level is "error".

@@ -2,8 +2,10 @@
  * The Scheduler: every provider HTTP request goes through one of these (one per provider account).
  * A p-queue caps concurrency and requests per interval; on top of it the Scheduler retries transient
  * failures with exponential backoff and full jitter, honours Retry-After, pauses the WHOLE queue on a
- * 429/503, and paces requests at an adaptive rate (see scheduler/pacer.ts) so a rate limit it was never
- * told about is found from the 429s and then respected.
+ * 429/503 that is about the rate (it names its wait, or such answers come denser than random ones),
+ * and paces requests at an adaptive rate (see scheduler/pacer.ts) so a rate limit it was never told
+ * about is found from the 429s and then respected. Random 429/503s (a flaky proxy) are retried one
+ * by one with backoff and leave the pace alone.
  */
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
@@ -89,7 +91,7 @@ export interface SchedulerStats {
   requests: number;
   /** Attempts after the first one of a call. */
   retries: number;
-  /** Attempts answered 429/503 (or EAGAIN from the adapter). */
+  /** Attempts answered 429/503 (or EAGAIN from the adapter), whether judged a rate signal or random. */
   throttled: number;
   /**
    * Calls that failed: retries ran out, a one-shot body could not be resent, or an unexpected error.
@@ -121,6 +123,7 @@ export interface SchedulerEvents {
   request: [{ label: string; attempt: number }];
   response: [{ label: string; attempt: number; ok: boolean; status?: number; ms: number }];
   retry: [{ label: string; attempt: number; delayMs: number; reason: string; status?: number }];
+  /** A 429/503 judged a rate signal (it named its wait, or such answers track our rate): the queue pauses. */
   throttle: [{ label: string; status?: number; delayMs: number; retryAfterMs?: number; rate: number | null }];
   pause: [{ ms: number }];
   resume: [];
@@ -341,11 +344,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       let delayMs: number | undefined;
       if (kind === 'throttle') {
         this.#counts.throttled++;
-        this.#pacer.onThrottled(startedAt);
-        // Pause before this task frees its slot, or p-queue would start the next one first.
         const retryAfterMs = e instanceof VfsError ? e.retryAfterMs : undefined;
-        delayMs = this.#delayFor(n, retryAfterMs);
-        this.#throttle(label, status, Math.min(delayMs, this.#maxRetryAfterMs), retryAfterMs);
+        // Only a refusal that tracks our rate (or names its wait) slows everyone down; a random one
+        // (a flaky proxy) is retried alone after its own backoff, and the pace stands.
+        if (this.#pacer.onThrottled(startedAt, retryAfterMs !== undefined)) {
+          // Pause before this task frees its slot, or p-queue would start the next one first.
+          delayMs = this.#delayFor(n, retryAfterMs);
+          this.#throttle(label, status, Math.min(delayMs, this.#maxRetryAfterMs), retryAfterMs);
+        }
       } else if (kind === 'fatal' && e instanceof VfsError) {
         // The server answered (e.g. 404 mapped by the adapter): it accepted the request rate-wise.
         this.#pacer.onAccepted(startedAt);

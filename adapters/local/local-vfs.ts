@@ -1,9 +1,21 @@
 /**
  * LocalVfs: a directory of the local filesystem behind the Vfs contract. The CLI uses it so that
  * `cp` between local paths and remotes is one Vfs-to-Vfs copy; it also passes the contract suite.
+ *
+ * Symbolic links (issue 16 #8): by default none is followed, wherever it points, and links do not
+ * appear at all: a listing skips them, and a path through or onto one is ENOENT. Following a link
+ * that stays inside the root would be safe only with a realpath check per use, and a link can be
+ * swapped between that check and the open; "links are invisible" is simple, matches rclone's local
+ * backend without -L, and cannot leak. To make that hold against races too, every operation walks
+ * from the root one component at a time, opening each directory with O_NOFOLLOW|O_DIRECTORY relative
+ * to the one before (through /proc/self/fd/N, Linux's openat for Node), and acts on the last name
+ * relative to the directory it holds open: a link swapped in anywhere mid-operation is refused by the
+ * kernel, not by a check that might be stale. `followSymlinks: true` (the CLI's -L/--copy-links) is
+ * the old behaviour: plain paths, every link followed, even out of the root.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { cp, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, utimes } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { cp, lstat, lutimes, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, utimes } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -17,8 +29,26 @@ import type {
 } from '../../src/vfs.js';
 
 export interface LocalVfsOptions {
-  /** The local directory that is "/" of this Vfs (default: the filesystem root). */
+  /** The local directory that is "/" of this Vfs (default: the filesystem root). Links in it are the caller's. */
   root?: string;
+  /**
+   * Follow symbolic links below the root, wherever they point (default false: links are neither
+   * followed nor listed, see the header). Like rclone's -L/--copy-links: only for trees you trust.
+   */
+  followSymlinks?: boolean;
+}
+
+const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fsConstants;
+
+/**
+ * Where one Vfs path lives on disk: `path` is what to hand to fs calls (its last component relative
+ * to a held directory when links are not followed), `close` releases what was held.
+ */
+interface Place {
+  path: string;
+  /** The held parent directory's path (for temp files beside the target). */
+  dir: string;
+  close(): Promise<void>;
 }
 
 export class LocalVfs implements Vfs {
@@ -35,36 +65,92 @@ export class LocalVfs implements Vfs {
     readOnly: false,
   };
   private readonly root: string;
+  private readonly follow: boolean;
 
   constructor(options: LocalVfsOptions = {}) {
     this.root = options.root ?? '/';
+    this.follow = options.followSymlinks ?? false;
+    // The race-free walk needs Linux's /proc/self/fd (Node has no openat): say so rather than fail oddly.
+    if (!this.follow && !existsSync('/proc/self/fd')) {
+      throw new VfsError('ENOTSUP', 'LocalVfs: refusing symbolic links safely needs /proc/self/fd (Linux); pass followSymlinks: true to follow them all', {});
+    }
   }
 
   private real(p: string): string {
     return p === '/' ? this.root : join(this.root, p);
   }
 
+  /**
+   * Hold directory `dir` (a Vfs path) open, reached from the root without following any link: each
+   * component is opened O_NOFOLLOW|O_DIRECTORY relative to the previous one. A link anywhere on the
+   * way is ENOENT (invisible, like in listings); a file on the way ENOTDIR.
+   */
+  private async openDir(dir: string): Promise<FileHandle> {
+    let handle = await open(this.root, O_RDONLY | O_DIRECTORY);
+    for (const name of dir.split('/').filter(Boolean)) {
+      try {
+        const next = await open(`/proc/self/fd/${handle.fd}/${name}`, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        await handle.close();
+        handle = next;
+      } catch (e) {
+        // With O_DIRECTORY, Linux says ENOTDIR (not ELOOP) for a link: tell a link from a file.
+        const code = (e as NodeJS.ErrnoException).code;
+        const link = code === 'ELOOP' || (code === 'ENOTDIR' && (await lstat(`/proc/self/fd/${handle.fd}/${name}`).catch(() => undefined))?.isSymbolicLink());
+        await handle.close();
+        throw link ? linkError(dir) : e;
+      }
+    }
+    return handle;
+  }
+
+  /** Where `p` lives: its parent held open (see openDir) and its name relative to it. */
+  private async place(p: string): Promise<Place> {
+    if (this.follow) return { path: this.real(p), dir: this.real(parentPath(p)), close: async () => undefined };
+    if (p === '/') {
+      const handle = await this.openDir('/');
+      // "/." : the held directory itself (the bare /proc/self/fd/N is a link, which lstat would see).
+      return { path: `/proc/self/fd/${handle.fd}/.`, dir: `/proc/self/fd/${handle.fd}`, close: () => handle.close() };
+    }
+    const handle = await this.openDir(parentPath(p));
+    const dir = `/proc/self/fd/${handle.fd}`;
+    return { path: `${dir}/${baseName(p)}`, dir, close: () => handle.close() };
+  }
+
+  /** Run `fn` with `p`'s place, releasing it afterwards. */
+  private async at<T>(p: string, fn: (place: Place) => Promise<T>): Promise<T> {
+    const place = await this.place(p);
+    try {
+      return await fn(place);
+    } finally {
+      await place.close();
+    }
+  }
+
+  /** stat that follows links only when asked to: a link (not followed) is ENOENT. */
+  private async statAt(path: string, vfsPath: string): Promise<Stats> {
+    if (this.follow) return stat(path);
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) throw linkError(vfsPath);
+    return info;
+  }
+
   async stat(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
-    return this.wrap('stat', p, async () => toEntry(p, await stat(this.real(p))));
+    return this.wrap('stat', p, () => this.at(p, async (at) => toEntry(p, await this.statAt(at.path, p))));
   }
 
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
     return this.wrap('list', p, async () => {
-      const names = await readdir(this.real(p));
-      const entries: Entry[] = [];
-      for (const name of names) {
-        const child = joinPath(p, name);
-        try {
-          entries.push(toEntry(child, await stat(this.real(child))));
-        } catch {
-          // Vanished between readdir and stat, or a dangling symlink: not listable.
-        }
+      if (this.follow) return this.listAt(p, this.real(p));
+      const handle = await this.openDir(p);
+      try {
+        return await this.listAt(p, `/proc/self/fd/${handle.fd}`);
+      } finally {
+        await handle.close();
       }
-      return entries;
     });
   }
 
@@ -73,7 +159,14 @@ export class LocalVfs implements Vfs {
     throwIfAborted(options.signal, { path: p });
     const { offset = 0, length } = options;
     return this.wrap('read', p, async () => {
-      const handle = await open(this.real(p), 'r');
+      const handle = await this.at(p, async (at) => {
+        try {
+          // O_NOFOLLOW: a link swapped in for the file after any check is refused by the kernel.
+          return await open(at.path, this.follow ? O_RDONLY : O_RDONLY | O_NOFOLLOW);
+        } catch (e) {
+          throw (e as NodeJS.ErrnoException).code === 'ELOOP' ? linkError(p) : e;
+        }
+      });
       const info = await handle.stat();
       if (info.isDirectory()) {
         await handle.close();
@@ -92,30 +185,33 @@ export class LocalVfs implements Vfs {
   async setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
-    return this.wrap('setMtime', p, async () => {
-      const real = this.real(p);
-      await utimes(real, (await stat(real)).atime, mtime);
-      return toEntry(p, await stat(real));
-    });
+    return this.wrap('setMtime', p, () => this.at(p, async (at) => {
+      const info = await this.statAt(at.path, p);
+      // lutimes: a link swapped in after the check gets the time itself; its target is never touched.
+      await (this.follow ? utimes : lutimes)(at.path, info.atime, mtime);
+      return toEntry(p, await this.statAt(at.path, p));
+    }));
   }
 
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw new VfsError('EISDIR', 'write "/": is a directory', { path: p });
-    const target = this.real(p);
-    return this.wrap('write', p, async () => {
-      const parent = await stat(this.real(parentPath(p)));
+    return this.wrap('write', p, () => this.at(p, async (at) => {
+      const target = at.path;
+      const parent = await stat(at.dir);
       if (!parent.isDirectory()) throw new VfsError('ENOTDIR', `write ${JSON.stringify(p)}: parent is not a directory`, { path: p });
-      const existing = await stat(target).catch(() => undefined);
+      // A link at the name (not followed) counts as absent: the rename below replaces the link itself.
+      const existing = await this.statAt(target, p).catch(() => undefined);
       if (existing?.isDirectory()) throw new VfsError('EISDIR', `write ${JSON.stringify(p)}: is a directory`, { path: p });
       if (existing && options.overwrite === false) throw new VfsError('EEXIST', `write ${JSON.stringify(p)}: already exists`, { path: p });
-      // Write beside the target and rename over it: a failed write never replaces a good file.
-      const temp = join(this.real(parentPath(p)), `.${baseName(p).slice(0, 200)}.cloudmount-${randomBytes(4).toString('hex')}.part`);
+      // Write beside the target and rename over it: a failed write never replaces a good file. 'wx'
+      // (O_EXCL) never follows a link at the temp name either.
+      const temp = join(at.dir, `.${baseName(p).slice(0, 200)}.cloudmount-${randomBytes(4).toString('hex')}.part`);
       try {
         await pipeline(readableFrom(iterateBytes(data)), createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
         if (options.mtime) await utimes(temp, options.mtime, options.mtime);
-        if (options.overwrite === false && (await stat(target).catch(() => undefined))) {
+        if (options.overwrite === false && (await lstat(target).catch(() => undefined))) {
           throw new VfsError('EEXIST', `write ${JSON.stringify(p)}: already exists`, { path: p });
         }
         await rename(temp, target);
@@ -123,16 +219,18 @@ export class LocalVfs implements Vfs {
         await unlink(temp).catch(() => undefined);
         throw e;
       }
-      return toEntry(p, await stat(target));
-    });
+      return toEntry(p, await this.statAt(target, p));
+    }));
   }
 
   async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     return this.wrap('mkdir', p, async () => {
-      await mkdir(this.real(p));
-      return toEntry(p, await stat(this.real(p)));
+      return this.at(p, async (at) => {
+        await mkdir(at.path);
+        return toEntry(p, await this.statAt(at.path, p));
+      });
     });
   }
 
@@ -141,10 +239,13 @@ export class LocalVfs implements Vfs {
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw new VfsError('EBUSY', 'remove "/": cannot remove the root', { path: p });
     await this.wrap('remove', p, async () => {
-      const info = await lstat(this.real(p));
-      if (!info.isDirectory()) await unlink(this.real(p));
-      else if (options.recursive) await rm(this.real(p), { recursive: true });
-      else await rmdir(this.real(p));
+      await this.at(p, async (at) => {
+        // A link (not followed) is invisible, so not removable either; rm never follows links inside.
+        const info = this.follow ? await lstat(at.path) : await this.statAt(at.path, p);
+        if (!info.isDirectory()) await unlink(at.path);
+        else if (options.recursive) await rm(at.path, { recursive: true });
+        else await rmdir(at.path);
+      });
     });
   }
 
@@ -152,9 +253,11 @@ export class LocalVfs implements Vfs {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
     throwIfAborted(options.signal, { path: src });
     return this.wrap('rename', src, async () => {
-      await this.checkMove(src, dst, options);
-      if (src !== dst) await rename(this.real(src), this.real(dst));
-      return toEntry(dst, await stat(this.real(dst)));
+      return this.at(src, (from) => this.at(dst, async (to) => {
+        await this.checkMove(src, dst, from.path, to, options);
+        if (src !== dst) await rename(from.path, to.path);
+        return toEntry(dst, await this.statAt(to.path, dst));
+      }));
     });
   }
 
@@ -163,10 +266,13 @@ export class LocalVfs implements Vfs {
     throwIfAborted(options.signal, { path: src });
     if (src === dst) throw new VfsError('EINVAL', 'copy: source and destination are the same', { path: src });
     return this.wrap('copy', src, async () => {
-      const replaced = await this.checkMove(src, dst, options);
-      if (replaced?.isDirectory()) await rmdir(this.real(dst));
-      await cp(this.real(src), this.real(dst), { recursive: true, force: true, errorOnExist: false, preserveTimestamps: true });
-      return toEntry(dst, await stat(this.real(dst)));
+      return this.at(src, (from) => this.at(dst, async (to) => {
+        const replaced = await this.checkMove(src, dst, from.path, to, options);
+        if (replaced?.isDirectory()) await rmdir(to.path);
+        // cp copies links inside a tree as links (never their targets); not followed, they stay invisible.
+        await cp(from.path, to.path, { recursive: true, force: true, errorOnExist: false, preserveTimestamps: true, verbatimSymlinks: true });
+        return toEntry(dst, await this.statAt(to.path, dst));
+      }));
     });
   }
 
@@ -179,22 +285,38 @@ export class LocalVfs implements Vfs {
   }
 
   /** The checks rename(2) and cp do not make the way the contract wants. Returns the replaced target's stats. */
-  private async checkMove(src: string, dst: string, options: MoveOptions): Promise<Stats | undefined> {
+  private async checkMove(src: string, dst: string, from: string, to: Place, options: MoveOptions): Promise<Stats | undefined> {
     if (src === '/' || dst === '/') throw new VfsError('EBUSY', 'cannot move, copy or replace the root', { path: src });
-    const source = await stat(this.real(src));
+    const source = await this.statAt(from, src);
     const conflict = moveConflict(src, dst);
     if (conflict) throw new VfsError('EINVAL', conflict, { path: dst });
-    await stat(this.real(parentPath(dst)));
-    const target = src === dst ? undefined : await stat(this.real(dst)).catch(() => undefined);
+    await stat(to.dir);
+    // A link at the destination (not followed) counts as absent, as in write.
+    const target = src === dst ? undefined : await this.statAt(to.path, dst).catch(() => undefined);
     if (target) {
       if (!options.overwrite) throw new VfsError('EEXIST', `${JSON.stringify(dst)}: destination exists`, { path: dst });
       if (source.isFile() && target.isDirectory()) throw new VfsError('EISDIR', 'destination is a directory', { path: dst });
       if (source.isDirectory() && !target.isDirectory()) throw new VfsError('ENOTDIR', 'destination is not a directory', { path: dst });
-      if (target.isDirectory() && (await readdir(this.real(dst))).length > 0) {
+      if (target.isDirectory() && (await readdir(to.path)).length > 0) {
         throw new VfsError('ENOTEMPTY', 'destination directory not empty', { path: dst });
       }
     }
     return target;
+  }
+
+  /** The entries of the directory at `real`; links are skipped unless followed (then dangling ones are). */
+  private async listAt(p: string, real: string): Promise<Entry[]> {
+    const names = await readdir(real);
+    const entries: Entry[] = [];
+    for (const name of names) {
+      const child = joinPath(p, name);
+      try {
+        entries.push(toEntry(child, await this.statAt(`${real}/${name}`, child)));
+      } catch {
+        // Vanished between readdir and stat, a link not followed, or a dangling one: not listable.
+      }
+    }
+    return entries;
   }
 
   private async wrap<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
@@ -219,4 +341,9 @@ function toEntry(path: string, s: Stats): Entry {
   };
   if (!isDir) entry.etag = `${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}`;
   return entry;
+}
+
+/** A symbolic link not followed: invisible, as if absent. */
+function linkError(path: string): VfsError {
+  return new VfsError('ENOENT', `${JSON.stringify(path)}: no such file (symbolic links are not followed; see followSymlinks)`, { path });
 }

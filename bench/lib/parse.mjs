@@ -94,11 +94,17 @@ export function parseFuse(text, sizes) {
 
 /** bench/scheduler/run.mjs: console.table rows → { scenario: { column: value } }. */
 export function parseConsoleTable(text) {
-  const rows = text.split('\n').filter((l) => l.startsWith('│'));
-  if (rows.length < 2) return [];
+  // Several tables in one output: each starts with a '┌' line and its first '│' row is its header.
   const cells = (l) => l.split('│').slice(1, -1).map((c) => c.trim().replace(/^'(.*)'$/, '$1'));
-  const header = cells(rows[0]);
-  return rows.slice(1).map((r) => Object.fromEntries(cells(r).map((c, i) => [header[i], c])));
+  const out = [];
+  let header;
+  for (const l of text.split('\n')) {
+    if (l.startsWith('┌')) header = undefined;
+    if (!l.startsWith('│')) continue;
+    if (!header) header = cells(l);
+    else out.push(Object.fromEntries(cells(l).map((c, i) => [header[i], c])));
+  }
+  return out;
 }
 
 /** Scheduler figures: goodput ÷ R, share of 429s, errors surfaced, per scenario. */
@@ -106,7 +112,17 @@ export function parseScheduler(text, { rate, callers }) {
   const out = [];
   for (const row of parseConsoleTable(text)) {
     const scenario = row.scenario;
-    if (!scenario || row['goodput/R'] === undefined) continue;
+    if (scenario && row['vs fault-free'] !== undefined && row['vs fault-free'] !== '') {
+      // Issue 16: a flaky provider (random faults, no limit) against the same server fault-free, same run.
+      const where = `flaky provider (${scenario}, no limit, ${callers} users)`;
+      const ratio = Number(row['vs fault-free']);
+      const failed = Number(row['failed calls']);
+      out.push({ figure: `${where}: goodput vs fault-free`, cloudmount: `${row['goodput/s']} req/s`, alternative: `${num(Number(row['goodput/s']) / ratio, 1)} req/s (fault-free)`, ratio, target: '≥ 0.8×', met: judge(ratio, '>=', 0.8),
+        note: `${row['fault %']} % of requests faulted, ${row['queue pauses']} queue pauses, final rate ${row['final rate/s']}` });
+      out.push({ figure: `${where}: errors surfaced to users`, cloudmount: `${failed}`, alternative: '—', ratio: null, target: '= 0', met: judge(failed, '<=', 0) });
+      continue;
+    }
+    if (!scenario || row['goodput/R'] === undefined || row['goodput/R'] === '') continue;
     const where = `throttled provider (token bucket ${rate} req/s, ${callers} users, ${scenario})`;
     const goodput = Number(row['goodput/R']);
     const share = Number(row['throttled %']);

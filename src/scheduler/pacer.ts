@@ -16,6 +16,25 @@
  *   again. Per request rather than per second: a probe cycle then costs the same one or two 429s out
  *   of the same number of requests whatever the limit. It only grows while the pace holds callers back.
  * - only one cut per round: requests sent before the last cut were already too fast.
+ *
+ * Not every 429/503 is about the rate: a flaky proxy refuses a share of requests at any pace. Cutting
+ * on each of those drives the pace down to nothing (a 10 % fault rate took a copy from 6 s to 330 s).
+ * A throttle without Retry-After counts as a rate signal only when it is unlikely as chance, given the
+ * background share p of random refusals (learnt from earlier answers, prior PRIOR_SHARE):
+ * - a run of consecutive refusals that random ones would make with odds below RUN_ODDS (6 in a row
+ *   at p = 10 %): once we outrun a token bucket it refuses nearly everything, in runs;
+ * - or more refusals among the last RECENT answers than p explains by Z standard deviations (a
+ *   one-sided binomial test; Z_UNPACED while unpaced, where a false alarm would cost the most). At
+ *   the probe edge of a found limit that is 2 refusals in 50 where none were usual; random refusals
+ *   stay near p whatever the pace;
+ * - or, while a learnt pace is rising (towards a limit not yet measured, or probing above one found
+ *   earlier), any refusal if at most QUIET of the answers at known-good paces were random refusals
+ *   (a quiet provider: the plain one-refusal-one-cut law).
+ * Only answers that left the recent window feed p, only throttles judged noise count as refusals in
+ * it, and only answers given at a pace known to be fine (unpaced, at the given cap, or below a limit
+ * found earlier): so neither a burst nor the probing at a found limit raises the bar it is judged by,
+ * and a share of refusals that rises with the pace is what makes a signal. Noise is retried by the caller with its
+ * own backoff; the pace and the rest of the queue are left alone.
  */
 
 /** A request waiting for its turn. */
@@ -64,6 +83,28 @@ const PROBE_PER_REQUEST = 0.0002;
 /** … doubling every this many accepted requests without a throttle, at most this many times. */
 const PROBE_DOUBLING_REQUESTS = 400;
 const PROBE_MAX_DOUBLINGS = 6;
+/** Answers (accepted or throttled) in the window a paced throttle's density is judged over. */
+const RECENT = 50;
+/** How many standard deviations above the background share make a rate signal (paced; unpaced). */
+const Z = 4;
+const Z_UNPACED = 6;
+/** Odds of a run of random refusals below which the run is a rate signal (unpaced). */
+const RUN_ODDS = 1e-6;
+/** Prior background share of random refusals, worth PRIOR_WEIGHT answers. */
+const PRIOR_SHARE = 0.1;
+const PRIOR_WEIGHT = 10;
+/** Refusing more than this share at random is no longer "noise": judge as if it were this. */
+const MAX_NOISE = 0.5;
+/** At most this share of random refusals at known-good paces, and a refusal while raising the pace is a signal. */
+const QUIET = 0.01;
+/** The background share forgets: counts halve beyond this many answers. */
+const NOISE_MEMORY = 2000;
+
+/** An answer in the recent window: accepted, throttled as noise, or throttled as a rate signal. */
+const Answer = { Accepted: 0, Noise: 1, Signal: 2 } as const;
+type Answer = (typeof Answer)[keyof typeof Answer];
+/** Added to an Answer given while a learnt pace held us back: it does not feed the background share. */
+const PACED = 4;
 
 /** A pacer: spaces request starts, holds them during pauses, adapts the rate to throttling. */
 export class Pacer {
@@ -97,6 +138,13 @@ export class Pacer {
   #floorAt = 0;
   /** Start times of accepted requests sent in the last WINDOW_MS, oldest first. */
   #accepted: number[] = [];
+  /** The last RECENT answers (Answer, plus PACED), how many of them were throttled, and the current run of throttles. */
+  #recent: number[] = [];
+  #recentThrottled = 0;
+  #run = 0;
+  /** Answers older than the recent window, and the throttles among them judged noise (halved now and then). */
+  #answers = 0;
+  #noise = 0;
   /** Told when the rate changes. */
   onRateChange?: (rate: number, reason: 'throttle' | 'recover') => void;
 
@@ -215,6 +263,7 @@ export class Pacer {
   /** A request that started at `startedAt` was accepted by the server: maybe raise the rate. */
   onAccepted(startedAt: number): void {
     const now = this.#now();
+    this.#record(Answer.Accepted);
     // Counted by when it was sent: arrival order at the server, unlike our (jittery) receive times.
     this.#insertAccepted(startedAt);
     if (startedAt >= this.#lastCutAt) this.#acceptedSinceCut++;
@@ -241,12 +290,29 @@ export class Pacer {
     }
   }
 
-  /** A request that started at `startedAt` was throttled (429/503). Lowers the rate once per round. */
-  onThrottled(startedAt: number): void {
-    if (!this.adaptive) return;
+  /**
+   * A request that started at `startedAt` was throttled (429/503). Returns whether that is a rate
+   * signal (the caller then holds every request for a while) or noise (the caller retries just this
+   * request, after its own backoff). A rate signal lowers the rate, once per round. `retryAfter`: the
+   * server said how long to wait, which is always a rate signal.
+   */
+  onThrottled(startedAt: number, retryAfter = false): boolean {
+    const signal = retryAfter || this.#unlikelyByChance();
+    if (signal) {
+      // The refusals just before this one were its start, not noise: unpaced, all those in the window
+      // (the first outrun of a limit); paced, only the run (further back they may well be random, and
+      // the background share must keep counting those or it would sink and make every refusal a signal).
+      const unpaced = !Number.isFinite(this.rate);
+      for (let i = this.#recent.length - 1; i >= 0 && (unpaced || this.#recent[i]! % PACED !== Answer.Accepted); i--) {
+        if (this.#recent[i]! % PACED === Answer.Noise) this.#recent[i]! += Answer.Signal - Answer.Noise;
+      }
+    }
+    this.#record(signal ? Answer.Signal : Answer.Noise);
+    if (!signal) return false;
+    if (!this.adaptive) return true;
     const now = this.#now();
     // Requests sent before our last cut were sent too fast already; one cut per round is enough.
-    if (startedAt < this.#lastCutAt) return;
+    if (startedAt < this.#lastCutAt) return true;
     this.#trim(now);
     const previousCut = this.#lastCutAt;
     this.#lastCutAt = now;
@@ -265,7 +331,7 @@ export class Pacer {
     if (seconds < MIN_WINDOW_S || accepted === 0) {
       // Too short a look to estimate (or nothing got through): cut, and let the next round measure.
       if (!Number.isFinite(this.rate)) {
-        if (accepted === 0) return; // unpaced and nothing to go by: the pause must do
+        if (accepted === 0) return true; // unpaced and nothing to go by: the pause must do
         next = (accepted / Math.max(seconds, 0.001)) * FIRST_CUT;
       } else next = this.rate * CUT;
       this.#acceptedSinceCut = 0;
@@ -292,6 +358,56 @@ export class Pacer {
     next = Math.max(next, floor);
     this.rate = Math.max(this.minRate, Math.min(this.maxRate, next));
     this.onRateChange?.(this.rate, 'throttle');
+    return true;
+  }
+
+  /** Background share of random refusals: throttles judged noise over answers, with the prior. */
+  get noiseShare(): number {
+    return (this.#noise + PRIOR_SHARE * PRIOR_WEIGHT) / (this.#answers + PRIOR_WEIGHT);
+  }
+
+  /** Would one more throttle now be unlikely as a random refusal (see the header)? */
+  #unlikelyByChance(): boolean {
+    const p = Math.min(MAX_NOISE, this.noiseShare);
+    const run = this.#run + 1;
+    if (run >= Math.max(2, Math.ceil(Math.log(RUN_ODDS) / Math.log(p)))) return true;
+    // Paced and raising the pace (towards a limit not measured yet, or probing above one found earlier)
+    // where no random refusals were seen at known-good paces: the refusal is the answer to our rising
+    // pace (a provider that also refuses at random is judged by the tests below instead).
+    const raising = Number.isFinite(this.rate) && (!Number.isFinite(this.limit) || this.#probing());
+    if (raising && this.adaptive && this.#noise <= QUIET * this.#answers) return true;
+    const full = this.#recent.length >= RECENT;
+    const n = full ? RECENT : this.#recent.length + 1;
+    const k = this.#recentThrottled + 1 - (full && this.#recent[0]! % PACED !== Answer.Accepted ? 1 : 0);
+    const z = Number.isFinite(this.rate) ? Z : Z_UNPACED;
+    return k > n * p + z * Math.sqrt(n * p * (1 - p));
+  }
+
+  /** Is the pace at or above the limit found earlier (the region where the rate probes upwards)? */
+  #probing(): boolean {
+    return Number.isFinite(this.limit) && this.rate >= this.limit * SETTLE * 0.97;
+  }
+
+  /** Remember one answer; the one leaving the recent window goes into the background share. */
+  #record(answer: Answer): void {
+    // Learn the background only where the pace is known to be fine: unpaced (or at the given cap), or
+    // below the limit found earlier; never while probing at that limit, nor before one was measured.
+    const learn = this.rate >= this.maxRate || !this.#probing();
+    this.#recent.push(learn ? answer : answer + PACED);
+    if (answer === Answer.Accepted) this.#run = 0;
+    else {
+      this.#recentThrottled++;
+      this.#run++;
+    }
+    if (this.#recent.length <= RECENT) return;
+    const old = this.#recent.shift()!;
+    if (old % PACED !== Answer.Accepted) this.#recentThrottled--;
+    if (old >= PACED) return;
+    if (old === Answer.Noise) this.#noise++;
+    if (++this.#answers > NOISE_MEMORY) {
+      this.#answers /= 2;
+      this.#noise /= 2;
+    }
   }
 
   /** Milliseconds paused between `from` and `to`. */

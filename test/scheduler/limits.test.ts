@@ -108,27 +108,8 @@ describe('Scheduler limits', () => {
     expect(s.stats()).toMatchObject({ requests: 21, retries: 1, throttled: 1, failures: 0, paused: false });
   });
 
-  it('a 503 without Retry-After pauses the queue for the computed backoff', async () => {
-    let throttledAt = 0;
-    server = await startServer(async (_req, res, seen, i) => {
-      if (i === 0) {
-        throttledAt = seen.at;
-        json(res, 503, { message: 'capacity issue' });
-        return;
-      }
-      await sleep(10);
-      json(res, 200, { ok: true });
-    });
-    // random → 0.999…: the first backoff is ~400 ms (full jitter over [0, 400]).
-    const s = new Scheduler({ concurrency: 2, baseDelayMs: 400, random: () => 0.999 });
-    const pauses: number[] = [];
-    s.on('pause', ({ ms }) => pauses.push(ms));
-    await Promise.all(Array.from({ length: 8 }, (_, i) => s.request(`${server!.url}/c/${i}`, {}, text)));
-    expect(pauses).toEqual([400]);
-    const early = server.seen.filter((r) => r.at < throttledAt + 395);
-    expect(early.length).toBeLessThanOrEqual(2); // the 503 itself and at most one already in flight
-    expect(server.seen).toHaveLength(9);
-  });
+  // An isolated 503 without Retry-After no longer pauses the queue (it may be a flaky proxy, issue 16
+  // #17): see flaky.test.ts for that, and for refusals that track the rate, which still do.
 
   it('also pauses the queue when the adapter reports throttling itself (retryAfterMs)', async () => {
     server = await startServer((_req, res) => json(res, 200, { code: 0 }));

@@ -44,8 +44,8 @@ function simulate(rate: number, burst: number, seconds: number, seed = 1): SimRe
     } else {
       throttled++;
       t += 1;
-      pacer.onThrottled(sentAt);
-      pacer.pause(fullJitterDelay(1, 250, 20_000, random)); // what the Scheduler does on a 429
+      // What the Scheduler does on a 429: a rate signal holds every request; noise delays only its own retry.
+      if (pacer.onThrottled(sentAt)) pacer.pause(fullJitterDelay(1, 250, 20_000, random));
     }
   }
   return { settledGoodput: settledAccepted / (seconds / 2) / rate, throttledShare: throttled / requests, finalRate: pacer.rate };
@@ -60,7 +60,9 @@ describe('Pacer control law (virtual time)', () => {
     [500, 500],
     [500, 50],
   ])('finds an unannounced limit of %i/s (burst %i): ≥ 0.9 R settled, ≤ 1 %% throttled', (rate, burst) => {
-    const r = simulate(rate, burst, 120);
+    // Low limits run longer: not cutting on the first refusals (they might be random, see flaky.test.ts)
+    // costs a fixed handful of extra 429s while the limit is first found, whatever the limit.
+    const r = simulate(rate, burst, Math.max(120, 4800 / rate));
     expect(r.settledGoodput).toBeGreaterThanOrEqual(0.9);
     expect(r.settledGoodput).toBeLessThanOrEqual(1.01);
     expect(r.throttledShare).toBeLessThanOrEqual(0.01);
