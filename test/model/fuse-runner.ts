@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Model } from './model.js';
 import type { PosixCommand } from './posix-rules.js';
 import { notModelled, predictPosix } from './posix-rules.js';
-import { resolvePath } from './names.js';
+import { hasLookalike, resolveDest, resolvePath } from './names.js';
 
 const CHILD = fileURLToPath(new URL('./fs-child.mjs', import.meta.url));
 /** A single filesystem call that takes longer than this is a hung mount, not a slow one. */
@@ -97,8 +97,14 @@ async function killedWriter(path: string, half: number): Promise<{ opened: boole
  * Exploring past a defect already reproduced: `MODEL_SKIP=utimes,enospc,kill` leaves out commands
  * of that kind so a long run can find the next one. Never set in CI.
  */
-function skippedAsKnown(cmd: PosixCommand): boolean {
+function skippedAsKnown(model: Model, cmd: PosixCommand): boolean {
   const skip = new Set((process.env.MODEL_SKIP ?? '').split(',').filter(Boolean));
+  if (skip.has('lookalike') && 'p' in cmd) {
+    const paths = [resolvePath(model, cmd.p)];
+    if (cmd.op === 'rename') paths.push(resolveDest(model, cmd.dest, paths[0]!));
+    if (cmd.op === 'copy') paths.push(resolvePath(model, cmd.dest));
+    if (paths.some(hasLookalike)) return true;
+  }
   return (skip.has('utimes') && cmd.op === 'utimes') || (skip.has('enospc') && cmd.op === 'bigWrite') || (skip.has('kill') && cmd.op === 'killWriter');
 }
 
@@ -138,7 +144,7 @@ export async function runPosixSequence(target: FuseTarget, runDir: string, cmds:
         history.push(`(provider answers ${cmd.kind} to the next ${cmd.times} requests)`);
         continue;
       }
-      if (notModelled(model, cmd) || skippedAsKnown(cmd)) continue;
+      if (notModelled(model, cmd) || skippedAsKnown(model, cmd)) continue;
       let alternatives: Model[] = [model];
       if (cmd.op === 'killWriter') {
         const path = resolvePath(model, cmd.p);
@@ -192,6 +198,8 @@ export async function runPosixSequence(target: FuseTarget, runDir: string, cmds:
       }
     }
   } finally {
+    // A fault armed by the last command must not reach the next run.
+    await target.clearFaults?.();
     await child.call('rmrf', { path: runDir }).catch(() => undefined);
   }
 }

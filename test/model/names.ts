@@ -111,3 +111,6 @@ export const contentArb: fc.Arbitrary<Content> = fc.oneof(
 export function bytesOf(c: Content): Buffer {
   return typeof c === 'string' ? Buffer.from(c) : Buffer.alloc(c.n, c.fill);
 }
+
+/** Does `path` hold a full-width twin of a character Cloudreve forbids (issue 16 item 3)? */
+export const hasLookalike = (path: string): boolean => /[\uFF1F\uFF1A\uFF02]/.test(path);
