@@ -58,7 +58,7 @@ export class DavClient {
    * A PUT whose client dies mid-body: announce `full.length` bytes, send `sent` of them, then drop
    * the connection (what a killed writer leaves behind). Resolves once the socket is gone.
    */
-  abortedPut(path: string, full: Buffer, sent: number): Promise<void> {
+  abortedPut(path: string, full: Buffer, sent: number, opts: { keepOpen?: boolean } = {}): Promise<void> {
     return new Promise((resolve) => {
       const req = request({
         host: this.base.hostname, port: this.base.port, method: 'PUT', path: this.href(path),
@@ -70,7 +70,8 @@ export class DavClient {
         // The server may answer early (e.g. 4xx before reading the body): fine, that is no partial write.
         res.resume();
       });
-      req.write(full.subarray(0, sent), () => setImmediate(() => req.destroy()));
+      // keepOpen: resolve once the bytes are out and leave the request hanging (the caller kills the server).
+      req.write(full.subarray(0, sent), () => (opts.keepOpen ? resolve() : setImmediate(() => req.destroy())));
     });
   }
 

@@ -25,11 +25,13 @@ export type DavCommand =
   | { op: 'unlock'; which: number; onRoot: boolean; p: PathRef }
   | { op: 'proppatch'; p: PathRef; name: (typeof PROP_NAMES)[number]; value: string | null; token: boolean }
   | { op: 'fault'; kind: 500 | 503 | 429; times: number }
-  | { op: 'abortPut'; p: PathRef; size: number };
+  | { op: 'abortPut'; p: PathRef; size: number }
+  /** The share's process killed (-9) halfway through a PUT, then started again. */
+  | { op: 'killShare'; p: PathRef; size: number };
 
 const token = fc.boolean();
 
-export function davCommandArb(opts: { faults: boolean; kills: boolean }): fc.Arbitrary<DavCommand> {
+export function davCommandArb(opts: { faults: boolean; kills: boolean; shareKills?: boolean }): fc.Arbitrary<DavCommand> {
   const arbs: Array<fc.WeightedArbitrary<DavCommand>> = [
     { weight: 5, arbitrary: fc.record({ op: fc.constant('put' as const), p: pathRefArb, mode: fc.constantFrom('write' as const, 'write' as const, 'append' as const, 'truncate' as const), bytes: contentArb, cut: fc.nat(30), token }) },
     { weight: 3, arbitrary: fc.record({ op: fc.constant('mkcol' as const), p: pathRefArb, token }) },
@@ -41,6 +43,8 @@ export function davCommandArb(opts: { faults: boolean; kills: boolean }): fc.Arb
   ];
   if (opts.faults) arbs.push({ weight: 1, arbitrary: fc.record({ op: fc.constant('fault' as const), kind: fc.constantFrom(500 as const, 503 as const, 429 as const), times: fc.constantFrom(1, 2, 6) }) });
   if (opts.kills) arbs.push({ weight: 1, arbitrary: fc.record({ op: fc.constant('abortPut' as const), p: pathRefArb, size: fc.integer({ min: 2, max: 300_000 }) }) });
+  // Above Cloudreve's small-file threshold (256 KiB) so the PUT opens an upload session.
+  if (opts.shareKills) arbs.push({ weight: 2, arbitrary: fc.record({ op: fc.constant('killShare' as const), p: sourceRefArb, size: fc.integer({ min: 300_000, max: 2_000_000 }) }) });
   return fc.oneof(...arbs);
 }
 
@@ -70,7 +74,7 @@ function blocked(model: Model, path: string, opts: { tree?: boolean; membership?
 const LOCKINFO = `<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>model</D:owner></D:lockinfo>`;
 
 /** Predict one command's outcome on `model` (not changed until `apply`). */
-export function predict(model: Model, cmd: Exclude<DavCommand, { op: 'fault' | 'abortPut' }>): Prediction {
+export function predict(model: Model, cmd: Exclude<DavCommand, { op: 'fault' | 'abortPut' | 'killShare' }>): Prediction {
   const path = resolvePath(model, cmd.p);
   const node = model.get(path);
   const parent = model.get(parentOf(path));
@@ -209,7 +213,7 @@ function escapeXml(s: string): string {
  */
 export function skippedAsKnown(model: Model, cmd: DavCommand): boolean {
   const skip = new Set((process.env.MODEL_SKIP ?? '').split(',').filter(Boolean));
-  if (skip.size === 0 || cmd.op === 'fault' || cmd.op === 'abortPut') return false;
+  if (skip.size === 0 || cmd.op === 'fault' || cmd.op === 'abortPut' || cmd.op === 'killShare') return false;
   const path = resolvePath(model, cmd.p);
   if (skip.has('lock-null') && cmd.op === 'lock' && !model.get(path) && model.protecting(path, { membership: true }).length > 0) return true;
   if (skip.has('ancestor') && (cmd.op === 'move' || cmd.op === 'copy')) {
@@ -229,12 +233,32 @@ export function skippedAsKnown(model: Model, cmd: DavCommand): boolean {
  * random commands. Without the prelude, sequences of 15 rarely reach the depth where moves onto
  * ancestors and locks on parents matter.
  */
-export function davSequenceArb(opts: { faults: boolean; kills: boolean }, maxCommands: number): fc.Arbitrary<DavCommand[]> {
-  const build = fc.oneof(
+const preludeArb: fc.Arbitrary<DavCommand[]> = fc.array(
+  fc.oneof(
     fc.record({ op: fc.constant('mkcol' as const), p: fc.record({ kind: fc.constant('child' as const), idx: fc.constantFrom(0, 0, 1), name: nameArb }), token: fc.constant(false) }),
     fc.record({ op: fc.constant('put' as const), p: fc.record({ kind: fc.constant('child' as const), idx: fc.constantFrom(0, 1), name: nameArb }), mode: fc.constant('write' as const), bytes: contentArb, cut: fc.constant(0), token: fc.constant(false) }),
+  ),
+  { minLength: 0, maxLength: 5 },
+);
+
+export function davSequenceArb(opts: { faults: boolean; kills: boolean; shareKills?: boolean }, maxCommands: number): fc.Arbitrary<DavCommand[]> {
+  return fc
+    .tuple(preludeArb, fc.array(davCommandArb(opts), { minLength: 1, maxLength: maxCommands, size: 'max' }))
+    .map(([prelude, rest]) => [...prelude, ...rest]);
+}
+
+/**
+ * Sequences for the killed-share target: each run starts a process, so they are short and about
+ * what a kill can break (the name being uploaded, and what happens to it next).
+ */
+export function killSequenceArb(maxCommands: number): fc.Arbitrary<DavCommand[]> {
+  const cmd: fc.Arbitrary<DavCommand> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('killShare' as const), p: sourceRefArb, size: fc.integer({ min: 300_000, max: 2_000_000 }) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('put' as const), p: sourceRefArb, mode: fc.constant('write' as const), bytes: contentArb, cut: fc.constant(0), token: fc.constant(false) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), p: sourceRefArb, token: fc.constant(false) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('move' as const, 'copy' as const), p: sourceRefArb, dest: destRefArb, overwrite: fc.boolean(), token: fc.constant(false) }) },
   );
   return fc
-    .tuple(fc.array(build, { minLength: 0, maxLength: 5 }), fc.array(davCommandArb(opts), { minLength: 1, maxLength: maxCommands, size: 'max' }))
-    .map(([prelude, rest]) => [...prelude, ...rest]);
+    .tuple(preludeArb, fc.array(cmd, { minLength: 1, maxLength: maxCommands, size: 'max' }))
+    .map(([prelude, rest]) => [...prelude.slice(0, 3), ...rest]);
 }

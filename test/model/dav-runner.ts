@@ -10,6 +10,10 @@ import { MemoryVfs } from '../../adapters/memory/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import type { Vfs } from '../../src/vfs.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCli } from '../cli/run-cli.js';
 import { DavClient } from './dav-client.js';
 import type { DavCommand, Prediction } from './dav-rules.js';
 import { predict, skippedAsKnown } from './dav-rules.js';
@@ -19,6 +23,11 @@ import { resolvePath } from './names.js';
 /** A fresh share over some Vfs, with optional provider fault knobs. */
 export interface DavTarget {
   url: string;
+  /**
+   * Kill -9 the share's process while `send` is mid-request, start it again and return its new
+   * URL (only when the share runs in its own process). Locks and dead properties die with it.
+   */
+  killDuring?(send: () => Promise<void>): Promise<string>;
   /** Make the next `times` provider requests fail with `kind`. */
   fault?(kind: 500 | 503 | 429, times: number): void;
   /** Drop whatever injected faults are left. */
@@ -26,7 +35,7 @@ export interface DavTarget {
   close(): Promise<void>;
 }
 
-export type TargetName = 'memory' | 'cloudreve' | 'couchdrop';
+export type TargetName = 'memory' | 'cloudreve' | 'couchdrop' | 'cloudreve-process';
 
 /** Fast retries: the real backoff only makes the runs slow; a seeded jitter keeps them repeatable. */
 const scheduler = () => ({ baseDelayMs: 2, maxDelayMs: 20, maxAttempts: 3, adaptive: false, random: seededRandom(7) });
@@ -36,6 +45,7 @@ export async function startTarget(name: TargetName): Promise<DavTarget> {
   let fault: DavTarget['fault'];
   let clearFaults: DavTarget['clearFaults'];
   let closeBackend: () => Promise<void>;
+  if (name === 'cloudreve-process') return startProcessTarget();
   if (name === 'memory') {
     vfs = new MemoryVfs();
     closeBackend = async () => undefined;
@@ -80,6 +90,38 @@ export async function startTarget(name: TargetName): Promise<DavTarget> {
   };
 }
 
+/**
+ * The share as a user runs it: `cloudmount serve webdav` (dist/) in its own process over the
+ * Cloudreve emulator running here, so the process can be killed mid-upload and started again.
+ */
+async function startProcessTarget(): Promise<DavTarget> {
+  const emu = await startCloudreveEmulator({});
+  const env = { CLOUDREVE_URL: emu.url, CLOUDREVE_EMAIL: emu.email, CLOUDREVE_PASSWORD: emu.password };
+  const spool = await mkdtemp(join(tmpdir(), 'cloudmount-model-dav-'));
+  const start = () => startCli(['serve', 'webdav', 'cloudreve:/', '--addr', '127.0.0.1:0', '--spool-dir', spool], /over WebDAV at (http\S+)/, env);
+  let share = await start();
+  const urlOf = (s: typeof share) => s.match[1]!.replace(/\/?$/, '/');
+  return {
+    url: urlOf(share),
+    async killDuring(send) {
+      const exited = new Promise((r) => share.child.once('exit', r));
+      const sessions = emu.requests('PUT /file/upload').length;
+      await send();
+      // Kill once the upload session exists (the moment that matters); a PUT refused early opens none.
+      for (let i = 0; i < 250 && emu.requests('PUT /file/upload').length === sessions; i++) await new Promise((r) => setTimeout(r, 20));
+      share.child.kill('SIGKILL');
+      await exited;
+      share = await start();
+      return urlOf(share);
+    },
+    async close() {
+      await share.stop();
+      await emu.close();
+      await rm(spool, { recursive: true, force: true });
+    },
+  };
+}
+
 function diff(want: string[], got: string[]): string {
   const w = new Set(want);
   const g = new Set(got);
@@ -91,7 +133,7 @@ function diff(want: string[], got: string[]): string {
 /** Apply `cmds` to a fresh target and to the model; throws at the first disagreement. */
 export async function runDavSequence(name: TargetName, cmds: DavCommand[]): Promise<void> {
   const target = await startTarget(name);
-  const dav = new DavClient(target.url);
+  let dav = new DavClient(target.url);
   const model = new Model();
   const history: string[] = [];
   const fail = (msg: string): never => {
@@ -109,7 +151,19 @@ export async function runDavSequence(name: TargetName, cmds: DavCommand[]): Prom
       }
       if (skippedAsKnown(model, cmd)) continue;
       let alternatives: Model[] = [model];
-      if (cmd.op === 'abortPut') {
+      if (cmd.op === 'killShare') {
+        if (!target.killDuring) continue;
+        const path = resolvePath(model, cmd.p);
+        const sent = Math.floor(cmd.size / 2);
+        const old = dav;
+        const url = await target.killDuring(() => old.abortedPut(path, Buffer.alloc(cmd.size, 0x6b), sent, { keepOpen: true }));
+        old.close();
+        dav = new DavClient(url);
+        history.push(`PUT ${JSON.stringify(path)} of ${cmd.size} bytes, share killed (-9) after ${sent} and started again`);
+        // Locks and dead properties live in the share's memory (documented): they die with it.
+        model.locks = [];
+        model.props.clear();
+      } else if (cmd.op === 'abortPut') {
         const path = resolvePath(model, cmd.p);
         const sent = Math.floor(cmd.size / 2);
         history.push(`PUT ${JSON.stringify(path)} of ${cmd.size} bytes, client killed after ${sent}`);
@@ -119,6 +173,7 @@ export async function runDavSequence(name: TargetName, cmds: DavCommand[]): Prom
         const before = model.clone();
         const res = await pred.send(dav).catch((e: Error) => fail(`${pred.label}: request failed: ${e.message}`));
         history.push(`${pred.label} → ${res.status}`);
+        if (process.env.MODEL_DEBUG) console.log(history[history.length - 1]);
         if (pred.errors.length === 0 && pred.ok.includes(res.status)) pred.apply!(res);
         else if (pred.errors.includes(res.status)) {
           /* refused: nothing may change */
