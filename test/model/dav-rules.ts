@@ -14,7 +14,7 @@ import { PROP_NAMES, PROP_NS } from './dav-client.js';
 import type { Model } from './model.js';
 import { parentOf, sameOrInside } from './model.js';
 import type { Content, DestRef, PathRef } from './names.js';
-import { bytesOf, contentArb, destRefArb, nameArb, pathRefArb, resolveDest, resolvePath, sourceRefArb } from './names.js';
+import { bytesOf, contentArb, destRefArb, lookalikeClash, nameArb, pathRefArb, resolveDest, resolvePath, sourceRefArb } from './names.js';
 
 export type DavCommand =
   | { op: 'put'; p: PathRef; mode: 'write' | 'append' | 'truncate'; bytes: Content; cut: number; token: boolean }
@@ -57,6 +57,8 @@ export interface Prediction {
   apply?: (res: { status: number; headers: Record<string, string | string[] | undefined> }) => void;
   /** Statuses allowed when a precondition is violated: one of these, and no change at all. */
   errors: number[];
+  /** Statuses of an allowed refusal (no change) although success is fine too. */
+  mayRefuse?: number[];
   send: (dav: DavClient) => Promise<DavResponse>;
 }
 
@@ -73,8 +75,25 @@ function blocked(model: Model, path: string, opts: { tree?: boolean; membership?
 
 const LOCKINFO = `<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>model</D:owner></D:lockinfo>`;
 
+export interface RuleOptions {
+  /**
+   * The provider may refuse a name that differs from an existing one only by look-alikes (issue 16
+   * item 3 allows "refuse the second name with EEXIST" instead of a reversible encoding).
+   */
+  lookalikeRefusal?: boolean;
+}
+
 /** Predict one command's outcome on `model` (not changed until `apply`). */
-export function predict(model: Model, cmd: Exclude<DavCommand, { op: 'fault' | 'abortPut' | 'killShare' }>): Prediction {
+export function predict(model: Model, cmd: Exclude<DavCommand, { op: 'fault' | 'abortPut' | 'killShare' }>, opts: RuleOptions = {}): Prediction {
+  const pred = predictRaw(model, cmd);
+  if (opts.lookalikeRefusal && pred.errors.length === 0) {
+    const created = cmd.op === 'move' || cmd.op === 'copy' ? resolveDest(model, cmd.dest, resolvePath(model, cmd.p)) : resolvePath(model, cmd.p);
+    if (!model.get(created) && lookalikeClash(model, created)) pred.mayRefuse = [405, 409, 412];
+  }
+  return pred;
+}
+
+function predictRaw(model: Model, cmd: Exclude<DavCommand, { op: 'fault' | 'abortPut' | 'killShare' }>): Prediction {
   const path = resolvePath(model, cmd.p);
   const node = model.get(path);
   const parent = model.get(parentOf(path));

@@ -169,18 +169,18 @@ export async function runDavSequence(name: TargetName, cmds: DavCommand[]): Prom
         history.push(`PUT ${JSON.stringify(path)} of ${cmd.size} bytes, client killed after ${sent}`);
         await dav.abortedPut(path, Buffer.alloc(cmd.size, 0x5a), sent);
       } else {
-        const pred: Prediction = predict(model, cmd);
+        const pred: Prediction = predict(model, cmd, { lookalikeRefusal: name.startsWith('cloudreve') });
         const before = model.clone();
         const res = await pred.send(dav).catch((e: Error) => fail(`${pred.label}: request failed: ${e.message}`));
         history.push(`${pred.label} → ${res.status}`);
         if (process.env.MODEL_DEBUG) console.log(history[history.length - 1]);
         if (pred.errors.length === 0 && pred.ok.includes(res.status)) pred.apply!(res);
-        else if (pred.errors.includes(res.status)) {
+        else if (pred.errors.includes(res.status) || pred.mayRefuse?.includes(res.status)) {
           /* refused: nothing may change */
         } else if (faultArmed && res.status >= 500) {
           // The provider failed: the share may have done it or not, nothing in between.
           const after = before.clone();
-          const predAfter = predict(after, cmd);
+          const predAfter = predict(after, cmd, { lookalikeRefusal: name.startsWith('cloudreve') });
           if (predAfter.errors.length === 0) {
             try {
               predAfter.apply!({ status: 201, headers: { 'lock-token': '<unknown-lock>' } });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Model } from './model.js';
-import type { PosixCommand } from './posix-rules.js';
+import type { PosixCommand, PosixRuleOptions } from './posix-rules.js';
 import { notModelled, predictPosix } from './posix-rules.js';
 import { hasLookalike, resolveDest, resolvePath } from './names.js';
 
@@ -111,6 +111,8 @@ function skippedAsKnown(model: Model, cmd: PosixCommand): boolean {
 /** What the runner needs from a mounted target. */
 export interface FuseTarget {
   name: string;
+  /** What the provider can do (see PosixRuleOptions). */
+  rules: PosixRuleOptions;
   /** Folder the run may use (inside the mount). */
   dir: string;
   child: FsChild;
@@ -159,17 +161,17 @@ export async function runPosixSequence(target: FuseTarget, runDir: string, cmds:
           alternatives = [written, model.clone()];
         }
       } else {
-        const pred = predictPosix(model, cmd, real);
+        const pred = predictPosix(model, cmd, real, target.rules);
         const before = model.clone();
         const ans = await child.call(pred.request.op, pred.request.args).catch((e: Error) => fail(`${pred.label}: ${e.message}`));
         history.push(`${pred.label} → ${ans.ok ? 'ok' : `${ans.code}${ans.stage ? ` at ${ans.stage}` : ''}`}`);
         if (pred.errors.length === 0 && ans.ok) pred.apply();
-        else if (!ans.ok && pred.errors.includes(ans.code!)) {
+        else if (!ans.ok && (pred.errors.includes(ans.code!) || pred.mayRefuse?.includes(ans.code!))) {
           /* refused: nothing may change */
         } else if (!ans.ok && (faultArmed || cmd.op === 'bigWrite') && FAILURE_CODES.has(ans.code!) && pred.errors.length === 0) {
           // A failed write/upload: the old state, or (where the kernel could not tell) the new one.
           const after = before.clone();
-          predictPosix(after, cmd, real).apply();
+          predictPosix(after, cmd, real, target.rules).apply();
           alternatives = [before, after];
           // A new file exists from open(O_CREAT) on: empty is as legal as absent, partial is not.
           const path = resolvePath(before, cmd.p);

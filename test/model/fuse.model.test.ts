@@ -40,7 +40,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount against the model', () => {
       const m = await mountTemp(new MemoryVfs());
       const child = new FsChild();
       cleanups.push(() => m.close(), () => child.close());
-      target = { name: 'fuse/memory', dir: m.dir, child };
+      target = { name: 'fuse/memory', rules: { mtimes: true }, dir: m.dir, child };
     });
     it('every step matches the model (writers killed mid-write included)', async () => {
       await fc.assert(
@@ -69,7 +69,8 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount against the model', () => {
       const kinds: Record<number, EmulatorFault> = { 500: 'proxy502', 503: 'proxy503', 429: 'proxy429' };
       let armed = 0;
       target = {
-        name: 'fuse/cloudreve', dir: m.dir, child,
+        // Cloudreve keeps no mtimes of ours (preservesMtime false): utimes is not checked there.
+        name: 'fuse/cloudreve', rules: { mtimes: false, lookalikeRefusal: true }, dir: m.dir, child,
         fault: (kind, times) => {
           emu.injectFault(kinds[kind]!, { times });
           armed += times;
@@ -103,7 +104,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount against the model', () => {
       const m = await mountTemp(new MemoryVfs(), { spoolDir: spool, spoolMemoryBytes: 0 });
       const child = new FsChild();
       cleanups.push(() => m.close(), () => child.close());
-      target = { name: 'fuse/enospc', dir: m.dir, child };
+      target = { name: 'fuse/enospc', rules: { mtimes: true }, dir: m.dir, child };
     });
     it('a write the spool cannot hold fails and leaves the old file', async () => {
       await fc.assert(

@@ -114,3 +114,15 @@ export function bytesOf(c: Content): Buffer {
 
 /** Does `path` hold a full-width twin of a character Cloudreve forbids (issue 16 item 3)? */
 export const hasLookalike = (path: string): boolean => /[\uFF1F\uFF1A\uFF02]/.test(path);
+
+const TWINS: Record<string, string> = { '\uFF1F': '?', '\uFF1A': ':', '\uFF02': '"' };
+
+/** `path` with full-width twins folded to their ASCII characters. */
+export const foldLookalikes = (path: string): string => path.replace(/[\uFF1F\uFF1A\uFF02]/g, (c) => TWINS[c]!);
+
+/** Does another existing entry differ from `path` only by look-alike characters? */
+export function lookalikeClash(model: Model, path: string): boolean {
+  const folded = foldLookalikes(path);
+  for (const p of model.nodes.keys()) if (p !== path && foldLookalikes(p) === folded) return true;
+  return false;
+}

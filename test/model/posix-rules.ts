@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { Model } from './model.js';
 import { sameOrInside } from './model.js';
 import type { Content, DestRef, PathRef } from './names.js';
-import { bytesOf, contentArb, destRefArb, nameArb, pathRefArb, resolveDest, resolvePath, sourceRefArb } from './names.js';
+import { bytesOf, contentArb, destRefArb, lookalikeClash, nameArb, pathRefArb, resolveDest, resolvePath, sourceRefArb } from './names.js';
 
 /** mtimes the generator sets (whole seconds, far from "now" so a write's own mtime never matches). */
 export const MTIMES = [1_000_000_000, 1_234_567_890, 1_500_000_000] as const;
@@ -78,14 +78,36 @@ export interface PosixPrediction {
   label: string;
   /** Errno codes allowed when the command must fail; empty = it must succeed. */
   errors: string[];
+  /** Errno codes of an allowed refusal (no change) although success is fine too. */
+  mayRefuse?: string[];
   /** Changes the model on success. */
   apply: () => void;
   /** The child-process request. */
   request: { op: string; args: Record<string, unknown> };
 }
 
+export interface PosixRuleOptions {
+  /** The provider stores mtimes (Vfs `preservesMtime`); otherwise utimes may be refused and is not checked. */
+  mtimes: boolean;
+  /** Names differing only by look-alikes may be refused with EEXIST (issue 16 item 3). */
+  lookalikeRefusal?: boolean;
+}
+
 /** Predict one command (not fault/kill) on the model; `real` maps a model path to the mountpoint. */
-export function predictPosix(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' | 'killWriter' }>, real: (p: string) => string): PosixPrediction {
+export function predictPosix(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' | 'killWriter' }>, real: (p: string) => string, opts: PosixRuleOptions = { mtimes: true }): PosixPrediction {
+  const pred = predictPosixRaw(model, cmd, real, opts);
+  if (opts.lookalikeRefusal && pred.errors.length === 0 && cmd.op !== 'utimes' && cmd.op !== 'truncate') {
+    const created = cmd.op === 'rename' ? resolveDest(model, cmd.dest, resolvePath(model, cmd.p)) : cmd.op === 'copy' ? resolvePath(model, cmd.dest) : resolvePath(model, cmd.p);
+    if (!model.get(created) && lookalikeClash(model, created)) pred.mayRefuse = ['EEXIST'];
+  }
+  if (cmd.op === 'utimes' && !opts.mtimes) {
+    pred.mayRefuse = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+    pred.apply = () => undefined;
+  }
+  return pred;
+}
+
+function predictPosixRaw(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' | 'killWriter' }>, real: (p: string) => string, _opts: PosixRuleOptions): PosixPrediction {
   const path = resolvePath(model, cmd.p);
   const node = model.get(path);
   const pErr = parentError(model, path);
