@@ -112,6 +112,7 @@ async function startProcessTarget(): Promise<DavTarget> {
       share.child.kill('SIGKILL');
       await exited;
       share = await start();
+      await leftoverSessionsSettled(emu);
       return urlOf(share);
     },
     async close() {
@@ -120,6 +121,14 @@ async function startProcessTarget(): Promise<DavTarget> {
       await rm(spool, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A share that cancels a dead process's upload sessions at start may do so just after it listens:
+ * give it a moment (bounded) before the next request, so the check sees the settled state.
+ */
+export async function leftoverSessionsSettled(emu: { store: { sessions: Map<string, unknown> } }): Promise<void> {
+  for (let i = 0; i < 60 && emu.store.sessions.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 function diff(want: string[], got: string[]): string {

@@ -159,6 +159,11 @@ export async function runPosixSequence(target: FuseTarget, runDir: string, cmds:
           const written = model.clone();
           written.setFile(path, Buffer.alloc(half, 0x4b));
           alternatives = [written, model.clone()];
+          if (!model.get(path)) {
+            const created = model.clone();
+            created.setFile(path, Buffer.alloc(0));
+            alternatives.push(created);
+          }
         }
       } else {
         const pred = predictPosix(model, cmd, real, target.rules);

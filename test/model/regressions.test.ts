@@ -16,6 +16,7 @@ import type { Vfs } from '../../src/vfs.js';
 import { fuseSkipReason, mountTemp, q, sh } from '../fuse/harness.js';
 import { startCli } from '../cli/run-cli.js';
 import { DavClient, parseMultistatus } from './dav-client.js';
+import { leftoverSessionsSettled } from './dav-runner.js';
 
 const built = existsSync(new URL('../../dist/src/cli.js', import.meta.url));
 if (!built) console.warn('[skip] regression #5 (killed share): dist/ is not built (npm run build)');
@@ -140,6 +141,7 @@ describe.skipIf(!built)('WebDAV share process killed -9: shrunk counterexamples'
     await exited;
     dav.close();
     served = await start();
+    await leftoverSessionsSettled(emu);
     dav = new DavClient(served.match[1]!);
     cleanups.push(async () => dav.close());
     const got = await dav.send('GET', '/a');
