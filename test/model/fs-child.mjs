@@ -1,6 +1,7 @@
 // The model tests' hands on a FUSE mount: a long-lived child process that reads one JSON command per
 // line on stdin, runs it with node:fs on the mountpoint and answers one JSON line on stdout. The
 // mount lives in the test process; a filesystem call from there could deadlock its event loop.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -52,6 +53,15 @@ const ops = {
   rename: (a) => fs.rename(a.from, a.to),
   copy: (a) => fs.copyFile(a.from, a.to),
   utimes: (a) => fs.utimes(a.path, a.atime, a.mtime),
+  // `touch -c -m`: utimensat with atime UTIME_OMIT, which node's fs.utimes cannot send.
+  touchM: async (a) => {
+    try {
+      execFileSync('touch', ['-c', '-m', '-d', `@${a.mtime}`, a.path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      const text = String(e.stderr ?? '');
+      throw Object.assign(new Error(text.trim()), { code: /No such file/.test(text) ? 'ENOENT' : /Not a directory/.test(text) ? 'ENOTDIR' : /Permission/.test(text) ? 'EPERM' : 'EIO' });
+    }
+  },
   walk: (a) => walk(a.path),
 };
 

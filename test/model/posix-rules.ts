@@ -19,7 +19,8 @@ export type PosixCommand =
   | { op: 'mkdir' | 'unlink' | 'rmdir' | 'rmrf'; p: PathRef }
   | { op: 'rename'; p: PathRef; dest: DestRef }
   | { op: 'copy'; p: PathRef; dest: PathRef }
-  | { op: 'utimes'; p: PathRef; mtime: number; atime: number }
+  /** utimes (both times), or `touch -m` (mtime only: atime UTIME_OMIT). */
+  | { op: 'utimes'; p: PathRef; mtime: number; atime: number; mtimeOnly: boolean }
   | { op: 'fault'; kind: 500 | 503 | 429; times: number }
   /** A write larger than the spool can hold (only where the spool is a small tmpfs). */
   | { op: 'bigWrite'; p: PathRef; size: number }
@@ -40,7 +41,7 @@ export function posixCommandArb(opts: PosixGenOptions): fc.Arbitrary<PosixComman
     { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('mkdir' as const, 'mkdir' as const, 'unlink' as const, 'rmdir' as const, 'rmrf' as const), p: pathRefArb }) },
     { weight: 4, arbitrary: fc.record({ op: fc.constant('rename' as const), p: sourceRefArb, dest: destRefArb }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('copy' as const), p: sourceRefArb, dest: pathRefArb }) },
-    { weight: 2, arbitrary: fc.record({ op: fc.constant('utimes' as const), p: sourceRefArb, mtime: fc.constantFrom(...MTIMES), atime: fc.constantFrom(...MTIMES) }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('utimes' as const), p: sourceRefArb, mtime: fc.constantFrom(...MTIMES), atime: fc.constantFrom(...MTIMES), mtimeOnly: fc.boolean() }) },
   ];
   if (opts.faults) arbs.push({ weight: 1, arbitrary: fc.record({ op: fc.constant('fault' as const), kind: fc.constantFrom(500 as const, 503 as const, 429 as const), times: fc.constantFrom(1, 2, 8) }) });
   if (opts.kills) arbs.push({ weight: 1, arbitrary: fc.record({ op: fc.constant('killWriter' as const), p: sourceRefArb, size: fc.integer({ min: 2, max: 400_000 }) }) });
@@ -165,13 +166,13 @@ function predictPosixRaw(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' 
     case 'utimes':
       mustExist();
       return {
-        label: `utimes ${JSON.stringify(path)} mtime=${cmd.mtime} atime=${cmd.atime}`,
+        label: cmd.mtimeOnly ? `touch -m ${JSON.stringify(path)} mtime=${cmd.mtime}` : `utimes ${JSON.stringify(path)} mtime=${cmd.mtime} atime=${cmd.atime}`,
         errors,
         apply: () => {
           const n = model.get(path);
           if (n?.type === 'file') n.mtime = cmd.mtime;
         },
-        request: { op: 'utimes', args: { path: real(path), atime: cmd.atime, mtime: cmd.mtime } },
+        request: cmd.mtimeOnly ? { op: 'touchM', args: { path: real(path), mtime: cmd.mtime } } : { op: 'utimes', args: { path: real(path), atime: cmd.atime, mtime: cmd.mtime } },
       };
     case 'copy': {
       const dest = resolvePath(model, cmd.dest);
@@ -220,6 +221,8 @@ function predictPosixRaw(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' 
  * directories, an empty file where directories report size 0, as on this mount and many others).
  */
 export function notModelled(model: Model, cmd: PosixCommand): boolean {
+  // `touch -c` of a missing path quietly does nothing: only existing paths are touched.
+  if (cmd.op === 'utimes' && cmd.mtimeOnly) return !model.get(resolvePath(model, cmd.p));
   if (cmd.op !== 'copy') return false;
   const from = resolvePath(model, cmd.p);
   return from === resolvePath(model, cmd.dest) || model.isDir(from);
