@@ -32,6 +32,12 @@ export interface UploadRecord {
   host: string;
   /** The kernel's boot id (Linux): a record from an earlier boot is dead whatever its pid. */
   boot?: string;
+  /**
+   * Written before `PUT /file/upload` is sent, replaced by the session's own record once the server
+   * answers: a process killed in between leaves this, not nothing. It has no session id to cancel;
+   * a lock conflict on its path from an upload lock is then ours (see vfs.ts `clearAbandonedUploads`).
+   */
+  intent?: true;
 }
 
 /** Records read per listing at most: a folder flooded with files is not read whole. */
@@ -174,6 +180,6 @@ function parseRecord(text: string): UploadRecord | undefined {
   const ok = r.v === 1 && typeof r.sessionId === 'string' && r.sessionId !== '' && typeof r.uri === 'string' && r.uri.startsWith('cloudreve://')
     && typeof r.path === 'string' && r.path.startsWith('/') && typeof r.size === 'number' && typeof r.expiresAt === 'number'
     && typeof r.pid === 'number' && Number.isInteger(r.pid) && r.pid > 0 && typeof r.host === 'string'
-    && (r.boot === undefined || typeof r.boot === 'string');
+    && (r.boot === undefined || typeof r.boot === 'string') && (r.intent === undefined || r.intent === true);
   return ok ? (r as unknown as UploadRecord) : undefined;
 }

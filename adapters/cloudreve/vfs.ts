@@ -9,6 +9,7 @@
  * - rename/copy with a new name in another folder take several calls (the server's move keeps
  *   names); moves.ts holds those sequences and what happens when one step fails.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Scheduler } from '../../src/scheduler.js';
 import type { Readable } from 'node:stream';
@@ -378,6 +379,14 @@ export class CloudreveVfs implements Vfs {
   /** Upload `source` to `p` through an upload session; cancels the session on any failure. */
   private async upload(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
     const request = { uri, size: source.size, ...(options.mtime ? { last_modified: options.mtime.getTime() } : {}) };
+    // The server locks the path as soon as it creates the session, before its answer reaches us: an
+    // intent record first, so a kill in that window still leaves something the next start can match.
+    const intent: UploadRecord = {
+      v: 1, sessionId: `intent-${randomUUID()}`, intent: true, uri, path: p, size: source.size,
+      expiresAt: Date.now() + 25 * 3600_000, pid: process.pid, host: hostname(), ...(bootId() ? { boot: bootId()! } : {}),
+    };
+    LIVE_SESSIONS.add(intent.sessionId);
+    const intended = await this.recordSession(intent);
     let session;
     try {
       // "version" uploads a new version of an existing file (keeps its id) and creates a missing one.
@@ -390,6 +399,10 @@ export class CloudreveVfs implements Vfs {
         throw recode(e, 'EEXIST', `write ${JSON.stringify(p)}: already exists`);
       }
       throw e;
+    } finally {
+      LIVE_SESSIONS.delete(intent.sessionId);
+      // On failure no session exists; on success the session's own record replaces it (below).
+      if (!session && intended) await this.forgetSession(intent.sessionId);
     }
     LIVE_SESSIONS.add(session.session_id);
     const record: UploadRecord = {
@@ -399,6 +412,8 @@ export class CloudreveVfs implements Vfs {
     };
     // Before the first chunk: a process killed from here on leaves a record the next start cancels.
     const recorded = await this.recordSession(record);
+    // Only now, with the session's own record on disk: a kill between the two leaves one or both.
+    if (intended) await this.forgetSession(intent.sessionId);
     try {
       if (session.upload_urls && session.upload_urls.length > 0) {
         // S3/OneDrive/remote-node policies take chunks straight at the storage provider.
@@ -435,8 +450,17 @@ export class CloudreveVfs implements Vfs {
     if (!this.journal) return { cancelled: 0, left: 0 };
     let cancelled = 0;
     let left = 0;
-    for (const record of await this.journal.list()) {
-      if (isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cancelled++;
+    const records = await this.journal.list();
+    // An intent whose session record was written too is covered by that record.
+    const sessions = new Set(records.filter((r) => !r.intent).map((r) => `${r.pid}\n${r.path}`));
+    for (const record of records) {
+      if (record.intent && sessions.has(`${record.pid}\n${record.path}`) && isAbandoned(record, LIVE_SESSIONS)) {
+        await this.forgetSession(record.sessionId);
+      } else if (record.intent) {
+        // No session id to cancel: kept for a lock conflict to match, dropped once surely expired.
+        if (record.expiresAt <= Date.now()) await this.forgetSession(record.sessionId);
+        else left++;
+      } else if (isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cancelled++;
       else left++;
     }
     if (cancelled > 0) this.logger.info('cloudreve: cancelled upload sessions left by an earlier run', { cancelled });
@@ -461,11 +485,14 @@ export class CloudreveVfs implements Vfs {
     if (!this.journal) return false;
     const code = cloudreveCode(e);
     const held = new Set<string>();
+    const tokens = new Map<string, string[]>();
     if (code === 40073) {
       for (const lock of lockConflicts(e)) {
         if (lock.owner?.application?.type !== 'upload' || typeof lock.path !== 'string') continue;
         const path = uriToPath(lock.path);
-        if (path !== undefined) held.add(path);
+        if (path === undefined) continue;
+        held.add(path);
+        if (typeof lock.token === 'string' && lock.token !== '') tokens.set(path, [...(tokens.get(path) ?? []), lock.token]);
       }
     } else if (code === 40077 && isVfsError(e, 'EBUSY')) {
       held.add(p);
@@ -474,7 +501,23 @@ export class CloudreveVfs implements Vfs {
     const records = await this.journal.list().catch(() => []);
     let cleared = false;
     for (const record of records) {
-      if (held.has(record.path) && isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cleared = true;
+      if (!held.has(record.path) || !isAbandoned(record, LIVE_SESSIONS)) continue;
+      if (!record.intent) {
+        if (await this.cancelRecorded(record)) cleared = true;
+        continue;
+      }
+      // A dead process of ours was creating an upload session on this very path when it died, and an
+      // upload lock holds it: that lock is the session it never heard of. Release it by its token.
+      const locks = tokens.get(record.path);
+      if (!locks) continue;
+      try {
+        await this.client.releaseLocks(locks, record.path);
+        this.content.forget(record.path);
+        await this.forgetSession(record.sessionId);
+        cleared = true;
+      } catch (err) {
+        this.logger.warn('cloudreve: could not release the lock of an upload a killed run left', { path: record.path, error: String(err) });
+      }
     }
     return cleared;
   }

@@ -40,6 +40,12 @@ interface Handle {
   file: OpenFile;
   writable: boolean;
   reader?: RemoteReader;
+  /**
+   * Opened with O_TRUNC and not written since. A shell's `> file` opens, dup2()s the descriptor onto
+   * stdout and closes the original: that first close flushes an empty file before any byte is written.
+   * Such a flush uploads nothing; the last close (release) does, unless a write failed meanwhile.
+   */
+  truncatedUnwritten?: boolean;
 }
 
 const O_ACCMODE = 3;
@@ -215,7 +221,9 @@ export class FuseFilesystem {
       await this.releaseFile(file);
       throw e;
     }
-    return this.addHandle(file, writable);
+    const fd = this.addHandle(file, writable);
+    if (writable && flags & O_TRUNC_FLAG) this.handles.get(fd)!.truncatedUnwritten = true;
+    return fd;
   }
 
   async create(path: string): Promise<number> {
@@ -238,6 +246,7 @@ export class FuseFilesystem {
   async write(fd: number, buf: Buffer, length: number, offset: number): Promise<number> {
     const handle = this.handle(fd);
     if (!handle.writable) throw new VfsError('EBADF', 'file not open for writing', { path: handle.file.path });
+    handle.truncatedUnwritten = false;
     await handle.file.write(buf, length, offset);
     return length;
   }
@@ -245,13 +254,14 @@ export class FuseFilesystem {
   async ftruncate(fd: number, size: number): Promise<void> {
     const handle = this.handle(fd);
     this.checkWritable('truncate', handle.file.path);
+    handle.truncatedUnwritten = false;
     await handle.file.truncate(size);
   }
 
   /** flush (every close) and fsync: upload the file's new content; the error goes to close()/fsync(). */
   async flush(fd: number): Promise<void> {
     const handle = this.handles.get(fd);
-    if (!handle || !handle.writable) return;
+    if (!handle || !handle.writable || handle.truncatedUnwritten) return;
     await handle.file.upload();
   }
 
@@ -269,7 +279,10 @@ export class FuseFilesystem {
     const file = await this.acquire(p, false);
     try {
       await file.truncate(size);
-      await file.upload();
+      // While a writer holds the file open (the kernel's truncate for `> file` arrives this way), its
+      // close uploads the result: uploading here would replace a good file by an empty one before a
+      // write that may still fail (full spool disk).
+      if (![...this.handles.values()].some((h) => h.writable && h.file === file)) await file.upload();
     } finally {
       await this.releaseFile(file);
     }

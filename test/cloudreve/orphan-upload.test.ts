@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CloudreveVfs } from '../../adapters/cloudreve/index.js';
@@ -166,6 +166,37 @@ describe.skipIf(!hasBuild)('an upload killed mid-way does not lock its path (orp
     } finally {
       if (saved === undefined) delete process.env.XDG_STATE_HOME;
       else process.env.XDG_STATE_HOME = saved;
+    }
+  });
+
+  it('killed after the server created the session but before its answer was recorded: the intent record releases that lock, once', async () => {
+    const emu = await emulator({ chunkSize: CHUNK });
+    const stateDir = await tempDir();
+    const first = vfsOn(emu, stateDir);
+    const journal = new UploadJournal(stateDir, emu.url, emu.email);
+    try {
+      await first.write('/late.bin', Buffer.from('old version'));
+      // What a process killed in that window leaves: a session (and its lock) on the server, and on
+      // disk only the intent it wrote before sending PUT /file/upload. pid 2^22+1 is never a live pid.
+      await first.client.createUploadSession({ uri: 'cloudreve://my/late.bin', size: 8 * CHUNK, entity_type: 'version' });
+      await journal.add({
+        v: 1, sessionId: 'intent-test', intent: true, uri: 'cloudreve://my/late.bin', path: '/late.bin', size: 8 * CHUNK,
+        expiresAt: Date.now() + 3600_000, pid: 4_194_305, host: hostname(),
+      });
+    } finally {
+      await first.close();
+    }
+    const vfs = vfsOn(emu, stateDir);
+    try {
+      // Nothing to cancel by id at start; the intent stays for a conflict to match.
+      expect(await vfs.recoverUploads()).toEqual({ cancelled: 0, left: 1 });
+      expect((await collect(await vfs.read('/late.bin'))).toString()).toBe('old version');
+      await vfs.write('/late.bin', Buffer.from('new version'));
+      expect(emu.requests('DELETE /file/lock')).toHaveLength(1);
+      expect((await collect(await vfs.read('/late.bin'))).toString()).toBe('new version');
+      expect(await journal.list()).toEqual([]); // used once, then gone
+    } finally {
+      await vfs.close();
     }
   });
 

@@ -221,8 +221,11 @@ function predictPosixRaw(model: Model, cmd: Exclude<PosixCommand, { op: 'fault' 
  * directories, an empty file where directories report size 0, as on this mount and many others).
  */
 export function notModelled(model: Model, cmd: PosixCommand): boolean {
-  // `touch -c` of a missing path quietly does nothing: only existing paths are touched.
-  if (cmd.op === 'utimes' && cmd.mtimeOnly) return !model.get(resolvePath(model, cmd.p));
+  // An mtime-only change (atime UTIME_OMIT: `touch -m`, tar's file times) never reaches a libfuse 2
+  // filesystem: libfuse drops it unless flag_utime_omit_ok is set, which fuse-native 2.2.6 does not
+  // do. A known limit (README, "Mount"), pinned by test/fuse/mtime.test.ts's canary and by the
+  // it.fails regression in regressions.test.ts, so it is not generated here.
+  if (cmd.op === 'utimes' && cmd.mtimeOnly) return true;
   if (cmd.op !== 'copy') return false;
   const from = resolvePath(model, cmd.p);
   return from === resolvePath(model, cmd.dest) || model.isDir(from);

@@ -20,7 +20,7 @@ const targets: Array<{ name: TargetName; runs: number; faults: boolean }> = [
   { name: 'couchdrop', runs: 12, faults: true },
 ];
 
-const built = existsSync(new URL('../../dist/src/cli.js', import.meta.url));
+const built = existsSync(new URL('../../dist/cli/index.js', import.meta.url));
 if (!built) console.warn('[skip] WebDAV model with a killed share process: dist/ is not built (npm run build)');
 
 describe('WebDAV share against the model', () => {
