@@ -72,7 +72,7 @@ export function bounded<T>(label: string, fn: () => T, allowed: (e: unknown) => 
     throw new Error(`${label}: undocumented failure ${e?.name}: ${e?.message}`, { cause: e });
   }
   // Two full GCs per input are costly: random inputs are sampled (every one with FUZZ=long).
-  if (heap && gc && (heap === 'always' || process.env.FUZZ === 'long' || ++sampled % 20 === 0)) {
+  if (heap && gc && (heap === 'always' || process.env.FUZZ === 'long' || ++sampled % 50 === 0)) {
     gc();
     const before = process.memoryUsage().heapUsed;
     const again = timeOnce(fn);
