@@ -130,4 +130,9 @@ describe('parseXml: pathological bodies stay linear', () => {
     const out = parseAndSerialize(body, 'always');
     expect(out).toBeUndefined();
   });
+
+  it('regression (shrunk counterexample on the old parser): an unterminated processing instruction is EINVAL, not a plain Error', () => {
+    const doc = '<?xml version="1.0" encoding="utf-8"?>\n<root xmlns:D="DAV:" xmlns:p="urn:p0" xmlns:q="urn:q0"><a><?pi x></a></root>';
+    expect(() => parseXml(Buffer.from(doc))).toThrow(/EINVAL/);
+  });
 });

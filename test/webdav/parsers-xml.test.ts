@@ -4,6 +4,7 @@
  * busy for about a minute and the second for longer than this suite's timeout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PROPFIND_NAME_BYTES } from '../../mount/webdav/handlers/propfind.js';
 import { MAX_XML_ATTRIBUTES, MAX_XML_DEPTH } from '../../mount/webdav/xml.js';
 import type { WebdavServer } from '../../mount/webdav.js';
 import { startMemoryServer } from './helpers.js';
@@ -51,5 +52,36 @@ describe('hostile XML bodies', () => {
       '<D:propfind xmlns:D="DAV:" xmlns:xml="urn:x"/>', '<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind><x/>']) {
       expect((await propfind(body)).status, body).toBe(400);
     }
+  });
+});
+
+describe('PROPFIND property lists', () => {
+  let server: WebdavServer;
+  beforeAll(async () => {
+    const tree: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) tree[`f${i}.txt`] = 'x';
+    ({ server } = await startMemoryServer(tree));
+  });
+  afterAll(() => server?.close());
+
+  const propfind = async (body: string, depth = '1') => {
+    const res = await fetch(server.url, { method: 'PROPFIND', headers: { Depth: depth }, body });
+    return { status: res.status, text: await res.text() };
+  };
+
+  it(`names are echoed per entry, so more than ${MAX_PROPFIND_NAME_BYTES} bytes of them is a 400; duplicates count once`, async () => {
+    // 4 000 distinct names over 200 entries would echo 4 000 × 200 names; one 512 KiB namespace 200 × 512 KiB.
+    const many = Array.from({ length: 4000 }, (_, i) => `<x:p${i}/>`).join('');
+    expect((await propfind(`<D:propfind xmlns:D="DAV:" xmlns:x="urn:x"><D:prop>${many}</D:prop></D:propfind>`)).status).toBe(400);
+    const longNs = 'urn:' + 'n'.repeat(512 * 1024);
+    expect((await propfind(`<D:propfind xmlns:D="DAV:"><D:prop><p xmlns="${longNs}"/></D:prop></D:propfind>`)).status).toBe(400);
+    const dup = '<D:getetag/>'.repeat(20_000);
+    const r = await propfind(`<D:propfind xmlns:D="DAV:"><D:prop>${dup}</D:prop></D:propfind>`);
+    expect(r.status).toBe(207);
+    expect(r.text.split('<D:getetag>').length - 1).toBe(201);
+  });
+
+  it('regression (found by the XML fuzzer on the old parser): an unterminated processing instruction is a 400, not a 500', async () => {
+    expect((await propfind('<D:propfind xmlns:D="DAV:"><a><?pi x></a></D:propfind>', '0')).status).toBe(400);
   });
 });
