@@ -41,6 +41,9 @@ export const MAX_SERIALIZED_XML_BYTES = 64 * 1024;
 /** Characters XML 1.0 does not allow anywhere (not even as character references). */
 const NOT_XML_CHAR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** XMLDecl (XML 1.0 §2.8): version, optional encoding and standalone, nothing else. */
+const XML_DECL = /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])1\.[0-9]+\1([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(["'])[A-Za-z][A-Za-z0-9._-]*\3)?([ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(["'])(yes|no)\5)?[ \t\r\n]*\?>$/;
+
 /** Parse a request body; null when it is empty. EINVAL (→ 400) for anything unsafe or malformed. */
 export function parseXml(body: Buffer): XmlElement | null {
   let text = body.toString('utf8');
@@ -73,6 +76,13 @@ class Scanner {
 
   document(): XmlElement {
     const s = this.s;
+    if (s.startsWith('<?xml') && (isSpace(s.charCodeAt(5)) || s.charCodeAt(5) === 0x3f)) {
+      const end = s.indexOf('?>');
+      // One anchored match of a bounded slice; the whitespace runs are separated by literals, so
+      // a failing match backtracks over each run once (linear).
+      if (end < 0 || !XML_DECL.test(s.slice(0, end + 2))) throw bad('malformed XML declaration');
+      this.i = end + 2;
+    }
     this.misc(true);
     if (s.charCodeAt(this.i) !== LT || this.i >= s.length) throw bad('no root element');
     const root = this.element();
@@ -98,7 +108,10 @@ class Scanner {
     const start = this.i + 2;
     const end = this.s.indexOf('?>', start);
     if (end < 0) throw bad('unterminated processing instruction');
-    if (nameEnd(this.s, start) === start) throw bad('processing instruction without a target');
+    const targetEnd = nameEnd(this.s, start);
+    if (targetEnd === start) throw bad('processing instruction without a target');
+    // "xml" in any case is reserved: the declaration is only allowed first, and was read there.
+    if (this.s.slice(start, targetEnd).toLowerCase() === 'xml') throw bad('misplaced XML declaration');
     this.i = end + 2;
   }
 

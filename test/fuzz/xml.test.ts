@@ -97,6 +97,8 @@ describe('parseXml: pathological bodies stay linear', () => {
     ['many attributes', (n) => '<r' + Array.from({ length: n / 8 }, (_, i) => ` a${i}="1"`).join('') + '/>'],
     ['a duplicated attribute many times', (n) => repeated('<r', ' a="1"', n, '/>')],
     ['DOCTYPE-like runs', (n) => repeated('', '<!DOCTYP', n)],
+    ['an XML declaration with a whitespace run', (n) => repeated('<?xml version="1.0"', ' ', n, 'x?><a/>')],
+    ['an XML declaration with whitespace runs around every part', (n) => '<?xml' + ' '.repeat(n / 4) + 'version="1.0"' + ' '.repeat(n / 4) + 'encoding="u"' + ' '.repeat(n / 4) + 'standalone="no"' + ' '.repeat(n / 4) + '!?><a/>'],
     ['a huge text node', (n) => repeated('<a>', 'x', n, '</a>')],
   ];
   for (const [what, make] of shapes) {
@@ -131,8 +133,8 @@ describe('parseXml: pathological bodies stay linear', () => {
     expect(out).toBeUndefined();
   });
 
-  it('regression (shrunk counterexample on the old parser): an unterminated processing instruction is EINVAL, not a plain Error', () => {
-    const doc = '<?xml version="1.0" encoding="utf-8"?>\n<root xmlns:D="DAV:" xmlns:p="urn:p0" xmlns:q="urn:q0"><a><?pi x></a></root>';
+  it('regression (shrunk counterexample on the old parser): a doubled quote in the XML declaration is EINVAL, not a plain Error', () => {
+    const doc = '<?xml version=""1.0" encoding="utf-8"?>\n<root xmlns:D="DAV:" xmlns:p="urn:p0" xmlns:q="urn:q0"><a><?pi x?></a></root>';
     expect(() => parseXml(Buffer.from(doc))).toThrow(/EINVAL/);
   });
 });
