@@ -14,9 +14,15 @@ import { anyUtf16, bounded, params, repeated, stringFrom } from './harness.js';
 
 const isEinval = (e: unknown) => isVfsError(e, 'EINVAL');
 
+/** A surely linear job of the same size and kind (JSON.parse of as many small objects), to calibrate against load. */
+function reference(bytes: number): () => unknown {
+  let text: string | undefined;
+  return () => JSON.parse((text ??= `[${'{"a":[]},'.repeat(Math.ceil(bytes / 9))}{}]`));
+}
+
 function parse(text: string, heap: boolean | 'always' = true): XmlElement | null | undefined {
   const body = Buffer.from(text);
-  return bounded('parseXml', () => parseXml(body), isEinval, body.length, heap);
+  return bounded('parseXml', () => parseXml(body), isEinval, body.length, heap, reference(body.length));
 }
 
 /** parse, then re-serialise every child of the root as PROPPATCH does with a property value. */
@@ -25,7 +31,7 @@ function parseAndSerialize(text: string, heap: boolean | 'always' = true): strin
   return bounded('parseXml+serializeNodes', () => {
     const doc = parseXml(body);
     return doc ? serializeNodes(doc.children, MAX_PROP_VALUE_BYTES) : '';
-  }, isEinval, body.length, heap) ?? undefined;
+  }, isEinval, body.length, heap, reference(body.length)) ?? undefined;
 }
 
 const XML_ALPHABET = ['<', '>', '/', '?', '!', '-', '[', ']', '=', '"', "'", '&', ';', '#', 'x', ':', ' ', '\n', 'a', 'D', 'p', 'xmlns', 'xmlns:p', 'DAV:', '<!--', '-->', '<![CDATA[', ']]>', '<?xml', '?>', '&amp;', '&#0;', '&#x10FFFF;', '\uFFFE', '\uD800'];
