@@ -6,11 +6,15 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
+import { vi } from 'vitest';
 
 /** Runs per property: bounded in CI, 50× with FUZZ=long (`npm run fuzz`). */
 export function runs(base: number): number {
   return process.env.FUZZ === 'long' ? base * 50 : base;
 }
+
+// 50× the runs need more than the suite's 30 s per test (the file that imports this harness only).
+if (process.env.FUZZ === 'long') vi.setConfig({ testTimeout: 60 * 60_000 });
 
 /** fast-check parameters every property uses (seed printed on failure by fast-check itself). */
 export function params(base: number): fc.Parameters<unknown> {
