@@ -10,12 +10,13 @@ import type { Envelope } from './types.js';
  */
 export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError {
   let code = env.code;
-  let msg = env.msg ?? '';
-  if (code === 40081 && env.aggregated_error) {
+  // The envelope is the server's (or a proxy's) JSON: a msg that is not a string is no message.
+  let msg = textOf(env.msg);
+  if (code === 40081 && typeof env.aggregated_error === 'object' && env.aggregated_error !== null) {
     const first = Object.values(env.aggregated_error)[0];
     if (first && typeof first.code === 'number') {
       code = first.code;
-      msg = first.msg ?? '';
+      msg = textOf(first.msg);
     }
   }
   const info = lookupCode(code);
@@ -33,6 +34,10 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
     Object.assign(options, { [LOCK_CONFLICTS]: env.data.filter(isConflict) });
   }
   return new VfsError(info.errno, text, options);
+}
+
+function textOf(v: unknown): string {
+  return typeof v === 'string' ? v : '';
 }
 
 const LOCK_CONFLICTS = Symbol('cloudreve lock conflicts');

@@ -12,6 +12,7 @@ import { evaluateIf, parseIfHeader, submittedTokens } from './if-header.js';
 import type { IfList } from './if-header.js';
 import type { LockTable } from './locks.js';
 import type { PropStore } from './props.js';
+import { decodeSegment, encodeSegment } from './segment.js';
 import { escapeXml } from './xml.js';
 
 /** State shared by all requests of one server. */
@@ -114,10 +115,8 @@ export function hrefFor(state: ServerState, path: string, isDir: boolean): strin
   return isDir ? out + '/' : out;
 }
 
-/** Percent-encode one segment; keeps the characters every client accepts unencoded. */
-export function encodeSegment(seg: string): string {
-  return encodeURIComponent(seg).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-}
+/** Percent-encode one segment; keeps the characters every client accepts unencoded (lone surrogates as WTF-8). */
+export { encodeSegment } from './segment.js';
 
 /**
  * The Vfs path of a URL (request target, Destination header or If tag), or undefined when it lies
@@ -141,14 +140,7 @@ export function pathFromUrl(state: ServerState, raw: string): string | undefined
   const segments: string[] = [];
   for (const rawSeg of target.split('/')) {
     if (rawSeg === '') continue;
-    let seg = rawSeg;
-    if (rawSeg.includes('%')) {
-      try {
-        seg = decodeURIComponent(rawSeg);
-      } catch {
-        throw new VfsError('EINVAL', 'malformed percent-encoding in the path', { provider: 'webdav' });
-      }
-    }
+    const seg = decodeSegment(rawSeg);
     // Decoding must not create new structure: an encoded "/" or NUL, or a decoded "." / "..".
     if (seg.includes('/') || seg.includes('\0') || seg === '.' || seg === '..') {
       throw new VfsError('EINVAL', 'path segment not allowed', { provider: 'webdav' });

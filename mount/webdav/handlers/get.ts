@@ -118,28 +118,54 @@ function readSmall(stream: Readable, expected: number): Promise<Buffer> {
   });
 }
 
-/** A single byte range, null to serve the whole file, or 'unsatisfiable'. */
+/**
+ * A single byte range, null to serve the whole file, or 'unsatisfiable'. One pass without regular
+ * expressions; several ranges (even 10 000) are answered with the whole file, which RFC 9110 allows.
+ */
 export function parseRange(header: string, size: number): { start: number; end: number } | null | 'unsatisfiable' {
-  const m = /^\s*bytes\s*=\s*(.+)$/i.exec(header);
-  if (!m) return null;
-  const specs = m[1]!.split(',').map((s) => s.trim()).filter(Boolean);
-  if (specs.length !== 1) return null; // multiple ranges: send the whole representation (allowed)
-  const r = /^(\d*)\s*-\s*(\d*)$/.exec(specs[0]!);
-  if (!r || (r[1] === '' && r[2] === '')) return null;
+  const eq = header.indexOf('=');
+  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return null;
+  const spec = header.slice(eq + 1).trim();
+  // Empty elements of the list ("bytes=0-9,") are allowed and ignored, as before.
+  let single: string | undefined;
+  for (let from = 0; from <= spec.length; ) {
+    let comma = spec.indexOf(',', from);
+    if (comma < 0) comma = spec.length;
+    const part = spec.slice(from, comma).trim();
+    if (part !== '') {
+      if (single !== undefined) return null; // multiple ranges: send the whole representation (allowed)
+      single = part;
+    }
+    from = comma + 1;
+  }
+  if (single === undefined) return null;
+  const dash = single.indexOf('-');
+  if (dash < 0) return null;
+  const first = single.slice(0, dash).trimEnd();
+  const last = single.slice(dash + 1).trimStart();
+  if (!allDigits(first) || !allDigits(last) || (first === '' && last === '')) return null;
   let start: number;
   let end: number;
-  if (r[1] === '') {
-    const suffix = Number(r[2]);
+  if (first === '') {
+    const suffix = Number(last);
     if (suffix === 0) return 'unsatisfiable';
     start = Math.max(0, size - suffix);
     end = size - 1;
   } else {
-    start = Number(r[1]);
-    end = r[2] === '' ? size - 1 : Math.min(Number(r[2]), size - 1);
-    if (r[2] !== '' && Number(r[2]) < start) return null; // invalid spec: ignore the header
+    start = Number(first);
+    end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
+    if (last !== '' && Number(last) < start) return null; // invalid spec: ignore the header
   }
   if (start >= size || size === 0) return 'unsatisfiable';
   return { start, end };
+}
+
+function allDigits(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 async function sendIndex(dav: Dav, entry: Entry, headers: Record<string, string | number>): Promise<void> {

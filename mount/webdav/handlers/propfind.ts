@@ -16,6 +16,13 @@ import { activeLockXml } from './lock.js';
 const DAV = 'DAV:';
 /** Most responses a Depth: infinity PROPFIND may produce before it is refused as too deep. */
 export const MAX_INFINITY_ENTRIES = 10_000;
+/**
+ * Most bytes of property names (namespace + name, duplicates counted once) one PROPFIND may ask
+ * for: every name is echoed in every response of the listing, so a 1 MiB body naming 100 000
+ * properties (or one with a 512 KiB namespace) over 10 000 entries would build gigabytes. Real
+ * clients name 5–20 properties, well under 1 KiB. Beyond: 400.
+ */
+export const MAX_PROPFIND_NAME_BYTES = 8 * 1024;
 
 /** The live properties allprop returns (quota is only returned when asked, RFC 4331 §3). */
 const ALLPROP_LIVE = ['creationdate', 'displayname', 'getcontentlength', 'getcontenttype', 'getetag', 'getlastmodified', 'lockdiscovery', 'resourcetype', 'supportedlock'];
@@ -85,7 +92,20 @@ function parseWanted(body: Buffer): Wanted {
   if (doc.ns !== DAV || doc.name !== 'propfind') throw new HttpError(400, 'expected a DAV:propfind body');
   if (child(doc, DAV, 'propname')) return { mode: 'propname' };
   const prop = child(doc, DAV, 'prop');
-  if (prop) return { mode: 'prop', props: elements(prop).map((e) => ({ ns: e.ns, name: e.name })) };
+  if (prop) {
+    const props: Array<{ ns: string; name: string }> = [];
+    const seen = new Set<string>();
+    let bytes = 0;
+    for (const e of elements(prop)) {
+      const key = propKey(e.ns, e.name);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      bytes += key.length;
+      if (bytes > MAX_PROPFIND_NAME_BYTES) throw new HttpError(400, `PROPFIND names more than ${MAX_PROPFIND_NAME_BYTES} bytes of properties`);
+      props.push({ ns: e.ns, name: e.name });
+    }
+    return { mode: 'prop', props };
+  }
   if (child(doc, DAV, 'allprop')) return { mode: 'allprop' }; // <include> only names live props we return anyway
   throw new HttpError(400, 'propfind needs prop, propname or allprop');
 }

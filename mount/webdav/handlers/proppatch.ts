@@ -1,21 +1,23 @@
 /**
  * PROPPATCH: set and remove dead properties, in document order, all or nothing (RFC 4918 §9.2).
- * DAV: properties are protected (403, the others 424). Any number of set/remove elements and
- * properties is fine (webdav-server 2.6.3 crashed on more than one).
+ * DAV: properties are protected (403, the others 424); a value, a resource or the server past its
+ * byte or count limit is 507 for the property concerned (the others 424), nothing applied. Any
+ * number of set/remove elements and properties is fine (webdav-server 2.6.3 crashed on more than one).
  */
-import { VfsError } from '../../../src/errors.js';
 import { HttpError, checkWritable, hrefFor, readSmallBody, sendXml } from '../context.js';
 import type { Dav } from '../context.js';
-import { MAX_PROP_VALUE_BYTES } from '../props.js';
+import { MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_VALUE_BYTES } from '../props.js';
 import { elements, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
 const DAV = 'DAV:';
+const INSUFFICIENT = '507 Insufficient Storage';
 
 interface Op {
   kind: 'set' | 'remove';
   ns: string;
   name: string;
-  valueXml: string;
+  /** undefined: the value is over its byte budget (never serialised in full). */
+  valueXml: string | undefined;
 }
 
 export async function handleProppatch(dav: Dav): Promise<void> {
@@ -25,13 +27,22 @@ export async function handleProppatch(dav: Dav): Promise<void> {
   const entry = await state.vfs.stat(dav.path, { signal: dav.signal });
   await checkWritable(dav, [{ path: dav.path }]);
 
+  // Serialising re-declares namespaces per element, so a value can grow past its body: each value
+  // is built within its own limit and all of them within what one resource may hold at all.
+  let requestBudget = MAX_PROP_BYTES_PER_RESOURCE;
   const ops: Op[] = [];
   for (const action of elements(doc)) {
     if (action.ns !== DAV || (action.name !== 'set' && action.name !== 'remove')) continue;
     for (const prop of elements(action)) {
       if (prop.ns !== DAV || prop.name !== 'prop') continue;
       for (const p of elements(prop)) {
-        ops.push({ kind: action.name, ns: p.ns, name: p.name, valueXml: action.name === 'set' ? serializeNodes(p.children) : '' });
+        let valueXml: string | undefined = '';
+        if (action.name === 'set') {
+          valueXml = serializeNodes(p.children, Math.min(MAX_PROP_VALUE_BYTES, requestBudget));
+          if (valueXml !== undefined && Buffer.byteLength(valueXml) > MAX_PROP_VALUE_BYTES) valueXml = undefined;
+          requestBudget -= valueXml?.length ?? Math.min(MAX_PROP_VALUE_BYTES, requestBudget);
+        }
+        ops.push({ kind: action.name, ns: p.ns, name: p.name, valueXml });
       }
     }
   }
@@ -41,16 +52,16 @@ export async function handleProppatch(dav: Dav): Promise<void> {
   const failed = new Map<Op, string>();
   for (const op of ops) {
     if (op.ns === DAV) failed.set(op, '403 Forbidden');
-    else if (Buffer.byteLength(op.valueXml) > MAX_PROP_VALUE_BYTES) failed.set(op, '507 Insufficient Storage');
+    else if (op.valueXml === undefined) failed.set(op, INSUFFICIENT);
   }
-  const sets = ops.filter((o) => o.kind === 'set').length;
-  if (failed.size === 0 && !state.props.hasRoom(sets)) {
-    throw new VfsError('ENOSPC', 'too many dead properties on this server', { provider: 'webdav' });
+  const changes = ops.map((op) => ({ kind: op.kind, prop: { ns: op.ns, name: op.name, valueXml: op.valueXml ?? '' } }));
+  if (failed.size === 0) {
+    for (const i of state.props.overLimit(entry.path, changes)) failed.set(ops[i]!, INSUFFICIENT);
   }
   if (failed.size === 0) {
-    for (const op of ops) {
-      if (op.kind === 'set') state.props.set(entry.path, { ns: op.ns, name: op.name, valueXml: op.valueXml });
-      else state.props.remove(entry.path, op.ns, op.name);
+    for (const c of changes) {
+      if (c.kind === 'set') state.props.set(entry.path, c.prop);
+      else state.props.remove(entry.path, c.prop.ns, c.prop.name);
     }
   }
   const byStatus = new Map<string, string[]>();
