@@ -38,8 +38,11 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
     .option('--stats', 'print a stats line every 10 s')
     .action(async (location: string, opts: ServeOptions) => {
-      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const { host, port } = parseAddr(opts.addr);
+      if (!isLoopback(host) && opts.user.length === 0 && !opts.allowRemoteWithoutAuth) {
+        throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD, or --allow-remote-without-auth on a trusted network`);
+      }
+      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
       const server = await serveWebdav(metered, {
         host,
@@ -62,6 +65,11 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         stop: () => server.close(),
       });
     });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function collectUser(value: string, previous: string[]): string[] {
