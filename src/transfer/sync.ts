@@ -68,6 +68,7 @@ export const MAX_TRANSFERS = 64;
 
 /** Make `dst` like `src` (mode "sync") or add to it (mode "copy"). */
 export async function syncTrees(src: Endpoint, dst: Endpoint, options: SyncOptions): Promise<SyncResult> {
+  assertNotNested(src, dst, options.mode);
   const transfers = Math.max(1, Math.min(MAX_TRANSFERS, Math.floor(options.transfers ?? 4)));
   const filter = options.filter ?? createFilter();
   const signal = options.signal;
@@ -232,5 +233,20 @@ async function mkdirRoot(dst: Endpoint): Promise<void> {
     await dst.vfs.mkdir(dst.path);
   } catch (e) {
     if (!isVfsError(e, 'EEXIST')) throw e;
+  }
+}
+
+/**
+ * Refuse a destination inside the source (a copy that feeds on itself) and, for sync, a source inside
+ * the destination (its "extra" files would include the source itself).
+ */
+export function assertNotNested(src: Endpoint, dst: Endpoint, mode: 'copy' | 'sync'): void {
+  if (src.vfs !== dst.vfs) return;
+  const within = (inner: string, outer: string) => inner === outer || outer === '/' || inner.startsWith(outer + '/');
+  if (within(dst.path, src.path)) {
+    throw new VfsError('EINVAL', `cannot copy ${src.path} into itself (${dst.path})`, { path: dst.path });
+  }
+  if (mode === 'sync' && within(src.path, dst.path)) {
+    throw new VfsError('EINVAL', `cannot sync ${src.path} into ${dst.path}, which contains it (its files would be deleted as extras)`, { path: dst.path });
   }
 }
