@@ -79,11 +79,10 @@ program.hook('preAction', (_program, action) => {
   const { verbose, logLevel, logFormat, logFile } = globals();
   // With --log-file the log is a record of the run: info by default (every file copied or failed).
   const fallback = logFile ? 'info' : LONG_RUNNING.has(action.name()) ? 'warn' : 'error';
-  const stamp = (line: string) => (logFormat === 'json' ? line : `${new Date().toISOString()} ${line}`);
   ctx.logger = createLogger({
     level: verbose ? 'debug' : logLevel ?? fallback,
     format: logFormat ?? 'text',
-    ...(logFile ? { write: (line: string) => appendFileSync(logFile, stamp(line) + '\n') } : {}),
+    ...(logFile ? { write: (line: string) => appendFileSync(logFile, line + '\n') } : {}),
   });
 });
 registerFileCommands(program, ctx);

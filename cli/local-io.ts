@@ -3,19 +3,28 @@
  * device or a socket is opened and streamed (a stat says 0 bytes, but the bytes are in the stream);
  * an existing symlink is written through, like cp(1), so the link stays a link.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readlink, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseLocation } from './config.js';
 
-/** A local path that must be streamed rather than read as a regular file (FIFO, device, socket). */
+/** Names of this process's own standard streams: opened by name they fail when the stream is a socket (ENXIO). */
+const STD_STREAMS: Record<string, '-'> = {
+  '/dev/stdin': '-', '/dev/fd/0': '-', '/proc/self/fd/0': '-',
+  '/dev/stdout': '-', '/dev/fd/1': '-', '/proc/self/fd/1': '-',
+};
+
+/**
+ * A local path that must be streamed rather than read as a regular file (FIFO, device, socket), or
+ * "-" for this process's standard input/output named as a path.
+ */
 export async function specialFileOf(location: string): Promise<string | undefined> {
   if (location === '-') return undefined;
   const parsed = parseLocation(location);
   if (parsed.kind !== 'local') return undefined;
   const path = resolve(parsed.path);
+  if (STD_STREAMS[path]) return '-';
   try {
     const s = await stat(path);
     return s.isFIFO() || s.isCharacterDevice() || s.isSocket() ? path : undefined;
@@ -24,9 +33,11 @@ export async function specialFileOf(location: string): Promise<string | undefine
   }
 }
 
-/** Open a special file (or "-") as a byte stream to read. */
-export function openSpecialForReading(path: string | '-'): Readable {
-  return path === '-' ? process.stdin : createReadStream(path);
+/** Open a special file (or "-") as a byte stream to read; an open failure rejects here, not later as an unhandled stream error. */
+export async function openSpecialForReading(path: string | '-'): Promise<Readable> {
+  if (path === '-') return process.stdin;
+  const handle = await open(path, 'r');
+  return handle.createReadStream();
 }
 
 /**
@@ -52,7 +63,6 @@ export async function writeThroughLinks(location: string): Promise<string> {
 
 /** Stream `input` into a special file or standard output (`'-'`), ending quietly if the reader goes away. */
 export async function writeToSpecial(input: Readable, path: string | '-'): Promise<void> {
-  const out: Writable = path === '-' ? process.stdout : createWriteStream(path, { flags: 'w' });
   if (path === '-') {
     // Never end process.stdout (later output would fail); pipe without ending it.
     for await (const chunk of input) {
@@ -60,5 +70,7 @@ export async function writeToSpecial(input: Readable, path: string | '-'): Promi
     }
     return;
   }
+  const handle = await open(path, 'w');
+  const out: Writable = handle.createWriteStream();
   await pipeline(input, out);
 }

@@ -40,6 +40,7 @@ export function createProgress(options: ProgressOptions = {}): TransferProgress 
   const stream = options.stream ?? process.stderr;
   const tty = !options.quiet && (options.tty ?? Boolean(stream.isTTY));
   const startedAt = Date.now();
+  let planned = false;
   let totalFiles = 0;
   let totalBytes = 0;
   let checks = 0;
@@ -58,9 +59,10 @@ export function createProgress(options: ProgressOptions = {}): TransferProgress 
     return seconds > 0.05 ? (bytesDone - b0) / seconds : 0;
   };
   const line = () => {
+    if (!planned) return `Listing files… ${formatDuration(Date.now() - startedAt)}`;
     const r = rate();
     const left = totalBytes - bytesDone;
-    const eta = r > 0 && left > 0 ? formatDuration((left / r) * 1000) : left <= 0 && filesDone >= totalFiles ? '0 s' : '-';
+    const eta = left <= 0 ? '0 s' : r > 0 ? formatDuration((left / r) * 1000) : '-';
     const pct = totalBytes > 0 ? ` (${Math.floor((100 * bytesDone) / totalBytes)}%)` : '';
     return `Transferred ${filesDone}/${totalFiles} files, ${formatBytes(bytesDone)}/${formatBytes(totalBytes)}${pct}, ${formatRate(r)}, ETA ${eta}`
       + (failed ? `, ${failed} failed` : '') + (checks ? `, ${checks} to compare` : '');
@@ -98,6 +100,7 @@ export function createProgress(options: ProgressOptions = {}): TransferProgress 
       return bytesDone;
     },
     planned(t) {
+      planned = true;
       totalFiles = t.files;
       totalBytes = t.bytes;
       checks = t.checks;

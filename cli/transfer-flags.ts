@@ -107,10 +107,12 @@ export function reportRun(ctx: CliContext, result: SyncResult, progress: Transfe
     }
     const deletes = result.actions.filter((a) => a.kind === 'delete').length;
     ctx.out(`dry run: would copy ${result.toCopy} file(s) (${formatBytes(result.toCopyBytes)}), delete ${deletes}; ${result.unchanged} unchanged; compared by ${COMPARED[result.compare]}`);
-  } else if (!flags.quiet) {
+  } else {
     const ms = Date.now() - progress.startedAt;
-    ctx.out(`${verb} ${result.copied} files, ${formatBytes(result.copiedBytes)} in ${formatDuration(ms)} (${formatRate(result.copiedBytes / Math.max(0.001, ms / 1000))}); `
-      + `${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed.length} failed; compared by ${COMPARED[result.compare]}`);
+    const summary = `${verb} ${result.copied} files, ${formatBytes(result.copiedBytes)} in ${formatDuration(ms)} (${formatRate(result.copiedBytes / Math.max(0.001, ms / 1000))}); `
+      + `${result.unchanged} unchanged, ${result.deleted} deleted, ${result.failed.length} failed; compared by ${COMPARED[result.compare]}`;
+    ctx.logger.info(summary);
+    if (!flags.quiet) ctx.out(summary);
   }
   process.exitCode = exitCodeOf(result);
 }

@@ -169,7 +169,7 @@ async function copyStream(ctx: CliContext, source: string, specialSource: string
   let size: number | undefined;
   let mtime: Date | undefined;
   if (specialSource) {
-    input = openSpecialForReading(specialSource);
+    input = await openSpecialForReading(specialSource);
     name = specialSource === '-' ? 'stdin' : basename(specialSource);
   } else {
     const { vfs, path } = await ctx.open(source);

@@ -5,8 +5,8 @@
  */
 import { Transform } from 'node:stream';
 
-/** At most this much may be sent ahead of the pace (a second's worth), so short bursts are not stalled. */
-const BURST_MS = 1000;
+/** At most this much (a quarter second of the budget) may go ahead of the pace: short bursts are not stalled, and a short run still keeps the limit. */
+const BURST_MS = 250;
 
 export class BandwidthLimit {
   readonly bytesPerSecond: number;
