@@ -28,7 +28,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .command('webdav')
     .description('serve a remote (or a folder of it) as a WebDAV share')
     .argument('<location>', 'remote:path to serve')
-    .option('--addr <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--addr <[host:]port>', 'address to listen on (a bare PORT means 127.0.0.1:PORT)', '127.0.0.1:8080')
     .option('--user <name:password>', 'require Basic auth with this user (repeatable)', collectUser, [])
     .option('--read-only', 'refuse every change')
     .option('--no-cache', 'do not cache metadata and blocks (every request goes to the provider)')
