@@ -184,8 +184,8 @@ function missingEnvMessage(name: string, partial: RemoteConfig, why: string): st
   const missing = mentioned.find((f) => partial[f] === undefined) ?? mentioned[0];
   const rule = why.replace(/"([A-Za-z]+)"/g, (all, f: string) => envOf.get(f) ?? all);
   const first = missing ? `${envOf.get(missing)} is not set` : `the environment does not define "${name}:"`;
-  return `${first}: the ad-hoc remote "${name}:" is read from ${[...envOf.values()].join(', ')} and ${rule}`
-    + ` (or add a remote with "cloudmount config add")`;
+  return `${first} (the ad-hoc remote "${name}:" is read from ${[...envOf.values()].join(', ')}: ${rule};`
+    + ` or add a remote with "cloudmount config add")`;
 }
 
 /** A bad value in an env remote, named by its variable: `CLOUDREVE_URL is not a URL: "x"`. */
