@@ -130,7 +130,8 @@ export function registerFileCommands(program: Command, ctx: CliContext): void {
     .argument('<source>', 'remote:path or local path')
     .argument('<destination>', 'remote:path or local path')
     .action(async (source: string, destination: string) => {
-      await movePath(await ctx.open(source), await ctx.open(await writeThroughLinks(destination)));
+      // Like mv(1): a symlink destination is replaced by the rename, not written through.
+      await movePath(await ctx.open(source), await ctx.open(destination));
     });
 
   program
