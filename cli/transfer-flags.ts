@@ -100,7 +100,9 @@ export function reportRun(ctx: CliContext, result: SyncResult, progress: Transfe
     ctx.warn(`cloudmount: not deleting ${result.deletesSkipped} extra file(s) or folder(s) on the destination because ${result.failed.length} transfer(s) failed`);
   }
   if (flags.dryRun) {
-    for (const a of result.actions) {
+    const order = { mkdir: 0, copy: 1, delete: 2 } as const;
+    const actions = [...result.actions].sort((a, b) => order[a.kind] - order[b.kind] || (a.kind === 'delete' ? 0 : a.rel.localeCompare(b.rel)));
+    for (const a of actions) {
       if (a.kind === 'copy') ctx.out(`would copy ${a.rel} (${a.reason}, ${formatBytes(a.size)})`);
       else if (a.kind === 'delete') ctx.out(`would delete ${a.rel}${a.type === 'directory' ? '/' : ''}`);
       else ctx.out(`would create ${a.rel}/`);

@@ -9,7 +9,7 @@ import type { Entry } from './vfs.js';
 import { sameByMetadata, compareModeOf, mtimeWindowMs } from './transfer/compare.js';
 import { transferFile } from './transfer/file.js';
 import type { TransferObserver } from './transfer/file.js';
-import { syncTrees } from './transfer/sync.js';
+import { assertNotNested, syncTrees } from './transfer/sync.js';
 import type { Endpoint, SyncOptions, SyncResult } from './transfer/sync.js';
 
 export { BandwidthLimit } from './transfer/bandwidth.js';
@@ -60,6 +60,17 @@ export async function copyPath(src: Endpoint, dst: Endpoint, options: CopyOption
     throw new VfsError('EISDIR', `${src.path} is a directory (use -r to copy it)`, { path: src.path });
   }
   const target = await resolveTarget(entry, dst);
+  if (entry.type === 'directory' && src.vfs === dst.vfs && src.vfs.capabilities.serverSideCopy && !options.update && !options.filter?.active && !options.dryRun) {
+    // A whole tree within one remote that copies on the server: one request instead of one per file.
+    assertNotNested(src, { vfs: dst.vfs, path: target }, 'copy');
+    const there = await dst.vfs.stat(target).catch((e: unknown) => (isVfsError(e, 'ENOENT') ? undefined : Promise.reject(e)));
+    // Merging into an existing folder is done file by file below.
+    if (!there) {
+      options.observer?.planned?.({ files: 1, bytes: 0, checks: 0 });
+      await transferFile({ vfs: src.vfs, entry }, { vfs: dst.vfs, path: target }, { label: entry.path, observer: options.observer, signal: options.signal });
+      return { ...emptyResult(dst), toCopy: 1, copied: 1, target };
+    }
+  }
   if (entry.type === 'directory') {
     const result = await syncTrees(src, { vfs: dst.vfs, path: target }, { ...options, mode: 'copy', all: !options.update });
     return { ...result, target };

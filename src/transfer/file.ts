@@ -42,7 +42,7 @@ export async function transferFile(source: FileSource, dst: { vfs: Vfs; path: st
   try {
     let done: Entry;
     if ('entry' in source && source.vfs === dst.vfs && source.vfs.capabilities.serverSideCopy) {
-      done = await source.vfs.copy(source.entry.path, dst.path, { overwrite: true, signal });
+      done = await source.vfs.copy(source.entry.path, dst.path, { overwrite: source.entry.type === 'file', signal });
       observer?.advance(label, source.entry.size);
     } else {
       const input = 'entry' in source ? await source.vfs.read(source.entry.path, { signal }) : source.stream;

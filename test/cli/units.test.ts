@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { parseAddr } from '../../cli/args.js';
 import { describeError } from '../../cli/errors.js';
+import { validateRemote } from '../../cli/config.js';
+import { limitsOf } from '../../cli/remotes.js';
 import { formatBytes, formatDuration, formatRate, parseAgeMs, parseDurationMs, parseSize } from '../../cli/units.js';
 import { VfsError } from '../../src/errors.js';
 import { BandwidthLimit, createFilter, syncTrees } from '../../src/transfer.js';
@@ -46,6 +48,13 @@ describe('units', () => {
     expect(parseAddr('[::1]:8443')).toEqual({ host: '::1', port: 8443 });
     expect(() => parseAddr('::1:80')).toThrow(/--addr must be PORT/);
     expect(() => parseAddr('99999')).toThrow(/out of range/);
+  });
+
+  it('a remote may carry tpslimit, maxConcurrency and bwlimit in the config file', () => {
+    const bad = (why: string) => new Error(why);
+    expect(validateRemote({ type: 'memory', tpslimit: 5, maxConcurrency: '2', bwlimit: '1M' }, bad)).toMatchObject({ tpslimit: 5 });
+    expect(() => validateRemote({ type: 'memory', tpslimit: 'fast' }, bad)).toThrow(/"tpslimit" must be a positive number/);
+    expect(limitsOf({ type: 'memory', tpslimit: 5, maxConcurrency: '2' })).toEqual({ requestsPerSecond: 5, concurrency: 2 });
   });
 
   it('errors: the errno once, library option names as flags', () => {
