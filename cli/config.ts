@@ -71,6 +71,14 @@ export function validateRemote(remote: unknown, bad: (why: string) => Error): Re
   if (!provider) throw bad(`unknown type ${JSON.stringify(r.type)} (expected ${PROVIDERS.map((p) => p.type).join(', ')})`);
   for (const [k, v] of Object.entries(r)) {
     if (k === 'type') continue;
+    if (k === 'tpslimit' || k === 'maxConcurrency') {
+      if (!(typeof v === 'number' && v > 0) && !(typeof v === 'string' && Number(v) > 0)) throw bad(`"${k}" must be a positive number`);
+      continue;
+    }
+    if (k === 'bwlimit') {
+      if (typeof v !== 'string' && typeof v !== 'number') throw bad('"bwlimit" must be a size per second such as "1M"');
+      continue;
+    }
     const field = provider.fields.find((f) => f.name === k);
     if (!field) throw bad(`unknown field ${JSON.stringify(k)} for type ${provider.type} (known: ${provider.fields.map((f) => f.name).join(', ') || 'none'})`);
     if (field.kind === 'object') {
@@ -156,12 +164,73 @@ export function parseLocation(arg: string): Location {
 export function resolveRemote(name: string, config: ConfigFile, env: NodeJS.ProcessEnv = process.env): RemoteConfig {
   const stored = config.remotes[name];
   if (stored) return stored;
+  const provider = providerOf(name);
   const fromEnv = remoteFromEnv(name, env);
-  if (fromEnv) return validateRemote(fromEnv, (why) => new VfsError('EINVAL', `remote "${name}" from the environment (${envVarsOf(name).join(', ')}): ${why}`));
-  const known = [...Object.keys(config.remotes), 'memory'].join(', ');
-  const envHint = PROVIDERS.filter((p) => envVarsOf(p.type).length > 0)
-    .map((p) => `${p.type}: from ${envVarsOf(p.type).join('/')}`).join('; ');
-  throw new VfsError('ENOENT', `no remote named "${name}" (known: ${known}; add one with "cloudmount config add", or set the variables of an ad-hoc remote — ${envHint})`);
+  if (provider && provider.fields.some((f) => f.env)) {
+    // The ad-hoc remote named after a type: say which variable is missing, in the variables' names.
+    const partial = fromEnv ?? { type: provider.type };
+    const why = provider.check?.(partial);
+    if (why) throw new VfsError('EINVAL', missingEnvMessage(name, partial, why));
+  }
+  if (fromEnv) return validateRemote(fromEnv, (why) => new VfsError('EINVAL', envMessage(name, why)));
+  throw new VfsError('ENOENT', unknownRemoteMessage(name, config));
+}
+
+/** `"url" is required` → `CLOUDREVE_URL is not set: …`, naming the first missing variable the rule mentions. */
+function missingEnvMessage(name: string, partial: RemoteConfig, why: string): string {
+  const provider = providerOf(name)!;
+  const envOf = new Map(provider.fields.flatMap((f) => (f.env ? [[f.name, f.env] as const] : [])));
+  const mentioned = [...why.matchAll(/"([A-Za-z]+)"/g)].map((m) => m[1]!).filter((f) => envOf.has(f));
+  const missing = mentioned.find((f) => partial[f] === undefined) ?? mentioned[0];
+  const rule = why.replace(/"([A-Za-z]+)"/g, (all, f: string) => envOf.get(f) ?? all);
+  const first = missing ? `${envOf.get(missing)} is not set` : `the environment does not define "${name}:"`;
+  return `${first} (the ad-hoc remote "${name}:" is read from ${[...envOf.values()].join(', ')}: ${rule};`
+    + ` or add a remote with "cloudmount config add")`;
+}
+
+/** A bad value in an env remote, named by its variable: `CLOUDREVE_URL is not a URL: "x"`. */
+function envMessage(name: string, why: string): string {
+  const provider = providerOf(name);
+  let text = why;
+  for (const f of provider?.fields ?? []) if (f.env) text = text.replaceAll(`"${f.name}"`, f.env);
+  return `${text} (remote "${name}:" from the environment)`;
+}
+
+/** "no remote named …", with the closest known name and where remotes come from. */
+function unknownRemoteMessage(name: string, config: ConfigFile): string {
+  const configured = Object.keys(config.remotes);
+  const types = PROVIDERS.map((p) => p.type);
+  const guess = closest(name, [...configured, ...types]);
+  const envRemotes = PROVIDERS.filter((p) => envVarsOf(p.type).length > 0).map((p) => `${p.type}: (${envVarsOf(p.type).join(', ')})`);
+  return `no remote named "${name}"${guess ? ` — did you mean "${guess}:"?` : ''}`
+    + ` Configured: ${configured.length ? configured.join(', ') : 'none'} (add one with "cloudmount config add")`
+    + `; from the environment: ${envRemotes.join('; ')}; built in: memory:`;
+}
+
+/** The candidate within edit distance 2 (or a case-insensitive prefix match), if any. */
+function closest(name: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = c.toLowerCase() === name.toLowerCase() ? 0 : editDistance(name.toLowerCase(), c.toLowerCase(), bestDistance);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, giving up above `limit` (names are short, from our own argv). */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit || a.length > 64 || b.length > 64) return limit + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** A copy of a remote's config with its secrets masked, safe to print. */

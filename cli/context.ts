@@ -12,6 +12,8 @@ import { normalizePath } from '../src/path.js';
 import { openRemote } from './remotes.js';
 import type { OpenRemoteOptions } from './remotes.js';
 import type { Vfs } from '../src/vfs.js';
+import type { RequestLimits } from '../src/provider.js';
+import { providerOf } from '../adapters/index.js';
 
 export interface CliContext {
   logger: Logger;
@@ -25,6 +27,8 @@ export interface CliContext {
   open(location: string, options?: OpenRemoteOptions): Promise<{ vfs: Vfs; path: string; remote?: string }>;
   /** Close every Vfs opened (timers, sockets). */
   closeAll(): Promise<void>;
+  /** The server hosts of the remotes opened so far, by provider type (for network error messages). */
+  hostsOf(provider: string): string[];
 }
 
 export interface ContextOptions {
@@ -32,11 +36,14 @@ export interface ContextOptions {
   /** Follow symbolic links below local paths, even out of them (-L/--copy-links); default: never. */
   followSymlinks?: () => boolean;
   configPath?: () => string | undefined;
+  /** Request limits from the command line (--tpslimit, --max-concurrency), for every remote opened. */
+  limits?: () => RequestLimits | undefined;
 }
 
 /** Build the context commands share. */
 export function createContext(options: ContextOptions): CliContext {
   const opened = new Map<string, Vfs>();
+  const hosts = new Map<string, Set<string>>();
   let local: LocalVfs | undefined;
   let loaded: Promise<ConfigFile> | undefined;
   let warned = false;
@@ -70,11 +77,24 @@ export function createContext(options: ContextOptions): CliContext {
       let vfs = opened.get(parsed.remote);
       if (!vfs) {
         const remote = resolveRemote(parsed.remote, await ctx.config());
-        vfs = await openRemote(remote, { logger: ctx.logger.child({ remote: parsed.remote }), ...openOptions });
+        for (const field of providerOf(remote.type)?.fields ?? []) {
+          const value = remote[field.name];
+          if (field.kind !== 'url' || typeof value !== 'string') continue;
+          try {
+            const set = hosts.get(remote.type) ?? new Set();
+            set.add(new URL(value).host);
+            hosts.set(remote.type, set);
+          } catch {
+            // Checked when the remote was validated.
+          }
+        }
+        const limits = options.limits?.();
+        vfs = await openRemote(remote, { logger: ctx.logger.child({ remote: parsed.remote }), ...(limits ? { limits } : {}), ...openOptions });
         opened.set(parsed.remote, vfs);
       }
       return { vfs, path, remote: parsed.remote };
     },
+    hostsOf: (provider) => [...(hosts.get(provider) ?? [])],
     async closeAll() {
       await Promise.allSettled([...opened.values()].map((v) => v.close?.()));
       opened.clear();

@@ -5,7 +5,9 @@
 import { InvalidArgumentError } from 'commander';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
-import { VfsError } from '../src/errors.js';
+import { VfsError, isVfsError } from '../src/errors.js';
+import { providerOf } from '../adapters/index.js';
+import { resolveRemote } from './config.js';
 import { MeteredVfs } from '../src/metered-vfs.js';
 import { SubtreeVfs } from '../src/subtree-vfs.js';
 import type { Vfs } from '../src/vfs.js';
@@ -22,10 +24,23 @@ export interface ServedLocation {
   metered: MeteredVfs;
 }
 
-/** Open `location` for serving; it must be a directory. */
+/**
+ * Open `location` for serving; it must be a directory. It is stat'ed and listed before the caller says
+ * "ready", so a wrong password or an unreachable server stops the start with the reason (a root stat
+ * alone may be answered without a request, as Cloudreve's is).
+ */
 export async function openForServing(ctx: CliContext, location: string, spoolDir?: string): Promise<ServedLocation> {
   const { vfs, path, remote } = await ctx.open(location, spoolDir ? { spoolDir } : {});
-  if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
+  try {
+    if ((await vfs.stat(path)).type !== 'directory') throw new VfsError('ENOTDIR', `${location} is not a directory`, { path });
+    await vfs.list(path);
+  } catch (e) {
+    if (remote && isVfsError(e, 'EACCES', 'EPERM')) {
+      const account = await accountOf(ctx, remote);
+      throw new VfsError(e.code, `remote "${remote}:" refused ${account}: ${e.message.replace(/^[A-Z]+: /, '')}`, { ...e.details, cause: e });
+    }
+    throw e;
+  }
   const metered = new MeteredVfs(path === '/' ? vfs : new SubtreeVfs(vfs, path));
   return { vfs, path, ...(remote ? { remote } : {}), metered };
 }
@@ -99,3 +114,24 @@ export function waitForSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+
+/** "the login of user@example.com at drive.example.com": who we tried to be, never a secret. */
+async function accountOf(ctx: CliContext, name: string): Promise<string> {
+  try {
+    const remote = resolveRemote(name, await ctx.config());
+    const fields = providerOf(remote.type)?.fields ?? [];
+    const who = fields.filter((f) => !f.secret && f.kind !== 'url' && f.kind !== 'object' && typeof remote[f.name] === 'string' && remote[f.name]);
+    const secrets = fields.filter((f) => f.secret && typeof remote[f.name] === 'string' && remote[f.name]).map((f) => f.env ?? f.name);
+    const where = fields.filter((f) => f.kind === 'url' && typeof remote[f.name] === 'string').map((f) => {
+      try {
+        return new URL(remote[f.name] as string).host;
+      } catch {
+        return '';
+      }
+    }).filter(Boolean);
+    const account = who.length ? who.map((f) => String(remote[f.name])).join(' ') : `its ${secrets.join('/') || 'credentials'}`;
+    return `the login of ${account}${where.length ? ` at ${[...new Set(where)].join(', ')}` : ''} (check ${secrets.join(', ') || 'the credentials'})`;
+  } catch {
+    return 'the login';
+  }
+}

@@ -31,6 +31,16 @@ export interface ProviderOpenOptions {
   logger: Logger;
   /** Spool folder for uploads whose size is unknown up front. */
   spoolDir?: string;
+  /** Request limits of the account's Scheduler (`--tpslimit`, `--max-concurrency`). */
+  limits?: RequestLimits;
+}
+
+/** Limits a user sets per remote; a provider maps them onto its Scheduler's `intervalCap`/`concurrency`. */
+export interface RequestLimits {
+  /** Requests started per second at most. */
+  requestsPerSecond?: number;
+  /** Requests in flight at once at most. */
+  concurrency?: number;
 }
 
 /** Knobs every bundled emulator understands (`cloudmount emulate`). */

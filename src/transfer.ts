@@ -1,34 +1,35 @@
 /**
- * Copy and move between any two Vfs locations (local disk or remotes), streamed, recursively on
- * request, with server-side copy/rename when both ends are the same Vfs.
+ * Copy, move, sync and check between any two Vfs locations (local disk or remotes): streamed, with
+ * server-side copy/rename when both ends are the same Vfs. The parts live in `transfer/`: the tree
+ * walk, filters, comparison rules, the sync engine (plan, copy pool, delete-after), check, bandwidth.
  */
-import { Transform } from 'node:stream';
 import { VfsError, isVfsError } from './errors.js';
 import { joinPath } from './path.js';
-import type { Entry, Vfs } from './vfs.js';
+import type { Entry } from './vfs.js';
+import { sameByMetadata, compareModeOf, mtimeWindowMs } from './transfer/compare.js';
+import { transferFile } from './transfer/file.js';
+import type { TransferObserver } from './transfer/file.js';
+import { assertNotNested, syncTrees } from './transfer/sync.js';
+import type { Endpoint, SyncOptions, SyncResult } from './transfer/sync.js';
 
-/** What a transfer reports as it goes (the CLI's progress bar implements it). */
-export interface Progress {
-  /** Announce a file of `size` bytes (undefined when unknown). */
-  startFile(label: string, size: number | undefined): void;
-  /** `n` more bytes moved. */
-  advance(n: number): void;
-  /** The current file is done. */
-  endFile(): void;
-  /** All done. */
-  finish(): void;
-}
+export { BandwidthLimit } from './transfer/bandwidth.js';
+export { checkTrees } from './transfer/check.js';
+export type { CheckOptions, CheckResult } from './transfer/check.js';
+export { compareModeOf, hashOf } from './transfer/compare.js';
+export type { CompareMode } from './transfer/compare.js';
+export { transferFile } from './transfer/file.js';
+export type { FileSource, FileTransferOptions, TransferObserver } from './transfer/file.js';
+export { createFilter, MAX_GLOB_LENGTH } from './transfer/filter.js';
+export type { Filter, FilterOptions } from './transfer/filter.js';
+export { MAX_TRANSFERS, syncTrees } from './transfer/sync.js';
+export type { Endpoint, FileFailure, PlannedAction, SyncOptions, SyncResult } from './transfer/sync.js';
+export { walkTree } from './transfer/tree.js';
+export type { Tree } from './transfer/tree.js';
 
-/** One end of a transfer: a Vfs and a path in it. */
-export interface Endpoint {
-  vfs: Vfs;
-  path: string;
-}
-
-export interface TransferOptions {
+export interface CopyOptions extends Omit<SyncOptions, 'mode' | 'all'> {
   recursive?: boolean;
-  progress: Progress;
-  signal?: AbortSignal;
+  /** Skip files that look unchanged (cp --update); default: copy everything. */
+  update?: boolean;
 }
 
 /**
@@ -45,63 +46,68 @@ export async function resolveTarget(src: Entry, dst: Endpoint): Promise<string> 
   return dst.path;
 }
 
-/** Copy `src` to `dst` (file or, with `recursive`, a directory tree). */
-export async function copyPath(src: Endpoint, dst: Endpoint, options: TransferOptions): Promise<void> {
+function emptyResult(dst: Endpoint): SyncResult {
+  return {
+    compare: compareModeOf(dst.vfs), actions: [], toCopy: 0, toCopyBytes: 0, copied: 0, copiedBytes: 0,
+    unchanged: 0, deleted: 0, deletesSkipped: 0, failed: [],
+  };
+}
+
+/** `cp [-r] [--update]`: copy `src` to `dst` (a file, or with `recursive` a directory tree). */
+export async function copyPath(src: Endpoint, dst: Endpoint, options: CopyOptions = {}): Promise<SyncResult & { target: string }> {
   const entry = await src.vfs.stat(src.path);
   if (entry.type === 'directory' && !options.recursive) {
     throw new VfsError('EISDIR', `${src.path} is a directory (use -r to copy it)`, { path: src.path });
   }
   const target = await resolveTarget(entry, dst);
-  if (src.vfs === dst.vfs && src.vfs.capabilities.serverSideCopy) {
-    options.progress.startFile(entry.path, entry.type === 'file' ? entry.size : undefined);
-    await src.vfs.copy(entry.path, target, { overwrite: entry.type === 'file', signal: options.signal });
-    options.progress.advance(entry.size);
-    options.progress.endFile();
-    return;
+  if (entry.type === 'directory' && src.vfs === dst.vfs && src.vfs.capabilities.serverSideCopy && !options.update && !options.filter?.active && !options.dryRun) {
+    // A whole tree within one remote that copies on the server: one request instead of one per file.
+    assertNotNested(src, { vfs: dst.vfs, path: target }, 'copy');
+    const there = await dst.vfs.stat(target).catch((e: unknown) => (isVfsError(e, 'ENOENT') ? undefined : Promise.reject(e)));
+    // Merging into an existing folder is done file by file below.
+    if (!there) {
+      options.observer?.planned?.({ files: 1, bytes: 0, checks: 0 });
+      await transferFile({ vfs: src.vfs, entry }, { vfs: dst.vfs, path: target }, { label: entry.path, observer: options.observer, signal: options.signal });
+      return { ...emptyResult(dst), toCopy: 1, copied: 1, target };
+    }
   }
-  await copyEntry(src.vfs, entry, dst.vfs, target, options);
-}
-
-async function copyEntry(from: Vfs, entry: Entry, to: Vfs, target: string, options: TransferOptions): Promise<void> {
-  if (entry.type === 'file') {
-    await copyFile(from, entry, to, target, options);
-    return;
+  if (entry.type === 'directory') {
+    const result = await syncTrees(src, { vfs: dst.vfs, path: target }, { ...options, mode: 'copy', all: !options.update });
+    return { ...result, target };
   }
-  try {
-    await to.mkdir(target, { signal: options.signal });
-  } catch (e) {
-    // Merging into an existing directory is what cp -r does.
-    if (!isVfsError(e, 'EEXIST') || (await to.stat(target)).type !== 'directory') throw e;
+  const result = emptyResult(dst);
+  if (options.update) {
+    const there = await dst.vfs.stat(target).catch((e: unknown) => (isVfsError(e, 'ENOENT') ? undefined : Promise.reject(e)));
+    if (there?.type === 'file' && sameByMetadata(entry, there, compareModeOf(dst.vfs), mtimeWindowMs(src.vfs, dst.vfs))) {
+      result.unchanged = 1;
+      return { ...result, target };
+    }
   }
-  for (const child of await from.list(entry.path, { signal: options.signal })) {
-    await copyEntry(from, child, to, joinPath(target, child.name), options);
-  }
-}
-
-async function copyFile(from: Vfs, entry: Entry, to: Vfs, target: string, options: TransferOptions): Promise<void> {
-  options.progress.startFile(entry.path, entry.size);
-  const source = await from.read(entry.path, { signal: options.signal });
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      options.progress.advance(chunk.length);
-      done(null, chunk);
-    },
-  });
-  source.on('error', (e) => counter.destroy(e));
-  source.pipe(counter);
-  await to.write(target, counter, { size: entry.size, mtime: entry.mtime, signal: options.signal });
-  options.progress.endFile();
+  result.toCopy = 1;
+  result.toCopyBytes = entry.size;
+  result.actions.push({ kind: 'copy', rel: entry.name, size: entry.size, reason: 'all' });
+  options.observer?.planned?.({ files: 1, bytes: entry.size, checks: 0 });
+  if (options.dryRun) return { ...result, target };
+  await transferFile({ vfs: src.vfs, entry }, { vfs: dst.vfs, path: target }, { label: entry.path, observer: options.observer, bandwidth: options.bandwidth, signal: options.signal });
+  result.copied = 1;
+  result.copiedBytes = entry.size;
+  return { ...result, target };
 }
 
 /** Move: a rename when both ends are one Vfs, else copy and then remove the source (only after success). */
-export async function movePath(src: Endpoint, dst: Endpoint, options: TransferOptions): Promise<void> {
+export async function movePath(src: Endpoint, dst: Endpoint, options: { observer?: TransferObserver; signal?: AbortSignal } = {}): Promise<void> {
   const entry = await src.vfs.stat(src.path);
   const target = await resolveTarget(entry, dst);
   if (src.vfs === dst.vfs) {
     await src.vfs.rename(entry.path, target, { overwrite: entry.type === 'file', signal: options.signal });
     return;
   }
-  await copyEntry(src.vfs, entry, dst.vfs, target, { ...options, recursive: true });
+  if (entry.type === 'file') {
+    await transferFile({ vfs: src.vfs, entry }, { vfs: dst.vfs, path: target }, options);
+  } else {
+    const result = await syncTrees(src, { vfs: dst.vfs, path: target }, { mode: 'copy', all: true, observer: options.observer, signal: options.signal });
+    const first = result.failed[0];
+    if (first) throw first.error;
+  }
   await src.vfs.remove(entry.path, { recursive: true, signal: options.signal });
 }
-

@@ -28,6 +28,8 @@ export const cloudreveProvider: ProviderDescriptor = {
       ...(str('password') ? { password: str('password')! } : {}),
       ...(tokens ? { tokens } : {}),
       ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
+      ...(options.limits?.requestsPerSecond !== undefined ? { requestsPerSecond: options.limits.requestsPerSecond } : {}),
+      ...(options.limits?.concurrency !== undefined ? { concurrency: options.limits.concurrency } : {}),
       logger: options.logger,
     });
     // Upload sessions a killed run left would lock their paths for a day: cancel them now.

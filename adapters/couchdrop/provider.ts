@@ -39,6 +39,8 @@ export const couchdropProvider: ProviderDescriptor = {
       ...(str('apiUrl') ? { apiUrl: str('apiUrl')! } : {}),
       ...(c.routes ? { routes: c.routes as never } : {}),
       ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
+      ...(options.limits?.requestsPerSecond !== undefined ? { requestsPerSecond: options.limits.requestsPerSecond } : {}),
+      ...(options.limits?.concurrency !== undefined ? { concurrency: options.limits.concurrency } : {}),
       logger: options.logger,
     });
   },

@@ -5,8 +5,12 @@ import type { Command } from 'commander';
 import { VfsError } from '../../src/errors.js';
 import type { Entry } from '../../src/vfs.js';
 import type { CliContext } from '../context.js';
-import { createProgress, formatBytes } from '../progress.js';
-import { copyPath, movePath } from '../../src/transfer.js';
+import { basename } from 'node:path';
+import { copyPath, movePath, resolveTarget, transferFile } from '../../src/transfer.js';
+import { openSpecialForReading, specialFileOf, writeThroughLinks, writeToSpecial } from '../local-io.js';
+import { addTransferFlags, bandwidthOf, configuredBwlimit, filterOf, progressOf, reportRun } from '../transfer-flags.js';
+import type { TransferFlags } from '../transfer-flags.js';
+import { formatBytes, formatDuration, formatRate } from '../units.js';
 
 /** Register the file commands on `program`. */
 export function registerFileCommands(program: Command, ctx: CliContext): void {
@@ -82,18 +86,43 @@ export function registerFileCommands(program: Command, ctx: CliContext): void {
       await vfs.remove(path, { recursive: opts.recursive ?? false });
     });
 
-  program
-    .command('cp')
-    .description('copy between local paths and remotes (and between remotes)')
-    .argument('<source>', 'remote:path or local path')
-    .argument('<destination>', 'remote:path or local path (an existing directory receives the source inside it)')
-    .option('-r, --recursive', 'copy directories')
-    .option('-q, --quiet', 'no progress output')
-    .action(async (source: string, destination: string, opts: { recursive?: boolean; quiet?: boolean }) => {
-      const progress = createProgress({ quiet: opts.quiet });
-      await copyPath(await ctx.open(source), await ctx.open(destination), { recursive: opts.recursive ?? false, progress });
-      progress.finish();
-    });
+  addTransferFlags(
+    program
+      .command('cp')
+      .description('copy a file or, with -r, a folder; "-" is standard input/output; --update skips unchanged files')
+      .argument('<source>', 'remote:path, local path, or - for standard input')
+      .argument('<destination>', 'remote:path, local path (an existing directory receives the source inside it), or - for standard output')
+      .option('-r, --recursive', 'copy directories')
+      .option('-u, --update', 'skip files that are unchanged (same size and mtime; same size where the destination keeps no mtime)'),
+  ).action(async (source: string, destination: string, flags: TransferFlags & { recursive?: boolean; update?: boolean }) => {
+    const specialSource = source === '-' ? '-' : await specialFileOf(source);
+    const specialTarget = destination === '-' ? '-' : await specialFileOf(destination);
+    if (specialSource || specialTarget) {
+      await copyStream(ctx, source, specialSource, destination, specialTarget, flags);
+      return;
+    }
+    const src = await ctx.open(source);
+    const dst = await ctx.open(await writeThroughLinks(destination));
+    const progress = progressOf(ctx, flags);
+    const result = await copyPath(src, dst, {
+      recursive: flags.recursive ?? false,
+      update: flags.update ?? false,
+      filter: filterOf(flags),
+      transfers: flags.transfers,
+      dryRun: flags.dryRun ?? false,
+      checksum: flags.checksum ?? false,
+      bandwidth: bandwidthOf(flags, [await configuredBwlimit(ctx, src.remote), await configuredBwlimit(ctx, dst.remote)]),
+      observer: progress,
+    }).finally(() => progress.stop());
+    if ((await src.vfs.stat(src.path)).type === 'file' && !flags.dryRun && !flags.quiet && result.failed.length === 0) {
+      const ms = Date.now() - progress.startedAt;
+      ctx.out(result.copied
+        ? `copied ${src.path} (${formatBytes(result.copiedBytes)} in ${formatDuration(ms)}, ${formatRate(result.copiedBytes / Math.max(0.001, ms / 1000))})`
+        : `unchanged ${src.path} (compared by ${result.compare === 'size' ? 'size' : 'size and mtime'})`);
+      return;
+    }
+    reportRun(ctx, result, progress, flags);
+  });
 
   program
     .command('mv')
@@ -101,7 +130,8 @@ export function registerFileCommands(program: Command, ctx: CliContext): void {
     .argument('<source>', 'remote:path or local path')
     .argument('<destination>', 'remote:path or local path')
     .action(async (source: string, destination: string) => {
-      await movePath(await ctx.open(source), await ctx.open(destination), { progress: createProgress({ quiet: true }) });
+      // Like mv(1): a symlink destination is replaced by the rename, not written through.
+      await movePath(await ctx.open(source), await ctx.open(destination));
     });
 
   program
@@ -127,4 +157,48 @@ function parseNonNegative(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new VfsError('EINVAL', `not a byte count: ${JSON.stringify(value)}`);
   return n;
+}
+
+/**
+ * `cp` where one end is a stream: standard input/output ("-"), a FIFO, a character device or a socket.
+ * The bytes are streamed (never "0 bytes because stat said so"); a special destination is written into,
+ * never replaced by a regular file.
+ */
+async function copyStream(ctx: CliContext, source: string, specialSource: string | undefined, destination: string, specialTarget: string | undefined, flags: TransferFlags): Promise<void> {
+  let input;
+  let name: string;
+  let size: number | undefined;
+  let mtime: Date | undefined;
+  if (specialSource) {
+    input = await openSpecialForReading(specialSource);
+    name = specialSource === '-' ? 'stdin' : basename(specialSource);
+  } else {
+    const { vfs, path } = await ctx.open(source);
+    const entry = await vfs.stat(path);
+    if (entry.type === 'directory') throw new VfsError('EISDIR', `${source} is a directory (a stream receives one file)`, { path });
+    input = await vfs.read(path);
+    name = entry.name;
+    size = entry.size;
+    mtime = entry.mtime;
+  }
+  if (specialTarget) {
+    await writeToSpecial(input, specialTarget);
+    return;
+  }
+  const dst = await ctx.open(await writeThroughLinks(destination));
+  const target = await resolveTarget({ path: '/' + name, name, type: 'file', size: 0, mtime: new Date() }, dst);
+  if (specialSource === '-' && target !== dst.path) {
+    throw new VfsError('EISDIR', `${destination} is a directory: give standard input a file name, e.g. ${destination.replace(/\/$/, '')}/name`, { path: dst.path });
+  }
+  const progress = progressOf(ctx, flags);
+  const bandwidth = bandwidthOf(flags, [await configuredBwlimit(ctx, dst.remote)]);
+  try {
+    await transferFile({ stream: input, name, ...(size !== undefined ? { size } : {}), ...(mtime ? { mtime } : {}) }, { vfs: dst.vfs, path: target }, { label: name, observer: progress, bandwidth });
+  } finally {
+    progress.stop();
+  }
+  if (!flags.quiet) {
+    const ms = Date.now() - progress.startedAt;
+    ctx.out(`copied ${name} (${formatBytes(progress.bytesDone)} in ${formatDuration(ms)}, ${formatRate(progress.bytesDone / Math.max(0.001, ms / 1000))})`);
+  }
 }

@@ -12,6 +12,7 @@ import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
 
 interface MountOptions {
   readOnly?: boolean;
+  allowNonEmpty?: boolean;
   allowOther?: boolean;
   cache: boolean;
   cacheTtl?: number;
@@ -30,6 +31,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .argument('<location>', 'remote:path to mount')
     .argument('<dir>', 'local mountpoint (created if missing; a stale mount there is cleared)')
     .option('--read-only', 'mount read-only')
+    .option('--allow-non-empty', 'mount over a folder that has files in it (they are hidden while mounted)')
     .option('--allow-other', 'let other users access the mount (needs user_allow_other in /etc/fuse.conf)')
     .option('--no-cache', 'do not cache metadata and blocks')
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and attributes stay fresh').argParser(parseSeconds))
@@ -44,6 +46,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       const mount = await mountFuse(metered, dir, {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
+        allowNonEmpty: opts.allowNonEmpty ?? false,
         cache: cacheOption(opts.cache, opts.cacheTtl),
         spoolDir,
         ...(opts.uid !== undefined ? { uid: opts.uid } : {}),

@@ -32,7 +32,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .command('webdav')
     .description('serve a remote (or a folder of it) as a WebDAV share')
     .argument('<location>', 'remote:path to serve')
-    .option('--addr <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--addr <[host:]port>', 'address to listen on (a bare PORT means 127.0.0.1:PORT)', '127.0.0.1:8080')
     .option('--user <name:password>', 'require Basic auth with this user (repeatable)', collectUser, [])
     .option('--read-only', 'refuse every change')
     .option('--no-cache', 'do not cache metadata and blocks (every request goes to the provider)')
@@ -46,8 +46,11 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
     .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds))
     .action(async (location: string, opts: ServeOptions) => {
-      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const { host, port } = parseAddr(opts.addr);
+      if (!isLoopback(host) && opts.user.length === 0 && !opts.allowRemoteWithoutAuth) {
+        throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD, or --allow-remote-without-auth on a trusted network`);
+      }
+      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
       const server = await serveWebdav(metered, {
         host,
@@ -80,6 +83,11 @@ function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
   return n;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function collectUser(value: string, previous: string[]): string[] {

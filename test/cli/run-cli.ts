@@ -3,7 +3,8 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/cli/index.js');
+// CLOUDMOUNT_TEST_CLI runs the same tests against another build (e.g. an older one, to see them fail).
+export const CLI = process.env.CLOUDMOUNT_TEST_CLI ?? resolve(import.meta.dirname, '../../dist/cli/index.js');
 
 export interface CliResult {
   code: number;
