@@ -60,3 +60,10 @@ describe('redact keeps route names', () => {
     expect(redact('token: abcdef123')).toBe('token: [redacted]');
   });
 });
+
+describe('provider messages in errors are bounded', () => {
+  it('keeps at most 300 characters of what the provider said', () => {
+    const e = new VfsError('EIO', 'upload failed', { providerMessage: 'x'.repeat(100_000) });
+    expect(e.details.providerMessage).toHaveLength(300);
+  });
+});
