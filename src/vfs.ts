@@ -92,6 +92,25 @@ export interface VfsCapabilities {
   quota: boolean;
   /** Every mutation fails with EROFS. */
   readOnly: boolean;
+  /**
+   * How `watch` learns of changes made elsewhere: `push` (the provider streams them, seconds),
+   * `poll` (re-listing folders at an interval), absent or `none` (no `watch`).
+   */
+  changes?: 'push' | 'poll' | 'none';
+}
+
+/** What changed. Paths are absolute Vfs paths. */
+export interface VfsChange {
+  /** `resync`: changes under `path` may have been missed; reread what you hold there. */
+  type: 'create' | 'modify' | 'delete' | 'rename' | 'resync';
+  path: string;
+  /** The path before a `rename`. */
+  oldPath?: string;
+}
+
+export interface WatchOptions {
+  /** Stop watching; the iterator then ends. */
+  signal?: AbortSignal;
 }
 
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
@@ -120,6 +139,11 @@ export interface Vfs {
   copy(from: string, to: string, options?: MoveOptions): Promise<Entry>;
   /** Quota. ENOTSUP when the provider cannot tell. */
   space(options?: OpOptions): Promise<SpaceInfo>;
+  /**
+   * Changes made elsewhere under `path` (the whole subtree), as hints: a consumer that missed one is
+   * told by a `resync`. The provider's own changes made through this Vfs may be left out.
+   */
+  watch?(path: string, options?: WatchOptions): AsyncIterable<VfsChange>;
   /** Release timers, sockets and caches. */
   close?(): Promise<void>;
 }
