@@ -17,6 +17,7 @@ import { registerEmulateCommand } from './commands/emulate.js';
 import { registerMountCommand } from './commands/mount.js';
 import { registerPendingCommands } from './commands/pending.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerChangesCommand } from './commands/changes.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -43,7 +44,7 @@ const ctx = createContext({ logger: createLogger(), configPath: () => globals().
 // Global options are known only once commander has parsed them: build the logger then.
 // Long-running commands log warnings (retries, throttling); one-shot commands print their one-line
 // error instead, so their default level is "error".
-const LONG_RUNNING = new Set(['webdav', 'mount', 'emulate', 'demo']);
+const LONG_RUNNING = new Set(['webdav', 'mount', 'emulate', 'demo', 'changes']);
 program.hook('preAction', (_program, action) => {
   const { verbose, logLevel, logFormat } = globals();
   const fallback = LONG_RUNNING.has(action.name()) ? 'warn' : 'error';
@@ -56,6 +57,7 @@ registerMountCommand(program, ctx);
 registerEmulateCommand(program, ctx);
 registerPendingCommands(program, ctx);
 registerDemoCommand(program, ctx);
+registerChangesCommand(program, ctx);
 
 async function main(): Promise<void> {
   try {
