@@ -123,8 +123,11 @@ describe('CloudreveVfs.watch', () => {
       // A marker change by the other client: everything before it would have arrived first.
       await other.write('/theirs.txt', Buffer.from('y'));
       expect(await collect(it, (s) => s.length >= 1)).toEqual([{ type: 'create', path: '/theirs.txt' }]);
-      const own = emu.log.filter((e) => e.route !== 'GET /file/events');
-      expect(own.length).toBeGreaterThan(0);
+      // Every API call (login, info, upload, create) carries this instance's id; content URLs are not API calls.
+      const api = emu.log.filter((e) => e.path.startsWith('/api/v4/') && e.route !== 'GET /file/content');
+      const mine = api.filter((e) => e.clientId === vfs.feedStatus().clientId);
+      expect(mine.length).toBeGreaterThanOrEqual(2);
+      expect(api.every((e) => e.clientId !== undefined)).toBe(true);
     } finally {
       await other.close();
     }

@@ -242,6 +242,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
       // The caller's X-Cr-Client-Id (middleware/common.go RequestInfo.ClientID) travels with the
       // request, so the feed can leave its own changes out (dbfs/events.go getEligibleSubscriber).
       const clientId = typeof req.headers['x-cr-client-id'] === 'string' ? req.headers['x-cr-client-id'] : undefined;
+      if (clientId !== undefined) entry.clientId = clientId;
       const out = await feed.actor.run(clientId, () => found.handler({ req, res, entry, url, params, store, auth, signer, settings, feed }));
       if (out !== HANDLED) sendEnvelope(res, entry, 0, out);
     } catch (e) {
