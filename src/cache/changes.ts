@@ -6,8 +6,13 @@
 import type { Logger } from '../log.js';
 import type { Vfs, VfsChange } from '../vfs.js';
 
-/** TTLs when the inner Vfs pushes its changes (options given explicitly still win). */
-export const PUSH_TTLS = { statTtlMs: 300_000, dirTtlMs: 300_000, negativeTtlMs: 60_000 } as const;
+/**
+ * TTLs when the inner Vfs pushes its changes (options given explicitly still win): 30 minutes, so a
+ * folder revisited all day costs one listing per half hour; the feed's resync (after a server
+ * restart, a lost connection) covers the cases where events are lost. Not forever: changes made
+ * straight in the storage bucket emit no event at all.
+ */
+export const PUSH_TTLS = { statTtlMs: 30 * 60_000, dirTtlMs: 30 * 60_000, negativeTtlMs: 5 * 60_000 } as const;
 /** First and largest wait before watching again after the inner watch ended or failed. */
 const RETRY_MS = { initial: 1000, max: 30_000 };
 
