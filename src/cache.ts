@@ -24,7 +24,7 @@ import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from './vfs.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
@@ -89,6 +89,12 @@ export class CachedVfs implements Vfs {
     this.log.debug('changed elsewhere', { type: change.type, path: change.path, ...(change.oldPath ? { oldPath: change.oldPath } : {}) });
     this.forget(change.path);
     if (change.oldPath !== undefined) this.forget(change.oldPath);
+  }
+
+  /** The inner Vfs's changes (the cache itself adds none: its own mutations are not changes made elsewhere). */
+  watch(path: string, options?: WatchOptions): AsyncIterable<VfsChange> {
+    if (!this.inner.watch) throw new VfsError('ENOTSUP', `${this.inner.name} cannot watch for changes`, { path });
+    return this.inner.watch(path, options);
   }
 
   /** Resolves once the inner Vfs's change feed is live (immediately without one). */
