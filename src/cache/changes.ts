@@ -36,6 +36,8 @@ export class ChangeFollower {
 
   constructor(private readonly inner: Vfs, private readonly apply: (c: VfsChange) => void, private readonly log: Logger) {
     this.ready = new Promise((r) => (this.markReady = r));
+    // Only a push feed announces itself (its opening resync); a poller is live at once.
+    if (inner.capabilities.changes !== 'push') this.markReady();
     void this.run();
   }
 
