@@ -116,6 +116,11 @@ export class ChangeHub {
 
 /** Folders a poller re-lists at most; the least recently listed are dropped beyond it. */
 export const MAX_POLLED_FOLDERS = 1000;
+/**
+ * A folder nobody listed through the Vfs for this long is no longer polled: polling follows the
+ * folders in use (what a cache holds), so an idle mount stops costing requests.
+ */
+export const POLL_FORGET_MS = 60_000;
 
 /**
  * Polling as a change feed: remembers the last listing of every folder listed through the Vfs
@@ -125,6 +130,8 @@ export const MAX_POLLED_FOLDERS = 1000;
  */
 export class ListingPoller {
   private readonly known = new Map<string, Map<string, string>>();
+  /** When each folder was last listed through the Vfs (not by the poller itself). */
+  private readonly used = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly logger: Logger;
@@ -135,8 +142,14 @@ export class ListingPoller {
     readonly intervalMs: number,
     logger?: Logger,
     private readonly maxFolders = MAX_POLLED_FOLDERS,
+    private readonly forgetAfterMs = POLL_FORGET_MS,
   ) {
     this.logger = logger ?? silentLogger;
+  }
+
+  private forgetFolder(dir: string): void {
+    this.known.delete(dir);
+    this.used.delete(dir);
   }
 
   /** Remember what `dir` holds now (from a listing made for any reason). */
@@ -144,7 +157,8 @@ export class ListingPoller {
     const p = normalizePath(dir);
     this.known.delete(p);
     this.known.set(p, new Map(entries.map((e) => [e.name, signature(e)])));
-    if (this.known.size > this.maxFolders) this.known.delete(this.known.keys().next().value as string);
+    this.used.set(p, Date.now());
+    if (this.known.size > this.maxFolders) this.forgetFolder(this.known.keys().next().value as string);
   }
 
   /** Folders currently remembered (tests, stats). */
@@ -172,6 +186,10 @@ export class ListingPoller {
       for (const dir of [...this.known.keys()]) {
         if (signal.aborted) return;
         if (!roots.some((r) => isSameOrInside(r, dir))) continue;
+        if (Date.now() - (this.used.get(dir) ?? 0) > this.forgetAfterMs) {
+          this.forgetFolder(dir);
+          continue;
+        }
         const before = this.known.get(dir);
         if (!before) continue;
         let after: Entry[];
@@ -179,8 +197,7 @@ export class ListingPoller {
           after = await this.list(dir, signal);
         } catch (e) {
           if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'ENOTDIR') {
-            this.known.delete(dir);
-            for (const k of [...this.known.keys()]) if (isSameOrInside(dir, k)) this.known.delete(k);
+            for (const k of [...this.known.keys()]) if (isSameOrInside(dir, k)) this.forgetFolder(k);
             if (dir !== '/') this.hub.emit({ type: 'delete', path: dir });
           } else this.logger.debug('poll: listing failed', { path: dir, error: String(e) });
           continue;

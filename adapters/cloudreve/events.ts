@@ -66,7 +66,9 @@ export class CloudreveFeed {
     private readonly onMode: (mode: FeedMode) => void,
   ) {
     this.hub = new ChangeHub({ start: () => this.start(), stop: () => this.stop() });
-    this.poller = new ListingPoller(list, this.hub, options.pollIntervalMs ?? 10_000, options.logger);
+    // Fallback polling keeps every folder listed (up to MAX_POLLED_FOLDERS): a cache that believed in
+    // a push feed holds listings for minutes without listing again, so "in use" cannot be told here.
+    this.poller = new ListingPoller(list, this.hub, options.pollIntervalMs ?? 10_000, options.logger, undefined, Infinity);
     this.initialDelay = options.backoffMs?.initial ?? 1000;
     this.maxDelay = options.backoffMs?.max ?? 32_000;
   }

@@ -74,3 +74,22 @@ describe('CouchdropVfs.watch', () => {
     expect((await fetch(url)).status).toBe(405);
   });
 });
+
+describe('polling follows the folders in use', () => {
+  it('a folder not listed through the Vfs for POLL_FORGET_MS is no longer polled (an idle mount costs nothing)', async () => {
+    const { ListingPoller, ChangeHub } = await import('../../src/watch.js');
+    let lists = 0;
+    const hub = new ChangeHub({ start: () => {}, stop: () => {} });
+    const poller = new ListingPoller(async () => { lists++; return []; }, hub, 1_000_000, undefined, undefined, 0);
+    hub.watch('/');
+    poller.record('/a', []);
+    await new Promise((r) => setTimeout(r, 5));
+    await poller.tick();
+    expect(lists).toBe(0);
+    expect(poller.folders).toBe(0);
+    const keep = new ListingPoller(async () => { lists++; return []; }, hub, 1_000_000, undefined, undefined, 60_000);
+    keep.record('/a', []);
+    await keep.tick();
+    expect(lists).toBe(1);
+  });
+});
