@@ -10,7 +10,6 @@ export const couchdropProvider: ProviderDescriptor = {
     { name: 'password', secret: true, env: 'COUCHDROP_PASSWORD', help: 'password, with username' },
     { name: 'fileioUrl', kind: 'url', env: 'COUCHDROP_FILEIO_URL', help: 'file I/O host (default https://fileio.couchdrop.io)' },
     { name: 'apiUrl', kind: 'url', env: 'COUCHDROP_API_URL', help: 'API host (default https://api.couchdrop.io)' },
-    { name: 'webhookAddr', help: 'host:port to receive Couchdrop upload webhooks on, as hints of changes (optional; point a folder notification at it)' },
     {
       name: 'routes', kind: 'object',
       help: 'overrides of the provisional rename/delete routes, e.g. {"rename": {"path": "/file/move", "toParam": "destination"}}',
@@ -34,18 +33,14 @@ export const couchdropProvider: ProviderDescriptor = {
     const { CouchdropVfs } = await import('./couchdrop-vfs.js');
     const str = (k: string) => (typeof c[k] === 'string' && c[k] !== '' ? (c[k] as string) : undefined);
     const credentials = str('token') ? { token: str('token')! } : { username: str('username') ?? '', password: str('password') ?? '' };
-    const vfs = new CouchdropVfs({
+    return new CouchdropVfs({
       ...credentials,
-      ...(str('webhookAddr') ? { webhookAddr: str('webhookAddr')! } : {}),
       ...(str('fileioUrl') ? { fileioUrl: str('fileioUrl')! } : {}),
       ...(str('apiUrl') ? { apiUrl: str('apiUrl')! } : {}),
       ...(c.routes ? { routes: c.routes as never } : {}),
       ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
       logger: options.logger,
     });
-    const hooks = await vfs.listenForWebhooks();
-    if (hooks) options.logger.info(`couchdrop: accepting upload webhooks at ${hooks}`);
-    return vfs;
   },
   async startEmulator(opts) {
     const { startCouchdropEmulator } = await import('./emulator/index.js');
