@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CloudreveVfs } from '../../adapters/cloudreve/index.js';
 import type { CloudreveEmulator } from '../../adapters/cloudreve/index.js';
-import { debounceEvents } from '../../adapters/cloudreve/emulator/feed.js';
+import { ChangeFeed, FEED_CHANNEL_SIZE, debounceEvents } from '../../adapters/cloudreve/emulator/feed.js';
 import type { FeedEvent } from '../../adapters/cloudreve/emulator/feed.js';
 import { readSse } from '../../adapters/cloudreve/events.js';
 import { CachedVfs } from '../../src/cache.js';
@@ -73,6 +73,29 @@ describe('emulated feed (GET /file/events)', () => {
     expect(evt.event).toBe('event');
     expect(JSON.parse(evt.data)).toMatchObject({ type: 'create', from: '/while-away', to: '' });
     b.ac.abort();
+  });
+
+  it('sends keep-alive on its interval', async () => {
+    const { emu } = await setup({ feed: { debounceMs: 50, keepAliveMs: 20 } }, { stateDir: false });
+    const token = await login(emu);
+    const ac = new AbortController();
+    const res = await fetch(`${emu.url}/api/v4/file/events?uri=cloudreve%3A%2F%2Fmy`, {
+      headers: { Authorization: `Bearer ${token}`, 'X-Cr-Client-Id': crypto.randomUUID() }, signal: ac.signal,
+    });
+    const it = readSse(res, ac.signal)[Symbol.asyncIterator]();
+    expect((await it.next()).value.event).toBe('subscribed');
+    expect((await it.next()).value).toEqual({ event: 'keep-alive', data: '<nil>' });
+    ac.abort();
+  });
+
+  it('a reader that does not keep up loses events beyond the 16-slot channel (bufSize)', () => {
+    const feed = new ChangeFeed({ debounceMs: 1_000_000 });
+    const { sub } = feed.subscribe({ id: 1, segments: () => [] }, crypto.randomUUID());
+    for (let i = 0; i < 20; i++) sub.publish({ type: 'create', file_id: String(i), from: `/f${i}`, to: '' });
+    sub.flush();
+    expect(sub.channel).toHaveLength(FEED_CHANNEL_SIZE);
+    expect(sub.dropped).toBe(4);
+    feed.dropAll();
   });
 
   it('merges per file id as DebounceEvents does', () => {
@@ -215,6 +238,22 @@ describe('CloudreveVfs.watch', () => {
       await vfs.list('/w'); // the poller re-lists folders in use
       await other.write('/w/new.txt', Buffer.from('n'));
       expect(await collect(it, (s) => s.length >= 1)).toEqual([{ type: 'create', path: '/w/new.txt' }]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('falls back to polling on a server without the route (older than 4.11: 404)', async () => {
+    const { emu, vfs } = await setup({ feed: { route: false } }, { stateDir: false, pollIntervalMs: 30 });
+    const other = second(emu);
+    try {
+      const it = vfs.watch('/')[Symbol.asyncIterator]();
+      expect((await it.next()).value).toEqual({ type: 'resync', path: '/' });
+      expect(vfs.feedStatus()).toMatchObject({ mode: 'poll' });
+      expect(vfs.feedStatus().reason).toContain('404');
+      await vfs.list('/');
+      await other.mkdir('/appeared');
+      expect(await collect(it, (s) => s.length >= 1)).toEqual([{ type: 'create', path: '/appeared' }]);
     } finally {
       await other.close();
     }

@@ -54,6 +54,8 @@ export interface FeedOptions {
   keepAliveMs?: number;
   /** `fs_event_push_enabled`: false answers 40019. */
   enabled?: boolean;
+  /** false: a server older than 4.11, where the route does not exist (gin's plain-text 404). */
+  route?: boolean;
 }
 
 export class Subscriber {
@@ -131,6 +133,7 @@ export class ChangeFeed {
   debounceMs: number;
   keepAliveMs: number;
   enabled: boolean;
+  route: boolean;
   private readonly topics = new Map<number, Map<string, Subscriber>>();
   /** The client id of the request being handled (X-Cr-Client-Id), for self-echo suppression. */
   readonly actor = new AsyncLocalStorage<string | undefined>();
@@ -141,6 +144,7 @@ export class ChangeFeed {
     this.debounceMs = options.debounceMs ?? 5000;
     this.keepAliveMs = options.keepAliveMs ?? 30_000;
     this.enabled = options.enabled ?? true;
+    this.route = options.route ?? true;
   }
 
   /** eventhub.Subscribe: returns the subscriber and whether it was resumed. */

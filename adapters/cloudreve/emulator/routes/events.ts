@@ -6,6 +6,7 @@
  * written as gin's SSEvent writes them (`event:<name>\ndata:<json or <nil>>\n\n`).
  */
 import { emuFail, paramError } from '../errors.js';
+import { sendText } from '../http.js';
 import type { FeedEvent } from '../feed.js';
 import { HANDLED, header, myUri, requireUser } from './context.js';
 import type { Handler } from './context.js';
@@ -13,8 +14,12 @@ import type { Handler } from './context.js';
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export const events: Handler = async (ctx) => {
-  requireUser(ctx);
   const feed = ctx.feed;
+  if (!feed.route) {
+    sendText(ctx.res, ctx.entry, 404, '404 page not found');
+    return HANDLED;
+  }
+  requireUser(ctx);
   if (!feed.enabled) emuFail(40019, 'This feature is not enabled');
   const raw = ctx.url.searchParams.get('uri');
   if (!raw) paramError('Key: \'ExplorerEventService.Uri\' Error:Field validation for \'Uri\' failed on the \'required\' tag');
