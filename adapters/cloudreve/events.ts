@@ -56,6 +56,7 @@ export class CloudreveFeed {
   fallbackReason: string | undefined;
   /** Streams opened so far and how they began (tests, stats). */
   readonly counts = { connects: 0, subscribed: 0, resumed: 0, events: 0, failures: 0 };
+  private closed = false;
   private readonly initialDelay: number;
   private readonly maxDelay: number;
 
@@ -74,6 +75,8 @@ export class CloudreveFeed {
   }
 
   watch(path: string, options: WatchOptions = {}): AsyncIterable<VfsChange> {
+    // After close: an iterator that ends at once (never a new connection for a closed Vfs).
+    if (this.closed) return this.hub.watch(normalizePath(path), { signal: AbortSignal.abort() });
     return this.hub.watch(normalizePath(path), options);
   }
 
@@ -83,6 +86,7 @@ export class CloudreveFeed {
   }
 
   close(): void {
+    this.closed = true;
     this.hub.close();
     this.stop();
   }
@@ -107,6 +111,7 @@ export class CloudreveFeed {
     let delay = this.initialDelay;
     let failures = 0;
     let renewals = 0;
+    let opened = 0;
     while (!signal.aborted) {
       let received = false;
       try {
@@ -138,6 +143,7 @@ export class CloudreveFeed {
         }
         this.counts.connects++;
         renewals = 0;
+        opened = Date.now();
         for await (const msg of readSse(response, signal)) {
           if (!received) {
             received = true;
@@ -147,10 +153,21 @@ export class CloudreveFeed {
           if (this.handle(msg) === 'reconnect') break;
         }
         if (!received) throw new Error('the event stream ended before its first message');
-        // An ended stream (server shut down, proxy timeout) reconnects at once, as the desktop client does.
+        // An ended stream (server shut down, proxy timeout) reconnects at once, as the desktop client
+        // does; one that ends as soon as it opened, again and again, is slowed down by the backoff.
+        if (Date.now() - opened < this.initialDelay) {
+          await sleep(delay, signal);
+          delay = Math.min(delay * 2, this.maxDelay);
+        }
       } catch (e) {
         if (signal.aborted) return;
-        if (received) continue;
+        if (received) {
+          if (Date.now() - opened < this.initialDelay) {
+            await sleep(delay, signal);
+            delay = Math.min(delay * 2, this.maxDelay);
+          }
+          continue;
+        }
         this.counts.failures++;
         failures++;
         this.options.logger.debug('cloudreve: change feed connect failed', { error: String(e), retryInMs: delay });

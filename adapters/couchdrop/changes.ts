@@ -31,6 +31,7 @@ export class CouchdropChanges {
   private server: Server | undefined;
   private lastHookPoll = 0;
   private hookTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   /** Webhooks accepted so far. */
   hooks = 0;
 
@@ -40,6 +41,7 @@ export class CouchdropChanges {
   }
 
   watch(path: string, options: WatchOptions = {}): AsyncIterable<VfsChange> {
+    if (this.closed) return this.hub.watch(normalizePath(path), { signal: AbortSignal.abort() });
     return this.hub.watch(normalizePath(path), options);
   }
 
@@ -110,6 +112,7 @@ export class CouchdropChanges {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.hub.close();
     this.poller.stop();
     if (this.hookTimer) clearTimeout(this.hookTimer);
