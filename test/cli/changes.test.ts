@@ -45,6 +45,35 @@ describe('cloudmount changes', () => {
     }
   });
 
+  it('serve webdav follows the feed by default (minute-long TTLs, yet a new file shows); --no-watch does not', async () => {
+    const other = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, stateDir: false });
+    await other.mkdir('/served');
+    const start = (extra: string[]) => startCli(['serve', 'webdav', 'cloudreve:/served', '--addr', '127.0.0.1:0', ...extra], /at (http:\/\/\S+)/, env);
+    const watching = await start([]);
+    const fixed = await start(['--no-watch', '--cache-ttl', '600']);
+    try {
+      const propfind = async (base: string) => (await fetch(`${base.replace(/\/?$/, '/')}`, { method: 'PROPFIND', headers: { Depth: '1' } })).text();
+      // Both have listed the folder (cached); then another client adds a file.
+      expect(await propfind(watching.match[1]!)).not.toContain('late.txt');
+      expect(await propfind(fixed.match[1]!)).not.toContain('late.txt');
+      const subscribed = emu.feed.counts.subscribed;
+      expect(subscribed).toBeGreaterThanOrEqual(1);
+      await other.write('/served/late.txt', Buffer.from('late'));
+      let seen = '';
+      for (let i = 0; i < 200 && !seen.includes('late.txt'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        seen = await propfind(watching.match[1]!);
+      }
+      expect(seen).toContain('late.txt');
+      // The share without the feed keeps its 10-minute listing: still the old view.
+      expect(await propfind(fixed.match[1]!)).not.toContain('late.txt');
+    } finally {
+      await watching.stop();
+      await fixed.stop();
+      await other.close();
+    }
+  });
+
   it('refuses a provider without changes', async () => {
     const out = await runCli(['changes', join(work)], { env });
     expect(out.code).not.toBe(0);
