@@ -212,6 +212,11 @@ export class CloudreveClient {
     return this.options.clientId;
   }
 
+  /** Send `id` from now on (a watching instance switches to its kept id before subscribing). */
+  setClientId(id: string): void {
+    this.options.clientId = id;
+  }
+
   /**
    * GET /file/events: open the change feed of a folder. Not through the Scheduler (a stream that
    * lives for hours would hold a slot and hit its timeouts); the answer is returned unread, so the

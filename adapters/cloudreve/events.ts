@@ -5,8 +5,8 @@
  * - ONE connection per CloudreveVfs (one account), subscribed to the drive's root, however many
  *   watchers: a subscription covers the whole subtree, and each watcher filters by its path.
  * - The client id (X-Cr-Client-Id, also on every REST call so our own changes are not echoed) is
- *   kept per running instance in the state folder: a restart within the server's 14 days resumes
- *   and gets the events it missed.
+ *   kept per running instance in the state folder, taken when the instance first watches: a
+ *   restart within the server's 14 days resumes and gets the events it missed.
  * - `subscribed` means nothing was buffered for us: every watcher gets a `resync` of "/".
  * - A dropped stream reconnects at once; a failing connect backs off 1, 2, 4 … 32 s (the official
  *   desktop client's schedule), and after 5 failures in a row tells watchers to resync.
@@ -41,6 +41,8 @@ export interface FeedOptions {
   pollIntervalMs?: number;
   /** First and largest reconnect delay in ms (default 1 000 and 32 000). */
   backoffMs?: { initial: number; max: number };
+  /** Called once before the first connect (the Vfs takes its kept client id). */
+  beforeConnect?: () => void;
   logger: Logger;
 }
 
@@ -97,6 +99,7 @@ export class CloudreveFeed {
       return;
     }
     if (this.abort) return;
+    this.options.beforeConnect?.();
     const abort = (this.abort = new AbortController());
     void this.run(abort.signal).catch((e) => this.options.logger.warn('cloudreve: change feed stopped', { error: String(e) }));
   }

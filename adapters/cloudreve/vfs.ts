@@ -9,6 +9,7 @@
  * - rename/copy with a new name in another folder take several calls (the server's move keeps
  *   names); moves.ts holds those sequences and what happens when one step fails.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Scheduler } from '../../src/scheduler.js';
 import type { Readable } from 'node:stream';
@@ -132,7 +133,9 @@ export class CloudreveVfs implements Vfs {
   private recovery: Promise<unknown> | undefined;
   private journalWarned = false;
   private readonly feed: CloudreveFeed;
-  private readonly clientId: string;
+  private clientId: string;
+  /** The client id is ours to keep in the state folder (not given by the caller). */
+  private keptId: { stateDir: string | false; account: string; baseUrl: string } | undefined;
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -148,7 +151,12 @@ export class CloudreveVfs implements Vfs {
     if (options.otp) clientOptions.otp = options.otp;
     if (options.scheduler) clientOptions.scheduler = options.scheduler;
     if (options.timeoutMs !== undefined) clientOptions.timeoutMs = options.timeoutMs;
-    this.clientId = options.clientId ?? claimClientId(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)', this.logger);
+    // A fresh id until this instance watches: only then does it take a kept one (claimClientId), so
+    // a one-shot command never uses, and empties the server's buffer of, a stopped mount's id.
+    this.clientId = options.clientId ?? randomUUID();
+    this.keptId = options.clientId === undefined
+      ? { stateDir: options.stateDir ?? defaultStateDir(), account: options.email ?? '(tokens)', baseUrl: options.baseUrl }
+      : undefined;
     clientOptions.clientId = this.clientId;
     // Non-idempotent calls that fail ambiguously (reset, 5xx, timeout) are settled by looking (settle.ts).
     this.client = settlingClient(new CloudreveClient(clientOptions));
@@ -162,6 +170,7 @@ export class CloudreveVfs implements Vfs {
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
     this.feed = new CloudreveFeed(this.client, (dir, signal) => this.listPlain(dir, signal), {
       logger: this.logger,
+      beforeConnect: () => this.takeKeptId(),
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
       ...(options.feedBackoffMs ? { backoffMs: options.feedBackoffMs } : {}),
     }, (mode) => {
@@ -193,6 +202,18 @@ export class CloudreveVfs implements Vfs {
   /** How the feed runs now, for diagnostics: push or poll (and why), streams opened. */
   feedStatus(): { mode: 'push' | 'poll'; reason?: string; clientId: string } & CloudreveFeed['counts'] {
     return { mode: this.feed.mode, ...(this.feed.fallbackReason ? { reason: this.feed.fallbackReason } : {}), clientId: this.clientId, ...this.feed.counts };
+  }
+
+  /** Before the first subscription: switch to this instance's kept client id (once). */
+  private takeKeptId(): void {
+    if (!this.keptId) return;
+    const { stateDir, baseUrl, account } = this.keptId;
+    this.keptId = undefined;
+    const id = claimClientId(stateDir, baseUrl, account, this.logger);
+    if (stateDir === false) return; // nothing kept: the fresh id is as good
+    releaseClientId(this.clientId);
+    this.clientId = id;
+    this.client.setClientId(id);
   }
 
   private listPlain(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {

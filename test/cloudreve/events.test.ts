@@ -214,9 +214,11 @@ describe('CloudreveVfs.watch', () => {
       await other.close();
       const again = open();
       try {
-        expect(again.feedStatus().clientId).toBe(id);
+        // Not watching yet: a fresh id (a one-shot command never borrows a stopped mount's id).
+        expect(again.feedStatus().clientId).not.toBe(id);
         const it2 = again.watch('/')[Symbol.asyncIterator]();
         expect((await it2.next()).value).toEqual({ type: 'create', path: '/missed.txt' });
+        expect(again.feedStatus().clientId).toBe(id);
         expect(again.feedStatus().resumed).toBe(1);
       } finally {
         await again.close();
