@@ -80,8 +80,9 @@ export interface CloudreveVfsOptions {
   /** Share a Scheduler with other users of the same account. */
   scheduler?: CloudreveClientOptions['scheduler'];
   /**
-   * X-Cr-Client-Id to send (a UUID). Default: one kept per running instance in `stateDir`, so a
-   * restart resumes the change feed's subscription (events.ts `claimClientId`).
+   * X-Cr-Client-Id to send (a UUID). Default: a fresh one, replaced when this instance first
+   * watches by one kept per running instance in `stateDir`, so a restart resumes the change feed's
+   * subscription (events.ts `claimClientId`).
    */
   clientId?: string;
   /** `watch` on a server without the change feed (40019, or older than 4.11): re-listing interval (default 10 s). */
