@@ -3,7 +3,7 @@
 // figures into one table (figure, cloudmount, the alternative, ratio, target, met), prints it and
 // writes bench/RESULTS.md with the machine and the date. Installs nothing: a missing tool is named
 // and its figures are marked "not measured".
-//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,calls,scheduler,rss,cache] [--no-write] [--list]
+//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,calls,scheduler,rss,freshness,cache] [--no-write] [--list]
 // --quick: smaller sizes and one round per figure, for a sanity pass (RESULTS.md is then not written
 // unless --write is given). Area scripts with `--json` print one JSON line { area, figures };
 // the others' text output is parsed (bench/lib/parse.mjs).
@@ -57,6 +57,10 @@ const AREAS = [
     expected: ['goodput', '429 share', 'errors surfaced', 'flaky provider goodput vs fault-free'],
   },
   { name: 'rss', script: 'rss/run.mjs', needs: ['curl'], what: 'peak RSS copying 1 GiB in and out through each frontend', args: quick ? ['--quick'] : [], expected: ['FUSE peak RSS', 'WebDAV peak RSS'] },
+  {
+    name: 'freshness', script: 'freshness/run.mjs', needs: [], what: 'change feed: staleness and idle cost (Cloudreve emulator, debounce 1 s)',
+    args: quick ? ['--quick'] : [], expected: ['staleness: stat through CachedVfs', 'staleness: PROPFIND on the WebDAV share', 'staleness: ls on the FUSE mount', 'idle cost'],
+  },
   {
     name: 'cache', script: 'cache/run.mjs', needs: [], what: 'CachedVfs requests per operation (library level)',
     args: ['--latency', '20', '--mib', quick ? '8' : '32', '--no-baseline'], expected: ['ls -l cold/warm', 'sequential read'],

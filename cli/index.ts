@@ -20,6 +20,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerSyncCommands } from './commands/sync.js';
 import { describeError } from './errors.js';
 import { EXIT } from './transfer-flags.js';
+import { registerChangesCommand } from './commands/changes.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -77,7 +78,7 @@ const ctx = createContext({
 // Global options are known only once commander has parsed them: build the logger then.
 // Long-running commands log warnings (retries, throttling); one-shot commands print their one-line
 // error instead, so their default level is "error".
-const LONG_RUNNING = new Set(['webdav', 'mount', 'emulate', 'demo']);
+const LONG_RUNNING = new Set(['webdav', 'mount', 'emulate', 'demo', 'changes']);
 program.hook('preAction', (_program, action) => {
   const { verbose, logLevel, logFormat, logFile } = globals();
   // With --log-file the log is a record of the run: info by default (every file copied or failed).
@@ -96,6 +97,7 @@ registerMountCommand(program, ctx);
 registerEmulateCommand(program, ctx);
 registerPendingCommands(program, ctx);
 registerDemoCommand(program, ctx);
+registerChangesCommand(program, ctx);
 
 async function main(): Promise<void> {
   try {

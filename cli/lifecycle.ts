@@ -45,10 +45,13 @@ export async function openForServing(ctx: CliContext, location: string, spoolDir
   return { vfs, path, ...(remote ? { remote } : {}), metered };
 }
 
-/** The frontends' `cache` option from --no-cache and --cache-ttl. */
-export function cacheOption(cache: boolean, ttlSeconds: number | undefined): CacheOptions | false {
+/**
+ * The frontends' `cache` option from --no-cache, --cache-ttl and --no-watch. Watching (the default)
+ * follows changes made elsewhere; with a provider that pushes them the TTLs become minutes.
+ */
+export function cacheOption(cache: boolean, ttlSeconds: number | undefined, watch = true): CacheOptions | false {
   if (!cache) return false;
-  return ttlSeconds !== undefined ? { statTtlMs: ttlSeconds * 1000, dirTtlMs: ttlSeconds * 1000 } : {};
+  return { ...(ttlSeconds !== undefined ? { statTtlMs: ttlSeconds * 1000, dirTtlMs: ttlSeconds * 1000 } : {}), watch };
 }
 
 export interface RunOptions {

@@ -126,7 +126,8 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     uid: options.uid ?? process.getuid?.() ?? 0,
     gid: options.gid ?? process.getgid?.() ?? 0,
     spoolDir: resolve(options.spoolDir ?? defaultSpoolDir()),
-    metadataTtlMs: options.cache === false ? 0 : options.metadataTtlMs ?? 2000,
+    // Following changes made elsewhere: the frontend's own lookup cache must not hide them long.
+    metadataTtlMs: options.cache === false ? 0 : options.metadataTtlMs ?? (cacheOptions.watch ? 500 : 2000),
     spaceTtlMs: 10_000,
     spoolMemoryBytes: options.spoolMemoryBytes ?? 1024 * 1024,
     spoolMemoryTotalBytes: options.spoolMemoryTotalBytes ?? 32 * 1024 * 1024,
@@ -208,8 +209,9 @@ function fuseNativeOptions(options: FuseMountOptions, readOnly: boolean): FuseNa
     mkdir: true,
     force: false,
     fsname: `${fsname},subtype=cloudmount,${extra.join(',')}`,
-    attrTimeout: options.attrTimeoutSec ?? 1,
-    entryTimeout: options.entryTimeoutSec ?? 1,
+    // Watching: half a second each, so a change the cache learned shows within a second.
+    attrTimeout: options.attrTimeoutSec ?? (watching(options) ? 0.5 : 1),
+    entryTimeout: options.entryTimeoutSec ?? (watching(options) ? 0.5 : 1),
     maxRead: 131072,
   };
   if (options.kernelCache ?? true) out.autoCache = true;
@@ -251,4 +253,8 @@ function installSignalHandlers(unmount: () => Promise<void>, logger: Logger): ()
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   };
+}
+
+function watching(options: FuseMountOptions): boolean {
+  return typeof options.cache === 'object' && options.cache.watch === true;
 }

@@ -24,7 +24,7 @@ import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from './vfs.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
@@ -35,6 +35,7 @@ import { resolveCacheOptions } from './cache/options.js';
 import type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
 import { SingleFlight } from './cache/single-flight.js';
 import { CacheCounters } from './cache/stats.js';
+import { ChangeFollower, PUSH_TTLS, changeMode } from './cache/changes.js';
 import type { CacheStats } from './cache/stats.js';
 
 export type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
@@ -61,6 +62,8 @@ export class CachedVfs implements Vfs {
   private readonly passThroughBytes: number;
   /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
   private readonly fold: (path: string) => string;
+  /** Follows the inner Vfs's changes when `watch` is on and it has any (cache/changes.ts). */
+  private readonly follower: ChangeFollower | undefined;
 
   /** Present when the wrapped Vfs can set mtimes: passes through and refreshes the cached entry. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
@@ -81,7 +84,8 @@ export class CachedVfs implements Vfs {
         return cloneEntry(entry);
       };
     }
-    this.options = resolveCacheOptions(options);
+    const follows = options.watch === true ? changeMode(inner) : undefined;
+    this.options = resolveCacheOptions(follows === 'push' ? { ...PUSH_TTLS, ...stripUndefined(options) } : options);
     this.name = `cached(${inner.name})`;
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });
     this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
@@ -95,6 +99,30 @@ export class CachedVfs implements Vfs {
       maxFiles: this.options.maxTrackedFiles,
       release: (holder) => this.blocks.release(holder),
     });
+    this.follower = follows ? new ChangeFollower(inner, (c) => this.applyChange(c), this.log) : undefined;
+  }
+
+  /** A change made elsewhere: forget what it touches (a rename: both ends). */
+  private applyChange(change: VfsChange): void {
+    this.log.debug('changed elsewhere', { type: change.type, path: change.path, ...(change.oldPath ? { oldPath: change.oldPath } : {}) });
+    this.forget(change.path);
+    if (change.oldPath !== undefined) this.forget(change.oldPath);
+  }
+
+  /** The inner Vfs's changes (the cache itself adds none: its own mutations are not changes made elsewhere). */
+  watch(path: string, options?: WatchOptions): AsyncIterable<VfsChange> {
+    if (!this.inner.watch) throw new VfsError('ENOTSUP', `${this.inner.name} cannot watch for changes`, { path });
+    return this.inner.watch(path, options);
+  }
+
+  /** Resolves once the inner Vfs's change feed is live (immediately without one). */
+  whenWatching(): Promise<void> {
+    return this.follower?.whenReady() ?? Promise.resolve();
+  }
+
+  /** Resolves after a change matching `match` has been applied (for tests and benchmarks; no clock). */
+  nextChange(match?: (c: VfsChange) => boolean): Promise<void> {
+    return this.follower?.next(match) ?? Promise.resolve();
   }
 
   /** The inner Vfs's capabilities: caching changes how fast, not what. */
@@ -361,6 +389,7 @@ export class CachedVfs implements Vfs {
 
   /** Abort read-ahead, drop every cache, and close the inner Vfs. */
   async close(): Promise<void> {
+    this.follower?.stop();
     this.mutated();
     this.access.clear();
     this.blocks.clear();
@@ -506,4 +535,8 @@ function notFound(operation: string, path: string): VfsError {
 /** Callers may mutate what they get; the cached copy must not change with it. */
 function cloneEntry(entry: Entry): Entry {
   return { ...entry, mtime: new Date(entry.mtime.getTime()) };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -4,8 +4,9 @@
  */
 export type {
   Entry, EntryType, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData,
-  WriteOptions,
+  WriteOptions, VfsChange, WatchOptions,
 } from './vfs.js';
+export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
 export { DEFAULT_CAPABILITIES } from './vfs.js';
 export {
   VfsError, errnoNumber, httpStatusFor, isVfsError, toVfsError, vfsError, HTTP_STATUS_BY_CODE,

@@ -4,7 +4,8 @@
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { iterateBytes } from './streams.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import { VfsError } from './errors.js';
+import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
 
 export class MeteredVfs implements Vfs {
   readonly name: string;
@@ -75,6 +76,11 @@ export class MeteredVfs implements Vfs {
 
   copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
     return this.inner.copy(from, to, options);
+  }
+
+  watch(path: string, options?: WatchOptions): AsyncIterable<VfsChange> {
+    if (!this.inner.watch) throw new VfsError('ENOTSUP', `${this.inner.name} cannot watch for changes`, { path });
+    return this.inner.watch(path, options);
   }
 
   space(options?: OpOptions): Promise<SpaceInfo> {

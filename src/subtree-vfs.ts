@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import { moveConflict, normalizePath } from './path.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
 import { VfsError } from './errors.js';
 
 export class SubtreeVfs implements Vfs {
@@ -86,6 +86,37 @@ export class SubtreeVfs implements Vfs {
   async copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
     this.guardMove(from, to, 'copy');
     return this.up(await this.inner.copy(this.down(from), this.down(to), options));
+  }
+
+  /** The inner Vfs's changes under the subtree, with paths re-rooted (outside ones are left out). */
+  watch(path: string, options?: WatchOptions): AsyncIterable<VfsChange> {
+    const inner = this.inner;
+    if (!inner.watch) throw new VfsError('ENOTSUP', `${inner.name} cannot watch for changes`, { path });
+    const source = inner.watch(this.down(path), options);
+    const root = this.root;
+    const lift = (p: string): string | undefined => {
+      if (root === '/') return p;
+      if (p === root) return '/';
+      return p.startsWith(root + '/') ? p.slice(root.length) : undefined;
+    };
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const c of source) {
+          const path = lift(c.path);
+          const oldPath = c.oldPath !== undefined ? lift(c.oldPath) : undefined;
+          // A resync of an ancestor of the subtree covers all of it.
+          if (c.type === 'resync' && path === undefined && (root + '/').startsWith(c.path === '/' ? '/' : c.path + '/')) {
+            yield { type: 'resync', path: '/' };
+          } else if (path !== undefined && (c.oldPath === undefined || oldPath !== undefined)) {
+            yield oldPath !== undefined ? { ...c, path, oldPath } : { type: c.type, path };
+          } else if (path !== undefined) {
+            yield { type: 'create', path }; // moved in from outside
+          } else if (oldPath !== undefined) {
+            yield { type: 'delete', path: oldPath }; // moved out
+          }
+        }
+      },
+    };
   }
 
   space(options?: OpOptions): Promise<SpaceInfo> {

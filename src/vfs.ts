@@ -92,6 +92,25 @@ export interface VfsCapabilities {
   quota: boolean;
   /** Every mutation fails with EROFS. */
   readOnly: boolean;
+  /**
+   * How `watch` learns of changes made elsewhere: `push` (the provider streams them, seconds),
+   * `poll` (re-listing folders at an interval), absent or `none` (no `watch`).
+   */
+  changes?: 'push' | 'poll' | 'none';
+}
+
+/** What changed. Paths are absolute Vfs paths. */
+export interface VfsChange {
+  /** `resync`: changes under `path` may have been missed; reread what you hold there. */
+  type: 'create' | 'modify' | 'delete' | 'rename' | 'resync';
+  path: string;
+  /** The path before a `rename`. */
+  oldPath?: string;
+}
+
+export interface WatchOptions {
+  /** Stop watching; the iterator then ends. */
+  signal?: AbortSignal;
 }
 
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
@@ -127,6 +146,11 @@ export interface Vfs {
    * wraps lacks it. Callers must not fake it with a re-upload.
    */
   setMtime?(path: string, mtime: Date, options?: OpOptions): Promise<Entry>;
+  /**
+   * Changes made elsewhere under `path` (the whole subtree), as hints: a consumer that missed one is
+   * told by a `resync`. The provider's own changes made through this Vfs may be left out.
+   */
+  watch?(path: string, options?: WatchOptions): AsyncIterable<VfsChange>;
   /** Release timers, sockets and caches. */
   close?(): Promise<void>;
 }

@@ -38,6 +38,11 @@ export interface CloudreveClientOptions {
   timeoutMs?: number;
   /** Refresh this long before expiry at most (default 10 min). */
   refreshMarginMs?: number;
+  /**
+   * Sent as X-Cr-Client-Id on every API request: the change feed leaves out the changes this id
+   * made (self-echo), and resumes this id's subscription after a reconnect (events.ts).
+   */
+  clientId?: string;
   logger?: Logger;
 }
 
@@ -202,6 +207,30 @@ export class CloudreveClient {
     return this.scheduler.fetch(url, init);
   }
 
+  /** The X-Cr-Client-Id this client sends (undefined: none). */
+  get clientId(): string | undefined {
+    return this.options.clientId;
+  }
+
+  /** Send `id` from now on (a watching instance switches to its kept id before subscribing). */
+  setClientId(id: string): void {
+    this.options.clientId = id;
+  }
+
+  /**
+   * GET /file/events: open the change feed of a folder. Not through the Scheduler (a stream that
+   * lives for hours would hold a slot and hit its timeouts); the answer is returned unread, so the
+   * caller (events.ts) tells the stream from a JSON envelope by its Content-Type.
+   */
+  async openEvents(uri: string, signal: AbortSignal): Promise<{ response: Response; token: string }> {
+    const token = await this.tokens.accessToken();
+    const url = new URL(this.api + '/file/events');
+    url.searchParams.set('uri', uri);
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' };
+    if (this.options.clientId) headers['X-Cr-Client-Id'] = this.options.clientId;
+    return { response: await fetch(url, { headers, signal }), token };
+  }
+
   /** Forget tokens; the scheduler is left to its owner. */
   close(): void {
     this.tokens.clear();
@@ -236,6 +265,7 @@ export class CloudreveClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = {};
     if (token) headers.Authorization = `Bearer ${token.value}`;
+    if (this.options.clientId) headers['X-Cr-Client-Id'] = this.options.clientId;
     let body: string | Uint8Array | undefined;
     if (opts.body instanceof Uint8Array) {
       headers['Content-Type'] = 'application/octet-stream';

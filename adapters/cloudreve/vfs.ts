@@ -18,7 +18,7 @@ import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
@@ -33,6 +33,7 @@ import type { FileResponse } from './types.js';
 import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
+import { CloudreveFeed, claimClientId, releaseClientId } from './events.js';
 
 export interface CloudreveVfsOptions {
   /** Site root, e.g. https://drive.example.com (no /api/v4). */
@@ -78,6 +79,16 @@ export interface CloudreveVfsOptions {
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
   scheduler?: CloudreveClientOptions['scheduler'];
+  /**
+   * X-Cr-Client-Id to send (a UUID). Default: a fresh one, replaced when this instance first
+   * watches by one kept per running instance in `stateDir`, so a restart resumes the change feed's
+   * subscription (events.ts `claimClientId`).
+   */
+  clientId?: string;
+  /** `watch` on a server without the change feed (40019, or older than 4.11): re-listing interval (default 10 s). */
+  pollIntervalMs?: number;
+  /** Change feed reconnect delays in ms (default 1 000 doubling to 32 000). */
+  feedBackoffMs?: { initial: number; max: number };
   logger?: Logger;
 }
 
@@ -101,6 +112,8 @@ export class CloudreveVfs implements Vfs {
     needsSizeForWrite: true,
     quota: true,
     readOnly: false,
+    // The server's change feed; becomes 'poll' when the server has none (events.ts).
+    changes: 'push',
   };
   /** The typed API client (exposed for diagnostics: token and scheduler stats). */
   readonly client: CloudreveClient;
@@ -120,6 +133,10 @@ export class CloudreveVfs implements Vfs {
   private readonly journal: UploadJournal | undefined;
   private recovery: Promise<unknown> | undefined;
   private journalWarned = false;
+  private readonly feed: CloudreveFeed;
+  private clientId: string;
+  /** The client id is ours to keep in the state folder (not given by the caller). */
+  private keptId: { stateDir: string | false; account: string; baseUrl: string } | undefined;
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -135,6 +152,13 @@ export class CloudreveVfs implements Vfs {
     if (options.otp) clientOptions.otp = options.otp;
     if (options.scheduler) clientOptions.scheduler = options.scheduler;
     if (options.timeoutMs !== undefined) clientOptions.timeoutMs = options.timeoutMs;
+    // A fresh id until this instance watches: only then does it take a kept one (claimClientId), so
+    // a one-shot command never uses, and empties the server's buffer of, a stopped mount's id.
+    this.clientId = options.clientId ?? randomUUID();
+    this.keptId = options.clientId === undefined
+      ? { stateDir: options.stateDir ?? defaultStateDir(), account: options.email ?? '(tokens)', baseUrl: options.baseUrl }
+      : undefined;
+    clientOptions.clientId = this.clientId;
     // Non-idempotent calls that fail ambiguously (reset, 5xx, timeout) are settled by looking (settle.ts).
     this.client = settlingClient(new CloudreveClient(clientOptions));
     this.content = new ContentReader(this.client);
@@ -145,6 +169,14 @@ export class CloudreveVfs implements Vfs {
     this.journal = options.stateDir === false
       ? undefined
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
+    this.feed = new CloudreveFeed(this.client, (dir, signal) => this.listPlain(dir, signal), {
+      logger: this.logger,
+      beforeConnect: () => this.takeKeptId(),
+      ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      ...(options.feedBackoffMs ? { backoffMs: options.feedBackoffMs } : {}),
+    }, (mode) => {
+      this.capabilities.changes = mode;
+    });
     this.moves = new MoveSequences(this.client, this.logger, this.permanentDelete, (p, o) => this.stat(p, o));
   }
 
@@ -158,8 +190,36 @@ export class CloudreveVfs implements Vfs {
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
+    const entries = await this.listPlain(p, options.signal);
+    this.feed.record(p, entries);
+    return entries;
+  }
+
+  /** Changes made elsewhere under `path`, from the server's change feed (events.ts). */
+  watch(path: string, options: WatchOptions = {}): AsyncIterable<VfsChange> {
+    return this.feed.watch(path, options);
+  }
+
+  /** How the feed runs now, for diagnostics: push or poll (and why), streams opened. */
+  feedStatus(): { mode: 'push' | 'poll'; reason?: string; clientId: string } & CloudreveFeed['counts'] {
+    return { mode: this.feed.mode, ...(this.feed.fallbackReason ? { reason: this.feed.fallbackReason } : {}), clientId: this.clientId, ...this.feed.counts };
+  }
+
+  /** Before the first subscription: switch to this instance's kept client id (once). */
+  private takeKeptId(): void {
+    if (!this.keptId) return;
+    const { stateDir, baseUrl, account } = this.keptId;
+    this.keptId = undefined;
+    const id = claimClientId(stateDir, baseUrl, account, this.logger);
+    if (stateDir === false) return; // nothing kept: the fresh id is as good
+    releaseClientId(this.clientId);
+    this.clientId = id;
+    this.client.setClientId(id);
+  }
+
+  private listPlain(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
     return this.guard('list', p, async () => {
-      const files = await this.listRaw(p, this.pageSize, options.signal, true);
+      const files = await this.listRaw(p, this.pageSize, signal, true);
       return files.map((f) => toEntry(joinPath(p, decodeName(f.name)), f));
     });
   }
@@ -305,6 +365,8 @@ export class CloudreveVfs implements Vfs {
   }
 
   async close(): Promise<void> {
+    this.feed.close();
+    releaseClientId(this.clientId);
     this.client.close();
   }
 

@@ -17,13 +17,14 @@ import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parent
 import type { Scheduler } from '../../src/scheduler.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import type { CouchdropCredentials } from './auth.js';
 import { CouchdropClient } from './client.js';
 import { settlingClient } from './settle.js';
 import type { CouchdropClientOptions, UploadBody } from './client.js';
 import { cutRange } from './range.js';
+import { CouchdropChanges } from './changes.js';
 import { spoolToFile } from './spool.js';
 import type { Spool } from './spool.js';
 import type { CouchdropWireEntry } from './wire.js';
@@ -42,6 +43,10 @@ export interface CouchdropVfsOptions extends CouchdropClientOptions {
   rangeRequests?: boolean;
   /** Override capability flags (e.g. `caseSensitive: false` for a Dropbox-backed mount). */
   capabilities?: Partial<VfsCapabilities>;
+  /** `watch`: how often the folders in use are listed again, in ms (default 10 000). */
+  pollIntervalMs?: number;
+  /** `watch`: host:port to accept Couchdrop's upload webhooks on, as immediate hints (default: none). */
+  webhookAddr?: string;
   logger?: Logger;
 }
 
@@ -67,6 +72,7 @@ export class CouchdropVfs implements Vfs {
   readonly client: CouchdropClient;
   readonly #spoolDir: string | undefined;
   readonly #log: Logger;
+  readonly #changes: CouchdropChanges;
 
   constructor(config: CouchdropVfsConfig) {
     const { spoolDir, requestsPerSecond, concurrency, rangeRequests, capabilities, scheduler, apiUrl, fileioUrl, routes, logger } = config;
@@ -97,8 +103,14 @@ export class CouchdropVfs implements Vfs {
       needsSizeForWrite: false, // streams are spooled anyway (for retries), which gives the size
       quota: false, // no documented usage route
       readOnly: false,
+      changes: 'poll', // no change feed: re-listing (changes.ts)
       ...capabilities,
     };
+    this.#changes = new CouchdropChanges((dir, signal) => this.#list(normalizePath(dir), signal), {
+      logger: this.#log,
+      ...(config.pollIntervalMs !== undefined ? { pollIntervalMs: config.pollIntervalMs } : {}),
+      ...(config.webhookAddr !== undefined ? { webhookAddr: config.webhookAddr } : {}),
+    });
   }
 
   /** The Scheduler every request of this Vfs goes through (stats, events). */
@@ -113,6 +125,23 @@ export class CouchdropVfs implements Vfs {
 
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
+    const entries = await this.#list(p, options.signal);
+    this.#changes.record(p, entries);
+    return entries;
+  }
+
+  /** Changes made elsewhere under `path`: found by re-listing the folders in use (changes.ts). */
+  watch(path: string, options: WatchOptions = {}): AsyncIterable<VfsChange> {
+    return this.#changes.watch(path, options);
+  }
+
+  /** Start the webhook listener when `webhookAddr` is set; resolves with its URL (give it to Couchdrop). */
+  listenForWebhooks(): Promise<string | undefined> {
+    return this.#changes.listen();
+  }
+
+  #list(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
+    const options = { ...(signal ? { signal } : {}) };
     return this.#op('list', p, options.signal, async () => {
       let wire: CouchdropWireEntry[];
       try {
@@ -292,6 +321,7 @@ export class CouchdropVfs implements Vfs {
   }
 
   async close(): Promise<void> {
+    await this.#changes.close();
     await this.client.scheduler.onIdle();
   }
 

@@ -16,6 +16,7 @@ interface MountOptions {
   allowOther?: boolean;
   cache: boolean;
   cacheTtl?: number;
+  watch: boolean;
   spoolDir?: string;
   uid?: number;
   gid?: number;
@@ -35,6 +36,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--allow-other', 'let other users access the mount (needs user_allow_other in /etc/fuse.conf)')
     .option('--no-cache', 'do not cache metadata and blocks')
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and attributes stay fresh').argParser(parseSeconds))
+    .option('--no-watch', 'do not follow changes made elsewhere (then only --cache-ttl expiry shows them)')
     .option('--spool-dir <dir>', `where open files are spooled until uploaded (default ${defaultSpoolDir()})`)
     .option('--uid <uid>', 'owner of every file', parseId)
     .option('--gid <gid>', 'group of every file', parseId)
@@ -47,7 +49,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
         allowNonEmpty: opts.allowNonEmpty ?? false,
-        cache: cacheOption(opts.cache, opts.cacheTtl),
+        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch),
         spoolDir,
         ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
         ...(opts.gid !== undefined ? { gid: opts.gid } : {}),

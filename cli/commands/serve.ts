@@ -15,6 +15,7 @@ interface ServeOptions {
   readOnly?: boolean;
   cache: boolean;
   cacheTtl?: number;
+  watch: boolean;
   junk: boolean;
   stats?: boolean;
   spoolDir?: string;
@@ -37,6 +38,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--read-only', 'refuse every change')
     .option('--no-cache', 'do not cache metadata and blocks (every request goes to the provider)')
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and stats stay fresh').argParser(parseSeconds))
+    .option('--no-watch', 'do not follow changes made elsewhere (then only --cache-ttl expiry shows them)')
     .option('--no-junk', 'do not hide OS junk files (.DS_Store, ._*, Thumbs.db, desktop.ini)')
     .option('--spool-dir <dir>', 'where uploads of unknown size are spooled')
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
@@ -57,7 +59,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         port,
         ...(opts.user.length ? { users } : {}),
         readOnly: opts.readOnly ?? false,
-        cache: cacheOption(opts.cache, opts.cacheTtl),
+        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch),
         junkFilter: opts.junk,
         ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
         allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,

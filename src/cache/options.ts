@@ -36,6 +36,11 @@ export interface CacheOptions {
   blockCacheBytes?: number;
   /** Files whose access pattern is tracked for read-ahead (default 64). */
   maxTrackedFiles?: number;
+  /**
+   * Follow the inner Vfs's changes (`Vfs.watch`) when it has them (default false). With a push feed
+   * the TTLs not given here become minutes (cache/changes.ts PUSH_TTLS): changes arrive by the feed.
+   */
+  watch?: boolean;
   /** Where debug lines go (default: silent). */
   logger?: Logger;
 }
@@ -52,11 +57,13 @@ export const CACHE_DEFAULTS: Readonly<Required<Omit<CacheOptions, 'logger'>>> = 
   readAheadBytes: 8 * MiB,
   blockCacheBytes: 64 * MiB,
   maxTrackedFiles: 64,
+  watch: false,
 };
 
 /** Fill in defaults; reject nonsense (a zero block size would loop forever). */
 export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOptions {
   const merged = { ...CACHE_DEFAULTS, ...stripUndefined(options) };
+  merged.watch = merged.watch === true;
   for (const key of ['statTtlMs', 'dirTtlMs', 'negativeTtlMs'] as const) {
     if (!(merged[key] >= 0)) throw new RangeError(`cache option ${key} must be ≥ 0`);
   }

@@ -22,6 +22,8 @@ export interface RequestLogEntry {
   range?: string;
   /** The injected fault, if any. */
   fault?: string;
+  /** The X-Cr-Client-Id header, when there was one. */
+  clientId?: string;
 }
 
 /** Count response body bytes into `entry.bytesOut`. */

@@ -18,6 +18,8 @@ import { HANDLED, ROUTES } from './routes/index.js';
 import type { RouteSettings } from './routes/index.js';
 import { seedStore } from './seed.js';
 import { DriveStore } from './store.js';
+import { ChangeFeed } from './feed.js';
+import type { FeedOptions } from './feed.js';
 
 /** Faults the emulator can inject. "proxy*" are answers of a reverse proxy in front of Cloudreve. */
 export type EmulatorFault =
@@ -76,6 +78,8 @@ export interface CloudreveEmulatorOptions {
   proxyRateLimit?: { requestsPerSecond: number; burst?: number };
   /** Keep at most this many log entries (default 100 000). */
   maxLogEntries?: number;
+  /** The change feed: debounce (default 5 s), keep-alive (30 s), `enabled: false` answers 40019. */
+  feed?: FeedOptions;
   /** Address to bind (default 127.0.0.1). */
   host?: string;
   /** TCP port (default 0: any free port). */
@@ -100,6 +104,8 @@ export interface CloudreveEmulator {
   clearLog(): void;
   /** Inject `kind` into the next `times` requests matching `route`. */
   injectFault(kind: EmulatorFault, options?: { route?: string | RegExp; times?: number }): void;
+  /** The change feed: `debounceMs`, `keepAliveMs`, `enabled` can change on the fly; `dropAll()` is a server restart. */
+  feed: ChangeFeed;
   /** Change TTL / size knobs on the fly. */
   settings: RouteSettings & { accessTtlMs: number; latencyMs: number };
   close(): Promise<void>;
@@ -113,6 +119,8 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
   const password = options.password ?? randomBytes(12).toString('base64url');
   const store = new DriveStore({ quota: options.quota ?? 1024 * MiB, maxFileSize: options.maxFileSize ?? 0 });
   if (options.seed !== undefined) seedStore(store, options.seed);
+  const feed = new ChangeFeed(options.feed);
+  store.onChange = (change) => feed.publish(change);
   const auth = new EmuAuth({
     email, password,
     accessTtlMs: options.accessTtlMs ?? 3_600_000,
@@ -231,7 +239,11 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
       }
       const params = found.pattern.exec(sub)!.slice(1);
       currentFault = fault;
-      const out = await found.handler({ req, res, entry, url, params, store, auth, signer, settings });
+      // The caller's X-Cr-Client-Id (middleware/common.go RequestInfo.ClientID) travels with the
+      // request, so the feed can leave its own changes out (dbfs/events.go getEligibleSubscriber).
+      const clientId = typeof req.headers['x-cr-client-id'] === 'string' ? req.headers['x-cr-client-id'] : undefined;
+      if (clientId !== undefined) entry.clientId = clientId;
+      const out = await feed.actor.run(clientId, () => found.handler({ req, res, entry, url, params, store, auth, signer, settings, feed }));
       if (out !== HANDLED) sendEnvelope(res, entry, 0, out);
     } catch (e) {
       if (res.headersSent) {
@@ -265,6 +277,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     log,
     store,
     settings,
+    feed,
     authStats: () => ({ ...auth.counts }),
     requests: (route) => log.filter((e) => matches(e.route, route)),
     bytesOut: (route) => log.filter((e) => matches(e.route, route)).reduce((n, e) => n + e.bytesOut, 0),
@@ -276,6 +289,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     },
     close: () =>
       new Promise<void>((resolve) => {
+        feed.dropAll();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

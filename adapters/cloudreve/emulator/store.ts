@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EmuError, emuFail } from './errors.js';
+import type { FeedFolder, StoreChange } from './feed.js';
 import { buildUri, keyOf } from './uri.js';
 
 export interface Entity {
@@ -79,6 +80,8 @@ export function validateName(name: string): void {
 /** The in-memory drive of one user. */
 export class DriveStore {
   readonly root: FsNode;
+  /** Told of every change, through any route (the change feed, feed.ts). */
+  onChange: ((change: StoreChange) => void) | undefined;
   readonly trash: TrashItem[] = [];
   readonly sessions = new Map<string, UploadSession>();
   readonly locks = new Map<string, Lock>();
@@ -184,6 +187,7 @@ export class DriveStore {
     this.checkLock(keyOf(segments), false);
     const node = this.attach(parent, this.newNode(type, name, parent));
     if (type === 0) node.entity = this.newEntity(Buffer.alloc(0));
+    this.emit('create', node);
     return node;
   }
 
@@ -196,6 +200,7 @@ export class DriveStore {
       if (!child) {
         validateName(s);
         child = this.attach(node, this.newNode(1, s, node));
+        this.emit('create', child);
       }
       node = child;
     }
@@ -212,10 +217,12 @@ export class DriveStore {
     this.checkLock(keyOf(segments), true);
     const parent = node.parent!;
     if (parent.children.has(newName)) emuFail(40004, 'Object existed');
+    const before = this.segmentsOf(node);
     parent.children.delete(node.name);
     node.name = newName;
     parent.children.set(newName, node);
     parent.updatedAt = new Date();
+    this.emit('rename', node, before);
     return node;
   }
 
@@ -240,12 +247,18 @@ export class DriveStore {
     if (copy) this.checkCapacity(nodes.reduce((n, node) => n + bytesIn(node), 0));
     for (const node of nodes) {
       if (copy) {
-        this.attach(dst, this.cloneNode(node, dst));
+        this.emit('create', this.attach(dst, this.cloneNode(node, dst)));
       } else {
+        const from = this.segmentsOf(node);
+        const ancestors = this.ancestors(node);
         node.parent!.children.delete(node.name);
         node.parent!.updatedAt = new Date();
         node.parent = dst;
         this.attach(dst, node);
+        this.onChange?.({
+          type: 'move', fileId: node.hashId, from, to: this.segmentsOf(node), ancestors,
+          dstChain: [this.folderOf(dst), ...this.ancestors(dst)],
+        });
       }
     }
   }
@@ -263,6 +276,7 @@ export class DriveStore {
     if (Object.keys(failures).length > 0) throw new EmuError(40081, 'Batch operation not fully completed', undefined, failures);
     for (const { node } of nodes) this.checkLock(keyOf(this.segmentsOf(node)), true);
     for (const { node } of nodes) {
+      this.emit('delete', node);
       const restoreUri = this.uriOf(node);
       node.parent!.children.delete(node.name);
       node.parent!.updatedAt = new Date();
@@ -287,6 +301,7 @@ export class DriveStore {
       delete item.node.metadata['sys:restore_uri'];
       item.node.parent = parent;
       this.attach(parent, item.node);
+      this.emit('create', item.node);
     }
   }
 
@@ -300,11 +315,13 @@ export class DriveStore {
     if (node && node.type !== 0) emuFail(40004, 'Object existed');
     const previous = node?.entity?.data.length ?? 0;
     this.checkCapacity(data.length - previous);
+    const existed = node !== undefined;
     node ??= this.attach(parent, this.newNode(0, name, parent));
     node.entity = this.newEntity(data);
     delete node.placeholderSize;
     node.updatedAt = lastModified ? new Date(lastModified) : new Date();
     parent.updatedAt = new Date();
+    this.emit(existed ? 'modify' : 'create', node);
     return node;
   }
 
@@ -328,6 +345,7 @@ export class DriveStore {
       node = this.attach(parent, this.newNode(0, name, parent));
       node.placeholderSize = size;
       node.metadata['sys:upload_session_id'] = id;
+      this.emit('create', node);
     }
     const lock = this.lock(key, 'upload', 0, ttlMs);
     const effectiveChunk = chunkSize > 0 ? chunkSize : Math.max(1, size);
@@ -357,6 +375,7 @@ export class DriveStore {
     node.updatedAt = new Date();
     if (node.parent) node.parent.updatedAt = new Date();
     this.closeSession(session);
+    this.emit('modify', node);
     return true;
   }
 
@@ -364,6 +383,7 @@ export class DriveStore {
   cancelSession(session: UploadSession): void {
     const node = session.node;
     if (!session.isVersion && node.metadata['sys:upload_session_id'] === session.id && node.parent) {
+      this.emit('delete', node);
       node.parent.children.delete(node.name);
       node.parent = undefined;
     }
@@ -415,6 +435,26 @@ export class DriveStore {
     walk(this.root);
     for (const t of this.trash) walk(t.node);
     return found;
+  }
+
+  /** Report a change of `node` (its current place; `before`: its segments before a rename). */
+  private emit(type: 'create' | 'modify' | 'rename' | 'delete', node: FsNode, before?: string[]): void {
+    if (!this.onChange || !node.parent) return;
+    const now = this.segmentsOf(node);
+    this.onChange({
+      type, fileId: node.hashId, from: before ?? now, ...(before ? { to: now } : {}), ancestors: this.ancestors(node),
+    });
+  }
+
+  private folderOf(node: FsNode): FeedFolder {
+    return { id: node.id, segments: () => this.segmentsOf(node) };
+  }
+
+  /** The folders above `node`, nearest first (dbfs File.Ancestors: the object itself excluded). */
+  private ancestors(node: FsNode): FeedFolder[] {
+    const out: FeedFolder[] = [];
+    for (let n = node.parent; n; n = n.parent) out.push(this.folderOf(n));
+    return out;
   }
 
   private newNode(type: 0 | 1, name: string, parent: FsNode | undefined): FsNode {

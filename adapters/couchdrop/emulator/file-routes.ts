@@ -3,7 +3,7 @@
  * (docs/api couchdrop.md §3, §4, §8): `{"error": "..."}` bodies, 404 `parent-folder-not-found` for a
  * missing parent, 422 for failures "in the storage provider", raw bytes for downloads.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { MemoryVfs } from '../../memory/index.js';
@@ -41,6 +41,11 @@ export interface FileRouteSettings {
    * never sends its token to another origin.
    */
   downloadRedirect: 'none' | 'same-origin' | 'cross-origin';
+  /**
+   * A folder notification's webhook URI (`notifications__webhook_uri`): every successful upload,
+   * through any route, is POSTed there as Couchdrop's outbound webhook body (default: none).
+   */
+  webhookUrl?: string | undefined;
 }
 
 /** One handler's answer. */
@@ -225,6 +230,17 @@ export async function drainUpload(req: IncomingMessage, log: RequestLogEntry): P
   }
 }
 
+/** Couchdrop's outbound upload webhook (shared/api/couchdrop.md "Outbound webhooks"); fire and forget. */
+function sendWebhook(url: string, filename: string, size: number): void {
+  const body = {
+    account: 'emulator', filename, authenticated_user: 'emulator-user', event_type: 'upload', ip_address: '127.0.0.1',
+    success: true, total_size: size, additional_info: '', system: 'api', transaction_id: randomUUID(),
+  };
+  void fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    .then((res) => res.body?.cancel())
+    .catch(() => undefined);
+}
+
 /** `POST /file/upload?path=&size=&modtime=`: the raw body, stored verbatim, replacing a file. */
 export async function upload(r: FileRequest): Promise<Reply> {
   const drainThen = async (reply: Reply) => {
@@ -267,6 +283,7 @@ export async function upload(r: FileRequest): Promise<Reply> {
     if (mismatch) return error(422, `upload incomplete: size says ${size} bytes, received ${r.log.bytesIn}`);
     throw e;
   }
+  if (r.settings.webhookUrl) sendWebhook(r.settings.webhookUrl, p, r.log.bytesIn);
   return { status: 200, json: {} };
 }
 

@@ -6,6 +6,7 @@ import type { UrlSigner } from '../content.js';
 import { EmuError, emuFail, paramError } from '../errors.js';
 import type { RequestLogEntry } from '../http.js';
 import type { DriveStore } from '../store.js';
+import type { ChangeFeed } from '../feed.js';
 import { parseUri } from '../uri.js';
 import type { ParsedUri } from '../uri.js';
 
@@ -41,6 +42,8 @@ export interface RouteContext {
   auth: EmuAuth;
   signer: UrlSigner;
   settings: RouteSettings;
+  /** The change feed (GET /file/events). */
+  feed: ChangeFeed;
 }
 
 /** Returned by handlers that wrote the response themselves. */

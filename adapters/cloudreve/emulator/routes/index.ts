@@ -6,6 +6,7 @@ import { route } from './context.js';
 import type { Route } from './context.js';
 import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore } from './files.js';
 import { capacity, login, login2fa, logout, me, ping, prepareLogin, refresh, siteConfig } from './session.js';
+import { events } from './events.js';
 import { cancelSession, content, createSession, downloadUrl, putContent, uploadChunk } from './transfer.js';
 
 export { HANDLED } from './context.js';
@@ -34,6 +35,7 @@ export const ROUTES: Route[] = [
   route('POST', /^\/file\/upload\/([^/]+)\/([^/]+)$/, 'POST /file/upload/{session}/{index}', uploadChunk),
   route('DELETE', /^\/file\/upload$/, 'DELETE /file/upload', cancelSession),
   route('PUT', /^\/file\/content$/, 'PUT /file/content', putContent),
+  route('GET', /^\/file\/events$/, 'GET /file/events', events),
   route('DELETE', /^\/file\/lock$/, 'DELETE /file/lock', releaseLocks),
   route('GET', /^\/file\/content\/([^/]+)\/([^/]+)\/([^/]+)$/, 'GET /file/content', content),
   route('HEAD', /^\/file\/content\/([^/]+)\/([^/]+)\/([^/]+)$/, 'HEAD /file/content', content),
