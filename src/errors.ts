@@ -1,6 +1,7 @@
 /**
  * Errors: every failure that leaves a cloudmount layer is a `VfsError` carrying a POSIX errno.
- * FUSE hands `-errno` to the kernel; WebDAV turns it into an HTTP status with `httpStatusFor`.
+ * Each frontend owns its mapping: FUSE hands `-errno` to the kernel (mount/fuse/errno.ts), WebDAV turns
+ * it into an HTTP status (mount/webdav/status.ts).
  */
 import { constants } from 'node:os';
 import { redact } from './redact.js';
@@ -102,11 +103,6 @@ export function isVfsError(e: unknown, ...codes: ErrnoCode[]): e is VfsError {
   return e instanceof VfsError && (codes.length === 0 || codes.includes(e.code));
 }
 
-/** Shorthand constructor used across the code base. */
-export function vfsError(code: ErrnoCode, message: string, options?: VfsErrorOptions): VfsError {
-  return new VfsError(code, message, options);
-}
-
 /**
  * Turn anything thrown into a VfsError: VfsErrors pass through (with details filled in),
  * aborts become ECANCELED, Node system errors keep their errno name when we know it, the rest EIO.
@@ -144,44 +140,3 @@ const KNOWN_CODES = new Set<ErrnoCode>([
   'EROFS', 'ENOSPC', 'EDQUOT', 'EFBIG', 'EBUSY', 'ENOLCK', 'EAGAIN', 'ETIMEDOUT', 'ECANCELED', 'EIO',
   'EPROTO', 'ENOTSUP', 'ENOSYS', 'EXDEV', 'ECONNRESET', 'EBADF', 'EMFILE', 'ESTALE', 'ELOOP', 'ERANGE',
 ]);
-
-/**
- * errno → HTTP status for the WebDAV frontend. EEXIST is 405 for MKCOL and 412 for
- * COPY/MOVE with `Overwrite: F`; the frontend picks by method, this table gives the default.
- */
-export const HTTP_STATUS_BY_CODE: Readonly<Record<ErrnoCode, number>> = {
-  ENOENT: 404,
-  EEXIST: 405,
-  ENOTDIR: 409,
-  EISDIR: 405,
-  ENOTEMPTY: 409,
-  EINVAL: 400,
-  ENAMETOOLONG: 414,
-  EACCES: 403,
-  EPERM: 403,
-  EROFS: 403,
-  ENOSPC: 507,
-  EDQUOT: 507,
-  EFBIG: 413,
-  EBUSY: 423,
-  ENOLCK: 423,
-  EAGAIN: 503,
-  ETIMEDOUT: 504,
-  ECANCELED: 499,
-  EIO: 502,
-  EPROTO: 502,
-  ENOTSUP: 501,
-  ENOSYS: 501,
-  EXDEV: 502,
-  ECONNRESET: 502,
-  EBADF: 400,
-  EMFILE: 503,
-  ESTALE: 412,
-  ELOOP: 508,
-  ERANGE: 416,
-};
-
-/** HTTP status a WebDAV client should see for `e` (500 for non-VfsErrors). */
-export function httpStatusFor(e: unknown): number {
-  return e instanceof VfsError ? HTTP_STATUS_BY_CODE[e.code] ?? 500 : 500;
-}

@@ -8,9 +8,7 @@ export type {
 } from './vfs.js';
 export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
 export { DEFAULT_CAPABILITIES } from './vfs.js';
-export {
-  VfsError, errnoNumber, httpStatusFor, isVfsError, toVfsError, vfsError, HTTP_STATUS_BY_CODE,
-} from './errors.js';
+export { VfsError, errnoNumber, isVfsError, toVfsError } from './errors.js';
 export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';
 export { redact, registerSecret } from './redact.js';
@@ -35,4 +33,5 @@ export type {
   CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
 } from '../adapters/couchdrop/index.js';
 export { serveWebdav, DEFAULT_JUNK_PATTERNS } from '../mount/webdav.js';
+export { HTTP_STATUS_BY_CODE, httpStatusFor } from '../mount/webdav/status.js';
 export type { WebdavOptions, WebdavServer, WebdavUsers } from '../mount/webdav.js';

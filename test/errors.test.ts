@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { HTTP_STATUS_BY_CODE, VfsError, httpStatusFor, toVfsError } from '../src/errors.js';
+import { VfsError, toVfsError } from '../src/errors.js';
+import { HTTP_STATUS_BY_CODE, httpStatusFor } from '../mount/webdav/status.js';
 import { redact, registerSecret, safeUrl } from '../src/redact.js';
 
 describe('VfsError', () => {

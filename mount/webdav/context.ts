@@ -4,7 +4,8 @@
  * the If/lock precondition check).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { VfsError, httpStatusFor, isVfsError, toVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
+import { httpStatusFor } from './status.js';
 import type { Logger } from '../../src/log.js';
 import { normalizePath, parentPath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';

@@ -4,7 +4,8 @@
  * the status from the errno table; nothing a client sends can throw past this function.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HTTP_STATUS_BY_CODE, VfsError, toVfsError } from '../../src/errors.js';
+import { VfsError, toVfsError } from '../../src/errors.js';
+import { HTTP_STATUS_BY_CODE } from './status.js';
 import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
 import type { BasicAuth } from './auth.js';
