@@ -87,8 +87,9 @@ export interface WebdavOptions {
    */
   idleTimeout?: number;
   /**
-   * Keep the process alive (default true): an exception leaked on behalf of a request fails that
-   * request, and an unhandled promise rejection is logged, while any server runs.
+   * Keep the process alive: an exception leaked on behalf of a request fails that request, and an
+   * unhandled promise rejection is logged, while any server runs. Process-wide listeners are the
+   * application's choice, so a library user opts in (the CLI does); default false.
    */
   protectProcess?: boolean;
   logger?: Logger;
@@ -168,7 +169,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     } else socket.destroy();
   });
-  const release0 = options.protectProcess === false ? () => {} : protectProcess(state.logger);
+  const release0 = options.protectProcess === true ? protectProcess(state.logger) : () => {};
   const release = () => {
     limits.stop();
     release0();

@@ -26,9 +26,9 @@ export function registerDemoCommand(program: Command, ctx: CliContext): void {
       );
       const metered = new MeteredVfs(vfs);
       const { host, port } = parseAddr(opts.addr);
-      const server = await serveWebdav(metered, { host, port, logger: ctx.logger }).catch((e: NodeJS.ErrnoException) => {
+      const server = await serveWebdav(metered, { host, port, logger: ctx.logger, protectProcess: true }).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'EADDRINUSE') throw e;
-        return serveWebdav(metered, { host, port: 0, logger: ctx.logger });
+        return serveWebdav(metered, { host, port: 0, logger: ctx.logger, protectProcess: true });
       });
       const url = server.url;
       const env = Object.entries(emu.env).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');

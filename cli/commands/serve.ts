@@ -55,6 +55,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
       const server = await serveWebdav(metered, {
+        protectProcess: true,
         host,
         port,
         ...(opts.user.length ? { users } : {}),

@@ -327,6 +327,16 @@ describe('options', () => {
 });
 
 describe('process protection', () => {
+  it('is the application\'s choice: a library server installs no process-wide listener unless asked', async () => {
+    const before = [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
+    const s = await serveWebdav(new MemoryVfs(), { cache: false });
+    try {
+      expect([process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')]).toEqual(before);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('an exception leaked on behalf of a request fails that request, and a forgotten rejection is only logged', async () => {
     class LeakyVfs extends MemoryVfs {
       override async stat(path: string): Promise<Entry> {
@@ -345,7 +355,7 @@ describe('process protection', () => {
     }
     const leaky = new LeakyVfs();
     await leaky.write('/ok.txt', Buffer.from('fine'));
-    const s = await serveWebdav(leaky, { cache: false });
+    const s = await serveWebdav(leaky, { cache: false, protectProcess: true });
     // Other listeners (the test runner's) would also see the exception: stand them aside so the
     // process is in the situation a real deployment is in.
     const others = process.listeners('uncaughtException').filter((l) => l.name !== 'onUncaught');
