@@ -37,7 +37,7 @@ export async function openForServing(ctx: CliContext, location: string, spoolDir
   } catch (e) {
     if (remote && isVfsError(e, 'EACCES', 'EPERM')) {
       const account = await accountOf(ctx, remote);
-      throw new VfsError(e.code, `remote "${remote}:" refused ${account}: ${e.message.replace(/^[A-Z]+: /, '')}`, { ...e.details, cause: e });
+      throw new VfsError(e.code, `remote "${remote}:" refused ${account}: ${e.reason}`, { ...e.details, cause: e });
     }
     throw e;
   }

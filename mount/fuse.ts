@@ -148,7 +148,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     await new Promise<void>((ok, fail) => fuse.mount((err) => (err ? fail(err) : ok())));
   } catch (e) {
     stopDispatch?.();
-    throw new VfsError('EIO', `cannot mount ${mnt}: ${toVfsError(e).message.replace(/^[A-Z]+: /, '')}`, {
+    throw new VfsError('EIO', `cannot mount ${mnt}: ${toVfsError(e).reason}`, {
       provider: 'fuse', operation: 'mount', path: mnt, cause: e,
     });
   }

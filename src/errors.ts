@@ -21,6 +21,8 @@ export interface VfsErrorDetails {
   operation?: string;
   /** The Vfs path involved (not a provider URL). */
   path?: string;
+  /** The destination of a rename or copy. */
+  dest?: string;
   /** Provider error code (Cloudreve `code`) when there is one. */
   providerCode?: number | string;
   /** HTTP status of the failed request, when there was one. */
@@ -40,7 +42,11 @@ export interface VfsErrorOptions extends VfsErrorDetails {
 
 const MAX_PROVIDER_MESSAGE = 300;
 
-/** An errno-coded error: `code` is the errno name, `errno` its number on this OS. */
+/**
+ * An errno-coded error shaped like Node's fs errors: `code` is the errno name, `errno` its number on
+ * this OS, `syscall` the operation, `path`/`dest` the Vfs paths involved (plain fields, as on a Node
+ * `ENOENT`). `message` reads "CODE: reason"; `reason` is the same without the code.
+ */
 export class VfsError extends Error {
   override name = 'VfsError';
   readonly code: ErrnoCode;
@@ -48,14 +54,24 @@ export class VfsError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly details: VfsErrorDetails;
+  /** The message without the errno in front. */
+  readonly reason: string;
+  readonly syscall?: string;
+  readonly path?: string;
+  readonly dest?: string;
 
   constructor(code: ErrnoCode, message: string, options: VfsErrorOptions = {}) {
     const { retryable, retryAfterMs, cause, ...details } = options;
     if (details.providerMessage !== undefined) {
       details.providerMessage = redact(details.providerMessage).slice(0, MAX_PROVIDER_MESSAGE);
     }
-    super(redact(`${code}: ${message}`), cause === undefined ? undefined : { cause: sanitizeCause(cause) });
+    const reason = redact(message);
+    super(`${code}: ${reason}`, cause === undefined ? undefined : { cause: sanitizeCause(cause) });
+    this.reason = reason;
     this.code = code;
+    if (details.operation !== undefined) this.syscall = details.operation;
+    if (details.path !== undefined) this.path = details.path;
+    if (details.dest !== undefined) this.dest = details.dest;
     this.errno = errnoNumber(code);
     this.retryable = retryable ?? false;
     if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
@@ -64,7 +80,7 @@ export class VfsError extends Error {
 
   /** Same error with more context filled in (keeps what is already set). */
   withDetails(extra: VfsErrorDetails): VfsError {
-    const copy = new VfsError(this.code, this.message.replace(/^[A-Z]+: /, ''), {
+    const copy = new VfsError(this.code, this.reason, {
       ...extra,
       ...this.details,
       retryable: this.retryable,

@@ -489,12 +489,12 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /** A short human reason for a failed attempt (for logs and the final error). Never holds a URL query. */
 function describe(kind: FailureKind, error: unknown, timeoutMs: number): string {
-  if (kind === 'timeout') return error instanceof VfsError ? error.message.replace(/^[A-Z]+: /, '') : `timed out after ${timeoutMs} ms`;
+  if (kind === 'timeout') return error instanceof VfsError ? error.reason : `timed out after ${timeoutMs} ms`;
   if (error instanceof VfsError) {
     const status = error.details.status;
     const msg = error.details.providerMessage;
     if (status !== undefined) return `HTTP ${status}${msg ? ` (${msg})` : ''}`;
-    return error.message.replace(/^[A-Z]+: /, '');
+    return error.reason;
   }
   const codes: string[] = [];
   let cur: unknown = error;

@@ -68,3 +68,16 @@ describe('provider messages in errors are bounded', () => {
     expect(e.details.providerMessage).toHaveLength(300);
   });
 });
+
+describe('VfsError has the shape of a Node fs error', () => {
+  it('carries code, errno, syscall, path and dest as plain fields, and the reason without the code', () => {
+    const e = new VfsError('ENOENT', 'no such file', { operation: 'rename', path: '/a', dest: '/b' });
+    expect({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, dest: e.dest }).toEqual({
+      code: 'ENOENT', errno: constants.errno.ENOENT, syscall: 'rename', path: '/a', dest: '/b',
+    });
+    expect(e.reason).toBe('no such file');
+    expect(e.message).toBe('ENOENT: no such file');
+    // More context keeps the reason as it was, never "ENOENT: ENOENT: …".
+    expect(e.withDetails({ provider: 'memory' }).message).toBe('ENOENT: no such file');
+  });
+});

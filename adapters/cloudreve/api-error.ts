@@ -68,7 +68,7 @@ export function cloudreveCode(e: unknown): number | undefined {
 
 /** Same error with another errno (e.g. 40004 on an upload aimed at a folder → EISDIR). */
 export function recode(e: VfsError, code: VfsError['code'], message?: string): VfsError {
-  return new VfsError(code, message ?? e.message.replace(/^[A-Z]+: /, ''), {
+  return new VfsError(code, message ?? e.reason, {
     ...e.details,
     retryable: false,
     cause: e,
