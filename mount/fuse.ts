@@ -8,6 +8,8 @@
  * fuse-native callback table), open-file.ts/spool.ts (write spooling), pending.ts (kept uploads),
  * meta-cache.ts (readdir-fed lookups), preflight.ts (FUSE availability, stale mounts).
  */
+import { observeFuseOperations } from './fuse-observe.js';
+import type { FuseOperationObserver } from './fuse-observe.js';
 import { resolve } from 'node:path';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
@@ -81,6 +83,8 @@ export interface FuseMountOptions {
   /** libfuse debug output on stderr. */
   debug?: boolean;
   logger?: Logger;
+  /** Called once per finished FUSE operation (for metrics): operation, outcome ("ok" or an errno name), seconds. */
+  onOperation?: FuseOperationObserver;
 }
 
 /** A live mount. */
@@ -119,6 +123,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     ...(options.remote !== undefined ? { remote: options.remote } : {}),
   });
 
+  if (options.onOperation) observeFuseOperations(fs, options.onOperation);
   const nativeOptions = fuseNativeOptions(options, readOnly);
   const fuse = new Fuse(mnt, fuseOperations(fs, logger), nativeOptions);
   const timeouts = nativeOptions.timeout as FuseTimeouts;
