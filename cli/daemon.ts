@@ -4,6 +4,7 @@
  * time mount helper and `mount -t fuse.cloudmount` need: mount(8) waits for the helper to exit.
  */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 
 /** Set in the child's environment (internal). */
 const CHILD_ENV = 'CLOUDMOUNT_DAEMON_CHILD';
@@ -22,6 +23,8 @@ export function prepareDaemonChild(): void {
   process.stderr.on('error', () => {});
   process.stdout.on('error', () => {});
   process.on('disconnect', () => {});
+  // The IPC channel would keep a child that failed to start alive forever.
+  process.channel?.unref();
 }
 
 /** In the child: tell the parent the service is ready. */
@@ -66,4 +69,31 @@ export async function daemonize(write: (line: string) => void, warn: (line: stri
       resolve(code && code !== 0 ? code : 1);
     });
   });
+}
+
+/** How often the mount table is read to notice an unmount made from outside (umount, fusermount -u). */
+const MOUNT_POLL_MS = 1000;
+
+/**
+ * Call `onGone` once `mountpoint` is no longer in this process's mount table: after `umount` from
+ * outside, the process then stops as on SIGTERM (finishing uploads) instead of lingering.
+ * Linux only (/proc/self/mountinfo); elsewhere it does nothing. Returns the stopper.
+ */
+export function watchExternalUnmount(mountpoint: string, onGone: () => void): () => void {
+  // mountinfo escapes space, tab, newline and backslash as octal.
+  const escaped = mountpoint.replace(/[ \t\n\\]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+  const timer = setInterval(() => {
+    readFile('/proc/self/mountinfo', 'utf8').then(
+      (text) => {
+        const mounted = text.split('\n').some((line) => line.split(' ')[4] === escaped);
+        if (!mounted) {
+          clearInterval(timer);
+          onGone();
+        }
+      },
+      () => clearInterval(timer),
+    );
+  }, MOUNT_POLL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -8,7 +8,7 @@ import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
-import { daemonize, isDaemonChild, notifyReady, prepareDaemonChild } from '../daemon.js';
+import { daemonize, isDaemonChild, notifyReady, prepareDaemonChild, watchExternalUnmount } from '../daemon.js';
 import { metricsOption } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
 
@@ -74,6 +74,13 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       ctx.out(`mounted ${location} at ${mount.mountpoint}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to unmount');
       notifyReady(`mounted ${location} at ${mount.mountpoint}`);
+      // Unmounted from outside (umount, fusermount -u): stop as on SIGTERM rather than linger.
+      let unmountedOutside = false;
+      const stopWatch = watchExternalUnmount(mount.mountpoint, () => {
+        unmountedOutside = true;
+        ctx.warn(`${mount.mountpoint} was unmounted; stopping`);
+        process.kill(process.pid, 'SIGTERM');
+      });
       const pending = await listPendingUploads(spoolDir);
       if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
       await runUntilSignal(ctx, {
@@ -82,12 +89,16 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         stats: opts.stats ?? false,
         stopping: 'unmounting…',
         stop: async () => {
+          stopWatch();
           await mount.unmount();
           await metrics?.close();
         },
       });
       const left = await listPendingUploads(spoolDir);
       if (left.length) ctx.warn(`${left.length} upload(s) could not be completed and are kept; see "cloudmount pending list"`);
+      // fuse-native's thread outlives a mount removed from outside and would keep the process
+      // alive: once everything is uploaded and closed, end it.
+      if (unmountedOutside) setTimeout(() => process.exit(), 2000).unref();
     });
 }
 
