@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +192,33 @@ describe.skipIf(!hasOpenssl || !hasCurl)('serve webdav as an HTTPS gateway', () 
       expect(tls.output()).not.toMatch(/in clear/);
     } finally {
       await tls.stop();
+    }
+  }, 60_000);
+
+  it('takes users with roots and read-only from the config file and from --user', async () => {
+    const cfgDir = join(dir, 'cfg-users', 'cloudmount');
+    await mkdir(cfgDir, { recursive: true });
+    await writeFile(join(cfgDir, 'config.json'), JSON.stringify({ remotes: {}, users: [{ name: 'docs', password: 'pw-docs-long', root: '/Documents', readOnly: true }] }));
+    await chmod(join(cfgDir, 'config.json'), 0o600);
+    const served = await startCli(
+      ['serve', 'webdav', 'cloudreve:/', '--addr', '127.0.0.1:0', '--user', 'photos:pw-photos-long:/Photos'],
+      /at (http:\/\/\S+)\n/,
+      { ...env, XDG_CONFIG_HOME: join(dir, 'cfg-users') },
+    );
+    try {
+      const url = served.match[1]!;
+      const docs = createClient(url, { username: 'docs', password: 'pw-docs-long' });
+      const photos = createClient(url, { username: 'photos', password: 'pw-photos-long' });
+      const docNames = (await docs.getDirectoryContents('/')) as Array<{ basename: string }>;
+      const photoNames = (await photos.getDirectoryContents('/')) as Array<{ basename: string }>;
+      expect(docNames.map((e) => e.basename)).not.toContain('hello.txt');
+      expect(docNames.map((e) => e.basename).sort()).not.toEqual(photoNames.map((e) => e.basename).sort());
+      await expect(docs.putFileContents('/new.txt', 'x')).rejects.toThrow(/403/);
+      await photos.putFileContents('/new-photo.txt', 'x');
+      const all = await runCli(['ls', 'cloudreve:/Photos'], { env });
+      expect(all.stdout).toContain('new-photo.txt');
+    } finally {
+      await served.stop();
     }
   }, 60_000);
 
