@@ -200,7 +200,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   // good (after any failed-login delay: answering at once would tell a guesser the password is right).
   server.on('checkContinue', (req, res) => {
     if (!limits.admit(req, res)) return;
-    if (!auth) res.writeContinue();
+    if (!auth && !proxy) res.writeContinue();
     listener(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -200,9 +200,9 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, options: L
       res.end('authentication required\n');
       return;
     }
-    // "Expect: 100-continue": the body is invited only now that the credentials proved good.
-    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
   }
+  // "Expect: 100-continue": the body is invited only now that the credentials (or the proxy) proved good.
+  if ((auth || options.proxy) && /100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
 
   // A user with a view of their own (root, read-only, junk filter) is served through it from here on.
   if (user !== undefined && options.stateFor) state = options.stateFor(user);

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,6 +194,23 @@ describe('authenticating reverse proxy', () => {
       // The same header from another address is ignored: Basic credentials are asked for.
       const forged = await send(server.port, 'GET', '/c.txt', { 'X-Forwarded-User': 'carol' }, undefined, '127.0.0.2');
       expect(forged.status).toBe(401);
+      // An upload through the proxy that waits for "100 Continue" is invited (and lands under carol's root).
+      const invited = await new Promise<string>((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => {
+          socket.write('PUT /up.txt HTTP/1.1\r\nHost: x\r\nX-Forwarded-User: carol\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n');
+        });
+        let out = '';
+        socket.on('data', (d) => {
+          out += d.toString();
+          if (out.startsWith('HTTP/1.1 100') && !out.includes('\r\n\r\nHTTP')) {
+            if (!socket.writableEnded) socket.end('ok');
+          }
+          if (/\r\n\r\nHTTP\/1\.1 20[14]/.test(out)) resolve(out);
+        });
+        socket.on('error', reject);
+      });
+      expect(invited).toMatch(/^HTTP\/1\.1 100/);
+      expect((await vfs.stat('/carol/up.txt')).size).toBe(2);
       // A user the list does not know gets the share's own view.
       const other = await send(server.port, 'GET', '/top.txt', { 'X-Forwarded-User': 'dave' }, undefined, '127.0.0.1');
       expect(other.status).toBe(200);
