@@ -107,6 +107,12 @@ export function createGuard(server: v2.WebDAVServer, options: GuardOptions): (re
           if (options.fs.locksCovering(p, tree).some((l) => !submitted.has(l.uuid))) return answer(423, `locked: ${p}`);
         }
       }
+      // A new lock (not a refresh, which names its lock in If) where an exclusive one already covers
+      // the resource: webdav-server compares users, not tokens, and would grant it.
+      if (method === 'LOCK' && !lists && path !== undefined) {
+        const tree = String(req.headers.depth ?? 'infinity').toLowerCase() === 'infinity';
+        if (options.fs.locksCovering(path, tree).some((l) => l.lockKind.scope.isSame(v2.LockScope.Exclusive))) return answer(423, `locked: ${path}`);
+      }
       // Evaluated here; webdav-server crashes on untagged lists and would pass any list anyway.
       // LOCK keeps it: a refresh names its lock there.
       if (lists && method !== 'LOCK') delete req.headers.if;

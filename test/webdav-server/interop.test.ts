@@ -130,6 +130,10 @@ describe('createWebdavServer over CloudreveVfs at /cloud, memory at /local', () 
     const token = /<([^>]+)>/.exec(lock.headers.get('lock-token') ?? '')?.[1];
     expect(token, await lock.text() + JSON.stringify([...lock.headers])).toBeTruthy();
     expect((await put({})).status).toBe(423);
+    // A second lock on a locked file, or a depth-infinity lock on its folder, is refused.
+    const lockBody = '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>';
+    expect((await fetch(url + '/cloud/dir/a.txt', { method: 'LOCK', body: lockBody })).status).toBe(423);
+    expect((await fetch(url + '/cloud/dir/', { method: 'LOCK', body: lockBody })).status).toBe(423);
     expect((await fetch(url + '/cloud/dir/a.txt', { method: 'DELETE' })).status).toBe(423);
     expect((await fetch(url + '/cloud/dir/', { method: 'DELETE' })).status).toBe(423);
     expect((await put({ If: `(<${token}>)` })).status).toBeLessThan(300);
