@@ -88,6 +88,9 @@ describe('createWebdavServer over CloudreveVfs at /cloud, memory at /local', () 
     expect(parseRanges('bytes=95-', 100)).toEqual([{ start: 95, end: 99 }]);
     expect(parseRanges('bytes=0-1,50-60', 100)).toEqual([{ start: 0, end: 1 }, { start: 50, end: 60 }]);
     expect(parseRanges('bytes=x', 100)).toBeUndefined();
+    // More than 256 ranges: not parsed (the file is read from the start, as webdav-server would).
+    expect(parseRanges('bytes=' + Array(257).fill('0-1').join(','), 100)).toBeUndefined();
+    expect(parseRanges('bytes=' + Array(256).fill('0-1').join(','), 100)).toHaveLength(256);
   });
 
   it('survives a PROPPATCH with several set/remove blocks (webdav-server crashed here)', async () => {
