@@ -11,13 +11,18 @@
  * 1. Its If-header evaluator passes any non-empty condition list, and its lock check compares
  *    users, not tokens: without users, any client may change a locked resource.
  * 2. It crashes the process on an untagged If list or a malformed one.
- * 3. Its PROPPATCH crashes the process on more than one property in a request.
+ * 3. Its PROPPATCH crashes the process on several set/remove blocks, or on removing a property
+ *    that was never set.
  * 4. It buffers every non-PUT request body by its claimed Content-Length, before anything else.
- * `createWebdavServer` installs guards for all four in front of webdav-server (see `guardRequest`):
+ * 5. Smaller ones litmus finds: it acts on the path before a "#fragment" (a DELETE of "/dir#x"
+ *    removed "/dir"), accepts a MKCOL body, grants a second exclusive lock, and sends a new lock's
+ *    token without the angle brackets of RFC 4918 §10.5.
+ * `createWebdavServer` installs guards for all of them in front of webdav-server (see guard.ts):
  * bodies above `maxBodyBytes` get 413 unread; If headers are parsed and evaluated here (400 when
  * malformed, 412 when they do not hold, 423 when a lock on the target is not submitted) and then
- * removed before webdav-server sees them; a PROPPATCH naming more than one property gets 403 with a
- * one-line reason instead of a crash. Use `guardRequest` yourself when you build the server.
+ * removed before webdav-server sees them; PROPPATCH is replaced by a safe one (all or nothing, 403/424
+ * for protected DAV: properties); the smaller defects get 400/415/423 or a fixed header.
+ * Build your own server with `createGuard` to get the same protection.
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
