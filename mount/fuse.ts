@@ -12,6 +12,8 @@
  * mount-watch.ts (an unmount from outside).
  */
 import { realpath } from 'node:fs/promises';
+import { observeFuseOperations } from './fuse-observe.js';
+import type { FuseOperationObserver } from './fuse-observe.js';
 import { resolve } from 'node:path';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
@@ -88,6 +90,8 @@ export interface FuseMountOptions {
   /** libfuse debug output on stderr. */
   debug?: boolean;
   logger?: Logger;
+  /** Called once per finished FUSE operation (for metrics): operation, outcome ("ok" or an errno name), seconds. */
+  onOperation?: FuseOperationObserver;
 }
 
 /** A live mount. */
@@ -135,6 +139,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     ...(options.remote !== undefined ? { remote: options.remote } : {}),
   });
 
+  if (options.onOperation) observeFuseOperations(fs, options.onOperation);
   const nativeOptions = fuseNativeOptions(options, readOnly);
   const fuse = new Fuse(mnt, fuseOperations(fs, logger), nativeOptions);
   // fuse-native 2.2.6 hands utimens the access time as the mtime; read the real one (utimens-bridge.ts).

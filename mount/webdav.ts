@@ -8,6 +8,8 @@
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Server as TlsServer } from 'node:https';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { CachedVfs } from '../src/cache.js';
@@ -18,6 +20,10 @@ import type { Logger } from '../src/log.js';
 import type { Vfs } from '../src/vfs.js';
 import { BasicAuth } from './webdav/auth.js';
 import type { WebdavUsers } from './webdav/auth.js';
+import { ProxyTrust } from './webdav/proxy.js';
+import type { AuthProxyOptions } from './webdav/proxy.js';
+import { SubtreeVfs } from '../src/subtree-vfs.js';
+import type { UserDirectory, UserView } from './webdav/users.js';
 import type { ServerState } from './webdav/context.js';
 import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
@@ -27,6 +33,9 @@ import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
 
 export type { WebdavUsers } from './webdav/auth.js';
+export { Users, hashVerifier } from './webdav/users.js';
+export type { UserDirectory, UserSpec, UserView } from './webdav/users.js';
+export type { AuthProxyOptions } from './webdav/proxy.js';
 export { DEFAULT_JUNK_PATTERNS } from './webdav/junk.js';
 
 /** Options of `serveWebdav`. */
@@ -35,8 +44,20 @@ export interface WebdavOptions {
   host?: string;
   /** TCP port; 0 (the default) picks a free one. */
   port?: number;
-  /** Basic-auth users: `{ name: password }` or `[{ name, password }]`. No users = no authentication. */
-  users?: WebdavUsers;
+  /**
+   * Basic-auth users: `{ name: password }`, `[{ name, password }]`, or a `Users` directory (htpasswd
+   * hashes, per-user root / read-only / hidden system files). No users = no authentication.
+   */
+  users?: WebdavUsers | UserDirectory;
+  /** Trust a user-name header set by an authenticating reverse proxy, from its addresses only. */
+  authProxy?: AuthProxyOptions;
+  /**
+   * Serve HTTPS: PEM certificate chain and key (and `ca` to require client certificates signed by
+   * it: mutual TLS). Replace them later with `server.setTls()` (the CLI does on SIGHUP).
+   */
+  tls?: TlsMaterial;
+  /** Called once per finished request (for metrics): method, status, seconds. Never given a path or user. */
+  onRequest?: (method: string, status: number, seconds: number) => void;
   /** Refuse every change (403). */
   readOnly?: boolean;
   /** Hide OS junk files: true (default) for the built-in list, false for none, or your own patterns (`*` wildcard). */
@@ -104,14 +125,31 @@ export interface WebdavServer {
   vfs: Vfs;
   /** Stop listening, end open connections, release the process protection. */
   close(): Promise<void>;
+  /** Replace the certificate and key (and client CA) for new connections; open ones keep theirs. Throws on a bad pair, keeping the old one. */
+  setTls(material: TlsMaterial): void;
+  /** Warnings about the configuration (e.g. passwords in clear on a network address). */
+  warnings: string[];
+}
+
+/** PEM material of an HTTPS share. */
+export interface TlsMaterial {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** Client certificates must be signed by this CA (mutual TLS). */
+  ca?: string | Buffer;
 }
 
 /** Serve `vfs` over WebDAV; resolves once the server listens. */
 export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promise<WebdavServer> {
   const host = options.host ?? '127.0.0.1';
   const auth = options.users ? new BasicAuth(options.users, options.realm) : undefined;
-  if (!isLoopback(host) && (!auth || auth.size === 0) && !options.allowUnauthenticatedRemote) {
+  const proxy = options.authProxy ? new ProxyTrust(options.authProxy) : undefined;
+  if (!isLoopback(host) && (!auth || auth.size === 0) && !proxy && !options.allowUnauthenticatedRemote) {
     throw new VfsError('EACCES', `refusing to serve ${host} without users; set users or allowUnauthenticatedRemote`, { provider: 'webdav' });
+  }
+  const warnings: string[] = [];
+  if (!isLoopback(host) && auth && auth.size > 0 && !options.tls) {
+    warnings.push(`warning: serving ${host} over plain HTTP with Basic auth: passwords cross the network in clear; use --cert/--key (or a TLS proxy)`);
   }
   const basePath = normalizeBasePath(options.basePath);
   // The wrapper is ours but the inner Vfs is the caller's: close() drops the wrapper, never closes `vfs`.
@@ -129,7 +167,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   };
 
   const headersTimeout = positive(options.headersTimeout, 20_000, 'headersTimeout');
-  const server: Server = createServer({
+  const serverOptions = {
     maxHeaderSize: 16 * 1024,
     // A whole-request deadline would cut a large upload that is moving; bodyIdleTimeout bounds a stalled one instead.
     requestTimeout: 0,
@@ -138,7 +176,8 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     // live up to 30 s longer than headersTimeout.
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
     keepAliveTimeout: 10_000,
-  });
+  };
+  const server: Server = options.tls ? createTlsServer({ ...serverOptions, ...tlsOptions(options.tls) }) : createServer(serverOptions);
   const limits = limitConnections(
     server,
     {
@@ -150,7 +189,11 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     },
     state.logger,
   );
-  const listener = createRequestListener(state, auth);
+  const listener = createRequestListener(state, auth, {
+    ...(proxy ? { proxy } : {}),
+    ...(options.onRequest ? { observe: options.onRequest } : {}),
+    ...(auth || proxy ? { stateFor: viewsOf(state, options.users, options.junkFilter) } : {}),
+  });
   server.on('request', (req, res) => {
     if (limits.admit(req, res)) listener(req, res);
   });
@@ -158,7 +201,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   // good (after any failed-login delay: answering at once would tell a guesser the password is right).
   server.on('checkContinue', (req, res) => {
     if (!limits.admit(req, res)) return;
-    if (!auth) res.writeContinue();
+    if (!auth && !proxy) res.writeContinue();
     listener(req, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -191,10 +234,17 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const port = typeof address === 'object' && address ? address.port : options.port ?? 0;
   const urlHost = isIP(host) === 6 ? `[${host}]` : host;
   let closed: Promise<void> | undefined;
+  for (const w of warnings) state.logger.warn(w);
   return {
-    url: `http://${urlHost}:${port}${basePath}/`,
+    url: `${options.tls ? 'https' : 'http'}://${urlHost}:${port}${basePath}/`,
     port,
     vfs: served,
+    warnings,
+    setTls: (material) => {
+      if (!options.tls) throw new VfsError('EINVAL', 'this share was started without TLS', { provider: 'webdav' });
+      // setSecureContext builds the new context first: a bad pair throws here and the old one stays.
+      (server as TlsServer).setSecureContext(tlsOptions(material));
+    },
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -202,6 +252,45 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
         // Give running requests a moment, then cut them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       }).finally(release)),
+  };
+}
+
+/** node:https options for PEM material; with a CA, clients must present a certificate it signed. */
+function tlsOptions(material: TlsMaterial): { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca ? { ca: material.ca, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
+/**
+ * The per-user states: a user with a root sees only that folder (a SubtreeVfs, so no path of theirs
+ * can name anything outside it); read-only and the junk filter per user. Users with the same root
+ * share its lock and property tables. Names without a view (proxy users not in the list) get the share's.
+ */
+function viewsOf(base: ServerState, users: WebdavUsers | UserDirectory | undefined, junk: WebdavOptions['junkFilter']): (user: string) => ServerState {
+  const directory = users && typeof (users as UserDirectory).view === 'function' ? (users as UserDirectory) : undefined;
+  if (!directory) return () => base;
+  const byRoot = new Map<string, Pick<ServerState, 'vfs' | 'locks' | 'props'>>([['/', base]]);
+  const states = new Map<string, ServerState>();
+  return (user) => {
+    const view: UserView = directory.view(user) ?? {};
+    const root = view.root ?? '/';
+    const key = `${root}\0${view.readOnly ?? ''}\0${view.hideSystemFiles ?? ''}`;
+    let state = states.get(key);
+    if (!state) {
+      let shared = byRoot.get(root);
+      if (!shared) byRoot.set(root, (shared = { vfs: new SubtreeVfs(base.vfs, root), locks: new LockTable(), props: new PropStore() }));
+      state = {
+        ...base,
+        ...shared,
+        readOnly: base.readOnly || (view.readOnly ?? false),
+        isJunk: view.hideSystemFiles === undefined ? base.isJunk : view.hideSystemFiles ? junkMatcher(junk === false ? true : junk) : junkMatcher(false),
+      };
+      states.set(key, state);
+    }
+    return state;
   };
 }
 

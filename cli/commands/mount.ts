@@ -9,6 +9,9 @@ import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { daemonize, isDaemonChild, notifyReady, prepareDaemonChild } from '../daemon.js';
+import { metricsOption } from '../gateway-options.js';
+import { startMetrics } from '../metrics.js';
 
 interface MountOptions {
   readOnly?: boolean;
@@ -22,6 +25,8 @@ interface MountOptions {
   gid?: number;
   stats?: boolean;
   debugFuse?: boolean;
+  daemon?: boolean;
+  metricsAddr?: string;
 }
 
 /** Register `mount`. */
@@ -42,9 +47,18 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--gid <gid>', 'group of every file', parseId)
     .option('--stats', 'print a stats line every 10 s')
     .option('--debug-fuse', 'libfuse debug output')
+    .option('--daemon', 'run in the background; return once the mount is ready (non-zero with the reason if it is not)')
+    .addOption(metricsOption())
     .action(async (location: string, dir: string, opts: MountOptions) => {
+      if (opts.daemon && !isDaemonChild()) {
+        process.exitCode = await daemonize(ctx.out, ctx.warn);
+        return;
+      }
+      prepareDaemonChild();
       const { vfs, path, remote, metered } = await openForServing(ctx, location, opts.spoolDir);
       const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+      const pendingCount = async () => (await listPendingUploads(spoolDir)).length;
+      const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered, pending: pendingCount }) : undefined;
       const mount = await mountFuse(metered, dir, {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
@@ -60,9 +74,12 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         debug: opts.debugFuse ?? false,
         handleSignals: false,
         logger: ctx.logger,
+        ...(metrics ? { onOperation: metrics.fuseOperation } : {}),
       });
+      metrics?.watchCache(mount.vfs);
       ctx.out(`mounted ${location} at ${mount.mountpoint}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to unmount');
+      notifyReady(`mounted ${location} at ${mount.mountpoint}`);
       const pending = await listPendingUploads(spoolDir);
       if (pending.length) ctx.warn(`note: ${pending.length} upload(s) from earlier runs are kept in ${spoolDir}; see "cloudmount pending list"`);
       await runUntilSignal(ctx, {
@@ -70,7 +87,10 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         sources: { scheduler: vfs.scheduler, metered, pending: async () => (await listPendingUploads(spoolDir)).length },
         stats: opts.stats ?? false,
         stopping: 'unmounting…',
-        stop: () => mount.unmount(),
+        stop: async () => {
+          await mount.unmount();
+          await metrics?.close();
+        },
         ended: mount.ended.then((how) => (how === 'external' ? `${mount.mountpoint} was unmounted from outside; exiting` : new Promise<never>(() => {}))),
       });
       const left = await listPendingUploads(spoolDir);

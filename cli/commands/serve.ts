@@ -8,8 +8,11 @@ import { VfsError } from '../../src/errors.js';
 import type { CliContext } from '../context.js';
 import { parseAddr, parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { addGatewayServeOptions, authProxyOf, loadTls, loadUsers, reloadTlsOnHup } from '../gateway-options.js';
+import type { GatewayServeOptions } from '../gateway-options.js';
+import { startMetrics } from '../metrics.js';
 
-interface ServeOptions {
+interface ServeOptions extends GatewayServeOptions {
   addr: string;
   user: string[];
   readOnly?: boolean;
@@ -29,12 +32,12 @@ interface ServeOptions {
 /** Register `serve webdav`. */
 export function registerServeCommand(program: Command, ctx: CliContext): void {
   const serve = program.command('serve').description('serve a remote over a network protocol');
-  serve
+  const webdav = serve
     .command('webdav')
     .description('serve a remote (or a folder of it) as a WebDAV share')
     .argument('<location>', 'remote:path to serve')
     .option('--addr <[host:]port>', 'address to listen on (a bare PORT means 127.0.0.1:PORT)', '127.0.0.1:8080')
-    .option('--user <name:password>', 'require Basic auth with this user (repeatable)', collectUser, [])
+    .option('--user <name:password[:root[:ro]]>', 'require Basic auth with this user, optionally confined to a folder and read-only (repeatable)', collectUser, [])
     .option('--read-only', 'refuse every change')
     .option('--no-cache', 'do not cache metadata and blocks (every request goes to the provider)')
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and stats stay fresh').argParser(parseSeconds))
@@ -46,19 +49,27 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--max-connections <n>', 'open connections in total (default 512)').argParser(parseCount))
     .addOption(new Option('--max-connections-per-address <n>', 'open connections per client address or IPv6 /64 (default 128)').argParser(parseCount))
     .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
-    .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds))
+    .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds));
+  addGatewayServeOptions(webdav)
     .action(async (location: string, opts: ServeOptions) => {
+      // Files first: a bad certificate or user list fails before anything is opened.
+      const tls = await loadTls(opts);
+      const users = await loadUsers(ctx, opts);
+      const authProxy = authProxyOf(opts);
       const { host, port } = parseAddr(opts.addr);
-      if (!isLoopback(host) && opts.user.length === 0 && !opts.allowRemoteWithoutAuth) {
-        throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD, or --allow-remote-without-auth on a trusted network`);
+      if (!isLoopback(host) && !users && !authProxy && !opts.allowRemoteWithoutAuth) {
+        throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD (or --htpasswd FILE), or --allow-remote-without-auth on a trusted network`);
       }
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
-      const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
+      const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered }) : undefined;
       const server = await serveWebdav(metered, {
         protectProcess: true,
         host,
         port,
-        ...(opts.user.length ? { users } : {}),
+        ...(users ? { users } : {}),
+        ...(tls ? { tls } : {}),
+        ...(authProxy ? { authProxy } : {}),
+        ...(metrics ? { onRequest: metrics.webdavRequest } : {}),
         readOnly: opts.readOnly ?? false,
         cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch),
         junkFilter: opts.junk,
@@ -70,6 +81,9 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         ...(opts.bodyIdleTimeout !== undefined ? { bodyIdleTimeout: opts.bodyIdleTimeout * 1000 } : {}),
         logger: ctx.logger,
       });
+      for (const w of server.warnings) ctx.warn(w);
+      metrics?.watchCache(server.vfs);
+      const stopHup = reloadTlsOnHup(ctx, opts, server);
       ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to stop');
       await runUntilSignal(ctx, {
@@ -77,7 +91,11 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         sources: { scheduler: vfs.scheduler, metered },
         stats: opts.stats ?? false,
         stopping: 'stopping…',
-        stop: () => server.close(),
+        stop: async () => {
+          stopHup();
+          await server.close();
+          await metrics?.close();
+        },
       });
     });
 }

@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { registerSecret } from '../../src/redact.js';
 import { addressGroup } from './connections.js';
+import type { UserDirectory } from './users.js';
 
 /** Users as `{ name: password }` or a list of `{ name, password }`. */
 export type WebdavUsers = Record<string, string> | Array<{ name: string; password: string }>;
@@ -58,7 +59,14 @@ export class BasicAuth {
   /** "name\naddress group" pairs that logged in successfully. */
   private readonly known = new LRUCache<string, true>({ max: MAX_ADDRESSES, ttl: KNOWN_ADDRESS_TTL_MS });
 
-  constructor(users: WebdavUsers, readonly realm = 'cloudmount') {
+  /** Users with hashes, roots and the like (htpasswd, config); checked instead of `users` when set. */
+  private readonly directory: UserDirectory | undefined;
+
+  constructor(users: WebdavUsers | UserDirectory, readonly realm = 'cloudmount') {
+    if (isDirectory(users)) {
+      this.directory = users;
+      return;
+    }
     const list = Array.isArray(users) ? users : Object.entries(users).map(([name, password]) => ({ name, password }));
     for (const { name, password } of list) {
       registerSecret(password);
@@ -67,7 +75,20 @@ export class BasicAuth {
   }
 
   get size(): number {
-    return this.users.size;
+    return this.directory ? this.directory.size : this.users.size;
+  }
+
+  /** Is `name` a configured user? */
+  has(name: string): boolean {
+    return this.directory ? this.directory.has(name) : this.users.has(name);
+  }
+
+  /** The user name when the request carries valid credentials, else undefined (hashes may take a while: bcrypt). */
+  async verify(req: IncomingMessage): Promise<string | undefined> {
+    if (!this.directory) return this.check(req);
+    const creds = parseBasic(req.headers.authorization);
+    if (!creds) return undefined;
+    return (await this.directory.verify(creds.name, creds.password)) ? creds.name : undefined;
   }
 
   /** How many client addresses the throttle remembers (bounded by 2 × 10 000). */
@@ -124,7 +145,7 @@ export class BasicAuth {
       this.light.delete(group);
       this.heavy.set(group, { count, pending: false });
     } else this.light.set(group, { count, pending: false });
-    if (user === undefined || !this.users.has(user)) return;
+    if (user === undefined || !this.has(user)) return;
     const now = Date.now();
     const u = this.userFailures.get(user);
     if (!u || now - u.last >= FAILURE_WINDOW_MS) this.userFailures.set(user, { count: 1, last: now, nextSlot: 0 });
@@ -170,6 +191,10 @@ function parseBasic(header: string | undefined): { name: string; password: strin
 /** The wait before attempt number `attempt` (counting failures in the window): 0 for the first few, then 250 ms doubling to 5 s. */
 function delayFor(attempt: number): number {
   return attempt <= FREE_FAILURES ? 0 : Math.min(MAX_DELAY_MS, 250 * 2 ** (attempt - FREE_FAILURES - 1));
+}
+
+function isDirectory(u: WebdavUsers | UserDirectory): u is UserDirectory {
+  return typeof (u as UserDirectory).verify === 'function' && typeof (u as UserDirectory).has === 'function';
 }
 
 function digest(s: string): Buffer {

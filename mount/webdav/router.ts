@@ -10,6 +10,7 @@ import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
 import type { BasicAuth } from './auth.js';
 import { runInRequest } from './protect.js';
+import type { ProxyTrust } from './proxy.js';
 import { handleCopyMove } from './handlers/copy-move.js';
 import { handleDelete } from './handlers/delete.js';
 import { handleGet } from './handlers/get.js';
@@ -43,10 +44,25 @@ const MAX_URL_LENGTH = 16 * 1024;
 /** Request bodies up to this size are drained after an error answer (keeps the connection usable). */
 const DRAIN_LIMIT = 1024 * 1024;
 
+/** Optional parts of the pipeline: per-user views, a trusted auth proxy, request metrics. */
+export interface ListenerOptions {
+  /** The state a signed-in user is served with (their root, read-only, junk filter); default `state`. */
+  stateFor?: (user: string) => ServerState;
+  /** Take the user name from a header set by a reverse proxy, only on connections from its addresses. */
+  proxy?: ProxyTrust;
+  /** Called once per request when its answer is done (or the connection closed): method, status, seconds. */
+  observe?: (method: string, status: number, seconds: number) => void;
+}
+
 /** Build the node:http request listener for a server. */
-export function createRequestListener(state: ServerState, auth: BasicAuth | undefined) {
+export function createRequestListener(state: ServerState, auth: BasicAuth | undefined, options: ListenerOptions = {}) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = (req.method ?? 'GET').toUpperCase();
+    if (options.observe) {
+      const observe = options.observe;
+      const started = performance.now();
+      res.once('close', () => observe(method, res.statusCode, (performance.now() - started) / 1000));
+    }
     const fallback = { res, method, state };
     // The AbortSignal is made only when a handler asks for it (it is costly at 10k requests/s).
     let controller: AbortController | undefined;
@@ -92,7 +108,7 @@ export function createRequestListener(state: ServerState, auth: BasicAuth | unde
     // No res.setHeader here: handlers pass all headers to writeHead, Node's fast path. The DAV
     // header goes on OPTIONS answers, where clients look for it.
     runInRequest({ fail }, () => {
-      serve(state, auth, req, res, method, signal).then(
+      serve(state, auth, options, req, res, method, signal).then(
         () => {
           done = true;
         },
@@ -114,7 +130,7 @@ function asAnswerable(e: unknown): unknown {
   return typeof code === 'string' && Object.hasOwn(HTTP_STATUS_BY_CODE, code) ? toVfsError(e, { provider: 'webdav' }) : e;
 }
 
-async function serve(state: ServerState, auth: BasicAuth | undefined, req: IncomingMessage, res: ServerResponse, method: string, signal: () => AbortSignal): Promise<void> {
+async function serve(state: ServerState, auth: BasicAuth | undefined, options: ListenerOptions, req: IncomingMessage, res: ServerResponse, method: string, signal: () => AbortSignal): Promise<void> {
   const handler = HANDLERS[method];
   if (!handler) {
     req.resume();
@@ -143,8 +159,14 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
     return;
   }
 
-  let user: string | undefined;
-  if (auth) {
+  let user: string | undefined = options.proxy ? options.proxy.userOf(req) : undefined;
+  if (user === undefined && options.proxy && !auth) {
+    req.resume();
+    res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
+    res.end('sign in through the authenticating proxy\n');
+    return;
+  }
+  if (user === undefined && auth) {
     const address = req.socket.remoteAddress ?? '?';
     // Never read an unauthenticated body: answer and close the connection instead.
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -164,7 +186,7 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
       }
       try {
         if (gate.wait > 0) await new Promise((r) => setTimeout(r, gate.wait));
-        user = auth.check(req);
+        user = await auth.verify(req);
       } finally {
         if (user === undefined) auth.failed(address, claimed);
         else auth.succeeded(address, user);
@@ -179,10 +201,12 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, req: Incom
       res.end('authentication required\n');
       return;
     }
-    // "Expect: 100-continue": the body is invited only now that the credentials proved good.
-    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
   }
+  // "Expect: 100-continue": the body is invited only now that the credentials (or the proxy) proved good.
+  if ((auth || options.proxy) && /100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
 
+  // A user with a view of their own (root, read-only, junk filter) is served through it from here on.
+  if (user !== undefined && options.stateFor) state = options.stateFor(user);
   const path = pathFromUrl(state, url);
   if (path === undefined) {
     req.resume();

@@ -163,7 +163,7 @@ describe('errors say what to fix (one line, first words asserted)', () => {
   it('CLI flag names, never library option names; --addr PORT means 127.0.0.1:PORT', async () => {
     const open = await runCli(['serve', 'webdav', work, '--addr', '0.0.0.0:0']);
     expect(open.code).toBe(1);
-    expect(one(open.stderr)).toMatch(/^cloudmount: EACCES: refusing to serve 0\.0\.0\.0 with no login required: add --user NAME:PASSWORD, or --allow-remote-without-auth/);
+    expect(one(open.stderr)).toMatch(/^cloudmount: EACCES: refusing to serve 0\.0\.0\.0 with no login required: add --user NAME:PASSWORD \(or --htpasswd FILE\), or --allow-remote-without-auth/);
     expect(open.stderr).not.toMatch(/allowUnauthenticatedRemote|users/);
     const port = await closedPort();
     const served = await startCli(['serve', 'webdav', work, '--addr', String(port)], /serving .* at (http:\S+)/);
