@@ -6,13 +6,16 @@
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import type { CloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import type { CouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import { pseudoRandomBytes } from '../helpers.js';
 import { runCli } from './run-cli.js';
+
+// Each test runs several CLI processes in turn; on a loaded 2-core machine that can pass 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 let work: string;
 beforeAll(async () => {

@@ -9,13 +9,16 @@ import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import type { CloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import type { CouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import { pseudoRandomBytes } from '../helpers.js';
 import { CLI, runCli, startCli } from './run-cli.js';
+
+// Each test runs several CLI processes in turn; on a loaded 2-core machine that can pass 30 s.
+vi.setConfig({ testTimeout: 120_000 });
 
 const exec = promisify(execFile);
 
