@@ -176,6 +176,18 @@ export class CloudreveClient {
     await this.call<void>('DELETE', '/file/upload', { body: { id: sessionId, uri }, idempotent: true, path });
   }
 
+  /**
+   * The client's half of a storage provider's upload: `GET /callback/{s3|ks3|cos}/{session}/{secret}`
+   * or `POST /callback/onedrive/{session}/{secret}` (routers/router.go, callback group). The server
+   * then checks the object's size and turns the placeholder into the file. The secret stays out of
+   * logs and errors (the operation names the route template only).
+   */
+  async uploadCallback(policyType: string, sessionId: string, secret: string, method: 'GET' | 'POST', signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>(method, `/callback/${encodeURIComponent(policyType)}/${encodeURIComponent(sessionId)}/${encodeURIComponent(secret)}`, {
+      idempotent: true, signal, path,
+    });
+  }
+
   /** DELETE /file/lock: force-release locks by token (used only for a lock this client itself left behind). */
   async releaseLocks(tokens: string[], path?: string): Promise<void> {
     await this.call<void>('DELETE', '/file/lock', { body: { tokens }, idempotent: true, path });
@@ -244,7 +256,7 @@ export class CloudreveClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}')}`;
+    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}').replace(/^\/callback\/([a-z0-9]+)\/.*$/, '/callback/$1/{session}/{secret}')}`;
     const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
     if (token) {
       // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when

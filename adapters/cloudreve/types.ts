@@ -58,6 +58,13 @@ export interface StoragePolicy {
   max_size: number;
   relay?: boolean;
   chunk_concurrency?: number;
+  /** Extension allow list (lower-case, no dot); omitted when the policy has none or a deny list. */
+  allowed_suffix?: string[];
+  denied_suffix?: string[];
+  /** Go RE2 name rules (not applied client-side, see upload/policy.ts). */
+  allowed_name_regexp?: string;
+  denied_name_regexp?: string;
+  encryption?: boolean;
 }
 
 export interface ListResponse {
@@ -81,6 +88,13 @@ export interface UploadSessionResponse {
   storage_policy: StoragePolicy;
   uri: string;
   callback_secret: string;
+  /** Remote node: the `Authorization` value; Qiniu: the UpToken; Upyun: the form's `authorization`. */
+  credential?: string;
+  /** S3-like: the presigned CompleteMultipartUpload URL. Spelled camelCase by the server (service/explorer/response.go). */
+  completeURL?: string;
+  /** Upyun: the form's base64 `policy`. */
+  upload_policy?: string;
+  mime_type?: string;
 }
 
 export interface UploadSessionRequest {

@@ -27,8 +27,11 @@ import type { CloudreveClientOptions } from './client.js';
 import { settlingClient } from './settle.js';
 import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
-import { decodeName } from './names.js';
-import type { FileResponse } from './types.js';
+import { decodeName, encodeName } from './names.js';
+import type { FileResponse, StoragePolicy } from './types.js';
+import { LRUCache } from 'lru-cache';
+import { checkPolicy, flowOf } from './upload/policy.js';
+import { isExpiredUpload, sendUpload } from './upload/flows.js';
 import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
@@ -73,6 +76,11 @@ export interface CloudreveVfsOptions {
    * Default $XDG_STATE_HOME/cloudmount (~/.local/state/cloudmount); false keeps no journal.
    */
   stateDir?: string | false;
+  /**
+   * Upload parts in flight per file, instead of the storage policy's `chunk_concurrency` (the web
+   * uploader's setting). 1 sends one part at a time. Default: the policy's value.
+   */
+  partConcurrency?: number;
   /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
@@ -119,6 +127,9 @@ export class CloudreveVfs implements Vfs {
   private readonly journal: UploadJournal | undefined;
   private recovery: Promise<unknown> | undefined;
   private journalWarned = false;
+  private readonly partConcurrency: number | undefined;
+  /** The storage policy each folder's listing reports, for a short while (a write asks for it first). */
+  private readonly policies = new LRUCache<string, { policy: StoragePolicy | null }>({ max: 1000, ttl: 30_000 });
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -141,6 +152,7 @@ export class CloudreveVfs implements Vfs {
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;
     this.smallFileBytes = Math.max(0, options.smallFileBytes ?? 256 * 1024);
+    this.partConcurrency = options.partConcurrency;
     this.journal = options.stateDir === false
       ? undefined
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
@@ -195,13 +207,25 @@ export class CloudreveVfs implements Vfs {
       await (this.recovery ??= this.recoverUploads().catch((e) => this.logger.warn('cloudreve: could not recover upload sessions left by an earlier run', { error: String(e) })));
       await this.checkParent(p, options.signal);
       const knownSize = data instanceof Uint8Array ? data.byteLength : options.size;
+      if (knownSize === 0 && !overwrite) {
+        // An empty new file needs no storage round trip (and OneDrive takes no empty range).
+        await readExactly(data, 0, options.signal);
+        return this.createEmpty(p, uri, options.signal);
+      }
       if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes) {
+        // One request through the master, whatever the policy (the server itself refuses over max_size).
         return this.writeSmall(p, uri, await readExactly(data, knownSize, options.signal), options.signal);
       }
+      // max_size and the suffix rules of the folder's policy refuse before any byte is sent.
+      const policy = await this.policyOf(parentPath(p), options.signal);
+      if (knownSize !== undefined) checkPolicy(policy, encodeName(baseName(p)), knownSize, p);
       const source = await openByteSource(data, options.size, this.spoolDir, options.signal);
       try {
         throwIfAborted(options.signal, { path: p });
-        await this.upload(p, uri, source, overwrite, options);
+        if (knownSize === undefined) checkPolicy(policy, encodeName(baseName(p)), source.size, p);
+        if (source.size === 0 && overwrite) return await this.writeSmall(p, uri, new Uint8Array(0), options.signal);
+        if (source.size === 0) return await this.createEmpty(p, uri, options.signal);
+        await this.uploadReopening(p, uri, source, overwrite, options);
       } finally {
         await source.dispose();
       }
@@ -375,6 +399,52 @@ export class CloudreveVfs implements Vfs {
     }
   }
 
+  /** The storage policy the listing of `dir` reports (undefined when the server sends none). */
+  private async policyOf(dir: string, signal?: AbortSignal): Promise<StoragePolicy | undefined> {
+    const hit = this.policies.get(dir);
+    if (hit) return hit.policy ?? undefined;
+    let policy: StoragePolicy | undefined;
+    try {
+      policy = (await this.client.listPage(pathToUri(dir), 1, undefined, signal, dir)).storage_policy;
+    } catch (e) {
+      // A missing or non-folder parent is checkParent's to report; an unknown policy is the server's to enforce.
+      if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+    this.policies.set(dir, { policy: policy ?? null });
+    return policy;
+  }
+
+  /** POST /file/create of an empty file that must not exist yet. */
+  private async createEmpty(p: string, uri: string, signal?: AbortSignal): Promise<Entry> {
+    try {
+      const file = await this.unlocking(p, () => this.client.create(uri, 'file', true, signal, p));
+      this.content.forget(p);
+      return toEntry(p, file);
+    } catch (e) {
+      if (cloudreveCode(e) === 40004 && isVfsError(e)) {
+        const existing = await this.stat(p, signal ? { signal } : {}).catch(() => undefined);
+        throw recode(e, existing?.type === 'directory' ? 'EISDIR' : 'EEXIST', `write ${JSON.stringify(p)}: ${existing?.type === 'directory' ? 'is a directory' : 'already exists'}`);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * upload(), once more with a new session when the storage says the session's presigned URLs (or
+   * its own upload) expired: the failed session is cancelled first. Only a source that can be read
+   * again from the start (bytes, a spool file) can go round again; a stream fails with ESTALE.
+   */
+  private async uploadReopening(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
+    try {
+      await this.upload(p, uri, source, overwrite, options);
+    } catch (e) {
+      if (!isExpiredUpload(e) || !source.restartable) throw e;
+      this.logger.info('cloudreve: the upload session expired at the storage; opening a new one', { path: p });
+      await this.upload(p, uri, source, overwrite, options);
+    }
+  }
+
   /** Upload `source` to `p` through an upload session; cancels the session on any failure. */
   private async upload(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
     const request = { uri, size: source.size, ...(options.mtime ? { last_modified: options.mtime.getTime() } : {}) };
@@ -400,17 +470,16 @@ export class CloudreveVfs implements Vfs {
     // Before the first chunk: a process killed from here on leaves a record the next start cancels.
     const recorded = await this.recordSession(record);
     try {
-      if (session.upload_urls && session.upload_urls.length > 0) {
-        // S3/OneDrive/remote-node policies take chunks straight at the storage provider.
-        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: the folder's storage policy (${session.storage_policy?.type ?? 'unknown'}) uploads directly to the storage provider, which cloudmount does not support yet; use a local or relay policy`, {
-          provider: PROVIDER, operation: 'write', path: p,
-        });
+      // The session's own policy decides the flow (the listing's may be stale); relay = through the master.
+      const policy = session.storage_policy ?? (await this.policyOf(parentPath(p), options.signal)) ?? { id: '', name: '', type: 'local', max_size: 0 };
+      const flow = flowOf(policy);
+      if (!flow) {
+        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: unknown storage policy type ${JSON.stringify(policy.type)}`, { provider: PROVIDER, operation: 'write', path: p });
       }
-      let index = 0;
-      for await (const chunk of source.chunks(session.chunk_size, options.signal)) {
-        throwIfAborted(options.signal, { path: p, operation: 'write' });
-        await this.client.uploadChunk(session.session_id, index++, chunk, options.signal, p);
-      }
+      await sendUpload({
+        client: this.client, scheduler: this.client.scheduler, session, policy, flow, source, path: p,
+        signal: options.signal, concurrency: this.partConcurrency,
+      });
     } catch (e) {
       // Abandoned: cancel so the placeholder/pending version goes and the previous version stays.
       const cancelled = await this.client.cancelUpload(session.session_id, uri, p).then(() => true, (err) => {

@@ -84,6 +84,8 @@ export class DriveStore {
   readonly locks = new Map<string, Lock>();
   private nextId = 1;
   private nextEntityId = 1;
+  /** Called when a session ends (completed, cancelled, expired): the emulated storage drops its parts. */
+  onSessionClosed: ((sessionId: string) => void) | undefined;
 
   constructor(readonly options: StoreOptions) {
     this.root = this.newNode(1, '', undefined);
@@ -311,13 +313,13 @@ export class DriveStore {
   // ---- upload sessions ------------------------------------------------------------------
 
   /** PUT /file/upload. */
-  openSession(segments: string[], size: number, isVersion: boolean, chunkSize: number, ttlMs: number, lastModified?: number): UploadSession {
+  openSession(segments: string[], size: number, isVersion: boolean, chunkSize: number, ttlMs: number, lastModified?: number, maxSize = this.options.maxFileSize): UploadSession {
     if (segments.length === 0) emuFail(403, 'Cannot operate root file');
     const existing = this.find(segments);
     if (existing && (!isVersion || existing.type !== 0)) emuFail(40004, 'Object existed');
     const name = segments[segments.length - 1]!;
     validateName(name);
-    if (this.options.maxFileSize > 0 && size > this.options.maxFileSize) emuFail(40049, 'File too large');
+    if (maxSize > 0 && size > maxSize) emuFail(40049, 'File too large');
     const key = keyOf(segments);
     this.checkLock(key, false);
     this.checkCapacity(size);
@@ -348,16 +350,21 @@ export class DriveStore {
     data.copy(session.buffer, index * effectiveChunk);
     session.received.add(index);
     if (session.received.size < session.chunkCount) return false;
+    this.finishSession(session, session.buffer);
+    return true;
+  }
+
+  /** Complete a session with `data` (last chunk, or a storage callback): the placeholder becomes the file. */
+  finishSession(session: UploadSession, data: Buffer): void {
     // Only completion confirms the session's lock (dbfs/upload.go CompleteUpload → fs.ErrLockExpired, 40073).
     if (!this.locks.has(session.lockToken)) emuFail(40073, 'Lock expired');
     const node = session.node;
-    node.entity = this.newEntity(session.buffer);
+    node.entity = this.newEntity(data);
     delete node.placeholderSize;
     delete node.metadata['sys:upload_session_id'];
     node.updatedAt = new Date();
     if (node.parent) node.parent.updatedAt = new Date();
     this.closeSession(session);
-    return true;
   }
 
   /** End a session: drop a new file's placeholder unless it was finalised, release lock and reservation. */
@@ -373,6 +380,7 @@ export class DriveStore {
   private closeSession(session: UploadSession): void {
     this.sessions.delete(session.id);
     this.locks.delete(session.lockToken);
+    this.onSessionClosed?.(session.id);
   }
 
   /** Cancel sessions past their expiry (called on every request). */

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { rfc3339 } from '../auth.js';
 import { EmuError, emuFail, paramError } from '../errors.js';
 import { readJson } from '../http.js';
-import { MY_CAPABILITY, fileJson, policyJson } from '../responses.js';
+import { MY_CAPABILITY, fileJson } from '../responses.js';
+import { policyJsonOf } from '../storage/policies.js';
 import type { FsNode } from '../store.js';
 import { parseUri } from '../uri.js';
 import { checkBatch, myUri, requireUser, requireUserBatch, stringList } from './context.js';
@@ -57,6 +58,7 @@ export const list: Handler = async (ctx) => {
   const prefix = uri.authorityPrefix;
   let parent: Record<string, unknown>;
   let children: FsNode[];
+  let listedSegments: string[] = [];
   if (uri.fs === 'trash') {
     children = ctx.store.trash.map((t) => t.node);
     parent = { type: 1, id: '', name: '', path: 'cloudreve://trash', size: 0, metadata: null, created_at: rfc3339(0), updated_at: rfc3339(0) };
@@ -65,6 +67,7 @@ export const list: Handler = async (ctx) => {
   } else {
     const folder = ctx.store.get(uri.segments);
     if (folder.type !== 1) emuFail(40016, 'Path not exist');
+    listedSegments = uri.segments;
     if (uri.query !== undefined) {
       // A search URI: recursive, filtered by `name` (substring, case-folded).
       const sp = new URLSearchParams(uri.query);
@@ -112,7 +115,7 @@ export const list: Handler = async (ctx) => {
     },
     context_hint: randomUUID(),
     mixed_type: false,
-    storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
+    storage_policy: policyJsonOf(ctx.settings.policies.forFolder(listedSegments)),
   };
 };
 
@@ -134,7 +137,7 @@ export const info: Handler = async (ctx) => {
   const out = fileJson(ctx.store, node!, prefix);
   if (q.get('extended') === 'true') {
     out.extended_info = {
-      storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
+      storage_policy: policyJsonOf(ctx.settings.policies.forFolder(node!.type === 1 ? ctx.store.segmentsOf(node!) : ctx.store.segmentsOf(node!).slice(0, -1))),
       storage_used: node!.entity?.data.length ?? 0,
       entities: node!.entity
         ? [{ id: node!.entity.hashId, size: node!.entity.data.length, type: 0, created_at: node!.entity.createdAt.toISOString() }]

@@ -6,7 +6,7 @@ import { route } from './context.js';
 import type { Route } from './context.js';
 import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore } from './files.js';
 import { capacity, login, login2fa, logout, me, ping, prepareLogin, refresh, siteConfig } from './session.js';
-import { cancelSession, content, createSession, downloadUrl, putContent, uploadChunk } from './transfer.js';
+import { cancelSession, content, createSession, downloadUrl, putContent, uploadCallback, uploadChunk } from './transfer.js';
 
 export { HANDLED } from './context.js';
 export type { Route, RouteContext, RouteSettings } from './context.js';
@@ -33,6 +33,8 @@ export const ROUTES: Route[] = [
   route('PUT', /^\/file\/upload$/, 'PUT /file/upload', createSession),
   route('POST', /^\/file\/upload\/([^/]+)\/([^/]+)$/, 'POST /file/upload/{session}/{index}', uploadChunk),
   route('DELETE', /^\/file\/upload$/, 'DELETE /file/upload', cancelSession),
+  route('GET', /^\/callback\/(s3|ks3|cos)\/([^/]+)\/([^/]+)$/, 'GET /callback/{type}/{session}/{key}', uploadCallback),
+  route('POST', /^\/callback\/(onedrive)\/([^/]+)\/([^/]+)$/, 'POST /callback/onedrive/{session}/{key}', uploadCallback),
   route('PUT', /^\/file\/content$/, 'PUT /file/content', putContent),
   route('DELETE', /^\/file\/lock$/, 'DELETE /file/lock', releaseLocks),
   route('GET', /^\/file\/content\/([^/]+)\/([^/]+)\/([^/]+)$/, 'GET /file/content', content),
