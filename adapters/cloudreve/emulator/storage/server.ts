@@ -43,6 +43,12 @@ export class EmulatedStorage {
   readonly staged = new Map<string, Staged>();
   /** Presigned URL lifetime (default: the session's). Tests shorten it to see URLs expire. */
   presignTtlMs: number | undefined;
+  /**
+   * Throughput of one part request in bytes/s (0 = as fast as the machine goes): a WAN connection's
+   * rate is bounded by its window over its round-trip time, which is why storages take parts in
+   * parallel. Benchmarks set it; the request's answer waits until its bytes "arrived" at that rate.
+   */
+  bytesPerSecond = 0;
 
   constructor(private readonly store: DriveStore) {}
 
@@ -93,6 +99,12 @@ export class EmulatedStorage {
       default:
         return {};
     }
+  }
+
+  private async pace(started: number, bytes: number): Promise<void> {
+    if (this.bytesPerSecond <= 0) return;
+    const due = started + (bytes / this.bytesPerSecond) * 1000 - Date.now();
+    if (due > 0) await new Promise((r) => setTimeout(r, due));
   }
 
   /** The session was cancelled or completed: forget its parts. */
@@ -157,7 +169,9 @@ export class EmulatedStorage {
     const found = this.staging(sid, type);
     if (!found || q.get('uploadId') === null) return s3Error(res, entry, 404, 'NoSuchUpload', 'The specified upload does not exist.');
     const n = Number(q.get('partNumber'));
+    const started = Date.now();
     const data = await readBody(req, Number(declared), entry);
+    await this.pace(started, data.length);
     if (data.length !== Number(declared)) return s3Error(res, entry, 400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
     if (found.staged.policy.max_size && data.length > found.staged.policy.max_size) return s3Error(res, entry, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size');
     const etag = `"${createHash('md5').update(data).digest('hex')}"`;
@@ -242,7 +256,9 @@ export class EmulatedStorage {
       await readBody(req, declared, entry).catch(() => undefined);
       return sendJson(res, entry, 416, { error: { code: 'invalidRange', message: 'The uploaded fragment overlaps with data that has already been received.', innererror: { code: start < staged.next ? 'fragmentOverlap' : 'invalidRange' } } });
     }
+    const started = Date.now();
     const data = await readBody(req, declared, entry);
+    await this.pace(started, data.length);
     if (data.length !== declared) return sendJson(res, entry, 400, { error: { code: 'invalidRequest', message: 'short body' } });
     data.copy(session.buffer, start);
     staged.next = end + 1;
