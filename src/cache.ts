@@ -92,6 +92,7 @@ export class CachedVfs implements Vfs {
   async stat(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
+    if (this.unlisted(p)) return this.inner.stat(p, options);
     const known = this.meta.lookup(p);
     if (known.kind === 'entry') {
       this.counters.statHits++;
@@ -123,6 +124,7 @@ export class CachedVfs implements Vfs {
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
+    if (this.unlisted(p)) return this.inner.list(p, options);
     const cached = this.meta.listing(p);
     if (cached) {
       this.counters.listHits++;
@@ -166,7 +168,7 @@ export class CachedVfs implements Vfs {
     if (!Number.isInteger(offset) || offset < 0) throw this.invalid('read', p, `bad offset ${offset}`);
     if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw this.invalid('read', p, `bad length ${length}`);
     // Without ranged reads every block fetch would download from the start: pass reads through.
-    if (!this.inner.capabilities.rangedReads) return this.inner.read(p, options);
+    if (!this.inner.capabilities.rangedReads || this.unlisted(p)) return this.inner.read(p, options);
 
     for (let attempt = 0; ; attempt++) {
       const entry = await this.stat(p, { signal: options.signal });
@@ -190,6 +192,18 @@ export class CachedVfs implements Vfs {
   }
 
   /** Create or replace a file; the data streams straight to the inner Vfs. */
+  /**
+   * Under a root name the inner Vfs does not list (capabilities.unlistedNames): not cached at all,
+   * since the root listing would call it missing and a cached entry would be patched into that listing.
+   */
+  private unlisted(p: string): boolean {
+    const names = this.inner.capabilities.unlistedNames;
+    if (!names || names.length === 0 || p === '/') return false;
+    const slash = p.indexOf('/', 1);
+    const first = slash < 0 ? p.slice(1) : p.slice(1, slash);
+    return names.includes(first);
+  }
+
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     this.dropContent(p, false);

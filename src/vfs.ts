@@ -92,6 +92,12 @@ export interface VfsCapabilities {
   quota: boolean;
   /** Every mutation fails with EROFS. */
   readOnly: boolean;
+  /**
+   * Names in the root that exist without being listed (virtual folders such as a provider's trash):
+   * `stat`/`list`/`read` of them and below work, a listing of "/" does not show them, so `find` and
+   * PROPFIND do not wander in. Caches must not take "not in the root listing" as "missing" for them.
+   */
+  unlistedNames?: readonly string[];
 }
 
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */

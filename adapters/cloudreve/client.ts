@@ -15,7 +15,7 @@ import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
 import { checkFile, checkList } from './validate.js';
 import type {
-  CapacityResponse, DownloadUrlResponse, Envelope, FileResponse, ListResponse, LoginResponse, TokenPair,
+  CapacityResponse, DownloadUrlResponse, Envelope, ExtendedInfo, FileResponse, ListResponse, LoginResponse, TokenPair,
   UploadSessionRequest, UploadSessionResponse,
 } from './types.js';
 
@@ -153,10 +153,26 @@ export class CloudreveClient {
   }
 
   /** POST /file/url: a signed, expiring content URL (no Bearer needed to use it). */
-  downloadUrl(uri: string, signal?: AbortSignal, path?: string): Promise<DownloadUrlResponse> {
+  downloadUrl(uri: string, signal?: AbortSignal, path?: string, entity?: string): Promise<DownloadUrlResponse> {
     // download:true makes real content answers carry Content-Disposition, which tells them apart
     // from a JSON error envelope served on the same URL (an expired signature is HTTP 200 + JSON).
-    return this.call<DownloadUrlResponse>('POST', '/file/url', { body: { uris: [uri], download: true }, idempotent: true, signal, path });
+    // `entity` picks one version (service/explorer/file.go FileURLService: one URI only).
+    return this.call<DownloadUrlResponse>('POST', '/file/url', { body: { uris: [uri], download: true, ...(entity ? { entity } : {}) }, idempotent: true, signal, path });
+  }
+
+  /** GET /file/info?extended=true: the file with `extended_info` (its entities: versions are type 0). */
+  async infoExtended(uri: string, signal?: AbortSignal, path?: string): Promise<FileResponse & { extended_info?: ExtendedInfo }> {
+    return checkFile(await this.call<FileResponse & { extended_info?: ExtendedInfo }>('GET', '/file/info', { query: { uri, extended: true }, signal, path }), { operation: 'GET /file/info', path });
+  }
+
+  /** POST /file/restore: trashed objects back to their `sys:restore_uri`. */
+  async restore(uris: string[], signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>('POST', '/file/restore', { body: { uris }, idempotent: false, signal, path });
+  }
+
+  /** GET /file of any URI (the trash: `cloudreve://trash`), one page. */
+  async listUri(uri: string, pageSize: number, nextToken: string | undefined, signal?: AbortSignal, path?: string): Promise<ListResponse> {
+    return this.listPage(uri, pageSize, nextToken, signal, path);
   }
 
   /** PUT /file/upload: open an upload session (reserves quota, locks the path). */

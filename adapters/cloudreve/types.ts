@@ -116,3 +116,18 @@ export interface CapacityResponse {
   total: number;
   used: number;
 }
+
+/** One stored content of a file (service/explorer/response.go Entity); type 0 = version. */
+export interface EntityInfo {
+  id: string;
+  size: number;
+  type: number;
+  created_at: string;
+  storage_policy?: StoragePolicy;
+}
+
+export interface ExtendedInfo {
+  storage_policy?: StoragePolicy;
+  storage_used: number;
+  entities?: EntityInfo[];
+}

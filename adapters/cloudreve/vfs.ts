@@ -32,6 +32,8 @@ import type { FileResponse, StoragePolicy } from './types.js';
 import { LRUCache } from 'lru-cache';
 import { checkPolicy, flowOf } from './upload/policy.js';
 import { isExpiredUpload, sendUpload } from './upload/flows.js';
+import { VirtualFolders } from './virtual.js';
+import type { VirtualFolderOptions } from './virtual.js';
 import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
@@ -81,6 +83,12 @@ export interface CloudreveVfsOptions {
    * uploader's setting). 1 sends one part at a time. Default: the policy's value.
    */
   partConcurrency?: number;
+  /**
+   * Cloudreve's trash and file versions as read-only folders, unlisted in the root (reach them by
+   * path: `ls /.Trash`, `ls /.versions/docs/a.txt`). Default `/.Trash` and `/.versions`; a field
+   * false, or false for both, switches them off. See virtual.ts.
+   */
+  virtualFolders?: VirtualFolderOptions | false;
   /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
@@ -128,6 +136,7 @@ export class CloudreveVfs implements Vfs {
   private recovery: Promise<unknown> | undefined;
   private journalWarned = false;
   private readonly partConcurrency: number | undefined;
+  private readonly virtual: VirtualFolders | undefined;
   /** The storage policy each folder's listing reports, for a short while (a write asks for it first). */
   private readonly policies = new LRUCache<string, { policy: StoragePolicy | null }>({ max: 1000, ttl: 30_000 });
 
@@ -153,6 +162,11 @@ export class CloudreveVfs implements Vfs {
     this.spoolDir = options.spoolDir;
     this.smallFileBytes = Math.max(0, options.smallFileBytes ?? 256 * 1024);
     this.partConcurrency = options.partConcurrency;
+    if (options.virtualFolders !== false) {
+      this.virtual = new VirtualFolders(this.client, this.content, options.virtualFolders ?? {}, { stat: (p, o) => this.stat(p, o), list: (p, o) => this.list(p, o) });
+      if (this.virtual.names.length > 0) this.capabilities.unlistedNames = this.virtual.names;
+      else this.virtual = undefined;
+    }
     this.journal = options.stateDir === false
       ? undefined
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
@@ -163,12 +177,16 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') return { path: '/', name: '', type: 'directory', size: 0, mtime: new Date(this.rootTime) };
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('stat', p, () => this.virtual!.stat(p, v, options));
     return this.guard('stat', p, async () => toEntry(p, await this.client.info(pathToUri(p), options.signal, p)));
   }
 
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('list', p, () => this.virtual!.list(p, v, options));
     return this.guard('list', p, async () => {
       const files = await this.listRaw(p, this.pageSize, options.signal, true);
       return files.map((f) => toEntry(joinPath(p, decodeName(f.name)), f));
@@ -182,6 +200,8 @@ export class CloudreveVfs implements Vfs {
     if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
     if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
     if (p === '/') throw fail('EISDIR', 'is a directory', 'read', p);
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('read', p, () => this.virtual!.read(p, v, offset, length, options));
     return this.guard('read', p, () => this.unlocking(p, async () => {
       try {
         return await this.content.read(p, offset, length, options.signal);
@@ -201,6 +221,7 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('write', p);
     const overwrite = options.overwrite ?? true;
     return this.guard('write', p, async () => {
       const uri = pathToUri(p); // ENAMETOOLONG before any request
@@ -238,6 +259,7 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('mkdir', p);
     return this.guard('mkdir', p, async () => {
       const uri = pathToUri(p);
       await this.checkParent(p, options.signal);
@@ -254,6 +276,8 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('remove', p, () => this.virtual!.purge(p, v, options));
     await this.guard('remove', p, async () => {
       if (!options.recursive) {
         // One cheap page tells "folder with children" apart; 40016 means a file or nothing,
@@ -276,6 +300,14 @@ export class CloudreveVfs implements Vfs {
     if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'rename', dst);
+    if (this.virtual?.match(dst)) throw this.virtual.readOnly('rename', dst);
+    const v = this.virtual?.match(src);
+    if (v) {
+      // Out of the trash: restore to where it was, then move on when asked for another place.
+      const back = await this.guard('rename', src, () => this.virtual!.restore(src, v, options));
+      this.content.forget(back);
+      return back === dst ? this.stat(dst, options) : this.rename(back, dst, options);
+    }
     return this.guard('rename', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
@@ -302,6 +334,9 @@ export class CloudreveVfs implements Vfs {
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
     if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'copy', dst);
+    if (this.virtual?.match(dst)) throw this.virtual.readOnly('copy', dst);
+    // A version or trashed item has no server-side copy: EXDEV makes callers read and write instead.
+    if (this.virtual?.match(src)) throw fail('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
     return this.guard('copy', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);

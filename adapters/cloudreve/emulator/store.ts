@@ -22,6 +22,8 @@ export interface FsNode {
   parent: FsNode | undefined;
   children: Map<string, FsNode>;
   entity: Entity | undefined;
+  /** Earlier versions, newest first (Cloudreve keeps them as entities of type 0 "version"). */
+  versions?: Entity[];
   /** Declared size while a new file's first upload runs (no entity yet). */
   placeholderSize?: number;
   createdAt: Date;
@@ -276,6 +278,22 @@ export class DriveStore {
     }
   }
 
+  /** The current content becomes a version (at most 100 are kept, as a group's version retention would). */
+  private keepVersion(node: FsNode): void {
+    if (!node.entity) return;
+    (node.versions ??= []).unshift(node.entity);
+    if (node.versions.length > 100) node.versions.length = 100;
+  }
+
+  /** DELETE /file of `cloudreve://trash/{name}` URIs: gone for good. */
+  purgeTrash(names: string[]): void {
+    for (const name of names) {
+      const i = this.trash.findIndex((t) => t.node.name === name);
+      if (i < 0) emuFail(40016, 'Path not exist');
+      this.trash.splice(i, 1);
+    }
+  }
+
   /** POST /file/restore: trashed items back to where they were (parents re-created). */
   restore(names: string[]): void {
     for (const name of names) {
@@ -303,6 +321,7 @@ export class DriveStore {
     const previous = node?.entity?.data.length ?? 0;
     this.checkCapacity(data.length - previous);
     node ??= this.attach(parent, this.newNode(0, name, parent));
+    this.keepVersion(node);
     node.entity = this.newEntity(data);
     delete node.placeholderSize;
     node.updatedAt = lastModified ? new Date(lastModified) : new Date();
@@ -359,6 +378,7 @@ export class DriveStore {
     // Only completion confirms the session's lock (dbfs/upload.go CompleteUpload → fs.ErrLockExpired, 40073).
     if (!this.locks.has(session.lockToken)) emuFail(40073, 'Lock expired');
     const node = session.node;
+    this.keepVersion(node);
     node.entity = this.newEntity(data);
     delete node.placeholderSize;
     delete node.metadata['sys:upload_session_id'];
@@ -418,6 +438,7 @@ export class DriveStore {
     const walk = (n: FsNode) => {
       if (found) return;
       if (n.entity?.hashId === hashId) found = n.entity;
+      else found = n.versions?.find((e) => e.hashId === hashId);
       for (const c of n.children.values()) walk(c);
     };
     walk(this.root);

@@ -139,9 +139,9 @@ export const info: Handler = async (ctx) => {
     out.extended_info = {
       storage_policy: policyJsonOf(ctx.settings.policies.forFolder(node!.type === 1 ? ctx.store.segmentsOf(node!) : ctx.store.segmentsOf(node!).slice(0, -1))),
       storage_used: node!.entity?.data.length ?? 0,
-      entities: node!.entity
-        ? [{ id: node!.entity.hashId, size: node!.entity.data.length, type: 0, created_at: node!.entity.createdAt.toISOString() }]
-        : [],
+      // The current content first, then the earlier versions (all type 0 "version" entities).
+      entities: [...(node!.entity ? [node!.entity] : []), ...(node!.versions ?? [])]
+        .map((e) => ({ id: e.hashId, size: e.data.length, type: 0, created_at: e.createdAt.toISOString() })),
     };
   }
   if (q.get('folder_summary') === 'true' && node!.type === 1) {
@@ -205,6 +205,12 @@ export const remove: Handler = async (ctx) => {
   const body = await readJson(ctx.req, ctx.entry);
   const uris = stringList(body.uris, 'Uris');
   checkBatch(ctx, uris.length);
+  if (uris.length > 0 && uris.every((u) => u.startsWith('cloudreve://trash/'))) {
+    // The trash navigator can delete (for good): trash_navigator.go capabilities.
+    requireUserBatch(ctx, uris);
+    ctx.store.purgeTrash(uris.map((u) => parseUri(u).segments.at(-1) ?? ''));
+    return undefined;
+  }
   const targets = uris.map((u) => ({ uri: u, segments: myUri(u).segments }));
   requireUserBatch(ctx, uris);
   if (body.unlink === true) emuFail(403, 'Advance delete is not allowed for your group');

@@ -23,7 +23,10 @@ export const downloadUrl: Handler = async (ctx) => {
       const p = myUri(u);
       const node = ctx.store.get(p.segments);
       if (node.type !== 0 || !node.entity) emuFail(40077, 'Entity not exist');
-      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), node.entity, node.name, expiresMs, body.download === true, ctx.settings.downloadSpeed), stream_saver_display_name: node.name });
+      // `entity` (one URI only) picks a version: service/explorer/file.go FileURLService.
+      const wanted = typeof body.entity === 'string' && body.entity !== '' && uris.length === 1 ? body.entity : undefined;
+      const entity = wanted ? [node.entity, ...(node.versions ?? [])].find((e) => e.hashId === wanted) ?? emuFail(40077, 'Entity not exist') : node.entity;
+      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), entity, node.name, expiresMs, body.download === true, ctx.settings.downloadSpeed), stream_saver_display_name: node.name });
     } catch (e) {
       if (!(e instanceof EmuError)) throw e;
       if (body.skip_error === true) urls.push({ url: '' });
