@@ -24,8 +24,9 @@ import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from './vfs.js';
+import { hasDeadPropertyStore } from './vfs.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
 import type { FetchPlan, FileVersion } from './cache/block-cache.js';
@@ -62,7 +63,15 @@ export class CachedVfs implements Vfs {
   /** Cache key of a path: case-folded when the provider ignores case, so "/A" and "/a" share entries. */
   private readonly fold: (path: string) => string;
 
+  /** Forwarded DeadPropertyStore of the inner Vfs, when it has one (properties are not cached). */
+  readonly getProps?: DeadPropertyStore['getProps'];
+  readonly setProps?: DeadPropertyStore['setProps'];
+
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
+    if (hasDeadPropertyStore(inner)) {
+      this.getProps = (path, o) => inner.getProps(path, o);
+      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
     this.options = resolveCacheOptions(options);
     this.name = `cached(${inner.name})`;
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });

@@ -4,7 +4,8 @@
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { iterateBytes } from './streams.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import { hasDeadPropertyStore } from './vfs.js';
 
 export class MeteredVfs implements Vfs {
   readonly name: string;
@@ -13,8 +14,15 @@ export class MeteredVfs implements Vfs {
   /** File bytes accepted from writers. */
   bytesUp = 0;
 
+  readonly getProps?: DeadPropertyStore['getProps'];
+  readonly setProps?: DeadPropertyStore['setProps'];
+
   constructor(private readonly inner: Vfs) {
     this.name = inner.name;
+    if (hasDeadPropertyStore(inner)) {
+      this.getProps = (path, o) => inner.getProps(path, o);
+      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
   }
 
   get capabilities() {

@@ -4,15 +4,23 @@
  */
 import type { Readable } from 'node:stream';
 import { moveConflict, normalizePath } from './path.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import { hasDeadPropertyStore } from './vfs.js';
 import { VfsError } from './errors.js';
 
 export class SubtreeVfs implements Vfs {
   readonly name: string;
 
+  readonly getProps?: DeadPropertyStore['getProps'];
+  readonly setProps?: DeadPropertyStore['setProps'];
+
   constructor(private readonly inner: Vfs, private readonly root: string) {
     this.root = normalizePath(root);
     this.name = inner.name;
+    if (hasDeadPropertyStore(inner)) {
+      this.getProps = (path, o) => inner.getProps(this.down(path), o);
+      this.setProps = (path, patch, o) => inner.setProps(this.down(path), patch, o);
+    }
   }
 
   get capabilities() {

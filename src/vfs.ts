@@ -100,6 +100,40 @@ export interface VfsCapabilities {
   unlistedNames?: readonly string[];
 }
 
+/** A WebDAV dead property (RFC 4918 §4): its qualified name, its XML content, its xml:lang. */
+export interface DeadProperty {
+  /** Namespace URI ("" for none). */
+  namespace: string;
+  /** Local name. */
+  name: string;
+  /** The element's inner XML as sent (namespace declarations it relies on included by the sender). */
+  innerXml: string;
+  lang?: string;
+}
+
+/** A PROPPATCH's effect: properties to set (replace) and names to remove, applied as one. */
+export interface DeadPropertyPatch {
+  set?: DeadProperty[];
+  remove?: Array<{ namespace: string; name: string }>;
+}
+
+/**
+ * A provider that keeps WebDAV dead properties itself (Cloudreve: its `dav:` metadata, which its own
+ * `/dav` reads), so every share and client of the account sees the same ones. A WebDAV frontend uses
+ * it when `getProps` and `setProps` are both present and keeps its own store otherwise.
+ */
+export interface DeadPropertyStore {
+  /** The dead properties of `path` (ENOENT when it is missing). */
+  getProps(path: string, options?: OpOptions): Promise<DeadProperty[]>;
+  /** Apply `patch` to `path`; all or nothing. */
+  setProps(path: string, patch: DeadPropertyPatch, options?: OpOptions): Promise<void>;
+}
+
+/** True when `vfs` stores dead properties itself (see DeadPropertyStore). */
+export function hasDeadPropertyStore(vfs: Vfs): vfs is Vfs & DeadPropertyStore {
+  return typeof vfs.getProps === 'function' && typeof vfs.setProps === 'function';
+}
+
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
 export interface Vfs {
   /** Short name for logs and errors: "memory", "cloudreve", "cached(cloudreve)". */
@@ -128,6 +162,9 @@ export interface Vfs {
   space(options?: OpOptions): Promise<SpaceInfo>;
   /** Release timers, sockets and caches. */
   close?(): Promise<void>;
+  /** Optional DeadPropertyStore: pass-through layers forward it when their inner Vfs has it. */
+  getProps?(path: string, options?: OpOptions): Promise<DeadProperty[]>;
+  setProps?(path: string, patch: DeadPropertyPatch, options?: OpOptions): Promise<void>;
 }
 
 /** Capabilities with every flag at its most conservative value, for adapters to spread. */

@@ -165,6 +165,12 @@ export class CloudreveClient {
     return checkFile(await this.call<FileResponse & { extended_info?: ExtendedInfo }>('GET', '/file/info', { query: { uri, extended: true }, signal, path }), { operation: 'GET /file/info', path });
   }
 
+  /** PATCH /file/metadata: set or remove metadata keys (service/explorer/metadata.go). */
+  async patchMetadata(uris: string[], patches: Array<{ key: string; value?: string; remove?: boolean }>, signal?: AbortSignal, path?: string): Promise<void> {
+    // Setting the same values again does no harm: safe to resend.
+    await this.call<void>('PATCH', '/file/metadata', { body: { uris, patches }, idempotent: true, signal, path });
+  }
+
   /** POST /file/restore: trashed objects back to their `sys:restore_uri`. */
   async restore(uris: string[], signal?: AbortSignal, path?: string): Promise<void> {
     await this.call<void>('POST', '/file/restore', { body: { uris }, idempotent: false, signal, path });

@@ -16,8 +16,9 @@ import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/erro
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { metadataPatches, propsFromMetadata } from './dav-props.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
@@ -103,7 +104,7 @@ const LIVE_SESSIONS = new Set<string>();
 const MAX_LIST_PAGES = 10_000;
 
 /** A Cloudreve v4 drive as a Vfs. */
-export class CloudreveVfs implements Vfs {
+export class CloudreveVfs implements Vfs, DeadPropertyStore {
   readonly name = 'cloudreve';
   readonly capabilities: VfsCapabilities = {
     rangedReads: true,
@@ -352,6 +353,26 @@ export class CloudreveVfs implements Vfs {
       if (displaced) await this.moves.discard(displaced);
       return this.stat(dst, options);
     }));
+  }
+
+  /** WebDAV dead properties of `path`, from its `dav:` metadata (the format Cloudreve's /dav uses: dav-props.ts). */
+  async getProps(path: string, options: OpOptions = {}): Promise<DeadProperty[]> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    // The root and the virtual folders have no metadata of their own.
+    if (p === '/' || this.virtual?.match(p)) return [];
+    return this.guard('get properties', p, async () => propsFromMetadata((await this.client.info(pathToUri(p), options.signal, p)).metadata));
+  }
+
+  /** Set/remove dead properties of `path` in one `PATCH /file/metadata`. */
+  async setProps(path: string, patch: DeadPropertyPatch, options: OpOptions = {}): Promise<void> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') throw fail('EACCES', 'the root cannot carry properties on Cloudreve', 'set properties', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('set properties', p);
+    const patches = metadataPatches(patch, p);
+    if (patches.length === 0) return;
+    await this.guard('set properties', p, () => this.unlocking(p, () => this.client.patchMetadata([pathToUri(p)], patches, options.signal, p)));
   }
 
   async space(options: OpOptions = {}): Promise<SpaceInfo> {

@@ -246,3 +246,37 @@ export const releaseLocks: Handler = async (ctx) => {
   for (const t of tokens) ctx.store.locks.delete(t);
   return undefined;
 };
+
+/** Categories `manager/metadata.go` knows (validators); users may not write `sys:` ones but two share keys. */
+const METADATA_CATEGORIES = new Set(['sys', 'dav', 'customize', 'tag', 'props', 'thumb', 'music', 'exif', 'stream', 'geo', 'apk']);
+
+/** PATCH /file/metadata {uris, patches:[{key, value?, remove?, private?}]} (service/explorer/metadata.go). */
+export const patchMetadata: Handler = async (ctx) => {
+  const body = await readJson(ctx.req, ctx.entry);
+  const uris = stringList(body.uris, 'Uris');
+  if (!Array.isArray(body.patches)) paramError('Patches cannot be empty');
+  checkBatch(ctx, uris.length);
+  requireUserBatch(ctx, uris);
+  const patches = (body.patches as unknown[]).map((raw) => {
+    const p = raw as { key?: unknown; value?: unknown; remove?: unknown; private?: unknown };
+    if (typeof p.key !== 'string' || p.key === '') paramError('Key cannot be empty');
+    if (p.private === true) paramError('Private cannot be true');
+    const category = (p.key as string).split(':');
+    if (category.length < 2 || !METADATA_CATEGORIES.has(category[0]!)) emuFail(40001, 'Invalid metadata key');
+    if (category[0] === 'sys') emuFail(40001, 'Invalid metadata patch');
+    return { key: p.key as string, value: typeof p.value === 'string' ? p.value : '', remove: p.remove === true };
+  });
+  const nodes = uris.map((u) => {
+    const uri = myUri(u);
+    const node = ctx.store.get(uri.segments);
+    ctx.store.checkLock('/' + uri.segments.join('/'), false, uri.authorityPrefix);
+    return node;
+  });
+  for (const node of nodes) {
+    for (const p of patches) {
+      if (p.remove) delete node.metadata[p.key];
+      else node.metadata[p.key] = p.value;
+    }
+  }
+  return undefined;
+};

@@ -4,7 +4,7 @@
  */
 import { route } from './context.js';
 import type { Route } from './context.js';
-import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore } from './files.js';
+import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore, patchMetadata } from './files.js';
 import { capacity, login, login2fa, logout, me, ping, prepareLogin, refresh, siteConfig } from './session.js';
 import { cancelSession, content, createSession, downloadUrl, putContent, uploadCallback, uploadChunk } from './transfer.js';
 
@@ -28,6 +28,7 @@ export const ROUTES: Route[] = [
   route('POST', /^\/file\/move$/, 'POST /file/move', move),
   route('DELETE', /^\/file$/, 'DELETE /file', remove),
   route('POST', /^\/file\/restore$/, 'POST /file/restore', restore),
+  route('PATCH', /^\/file\/metadata$/, 'PATCH /file/metadata', patchMetadata),
   route('DELETE', /^\/file\/trash$/, 'DELETE /file/trash', emptyTrash),
   route('POST', /^\/file\/url$/, 'POST /file/url', downloadUrl),
   route('PUT', /^\/file\/upload$/, 'PUT /file/upload', createSession),
