@@ -17,6 +17,7 @@ import { registerEmulateCommand } from './commands/emulate.js';
 import { registerMountCommand } from './commands/mount.js';
 import { registerPendingCommands } from './commands/pending.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerShareCommands } from './commands/share.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -56,6 +57,7 @@ registerMountCommand(program, ctx);
 registerEmulateCommand(program, ctx);
 registerPendingCommands(program, ctx);
 registerDemoCommand(program, ctx);
+registerShareCommands(program, ctx);
 
 async function main(): Promise<void> {
   try {

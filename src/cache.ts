@@ -24,9 +24,9 @@ import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
-  DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  DeadPropertyStore, Entry, ShareLinkStore, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from './vfs.js';
-import { hasDeadPropertyStore } from './vfs.js';
+import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
 import type { FetchPlan, FileVersion } from './cache/block-cache.js';
@@ -66,11 +66,19 @@ export class CachedVfs implements Vfs {
   /** Forwarded DeadPropertyStore of the inner Vfs, when it has one (properties are not cached). */
   readonly getProps?: DeadPropertyStore['getProps'];
   readonly setProps?: DeadPropertyStore['setProps'];
+  readonly createShare?: ShareLinkStore['createShare'];
+  readonly listShares?: ShareLinkStore['listShares'];
+  readonly removeShare?: ShareLinkStore['removeShare'];
 
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
     if (hasDeadPropertyStore(inner)) {
       this.getProps = (path, o) => inner.getProps(path, o);
       this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
+    if (hasShareLinks(inner)) {
+      this.createShare = (path, o) => inner.createShare(path, o);
+      this.listShares = (o) => inner.listShares(o);
+      this.removeShare = (id, o) => inner.removeShare(id, o);
     }
     this.options = resolveCacheOptions(options);
     this.name = `cached(${inner.name})`;

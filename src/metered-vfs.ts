@@ -4,8 +4,8 @@
 import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { iterateBytes } from './streams.js';
-import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
-import { hasDeadPropertyStore } from './vfs.js';
+import type { DeadPropertyStore, ShareLinkStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from './vfs.js';
+import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 
 export class MeteredVfs implements Vfs {
   readonly name: string;
@@ -16,12 +16,20 @@ export class MeteredVfs implements Vfs {
 
   readonly getProps?: DeadPropertyStore['getProps'];
   readonly setProps?: DeadPropertyStore['setProps'];
+  readonly createShare?: ShareLinkStore['createShare'];
+  readonly listShares?: ShareLinkStore['listShares'];
+  readonly removeShare?: ShareLinkStore['removeShare'];
 
   constructor(private readonly inner: Vfs) {
     this.name = inner.name;
     if (hasDeadPropertyStore(inner)) {
       this.getProps = (path, o) => inner.getProps(path, o);
       this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
+    if (hasShareLinks(inner)) {
+      this.createShare = (path, o) => inner.createShare(path, o);
+      this.listShares = (o) => inner.listShares(o);
+      this.removeShare = (id, o) => inner.removeShare(id, o);
     }
   }
 

@@ -134,6 +134,46 @@ export function hasDeadPropertyStore(vfs: Vfs): vfs is Vfs & DeadPropertyStore {
   return typeof vfs.getProps === 'function' && typeof vfs.setProps === 'function';
 }
 
+/** A public link to a file or folder, as the provider reports it. */
+export interface ShareLink {
+  id: string;
+  /** The link to hand out (with its password in it when the provider puts it there). */
+  url: string;
+  /** The shared object's path in this Vfs, when known and inside it. */
+  path?: string;
+  name?: string;
+  /** Set on private links. */
+  password?: string;
+  expires?: Date;
+  /** Downloads left before the link stops working. */
+  remainingDownloads?: number;
+  visited?: number;
+  expired?: boolean;
+}
+
+export interface ShareLinkOptions extends OpOptions {
+  /** A private link with this password (provider rules apply: Cloudreve takes 1–32 letters and digits). */
+  password?: string;
+  /** A private link with a password the provider picks. */
+  private?: boolean;
+  /** Seconds until the link expires. */
+  expiresInSeconds?: number;
+  /** Downloads allowed before it stops working. */
+  downloads?: number;
+}
+
+/** A provider that makes public links (Cloudreve shares); pass-through layers forward it. */
+export interface ShareLinkStore {
+  createShare(path: string, options?: ShareLinkOptions): Promise<ShareLink>;
+  listShares(options?: OpOptions): Promise<ShareLink[]>;
+  removeShare(id: string, options?: OpOptions): Promise<void>;
+}
+
+/** True when `vfs` makes share links (see ShareLinkStore). */
+export function hasShareLinks(vfs: Vfs): vfs is Vfs & ShareLinkStore {
+  return typeof vfs.createShare === 'function' && typeof vfs.listShares === 'function' && typeof vfs.removeShare === 'function';
+}
+
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
 export interface Vfs {
   /** Short name for logs and errors: "memory", "cloudreve", "cached(cloudreve)". */
@@ -165,6 +205,10 @@ export interface Vfs {
   /** Optional DeadPropertyStore: pass-through layers forward it when their inner Vfs has it. */
   getProps?(path: string, options?: OpOptions): Promise<DeadProperty[]>;
   setProps?(path: string, patch: DeadPropertyPatch, options?: OpOptions): Promise<void>;
+  /** Optional ShareLinkStore. */
+  createShare?(path: string, options?: ShareLinkOptions): Promise<ShareLink>;
+  listShares?(options?: OpOptions): Promise<ShareLink[]>;
+  removeShare?(id: string, options?: OpOptions): Promise<void>;
 }
 
 /** Capabilities with every flag at its most conservative value, for adapters to spread. */

@@ -15,7 +15,7 @@ import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
 import { checkFile, checkList } from './validate.js';
 import type {
-  CapacityResponse, DownloadUrlResponse, Envelope, ExtendedInfo, FileResponse, ListResponse, LoginResponse, TokenPair,
+  CapacityResponse, DownloadUrlResponse, Envelope, ExtendedInfo, ShareCreateRequest, ShareListResponse, FileResponse, ListResponse, LoginResponse, TokenPair,
   UploadSessionRequest, UploadSessionResponse,
 } from './types.js';
 
@@ -169,6 +169,21 @@ export class CloudreveClient {
   async patchMetadata(uris: string[], patches: Array<{ key: string; value?: string; remove?: boolean }>, signal?: AbortSignal, path?: string): Promise<void> {
     // Setting the same values again does no harm: safe to resend.
     await this.call<void>('PATCH', '/file/metadata', { body: { uris, patches }, idempotent: true, signal, path });
+  }
+
+  /** PUT /share: a new share link (the answer is the link, password included for private ones). */
+  createShare(req: ShareCreateRequest, signal?: AbortSignal, path?: string): Promise<string> {
+    return this.call<string>('PUT', '/share', { body: req, idempotent: false, signal, path });
+  }
+
+  /** GET /share: one page of the user's shares (page_size 10–100: service/share/visit.go). */
+  listShares(pageSize: number, nextToken: string | undefined, signal?: AbortSignal): Promise<ShareListResponse> {
+    return this.call<ShareListResponse>('GET', '/share', { query: { page_size: pageSize, next_page_token: nextToken }, signal });
+  }
+
+  /** DELETE /share/{id}. */
+  async deleteShare(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call<void>('DELETE', `/share/${encodeURIComponent(id)}`, { idempotent: true, signal });
   }
 
   /** POST /file/restore: trashed objects back to their `sys:restore_uri`. */

@@ -131,3 +131,37 @@ export interface ExtendedInfo {
   storage_used: number;
   entities?: EntityInfo[];
 }
+
+/** PUT /share body (service/share/manage.go ShareCreateService). */
+export interface ShareCreateRequest {
+  uri: string;
+  is_private?: boolean;
+  /** 1–32 letters and digits (binding alphanum, max=32); ignored unless is_private. */
+  password?: string;
+  /** Downloads allowed (0 = no limit). */
+  downloads?: number;
+  /** Seconds from now (0 = never expires). */
+  expire?: number;
+}
+
+/** One share in GET /share (service/explorer/response.go Share). */
+export interface ShareResponse {
+  id: string;
+  name?: string;
+  remain_downloads?: number;
+  visited: number;
+  downloaded?: number;
+  expires?: string;
+  password_protected?: boolean;
+  created_at?: string;
+  expired: boolean;
+  url: string;
+  is_private?: boolean;
+  password?: string;
+  source_uri?: string;
+}
+
+export interface ShareListResponse {
+  shares: ShareResponse[];
+  pagination: Pagination;
+}

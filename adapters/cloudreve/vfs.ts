@@ -18,7 +18,7 @@ import { silentLogger } from '../../src/log.js';
 import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
 import { metadataPatches, propsFromMetadata } from './dav-props.js';
 import type {
-  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, ShareLink, ShareLinkOptions, ShareLinkStore, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
@@ -29,7 +29,7 @@ import { settlingClient } from './settle.js';
 import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
 import { decodeName, encodeName } from './names.js';
-import type { FileResponse, StoragePolicy } from './types.js';
+import type { FileResponse, ShareCreateRequest, ShareResponse, StoragePolicy } from './types.js';
 import { LRUCache } from 'lru-cache';
 import { checkPolicy, flowOf } from './upload/policy.js';
 import { isExpiredUpload, sendUpload } from './upload/flows.js';
@@ -104,7 +104,7 @@ const LIVE_SESSIONS = new Set<string>();
 const MAX_LIST_PAGES = 10_000;
 
 /** A Cloudreve v4 drive as a Vfs. */
-export class CloudreveVfs implements Vfs, DeadPropertyStore {
+export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   readonly name = 'cloudreve';
   readonly capabilities: VfsCapabilities = {
     rangedReads: true,
@@ -373,6 +373,47 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore {
     const patches = metadataPatches(patch, p);
     if (patches.length === 0) return;
     await this.guard('set properties', p, () => this.unlocking(p, () => this.client.patchMetadata([pathToUri(p)], patches, options.signal, p)));
+  }
+
+  /** A share link of `path` (`PUT /share`); a password (or `private`) makes it private. */
+  async createShare(path: string, options: ShareLinkOptions = {}): Promise<ShareLink> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/' || this.virtual?.match(p)) throw fail('EINVAL', 'only a file or folder of the drive can be shared', 'share', p);
+    const request = shareRequest(pathToUri(p), options, p);
+    return this.guard('share', p, async () => {
+      const url = await this.client.createShare(request, options.signal, p);
+      if (typeof url !== 'string' || url === '') throw fail('EPROTO', 'the server answered no link', 'share', p);
+      const id = shareIdOf(url);
+      // The answer is just the link: the list says the rest (expiry, password as the server set it).
+      const listed = (await this.listShares(options)).find((s) => s.id === id);
+      return listed ?? { id, url, path: p };
+    });
+  }
+
+  /** Every share link of the account (`GET /share`, all pages). */
+  async listShares(options: OpOptions = {}): Promise<ShareLink[]> {
+    throwIfAborted(options.signal);
+    return this.guard('list shares', '/', async () => {
+      const out: ShareLink[] = [];
+      let token: string | undefined;
+      const seen = new Set<string>();
+      for (let page = 0; page < MAX_SHARE_PAGES; page++) {
+        const res = await this.client.listShares(100, token, options.signal);
+        for (const s of res.shares ?? []) out.push(toShareLink(s));
+        token = res.pagination?.next_token;
+        if (!token || seen.has(token)) break;
+        seen.add(token);
+      }
+      return out;
+    });
+  }
+
+  /** Delete a share link by id (`DELETE /share/{id}`). */
+  async removeShare(id: string, options: OpOptions = {}): Promise<void> {
+    throwIfAborted(options.signal);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw fail('EINVAL', `not a share id: ${JSON.stringify(id.slice(0, 80))}`, 'remove share', '/');
+    await this.guard('remove share', '/', () => this.client.deleteShare(id, options.signal));
   }
 
   async space(options: OpOptions = {}): Promise<SpaceInfo> {
@@ -648,6 +689,50 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore {
       throw toVfsError(e, { provider: PROVIDER, operation, path });
     }
   }
+}
+
+/** Most pages of shares read (100 per page). */
+const MAX_SHARE_PAGES = 1000;
+
+/** PUT /share's body; Cloudreve's own rules checked first (EINVAL): a password of 1–32 letters and digits. */
+function shareRequest(uri: string, o: ShareLinkOptions, p: string): ShareCreateRequest {
+  if (o.password !== undefined && !/^[A-Za-z0-9]{1,32}$/.test(o.password)) throw fail('EINVAL', 'a share password is 1 to 32 letters and digits', 'share', p);
+  for (const [name, v] of [['expiry', o.expiresInSeconds], ['downloads', o.downloads]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw fail('EINVAL', `bad ${name} ${v}`, 'share', p);
+  }
+  return {
+    uri,
+    is_private: o.password !== undefined || o.private === true,
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.expiresInSeconds ? { expire: o.expiresInSeconds } : {}),
+    ...(o.downloads ? { downloads: o.downloads } : {}),
+  };
+}
+
+/** The id in a share link `{site}/s/{id}[/{password}]` (pkg/cluster/routes MasterShareUrl). */
+function shareIdOf(url: string): string {
+  try {
+    const parts = new URL(url).pathname.split('/').filter(Boolean);
+    const at = parts.lastIndexOf('s');
+    return at >= 0 && parts[at + 1] ? decodeURIComponent(parts[at + 1]!) : url;
+  } catch {
+    return url;
+  }
+}
+
+function toShareLink(s: ShareResponse): ShareLink {
+  const expires = s.expires ? new Date(s.expires) : undefined;
+  const path = s.source_uri ? uriToPath(s.source_uri) : undefined;
+  return {
+    id: s.id, url: s.url,
+    ...(path !== undefined ? { path } : {}),
+    ...(s.name ? { name: decodeName(s.name) } : {}),
+    ...(s.password ? { password: s.password } : {}),
+    ...(expires && !Number.isNaN(expires.getTime()) ? { expires } : {}),
+    ...(typeof s.remain_downloads === 'number' ? { remainingDownloads: s.remain_downloads } : {}),
+    visited: Number(s.visited) || 0,
+    expired: s.expired === true,
+  };
 }
 
 function toEntry(path: string, f: FileResponse): Entry {

@@ -84,6 +84,8 @@ export class DriveStore {
   readonly trash: TrashItem[] = [];
   readonly sessions = new Map<string, UploadSession>();
   readonly locks = new Map<string, Lock>();
+  /** Share links by id (routes/shares.ts). */
+  readonly shares = new Map<string, { id: string; node: FsNode; password: string; expiresAt?: number; downloads: number; visited: number; createdAt: Date }>();
   private nextId = 1;
   private nextEntityId = 1;
   /** Called when a session ends (completed, cancelled, expired): the emulated storage drops its parts. */

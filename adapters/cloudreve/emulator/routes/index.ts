@@ -6,6 +6,7 @@ import { route } from './context.js';
 import type { Route } from './context.js';
 import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore, patchMetadata } from './files.js';
 import { capacity, login, login2fa, logout, me, ping, prepareLogin, refresh, siteConfig } from './session.js';
+import { createShare, deleteShare, listShares } from './shares.js';
 import { cancelSession, content, createSession, downloadUrl, putContent, uploadCallback, uploadChunk } from './transfer.js';
 
 export { HANDLED } from './context.js';
@@ -29,6 +30,9 @@ export const ROUTES: Route[] = [
   route('DELETE', /^\/file$/, 'DELETE /file', remove),
   route('POST', /^\/file\/restore$/, 'POST /file/restore', restore),
   route('PATCH', /^\/file\/metadata$/, 'PATCH /file/metadata', patchMetadata),
+  route('PUT', /^\/share$/, 'PUT /share', createShare),
+  route('GET', /^\/share$/, 'GET /share', listShares),
+  route('DELETE', /^\/share\/([^/]+)$/, 'DELETE /share/{id}', deleteShare),
   route('DELETE', /^\/file\/trash$/, 'DELETE /file/trash', emptyTrash),
   route('POST', /^\/file\/url$/, 'POST /file/url', downloadUrl),
   route('PUT', /^\/file\/upload$/, 'PUT /file/upload', createSession),
