@@ -40,6 +40,18 @@ export class ContentReader {
 
   constructor(private readonly client: CloudreveClient) {}
 
+  /**
+   * The file at `path` now has content `entity` (seen in a stat or a listing): a cached URL naming
+   * another entity goes. Servers keep old versions by default (`inventory/user.go`: VersionRetention
+   * true, 10 versions), so an old URL keeps serving the old content after another client's overwrite.
+   */
+  observe(path: string, entity: string | undefined): void {
+    const hit = this.urls.get(path);
+    if (!hit || !entity) return;
+    const named = entityOfUrl(hit.url);
+    if (named !== undefined && named !== entity) this.urls.delete(path);
+  }
+
   /** Drop cached URLs of `path` and everything below it (after a mutation). */
   forget(path: string): void {
     for (const key of this.urls.keys()) if (isSameOrInside(path, key)) this.urls.delete(key);
@@ -166,6 +178,17 @@ export class ContentReader {
       this.urls.set(key, { url, useUntil: Date.now() + 60_000 });
     }
     return url;
+  }
+}
+
+/** The entity id a content URL names: `/api/v4/file/content/{entity}/{speed}/{name}` (routers/router.go). */
+function entityOfUrl(url: string): string | undefined {
+  try {
+    const parts = new URL(url).pathname.split('/');
+    const at = parts.indexOf('content');
+    return at > 0 && parts[at - 1] === 'file' ? decodeURIComponent(parts[at + 1] ?? '') || undefined : undefined;
+  } catch {
+    return undefined;
   }
 }
 

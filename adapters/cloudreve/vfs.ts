@@ -180,7 +180,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     if (p === '/') return { path: '/', name: '', type: 'directory', size: 0, mtime: new Date(this.rootTime) };
     const v = this.virtual?.match(p);
     if (v) return this.guard('stat', p, () => this.virtual!.stat(p, v, options));
-    return this.guard('stat', p, async () => toEntry(p, await this.client.info(pathToUri(p), options.signal, p)));
+    return this.guard('stat', p, async () => {
+      const file = await this.client.info(pathToUri(p), options.signal, p);
+      this.content.observe(p, file.primary_entity);
+      return toEntry(p, file);
+    });
   }
 
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
@@ -190,7 +194,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     if (v) return this.guard('list', p, () => this.virtual!.list(p, v, options));
     return this.guard('list', p, async () => {
       const files = await this.listRaw(p, this.pageSize, options.signal, true);
-      return files.map((f) => toEntry(joinPath(p, decodeName(f.name)), f));
+      return files.map((f) => {
+        const child = joinPath(p, decodeName(f.name));
+        this.content.observe(child, f.primary_entity);
+        return toEntry(child, f);
+      });
     });
   }
 

@@ -71,3 +71,22 @@ for (const cached of [false, true]) {
     });
   });
 }
+
+describe('content URLs after another client overwrites (the server keeps old versions)', () => {
+  it('a stat or listing that shows the new content drops the cached URL of the old one', async () => {
+    const { emu, vfs: a } = await setup({ seed: { 'f.txt': 'old' } }, { stateDir: false });
+    const { CloudreveVfs } = await import('../../adapters/cloudreve/index.js');
+    const b = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, stateDir: false });
+    try {
+      expect((await collect(await b.read('/f.txt'))).toString()).toBe('old');
+      await a.write('/f.txt', text('new!'));
+      await b.stat('/f.txt');
+      expect((await collect(await b.read('/f.txt'))).toString()).toBe('new!');
+      await a.write('/f.txt', text('newer'));
+      await b.list('/');
+      expect((await collect(await b.read('/f.txt'))).toString()).toBe('newer');
+    } finally {
+      await b.close();
+    }
+  });
+});
