@@ -195,4 +195,18 @@ describe('CloudreveVfs: every storage policy uploads straight to its storage', (
     expect((await fetch(`${emu.url}/api/v4/callback/s3/${session.session_id}/${session.callback_secret}`)).status).toBe(200);
     expect(emu.store.find(['s3', 'raw.bin'])?.entity?.data.length).toBe(6 * MiB);
   });
+
+  it('upyun: a file over the form limit (held in memory whole) is EFBIG and its session cancelled, no byte read', async () => {
+    const { emu, vfs } = await policySetup({ quota: 4 * 1024 * MiB });
+    let pulled = 0;
+    const source = (async function* () {
+      pulled++;
+      yield Buffer.alloc(1);
+    })();
+    await expectCode(vfs.write('/upyun/huge.bin', source, { size: 1024 * MiB + 1 }), 'EFBIG');
+    expect(pulled).toBe(0);
+    expect(storageRequests(emu)).toHaveLength(0);
+    expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
+    expect(emu.store.find(['upyun', 'huge.bin'])).toBeUndefined();
+  });
 });

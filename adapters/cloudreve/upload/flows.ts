@@ -293,8 +293,14 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
 
 // ---- Upyun: one multipart/form-data POST (policy, authorization, file) ----------------------
 
+/** Largest file sent as one Upyun form (it is held in memory whole). */
+export const MAX_FORM_BYTES = 1024 * 1024 * 1024;
+
 async function sendUpyun(ctx: FlowContext): Promise<void> {
   const url = firstUrl(ctx);
+  if (ctx.source.size > MAX_FORM_BYTES) {
+    throw new VfsError('EFBIG', `write ${JSON.stringify(ctx.path)}: an Upyun policy takes the file as one form, which cloudmount holds in memory: at most ${MAX_FORM_BYTES} bytes`, details(ctx, 'POST upyun form'));
+  }
   // The form holds the whole file (Upyun's form API has no parts): one chunk of the full size.
   await eachPart(ctx, Math.max(1, ctx.source.size), 1, async (_index, file, signal) => {
     const boundary = `----cloudmount${Date.now().toString(16)}${Math.random().toString(16).slice(2)}`;
