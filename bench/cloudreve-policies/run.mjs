@@ -5,8 +5,9 @@
 // the time includes the session, every part, the Complete and the callback. Median of the rounds.
 // One connection to the storage carries at most 12.5 MiB/s (PER_CONNECTION: a 256 KiB TCP window
 // over a 20 ms round trip), which is what makes parallel parts pay off on a real WAN; on loopback
-// without it the machine's CPU (hashing, copying) is the limit and the figure says nothing.
+// without it the machine's CPU (copying) is the limit and the figure says nothing.
 //   npm run build && node bench/cloudreve-policies/run.mjs [--quick] [--json]
+import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { emit, judge, num } from '../lib/figures.mjs';
 
@@ -18,19 +19,34 @@ const LATENCY = 20;
 const CONCURRENCY = 4;
 const PER_CONNECTION = 12.5 * MiB;
 
-const { startCloudreveEmulator, CloudreveVfs } = await import('../../dist/adapters/cloudreve/index.js').catch((e) => {
+const { CloudreveVfs } = await import('../../dist/adapters/cloudreve/index.js').catch((e) => {
   console.error(`cannot load the build (${e.message}): run \`npm run build\` first`);
   process.exit(1);
 });
 
-const emulator = await startCloudreveEmulator({
-  seed: { bucket: {} },
-  quota: 8 * SIZE,
-  latencyMs: LATENCY,
-  policies: [{ id: 'dflt', type: 'local' }, { id: 's3', type: 's3', chunk_size: 5 * MiB, chunk_concurrency: CONCURRENCY }],
-  folderPolicies: { '/bucket': 's3' },
+// The emulator runs in its own process (as a server would be on its own machine), so the client's
+// work and the server's are not one thread's.
+const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  const { startCloudreveEmulator } = await import(${JSON.stringify(new URL('../../dist/adapters/cloudreve/index.js', import.meta.url).href)});
+  const MiB = 1024 * 1024;
+  const emu = await startCloudreveEmulator({
+    seed: { bucket: {} }, quota: ${8 * SIZE}, latencyMs: ${LATENCY},
+    policies: [{ id: 'dflt', type: 'local' }, { id: 's3', type: 's3', chunk_size: 5 * MiB, chunk_concurrency: ${CONCURRENCY} }],
+    folderPolicies: { '/bucket': 's3' },
+  });
+  emu.storage.bytesPerSecond = ${PER_CONNECTION};
+  setInterval(() => emu.store.trash.splice(0), 1000);
+  console.log(JSON.stringify({ url: emu.url, email: emu.email, password: emu.password }));
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+const emulator = await new Promise((resolve, reject) => {
+  let out = '';
+  child.stdout.on('data', (c) => {
+    out += c;
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    if (line) resolve(JSON.parse(line));
+  });
+  child.once('exit', (code) => reject(new Error(`the emulator exited (${code})`)));
 });
-emulator.storage.bytesPerSecond = PER_CONNECTION;
 const data = Buffer.alloc(SIZE, 7);
 
 async function timeUpload(partConcurrency, round) {
@@ -53,9 +69,8 @@ const serial = [];
 for (let r = 0; r < ROUNDS; r++) {
   parallel.push(await timeUpload(undefined, r));
   serial.push(await timeUpload(1, r));
-  emulator.store.trash.splice(0);
 }
-await emulator.close();
+child.kill();
 const mbps = (ms) => SIZE / MiB / (ms / 1000);
 const ratio = mbps(median(parallel)) / mbps(median(serial));
 emit('cloudreve-policies', [{
