@@ -4,9 +4,9 @@
  */
 export type {
   Entry, EntryType, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData,
-  WriteOptions,
+  WriteOptions, DeadProperty, DeadPropertyPatch, DeadPropertyStore, ShareLink, ShareLinkOptions, ShareLinkStore,
 } from './vfs.js';
-export { DEFAULT_CAPABILITIES } from './vfs.js';
+export { DEFAULT_CAPABILITIES, hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 export {
   VfsError, errnoNumber, httpStatusFor, isVfsError, toVfsError, vfsError, HTTP_STATUS_BY_CODE,
 } from './errors.js';
