@@ -49,6 +49,7 @@ const AREAS = [
     expected: ['sequential read 200 MiB', 'write 100 MiB', 'create 1000 small files', 'ls -l of 2000 entries'],
   },
   { name: 'e2e', script: 'e2e/run.mjs', needs: ['curl'], what: 'end to end over the Cloudreve emulator at 20 ms vs curl', args: quick ? ['--quick'] : [], expected: ['read 100 MiB through the mount', 'read 100 MiB through the WebDAV share'] },
+  { name: 'cloudreve-policies', script: 'cloudreve-policies/run.mjs', needs: [], what: '200 MiB into an S3-policy folder at 20 ms: parallel parts vs one at a time', args: quick ? ['--quick'] : [], expected: ['upload']  },
   { name: 'calls', script: 'calls/run.mjs', needs: [], what: 'API calls per user operation (Cloudreve emulator)', args: quick ? ['--quick'] : [], expected: ['ls -l cold', 'ls -l warm', '1 KiB of a 1 GiB file'] },
   {
     name: 'scheduler', script: 'scheduler/run.mjs', needs: [], what: `throttled provider (token bucket ${SCHED.rate} req/s, ${SCHED.callers} users)`,

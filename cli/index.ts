@@ -21,6 +21,7 @@ import { registerSyncCommands } from './commands/sync.js';
 import { describeError } from './errors.js';
 import { EXIT } from './transfer-flags.js';
 import { registerChangesCommand } from './commands/changes.js';
+import { registerShareCommands } from './commands/share.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -98,6 +99,7 @@ registerEmulateCommand(program, ctx);
 registerPendingCommands(program, ctx);
 registerDemoCommand(program, ctx);
 registerChangesCommand(program, ctx);
+registerShareCommands(program, ctx);
 
 async function main(): Promise<void> {
   try {

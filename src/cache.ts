@@ -24,8 +24,9 @@ import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
+  DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from './vfs.js';
+import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
 import type { FetchPlan, FileVersion } from './cache/block-cache.js';
@@ -68,6 +69,13 @@ export class CachedVfs implements Vfs {
   /** Present when the wrapped Vfs can set mtimes: passes through and refreshes the cached entry. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
 
+  /** Forwarded DeadPropertyStore of the inner Vfs, when it has one (properties are not cached). */
+  readonly getProps?: DeadPropertyStore['getProps'];
+  readonly setProps?: DeadPropertyStore['setProps'];
+  readonly createShare?: ShareLinkStore['createShare'];
+  readonly listShares?: ShareLinkStore['listShares'];
+  readonly removeShare?: ShareLinkStore['removeShare'];
+
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
     if (inner.setMtime) {
       this.setMtime = async (path, mtime, opts) => {
@@ -83,6 +91,15 @@ export class CachedVfs implements Vfs {
         this.meta.putEntry(p, entry);
         return cloneEntry(entry);
       };
+    }
+    if (hasDeadPropertyStore(inner)) {
+      this.getProps = (path, o) => inner.getProps(path, o);
+      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
+    if (hasShareLinks(inner)) {
+      this.createShare = (path, o) => inner.createShare(path, o);
+      this.listShares = (o) => inner.listShares(o);
+      this.removeShare = (id, o) => inner.removeShare(id, o);
     }
     const follows = options.watch === true ? changeMode(inner) : undefined;
     this.options = resolveCacheOptions(follows === 'push' ? { ...PUSH_TTLS, ...stripUndefined(options) } : options);
@@ -138,6 +155,7 @@ export class CachedVfs implements Vfs {
   async stat(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
+    if (this.unlisted(p)) return this.inner.stat(p, options);
     const known = this.meta.lookup(p);
     if (known.kind === 'entry') {
       this.counters.statHits++;
@@ -169,6 +187,7 @@ export class CachedVfs implements Vfs {
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
+    if (this.unlisted(p)) return this.inner.list(p, options);
     const cached = this.meta.listing(p);
     if (cached) {
       this.counters.listHits++;
@@ -212,7 +231,7 @@ export class CachedVfs implements Vfs {
     if (!Number.isInteger(offset) || offset < 0) throw this.invalid('read', p, `bad offset ${offset}`);
     if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw this.invalid('read', p, `bad length ${length}`);
     // Without ranged reads every block fetch would download from the start: pass reads through.
-    if (!this.inner.capabilities.rangedReads) return this.inner.read(p, options);
+    if (!this.inner.capabilities.rangedReads || this.unlisted(p)) return this.inner.read(p, options);
 
     for (let attempt = 0; ; attempt++) {
       const entry = await this.stat(p, { signal: options.signal });
@@ -236,6 +255,18 @@ export class CachedVfs implements Vfs {
   }
 
   /** Create or replace a file; the data streams straight to the inner Vfs. */
+  /**
+   * Under a root name the inner Vfs does not list (capabilities.unlistedNames): not cached at all,
+   * since the root listing would call it missing and a cached entry would be patched into that listing.
+   */
+  private unlisted(p: string): boolean {
+    const names = this.inner.capabilities.unlistedNames;
+    if (!names || names.length === 0 || p === '/') return false;
+    const slash = p.indexOf('/', 1);
+    const first = slash < 0 ? p.slice(1) : p.slice(1, slash);
+    return names.includes(first);
+  }
+
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     this.dropContent(p, false);

@@ -4,10 +4,10 @@
  */
 export type {
   Entry, EntryType, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData,
-  WriteOptions, VfsChange, WatchOptions,
+  WriteOptions, VfsChange, WatchOptions, DeadProperty, DeadPropertyPatch, DeadPropertyStore, ShareLink, ShareLinkOptions, ShareLinkStore,
 } from './vfs.js';
 export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
-export { DEFAULT_CAPABILITIES } from './vfs.js';
+export { DEFAULT_CAPABILITIES, hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 export { VfsError, errnoNumber, isVfsError, toVfsError } from './errors.js';
 export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';

@@ -5,7 +5,8 @@ import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { iterateBytes } from './streams.js';
 import { VfsError } from './errors.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
+import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLinkStore, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
+import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 
 export class MeteredVfs implements Vfs {
   readonly name: string;
@@ -16,10 +17,24 @@ export class MeteredVfs implements Vfs {
 
   /** Present when the wrapped Vfs can set mtimes. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
+  readonly getProps?: DeadPropertyStore['getProps'];
+  readonly setProps?: DeadPropertyStore['setProps'];
+  readonly createShare?: ShareLinkStore['createShare'];
+  readonly listShares?: ShareLinkStore['listShares'];
+  readonly removeShare?: ShareLinkStore['removeShare'];
 
   constructor(private readonly inner: Vfs) {
     this.name = inner.name;
     if (inner.setMtime) this.setMtime = (path, mtime, options) => inner.setMtime!(path, mtime, options);
+    if (hasDeadPropertyStore(inner)) {
+      this.getProps = (path, o) => inner.getProps(path, o);
+      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
+    }
+    if (hasShareLinks(inner)) {
+      this.createShare = (path, o) => inner.createShare(path, o);
+      this.listShares = (o) => inner.listShares(o);
+      this.removeShare = (id, o) => inner.removeShare(id, o);
+    }
   }
 
   get capabilities() {

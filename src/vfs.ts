@@ -97,7 +97,14 @@ export interface VfsCapabilities {
    * `poll` (re-listing folders at an interval), absent or `none` (no `watch`).
    */
   changes?: 'push' | 'poll' | 'none';
+  /**
+   * Names in the root that exist without being listed (virtual folders such as a provider's trash):
+   * `stat`/`list`/`read` of them and below work, a listing of "/" does not show them, so `find` and
+   * PROPFIND do not wander in. Caches must not take "not in the root listing" as "missing" for them.
+   */
+  unlistedNames?: readonly string[];
 }
+
 
 /** What changed. Paths are absolute Vfs paths. */
 export interface VfsChange {
@@ -111,6 +118,80 @@ export interface VfsChange {
 export interface WatchOptions {
   /** Stop watching; the iterator then ends. */
   signal?: AbortSignal;
+}
+
+/** A WebDAV dead property (RFC 4918 §4): its qualified name, its XML content, its xml:lang. */
+export interface DeadProperty {
+  /** Namespace URI ("" for none). */
+  namespace: string;
+  /** Local name. */
+  name: string;
+  /** The element's inner XML as sent (namespace declarations it relies on included by the sender). */
+  innerXml: string;
+  lang?: string;
+}
+
+/** A PROPPATCH's effect: properties to set (replace) and names to remove, applied as one. */
+export interface DeadPropertyPatch {
+  set?: DeadProperty[];
+  remove?: Array<{ namespace: string; name: string }>;
+}
+
+/**
+ * A provider that keeps WebDAV dead properties itself (Cloudreve: its `dav:` metadata, which its own
+ * `/dav` reads), so every share and client of the account sees the same ones. A WebDAV frontend uses
+ * it when `getProps` and `setProps` are both present and keeps its own store otherwise.
+ */
+export interface DeadPropertyStore {
+  /** The dead properties of `path` (ENOENT when it is missing). */
+  getProps(path: string, options?: OpOptions): Promise<DeadProperty[]>;
+  /** Apply `patch` to `path`; all or nothing. */
+  setProps(path: string, patch: DeadPropertyPatch, options?: OpOptions): Promise<void>;
+}
+
+/** True when `vfs` stores dead properties itself (see DeadPropertyStore). */
+export function hasDeadPropertyStore(vfs: Vfs): vfs is Vfs & DeadPropertyStore {
+  return typeof vfs.getProps === 'function' && typeof vfs.setProps === 'function';
+}
+
+/** A public link to a file or folder, as the provider reports it. */
+export interface ShareLink {
+  id: string;
+  /** The link to hand out (with its password in it when the provider puts it there). */
+  url: string;
+  /** The shared object's path in this Vfs, when known and inside it. */
+  path?: string;
+  name?: string;
+  /** Set on private links. */
+  password?: string;
+  expires?: Date;
+  /** Downloads left before the link stops working. */
+  remainingDownloads?: number;
+  visited?: number;
+  expired?: boolean;
+}
+
+export interface ShareLinkOptions extends OpOptions {
+  /** A private link with this password (provider rules apply: Cloudreve takes 1–32 letters and digits). */
+  password?: string;
+  /** A private link with a password the provider picks. */
+  private?: boolean;
+  /** Seconds until the link expires. */
+  expiresInSeconds?: number;
+  /** Downloads allowed before it stops working. */
+  downloads?: number;
+}
+
+/** A provider that makes public links (Cloudreve shares); pass-through layers forward it. */
+export interface ShareLinkStore {
+  createShare(path: string, options?: ShareLinkOptions): Promise<ShareLink>;
+  listShares(options?: OpOptions): Promise<ShareLink[]>;
+  removeShare(id: string, options?: OpOptions): Promise<void>;
+}
+
+/** True when `vfs` makes share links (see ShareLinkStore). */
+export function hasShareLinks(vfs: Vfs): vfs is Vfs & ShareLinkStore {
+  return typeof vfs.createShare === 'function' && typeof vfs.listShares === 'function' && typeof vfs.removeShare === 'function';
 }
 
 /** A filesystem. Every method normalises its paths first and rejects with a `VfsError`. */
@@ -153,6 +234,13 @@ export interface Vfs {
   watch?(path: string, options?: WatchOptions): AsyncIterable<VfsChange>;
   /** Release timers, sockets and caches. */
   close?(): Promise<void>;
+  /** Optional DeadPropertyStore: pass-through layers forward it when their inner Vfs has it. */
+  getProps?(path: string, options?: OpOptions): Promise<DeadProperty[]>;
+  setProps?(path: string, patch: DeadPropertyPatch, options?: OpOptions): Promise<void>;
+  /** Optional ShareLinkStore. */
+  createShare?(path: string, options?: ShareLinkOptions): Promise<ShareLink>;
+  listShares?(options?: OpOptions): Promise<ShareLink[]>;
+  removeShare?(id: string, options?: OpOptions): Promise<void>;
 }
 
 /** Capabilities with every flag at its most conservative value, for adapters to spread. */

@@ -16,6 +16,8 @@ import type { WriteData } from '../../src/vfs.js';
 /** Bytes of known size that can be cut into chunks once. */
 export interface ByteSource {
   readonly size: number;
+  /** Can `chunks` be called again from the start (an upload session re-opened after its URLs expired)? */
+  readonly restartable: boolean;
   /** Exactly ⌈size/chunkSize⌉ chunks (at least one, possibly empty); the last may be short. */
   chunks(chunkSize: number, signal?: AbortSignal): AsyncGenerator<Buffer>;
   /** Remove temp files. */
@@ -32,6 +34,7 @@ export async function openByteSource(data: WriteData, size: number | undefined, 
 function bufferSource(buf: Buffer): ByteSource {
   return {
     size: buf.length,
+    restartable: true,
     async *chunks(chunkSize) {
       const step = chunkSize > 0 ? chunkSize : Math.max(1, buf.length);
       if (buf.length === 0) yield buf;
@@ -45,6 +48,7 @@ function bufferSource(buf: Buffer): ByteSource {
 function streamSource(data: WriteData, size: number): ByteSource {
   return {
     size,
+    restartable: false,
     async *chunks(chunkSize, signal) {
       const step = chunkSize > 0 ? chunkSize : Math.max(1, size);
       let chunk = Buffer.allocUnsafe(Math.min(step, size));
@@ -105,6 +109,7 @@ async function spoolSource(data: WriteData, dir: string, signal?: AbortSignal): 
   }
   return {
     size,
+    restartable: true,
     async *chunks(chunkSize) {
       const step = chunkSize > 0 ? chunkSize : Math.max(1, size);
       const fh = await open(file, 'r');

@@ -15,7 +15,7 @@ import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
 import { checkFile, checkList } from './validate.js';
 import type {
-  CapacityResponse, DownloadUrlResponse, Envelope, FileResponse, ListResponse, LoginResponse, TokenPair,
+  CapacityResponse, DownloadUrlResponse, Envelope, ExtendedInfo, ShareCreateRequest, ShareListResponse, FileResponse, ListResponse, LoginResponse, TokenPair,
   UploadSessionRequest, UploadSessionResponse,
 } from './types.js';
 
@@ -158,10 +158,47 @@ export class CloudreveClient {
   }
 
   /** POST /file/url: a signed, expiring content URL (no Bearer needed to use it). */
-  downloadUrl(uri: string, signal?: AbortSignal, path?: string): Promise<DownloadUrlResponse> {
+  downloadUrl(uri: string, signal?: AbortSignal, path?: string, entity?: string): Promise<DownloadUrlResponse> {
     // download:true makes real content answers carry Content-Disposition, which tells them apart
     // from a JSON error envelope served on the same URL (an expired signature is HTTP 200 + JSON).
-    return this.call<DownloadUrlResponse>('POST', '/file/url', { body: { uris: [uri], download: true }, idempotent: true, signal, path });
+    // `entity` picks one version (service/explorer/file.go FileURLService: one URI only).
+    return this.call<DownloadUrlResponse>('POST', '/file/url', { body: { uris: [uri], download: true, ...(entity ? { entity } : {}) }, idempotent: true, signal, path });
+  }
+
+  /** GET /file/info?extended=true: the file with `extended_info` (its entities: versions are type 0). */
+  async infoExtended(uri: string, signal?: AbortSignal, path?: string): Promise<FileResponse & { extended_info?: ExtendedInfo }> {
+    return checkFile(await this.call<FileResponse & { extended_info?: ExtendedInfo }>('GET', '/file/info', { query: { uri, extended: true }, signal, path }), { operation: 'GET /file/info', path });
+  }
+
+  /** PATCH /file/metadata: set or remove metadata keys (service/explorer/metadata.go). */
+  async patchMetadata(uris: string[], patches: Array<{ key: string; value?: string; remove?: boolean }>, signal?: AbortSignal, path?: string): Promise<void> {
+    // Setting the same values again does no harm: safe to resend.
+    await this.call<void>('PATCH', '/file/metadata', { body: { uris, patches }, idempotent: true, signal, path });
+  }
+
+  /** PUT /share: a new share link (the answer is the link, password included for private ones). */
+  createShare(req: ShareCreateRequest, signal?: AbortSignal, path?: string): Promise<string> {
+    return this.call<string>('PUT', '/share', { body: req, idempotent: false, signal, path });
+  }
+
+  /** GET /share: one page of the user's shares (page_size 10–100: service/share/visit.go). */
+  listShares(pageSize: number, nextToken: string | undefined, signal?: AbortSignal): Promise<ShareListResponse> {
+    return this.call<ShareListResponse>('GET', '/share', { query: { page_size: pageSize, next_page_token: nextToken }, signal });
+  }
+
+  /** DELETE /share/{id}. */
+  async deleteShare(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call<void>('DELETE', `/share/${encodeURIComponent(id)}`, { idempotent: true, signal });
+  }
+
+  /** POST /file/restore: trashed objects back to their `sys:restore_uri`. */
+  async restore(uris: string[], signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>('POST', '/file/restore', { body: { uris }, idempotent: false, signal, path });
+  }
+
+  /** GET /file of any URI (the trash: `cloudreve://trash`), one page. */
+  async listUri(uri: string, pageSize: number, nextToken: string | undefined, signal?: AbortSignal, path?: string): Promise<ListResponse> {
+    return this.listPage(uri, pageSize, nextToken, signal, path);
   }
 
   /** PUT /file/upload: open an upload session (reserves quota, locks the path). */
@@ -179,6 +216,18 @@ export class CloudreveClient {
   /** DELETE /file/upload: abandon a session; the previous version (if any) stays. */
   async cancelUpload(sessionId: string, uri: string, path?: string): Promise<void> {
     await this.call<void>('DELETE', '/file/upload', { body: { id: sessionId, uri }, idempotent: true, path });
+  }
+
+  /**
+   * The client's half of a storage provider's upload: `GET /callback/{s3|ks3|cos}/{session}/{secret}`
+   * or `POST /callback/onedrive/{session}/{secret}` (routers/router.go, callback group). The server
+   * then checks the object's size and turns the placeholder into the file. The secret stays out of
+   * logs and errors (the operation names the route template only).
+   */
+  async uploadCallback(policyType: string, sessionId: string, secret: string, method: 'GET' | 'POST', signal?: AbortSignal, path?: string): Promise<void> {
+    await this.call<void>(method, `/callback/${encodeURIComponent(policyType)}/${encodeURIComponent(sessionId)}/${encodeURIComponent(secret)}`, {
+      idempotent: true, signal, path,
+    });
   }
 
   /** DELETE /file/lock: force-release locks by token (used only for a lock this client itself left behind). */
@@ -274,7 +323,7 @@ export class CloudreveClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}')}`;
+    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}').replace(/^\/callback\/([a-z0-9]+)\/.*$/, '/callback/$1/{session}/{secret}')}`;
     const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
     if (token) {
       // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when

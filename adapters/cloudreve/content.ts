@@ -40,6 +40,18 @@ export class ContentReader {
 
   constructor(private readonly client: CloudreveClient) {}
 
+  /**
+   * The file at `path` now has content `entity` (seen in a stat or a listing): a cached URL naming
+   * another entity goes. Servers keep old versions by default (`inventory/user.go`: VersionRetention
+   * true, 10 versions), so an old URL keeps serving the old content after another client's overwrite.
+   */
+  observe(path: string, entity: string | undefined): void {
+    const hit = this.urls.get(path);
+    if (!hit || !entity) return;
+    const named = entityOfUrl(hit.url);
+    if (named !== undefined && named !== entity) this.urls.delete(path);
+  }
+
   /** Drop cached URLs of `path` and everything below it (after a mutation). */
   forget(path: string): void {
     for (const key of this.urls.keys()) if (isSameOrInside(path, key)) this.urls.delete(key);
@@ -50,13 +62,13 @@ export class ContentReader {
    * that breaks off mid-body is resumed from where it stopped (a few times), as long as the file's
    * content (its entity, named in the URL) and size did not change in between.
    */
-  async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
-    const first = await this.open(path, offset, length, signal);
+  async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal, entity?: string): Promise<Readable> {
+    const first = await this.open(path, offset, length, signal, entity);
     if (!first) return Readable.from([]);
-    return guard(Readable.from(this.resumable(path, offset, length, first, signal)), path);
+    return guard(Readable.from(this.resumable(path, offset, length, first, signal, entity)), path);
   }
 
-  private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): AsyncGenerator<Buffer> {
     let current = first;
     let got = 0;
     for (let resumes = 0; ; resumes++) {
@@ -69,7 +81,7 @@ export class ContentReader {
       } catch (e) {
         const breakOff = isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read');
         if (signal?.aborted || !breakOff || resumes >= MAX_RESUMES) throw e;
-        const next = await this.open(path, offset + got, length === undefined ? undefined : length - got, signal);
+        const next = await this.open(path, offset + got, length === undefined ? undefined : length - got, signal, entity);
         if (!next || next.entity !== current.entity || (next.total !== undefined && current.total !== undefined && next.total !== current.total)) {
           next?.body.destroy();
           throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download broke off and the file changed before it could be resumed`, {
@@ -82,10 +94,12 @@ export class ContentReader {
   }
 
   /** One ranged GET, headers received: its checked body, or undefined when there is nothing to read. */
-  private async open(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Download | undefined> {
+  private async open(path: string, offset: number, length: number | undefined, signal?: AbortSignal, entity?: string): Promise<Download | undefined> {
+    // A version's URL is cached apart from the current content's (same path, other entity).
+    const key = entity ? `${path}\0${entity}` : path;
     for (let attempt = 0; ; attempt++) {
-      const cached = attempt === 0 && this.urls.has(path);
-      const url = await this.url(path, signal, attempt > 0);
+      const cached = attempt === 0 && this.urls.has(key);
+      const url = await this.url(path, signal, attempt > 0, entity);
       if (length === 0) return undefined;
       // Always a Range, even for the whole file: the 206's Content-Range then says how many bytes
       // must arrive, so a body cut short (or a lying Content-Length) is caught, not taken as the file.
@@ -97,7 +111,7 @@ export class ContentReader {
         const env = (await readBoundedText(res, 1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
         if (env && typeof env.code === 'number') {
           if (SIGNATURE_CODES.has(env.code) && attempt === 0) {
-            this.urls.delete(path);
+            this.urls.delete(key);
             continue;
           }
           throw envelopeError(env, details);
@@ -113,7 +127,7 @@ export class ContentReader {
         await res.body?.cancel().catch(() => undefined);
         // A URL cached before someone else replaced the file points at the old, deleted content.
         if (cached) {
-          this.urls.delete(path);
+          this.urls.delete(key);
           continue;
         }
         throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
@@ -148,21 +162,33 @@ export class ContentReader {
     }
   }
 
-  private async url(path: string, signal: AbortSignal | undefined, fresh: boolean): Promise<string> {
-    const hit = this.urls.get(path);
+  private async url(path: string, signal: AbortSignal | undefined, fresh: boolean, entity?: string): Promise<string> {
+    const key = entity ? `${path}\0${entity}` : path;
+    const hit = this.urls.get(key);
     if (hit && !fresh && Date.now() < hit.useUntil) return hit.url;
-    const res = await this.client.downloadUrl(pathToUri(path), signal, path);
+    const res = await this.client.downloadUrl(pathToUri(path), signal, path, entity);
     const url = res.urls?.[0]?.url;
     if (!url) throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: the server sent no content URL`, { provider: 'cloudreve', operation: 'POST /file/url', path });
     const expires = res.expires ? Date.parse(res.expires) : NaN;
     if (Number.isFinite(expires)) {
       const margin = Math.min(60_000, Math.max(0, (expires - Date.now()) / 4));
-      this.urls.set(path, { url, useUntil: expires - margin });
+      this.urls.set(key, { url, useUntil: expires - margin });
     } else {
       // No expiry given: reuse for a short while only.
-      this.urls.set(path, { url, useUntil: Date.now() + 60_000 });
+      this.urls.set(key, { url, useUntil: Date.now() + 60_000 });
     }
     return url;
+  }
+}
+
+/** The entity id a content URL names: `/api/v4/file/content/{entity}/{speed}/{name}` (routers/router.go). */
+function entityOfUrl(url: string): string | undefined {
+  try {
+    const parts = new URL(url).pathname.split('/');
+    const at = parts.indexOf('content');
+    return at > 0 && parts[at - 1] === 'file' ? decodeURIComponent(parts[at + 1] ?? '') || undefined : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -58,6 +58,13 @@ export interface StoragePolicy {
   max_size: number;
   relay?: boolean;
   chunk_concurrency?: number;
+  /** Extension allow list (lower-case, no dot); omitted when the policy has none or a deny list. */
+  allowed_suffix?: string[];
+  denied_suffix?: string[];
+  /** Go RE2 name rules (not applied client-side, see upload/policy.ts). */
+  allowed_name_regexp?: string;
+  denied_name_regexp?: string;
+  encryption?: boolean;
 }
 
 export interface ListResponse {
@@ -81,6 +88,13 @@ export interface UploadSessionResponse {
   storage_policy: StoragePolicy;
   uri: string;
   callback_secret: string;
+  /** Remote node: the `Authorization` value; Qiniu: the UpToken; Upyun: the form's `authorization`. */
+  credential?: string;
+  /** S3-like: the presigned CompleteMultipartUpload URL. Spelled camelCase by the server (service/explorer/response.go). */
+  completeURL?: string;
+  /** Upyun: the form's base64 `policy`. */
+  upload_policy?: string;
+  mime_type?: string;
 }
 
 export interface UploadSessionRequest {
@@ -101,4 +115,53 @@ export interface DownloadUrlResponse {
 export interface CapacityResponse {
   total: number;
   used: number;
+}
+
+/** One stored content of a file (service/explorer/response.go Entity); type 0 = version. */
+export interface EntityInfo {
+  id: string;
+  size: number;
+  type: number;
+  created_at: string;
+  storage_policy?: StoragePolicy;
+}
+
+export interface ExtendedInfo {
+  storage_policy?: StoragePolicy;
+  storage_used: number;
+  entities?: EntityInfo[];
+}
+
+/** PUT /share body (service/share/manage.go ShareCreateService). */
+export interface ShareCreateRequest {
+  uri: string;
+  is_private?: boolean;
+  /** 1–32 letters and digits (binding alphanum, max=32); ignored unless is_private. */
+  password?: string;
+  /** Downloads allowed (0 = no limit). */
+  downloads?: number;
+  /** Seconds from now (0 = never expires). */
+  expire?: number;
+}
+
+/** One share in GET /share (service/explorer/response.go Share). */
+export interface ShareResponse {
+  id: string;
+  name?: string;
+  remain_downloads?: number;
+  visited: number;
+  downloaded?: number;
+  expires?: string;
+  password_protected?: boolean;
+  created_at?: string;
+  expired: boolean;
+  url: string;
+  is_private?: boolean;
+  password?: string;
+  source_uri?: string;
+}
+
+export interface ShareListResponse {
+  shares: ShareResponse[];
+  pagination: Pagination;
 }

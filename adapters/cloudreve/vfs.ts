@@ -17,8 +17,9 @@ import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/erro
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { metadataPatches, propsFromMetadata } from './dav-props.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
+  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLink, ShareLinkOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
@@ -28,8 +29,13 @@ import type { CloudreveClientOptions } from './client.js';
 import { settlingClient } from './settle.js';
 import type { CloudreveTokens } from './auth.js';
 import { ContentReader } from './content.js';
-import { decodeName } from './names.js';
-import type { FileResponse } from './types.js';
+import { decodeName, encodeName } from './names.js';
+import type { FileResponse, ShareCreateRequest, ShareResponse, StoragePolicy } from './types.js';
+import { LRUCache } from 'lru-cache';
+import { checkPolicy, flowOf } from './upload/policy.js';
+import { isExpiredUpload, sendUpload } from './upload/flows.js';
+import { VirtualFolders } from './virtual.js';
+import type { VirtualFolderOptions } from './virtual.js';
 import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-journal.js';
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
@@ -75,6 +81,17 @@ export interface CloudreveVfsOptions {
    * Default $XDG_STATE_HOME/cloudmount (~/.local/state/cloudmount); false keeps no journal.
    */
   stateDir?: string | false;
+  /**
+   * Upload parts in flight per file, instead of the storage policy's `chunk_concurrency` (the web
+   * uploader's setting). 1 sends one part at a time. Default: the policy's value.
+   */
+  partConcurrency?: number;
+  /**
+   * Cloudreve's trash and file versions as read-only folders, unlisted in the root (reach them by
+   * path: `ls /.Trash`, `ls /.versions/docs/a.txt`). Default `/.Trash` and `/.versions`; a field
+   * false, or false for both, switches them off. See virtual.ts.
+   */
+  virtualFolders?: VirtualFolderOptions | false;
   /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
@@ -99,7 +116,7 @@ const LIVE_SESSIONS = new Set<string>();
 const MAX_LIST_PAGES = 10_000;
 
 /** A Cloudreve v4 drive as a Vfs. */
-export class CloudreveVfs implements Vfs {
+export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   readonly name = 'cloudreve';
   readonly capabilities: VfsCapabilities = {
     rangedReads: true,
@@ -137,6 +154,10 @@ export class CloudreveVfs implements Vfs {
   private clientId: string;
   /** The client id is ours to keep in the state folder (not given by the caller). */
   private keptId: { stateDir: string | false; account: string; baseUrl: string } | undefined;
+  private readonly partConcurrency: number | undefined;
+  private readonly virtual: VirtualFolders | undefined;
+  /** The storage policy each folder's listing reports, for a short while (a write asks for it first). */
+  private readonly policies = new LRUCache<string, { policy: StoragePolicy | null }>({ max: 1000, ttl: 30_000 });
 
   constructor(options: CloudreveVfsOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -166,6 +187,12 @@ export class CloudreveVfs implements Vfs {
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;
     this.smallFileBytes = Math.max(0, options.smallFileBytes ?? 256 * 1024);
+    this.partConcurrency = options.partConcurrency;
+    if (options.virtualFolders !== false) {
+      this.virtual = new VirtualFolders(this.client, this.content, options.virtualFolders ?? {}, { stat: (p, o) => this.stat(p, o), list: (p, o) => this.list(p, o) });
+      if (this.virtual.names.length > 0) this.capabilities.unlistedNames = this.virtual.names;
+      else this.virtual = undefined;
+    }
     this.journal = options.stateDir === false
       ? undefined
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
@@ -184,12 +211,20 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') return { path: '/', name: '', type: 'directory', size: 0, mtime: new Date(this.rootTime) };
-    return this.guard('stat', p, async () => toEntry(p, await this.client.info(pathToUri(p), options.signal, p)));
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('stat', p, () => this.virtual!.stat(p, v, options));
+    return this.guard('stat', p, async () => {
+      const file = await this.client.info(pathToUri(p), options.signal, p);
+      this.content.observe(p, file.primary_entity);
+      return toEntry(p, file);
+    });
   }
 
   async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('list', p, () => this.virtual!.list(p, v, options));
     const entries = await this.listPlain(p, options.signal);
     this.feed.record(p, entries);
     return entries;
@@ -220,7 +255,11 @@ export class CloudreveVfs implements Vfs {
   private listPlain(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
     return this.guard('list', p, async () => {
       const files = await this.listRaw(p, this.pageSize, signal, true);
-      return files.map((f) => toEntry(joinPath(p, decodeName(f.name)), f));
+      return files.map((f) => {
+        const child = joinPath(p, decodeName(f.name));
+        this.content.observe(child, f.primary_entity);
+        return toEntry(child, f);
+      });
     });
   }
 
@@ -231,6 +270,8 @@ export class CloudreveVfs implements Vfs {
     if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
     if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
     if (p === '/') throw fail('EISDIR', 'is a directory', 'read', p);
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('read', p, () => this.virtual!.read(p, v, offset, length, options));
     return this.guard('read', p, () => this.unlocking(p, async () => {
       try {
         return await this.content.read(p, offset, length, options.signal);
@@ -250,19 +291,32 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('write', p);
     const overwrite = options.overwrite ?? true;
     return this.guard('write', p, async () => {
       const uri = pathToUri(p); // ENAMETOOLONG before any request
       await (this.recovery ??= this.recoverUploads().catch((e) => this.logger.warn('cloudreve: could not recover upload sessions left by an earlier run', { error: String(e) })));
       await this.checkParent(p, options.signal);
       const knownSize = data instanceof Uint8Array ? data.byteLength : options.size;
+      if (knownSize === 0 && !overwrite) {
+        // An empty new file needs no storage round trip (and OneDrive takes no empty range).
+        await readExactly(data, 0, options.signal);
+        return this.createEmpty(p, uri, options.signal);
+      }
       if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes) {
+        // One request through the master, whatever the policy (the server itself refuses over max_size).
         return this.writeSmall(p, uri, await readExactly(data, knownSize, options.signal), options.signal);
       }
+      // max_size and the suffix rules of the folder's policy refuse before any byte is sent.
+      const policy = await this.policyOf(parentPath(p), options.signal);
+      if (knownSize !== undefined) checkPolicy(policy, encodeName(baseName(p)), knownSize, p);
       const source = await openByteSource(data, options.size, this.spoolDir, options.signal);
       try {
         throwIfAborted(options.signal, { path: p });
-        await this.upload(p, uri, source, overwrite, options);
+        if (knownSize === undefined) checkPolicy(policy, encodeName(baseName(p)), source.size, p);
+        if (source.size === 0 && overwrite) return await this.writeSmall(p, uri, new Uint8Array(0), options.signal);
+        if (source.size === 0) return await this.createEmpty(p, uri, options.signal);
+        await this.uploadReopening(p, uri, source, overwrite, options);
       } finally {
         await source.dispose();
       }
@@ -275,6 +329,7 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('mkdir', p);
     return this.guard('mkdir', p, async () => {
       const uri = pathToUri(p);
       await this.checkParent(p, options.signal);
@@ -291,6 +346,8 @@ export class CloudreveVfs implements Vfs {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
+    const v = this.virtual?.match(p);
+    if (v) return this.guard('remove', p, () => this.virtual!.purge(p, v, options));
     await this.guard('remove', p, async () => {
       if (!options.recursive) {
         // One cheap page tells "folder with children" apart; 40016 means a file or nothing,
@@ -313,6 +370,14 @@ export class CloudreveVfs implements Vfs {
     if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'rename', dst);
+    if (this.virtual?.match(dst)) throw this.virtual.readOnly('rename', dst);
+    const v = this.virtual?.match(src);
+    if (v) {
+      // Out of the trash: restore to where it was, then move on when asked for another place.
+      const back = await this.guard('rename', src, () => this.virtual!.restore(src, v, options));
+      this.content.forget(back);
+      return back === dst ? this.stat(dst, options) : this.rename(back, dst, options);
+    }
     return this.guard('rename', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
@@ -339,6 +404,9 @@ export class CloudreveVfs implements Vfs {
     if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
     if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
     if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'copy', dst);
+    if (this.virtual?.match(dst)) throw this.virtual.readOnly('copy', dst);
+    // A version or trashed item has no server-side copy: EXDEV makes callers read and write instead.
+    if (this.virtual?.match(src)) throw fail('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
     return this.guard('copy', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
@@ -354,6 +422,67 @@ export class CloudreveVfs implements Vfs {
       if (displaced) await this.moves.discard(displaced);
       return this.stat(dst, options);
     }));
+  }
+
+  /** WebDAV dead properties of `path`, from its `dav:` metadata (the format Cloudreve's /dav uses: dav-props.ts). */
+  async getProps(path: string, options: OpOptions = {}): Promise<DeadProperty[]> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    // The root and the virtual folders have no metadata of their own.
+    if (p === '/' || this.virtual?.match(p)) return [];
+    return this.guard('get properties', p, async () => propsFromMetadata((await this.client.info(pathToUri(p), options.signal, p)).metadata));
+  }
+
+  /** Set/remove dead properties of `path` in one `PATCH /file/metadata`. */
+  async setProps(path: string, patch: DeadPropertyPatch, options: OpOptions = {}): Promise<void> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/') throw fail('EACCES', 'the root cannot carry properties on Cloudreve', 'set properties', p);
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('set properties', p);
+    const patches = metadataPatches(patch, p);
+    if (patches.length === 0) return;
+    await this.guard('set properties', p, () => this.unlocking(p, () => this.client.patchMetadata([pathToUri(p)], patches, options.signal, p)));
+  }
+
+  /** A share link of `path` (`PUT /share`); a password (or `private`) makes it private. */
+  async createShare(path: string, options: ShareLinkOptions = {}): Promise<ShareLink> {
+    const p = normalizePath(path);
+    throwIfAborted(options.signal, { path: p });
+    if (p === '/' || this.virtual?.match(p)) throw fail('EINVAL', 'only a file or folder of the drive can be shared', 'share', p);
+    const request = shareRequest(pathToUri(p), options, p);
+    return this.guard('share', p, async () => {
+      const url = await this.client.createShare(request, options.signal, p);
+      if (typeof url !== 'string' || url === '') throw fail('EPROTO', 'the server answered no link', 'share', p);
+      const id = shareIdOf(url);
+      // The answer is just the link: the list says the rest (expiry, password as the server set it).
+      const listed = (await this.listShares(options)).find((s) => s.id === id);
+      return listed ?? { id, url, path: p };
+    });
+  }
+
+  /** Every share link of the account (`GET /share`, all pages). */
+  async listShares(options: OpOptions = {}): Promise<ShareLink[]> {
+    throwIfAborted(options.signal);
+    return this.guard('list shares', '/', async () => {
+      const out: ShareLink[] = [];
+      let token: string | undefined;
+      const seen = new Set<string>();
+      for (let page = 0; page < MAX_SHARE_PAGES; page++) {
+        const res = await this.client.listShares(100, token, options.signal);
+        for (const s of res.shares ?? []) out.push(toShareLink(s));
+        token = res.pagination?.next_token;
+        if (!token || seen.has(token)) break;
+        seen.add(token);
+      }
+      return out;
+    });
+  }
+
+  /** Delete a share link by id (`DELETE /share/{id}`). */
+  async removeShare(id: string, options: OpOptions = {}): Promise<void> {
+    throwIfAborted(options.signal);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw fail('EINVAL', `not a share id: ${JSON.stringify(id.slice(0, 80))}`, 'remove share', '/');
+    await this.guard('remove share', '/', () => this.client.deleteShare(id, options.signal));
   }
 
   async space(options: OpOptions = {}): Promise<SpaceInfo> {
@@ -438,6 +567,52 @@ export class CloudreveVfs implements Vfs {
     }
   }
 
+  /** The storage policy the listing of `dir` reports (undefined when the server sends none). */
+  private async policyOf(dir: string, signal?: AbortSignal): Promise<StoragePolicy | undefined> {
+    const hit = this.policies.get(dir);
+    if (hit) return hit.policy ?? undefined;
+    let policy: StoragePolicy | undefined;
+    try {
+      policy = (await this.client.listPage(pathToUri(dir), 1, undefined, signal, dir)).storage_policy;
+    } catch (e) {
+      // A missing or non-folder parent is checkParent's to report; an unknown policy is the server's to enforce.
+      if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return undefined;
+      throw e;
+    }
+    this.policies.set(dir, { policy: policy ?? null });
+    return policy;
+  }
+
+  /** POST /file/create of an empty file that must not exist yet. */
+  private async createEmpty(p: string, uri: string, signal?: AbortSignal): Promise<Entry> {
+    try {
+      const file = await this.unlocking(p, () => this.client.create(uri, 'file', true, signal, p));
+      this.content.forget(p);
+      return toEntry(p, file);
+    } catch (e) {
+      if (cloudreveCode(e) === 40004 && isVfsError(e)) {
+        const existing = await this.stat(p, signal ? { signal } : {}).catch(() => undefined);
+        throw recode(e, existing?.type === 'directory' ? 'EISDIR' : 'EEXIST', `write ${JSON.stringify(p)}: ${existing?.type === 'directory' ? 'is a directory' : 'already exists'}`);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * upload(), once more with a new session when the storage says the session's presigned URLs (or
+   * its own upload) expired: the failed session is cancelled first. Only a source that can be read
+   * again from the start (bytes, a spool file) can go round again; a stream fails with ESTALE.
+   */
+  private async uploadReopening(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
+    try {
+      await this.upload(p, uri, source, overwrite, options);
+    } catch (e) {
+      if (!isExpiredUpload(e) || !source.restartable) throw e;
+      this.logger.info('cloudreve: the upload session expired at the storage; opening a new one', { path: p });
+      await this.upload(p, uri, source, overwrite, options);
+    }
+  }
+
   /** Upload `source` to `p` through an upload session; cancels the session on any failure. */
   private async upload(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
     const request = { uri, size: source.size, ...(options.mtime ? { last_modified: options.mtime.getTime() } : {}) };
@@ -477,17 +652,16 @@ export class CloudreveVfs implements Vfs {
     // Only now, with the session's own record on disk: a kill between the two leaves one or both.
     if (intended) await this.forgetSession(intent.sessionId);
     try {
-      if (session.upload_urls && session.upload_urls.length > 0) {
-        // S3/OneDrive/remote-node policies take chunks straight at the storage provider.
-        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: the folder's storage policy (${session.storage_policy?.type ?? 'unknown'}) uploads directly to the storage provider, which cloudmount does not support yet; use a local or relay policy`, {
-          provider: PROVIDER, operation: 'write', path: p,
-        });
+      // The session's own policy decides the flow (the listing's may be stale); relay = through the master.
+      const policy = session.storage_policy ?? (await this.policyOf(parentPath(p), options.signal)) ?? { id: '', name: '', type: 'local', max_size: 0 };
+      const flow = flowOf(policy);
+      if (!flow) {
+        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: unknown storage policy type ${JSON.stringify(policy.type)}`, { provider: PROVIDER, operation: 'write', path: p });
       }
-      let index = 0;
-      for await (const chunk of source.chunks(session.chunk_size, options.signal)) {
-        throwIfAborted(options.signal, { path: p, operation: 'write' });
-        await this.client.uploadChunk(session.session_id, index++, chunk, options.signal, p);
-      }
+      await sendUpload({
+        client: this.client, scheduler: this.client.scheduler, session, policy, flow, source, path: p,
+        signal: options.signal, concurrency: this.partConcurrency,
+      });
     } catch (e) {
       // Abandoned: cancel so the placeholder/pending version goes and the previous version stays.
       const cancelled = await this.client.cancelUpload(session.session_id, uri, p).then(() => true, (err) => {
@@ -628,6 +802,50 @@ export class CloudreveVfs implements Vfs {
       throw toVfsError(e, { provider: PROVIDER, operation, path });
     }
   }
+}
+
+/** Most pages of shares read (100 per page). */
+const MAX_SHARE_PAGES = 1000;
+
+/** PUT /share's body; Cloudreve's own rules checked first (EINVAL): a password of 1–32 letters and digits. */
+function shareRequest(uri: string, o: ShareLinkOptions, p: string): ShareCreateRequest {
+  if (o.password !== undefined && !/^[A-Za-z0-9]{1,32}$/.test(o.password)) throw fail('EINVAL', 'a share password is 1 to 32 letters and digits', 'share', p);
+  for (const [name, v] of [['expiry', o.expiresInSeconds], ['downloads', o.downloads]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw fail('EINVAL', `bad ${name} ${v}`, 'share', p);
+  }
+  return {
+    uri,
+    is_private: o.password !== undefined || o.private === true,
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.expiresInSeconds ? { expire: o.expiresInSeconds } : {}),
+    ...(o.downloads ? { downloads: o.downloads } : {}),
+  };
+}
+
+/** The id in a share link `{site}/s/{id}[/{password}]` (pkg/cluster/routes MasterShareUrl). */
+function shareIdOf(url: string): string {
+  try {
+    const parts = new URL(url).pathname.split('/').filter(Boolean);
+    const at = parts.lastIndexOf('s');
+    return at >= 0 && parts[at + 1] ? decodeURIComponent(parts[at + 1]!) : url;
+  } catch {
+    return url;
+  }
+}
+
+function toShareLink(s: ShareResponse): ShareLink {
+  const expires = s.expires ? new Date(s.expires) : undefined;
+  const path = s.source_uri ? uriToPath(s.source_uri) : undefined;
+  return {
+    id: s.id, url: s.url,
+    ...(path !== undefined ? { path } : {}),
+    ...(s.name ? { name: decodeName(s.name) } : {}),
+    ...(s.password ? { password: s.password } : {}),
+    ...(expires && !Number.isNaN(expires.getTime()) ? { expires } : {}),
+    ...(typeof s.remain_downloads === 'number' ? { remainingDownloads: s.remain_downloads } : {}),
+    visited: Number(s.visited) || 0,
+    expired: s.expired === true,
+  };
 }
 
 function toEntry(path: string, f: FileResponse): Entry {

@@ -493,13 +493,13 @@ describe('CloudreveVfs: logging', () => {
 });
 
 describe('CloudreveVfs: storage policies', () => {
-  it('a direct-to-storage policy (upload_urls) is ENOTSUP and its session is cancelled', async () => {
+  it('a direct-to-storage policy (upload_urls) uploads to the storage, not through the master (every flow: policies.test.ts)', async () => {
     const { emu, vfs } = await setup({ policyType: 's3' }, { smallFileBytes: 0 });
-    const e = await expectCode(vfs.write('/s3.bin', text('x')), 'ENOTSUP');
-    expect(e.message).toMatch(/s3/);
+    await vfs.write('/s3.bin', text('x'));
     expect(emu.requests('POST /file/upload/')).toHaveLength(0);
-    expect(emu.requests('DELETE /file/upload')).toHaveLength(1);
-    await expectCode(vfs.stat('/s3.bin'), 'ENOENT');
+    expect(emu.requests('STORAGE PUT s3')).toHaveLength(1);
+    expect(emu.requests('DELETE /file/upload')).toHaveLength(0);
+    expect((await collect(await vfs.read('/s3.bin'))).toString()).toBe('x');
   });
 });
 

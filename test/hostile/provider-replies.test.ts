@@ -48,7 +48,12 @@ async function cloudreveBench(): Promise<Bench> {
   const check = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, schedulerOptions: FAST });
   return {
     proxy, vfs,
-    serverBytes: async (p) => collect(await check.read(p)),
+    // A stat first: the server keeps old versions (VersionRetention), so a content URL cached by an
+    // earlier read still serves the old bytes until the client sees the file's new entity.
+    serverBytes: async (p) => {
+      await check.stat(p);
+      return collect(await check.read(p));
+    },
     routes: { list: /^GET \/api\/v4\/file$/, stat: /^GET \/api\/v4\/file\/info$/, content: /^GET \/api\/v4\/file\/content\//, upload: /^(PUT \/api\/v4\/file\/content|POST \/api\/v4\/file\/upload\/)/,
       uploadSteps: [/^PUT \/api\/v4\/file\/upload$/, /^POST \/api\/v4\/file\/upload\//, /^DELETE \/api\/v4\/file\/upload$/] },
     listFiles: (j) => j.data.files,

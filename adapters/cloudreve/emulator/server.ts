@@ -20,13 +20,17 @@ import { seedStore } from './seed.js';
 import { DriveStore } from './store.js';
 import { ChangeFeed } from './feed.js';
 import type { FeedOptions } from './feed.js';
+import { PolicyTable } from './storage/policies.js';
+import type { EmulatedPolicy } from './storage/policies.js';
+import { EmulatedStorage, sendS3Error } from './storage/server.js';
 
 /** Faults the emulator can inject. "proxy*" are answers of a reverse proxy in front of Cloudreve. */
 export type EmulatorFault =
   | 'slow' // answer after `slowMs`
   | 'reset' // drop the connection (mid-body on content downloads)
   | 'proxy502' | 'proxy503' | 'proxy429' // plain-text HTTP error from a proxy
-  | 'code-1' | 'code50001' | 'code50004'; // HTTP 200 envelope with that code (JSON routes only)
+  | 'code-1' | 'code50001' | 'code50004' // HTTP 200 envelope with that code (JSON routes only)
+  | 'storage-slowdown' | 'storage-expired' | 'storage-500'; // S3 error documents on `/_storage/` routes
 
 export interface CloudreveEmulatorOptions {
   /** Login of the single user (default user@example.com). */
@@ -61,6 +65,13 @@ export interface CloudreveEmulatorOptions {
   downloadSpeed?: number;
   /** Storage policy type (default 'local'); others answer upload sessions with upload_urls. */
   policyType?: string;
+  /**
+   * Storage policies (the first is the default, the user's group's); when given, `policyType` and
+   * `maxFileSize` only shape the default one if it is built from them (i.e. they are ignored here).
+   */
+  policies?: EmulatedPolicy[];
+  /** Folder path ("/s3") → policy id: the folder and everything below it upload to that policy. */
+  folderPolicies?: Record<string, string>;
   /** Max bytes of PUT /file/content (default 50 MiB). */
   maxEditSize?: number;
   /** Max URIs per batch call (default 3000). */
@@ -95,6 +106,10 @@ export interface CloudreveEmulator {
   log: RequestLogEntry[];
   /** The drive itself (tests may look inside or seed more). */
   store: DriveStore;
+  /** Storage policies and folder assignments (assign more with `policies.assign`). */
+  policies: PolicyTable;
+  /** The emulated storage providers (staged parts; `presignTtlMs` to make URLs expire). */
+  storage: EmulatedStorage;
   /** Logins, refreshes, failed refreshes, logouts so far. */
   authStats(): { logins: number; refreshes: number; failedRefreshes: number; logouts: number };
   /** Log entries whose route matches (a string is a prefix of the route template). */
@@ -128,6 +143,12 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     ...(options.otp !== undefined ? { otp: options.otp } : {}),
   });
   const signer = new UrlSigner(randomBytes(32));
+  const policies = new PolicyTable(
+    options.policies ?? [{ id: 'oeNf', name: 'Default storage policy', type: (options.policyType ?? 'local') as EmulatedPolicy['type'], max_size: options.maxFileSize ?? 0, chunk_concurrency: 1 }],
+    options.folderPolicies,
+  );
+  const storage = new EmulatedStorage(store);
+  store.onSessionClosed = (id) => storage.drop(id);
   const log: RequestLogEntry[] = [];
   const maxLog = options.maxLogEntries ?? 100_000;
   const random = seededRandom(options.faults?.seed ?? 1);
@@ -158,6 +179,8 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     urlTtlMs: options.urlTtlMs ?? 3_600_000,
     urlExpiresSkewMs: 0,
     policyType: options.policyType ?? 'local',
+    policies,
+    storage,
     maxEditSize: options.maxEditSize ?? 50 * MiB,
     maxBatch: options.maxBatch ?? 3000,
     cursorPagination: options.cursorPagination ?? true,
@@ -212,6 +235,30 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
       auth.options.accessTtlMs = settings.accessTtlMs;
       const sub = url.pathname.startsWith('/api/v4/') ? url.pathname.slice('/api/v4'.length) : undefined;
       const method = (req.method ?? 'GET').toUpperCase();
+      if (url.pathname.startsWith('/_storage/')) {
+        // The storage providers: "STORAGE PUT s3", "STORAGE POST s3 complete", "STORAGE PUT onedrive"…
+        const kind = url.pathname.split('/')[2] ?? '';
+        entry.route = `STORAGE ${method} ${kind}${method === 'POST' && /\/object$/.test(url.pathname) ? ' complete' : ''}`;
+        fault = pickFault(entry.route);
+        if (fault) {
+          entry.fault = fault;
+          if (fault === 'slow') await sleep(options.faults?.slowMs ?? 1500);
+          else if (fault === 'reset') {
+            entry.status = -1;
+            req.socket.destroy();
+            return;
+          } else if (fault === 'storage-slowdown') return sendS3Error(res, entry, 503, 'SlowDown', 'Please reduce your request rate.');
+          else if (fault === 'storage-expired') return sendS3Error(res, entry, 403, 'AccessDenied', 'Request has expired');
+          else if (fault === 'storage-500' || fault.startsWith('code')) return sendS3Error(res, entry, 500, 'InternalError', 'We encountered an internal error. Please try again.');
+          else if (fault.startsWith('proxy')) {
+            const status = Number(fault.slice(5));
+            sendText(res, entry, status, `<html><body><h1>${status}</h1>proxy error</body></html>`, status === 429 || status === 503 ? { 'Retry-After': '1' } : {});
+            return;
+          }
+        }
+        await storage.handle(req, res, url, entry);
+        return;
+      }
       const found = sub === undefined ? undefined : ROUTES.find((r) => r.method === method && r.pattern.test(sub));
       if (!found || sub === undefined) {
         sendText(res, entry, 404, '404 page not found');
@@ -276,6 +323,8 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     password,
     log,
     store,
+    policies,
+    storage,
     settings,
     feed,
     authStats: () => ({ ...auth.counts }),

@@ -23,6 +23,8 @@ export interface FsNode {
   parent: FsNode | undefined;
   children: Map<string, FsNode>;
   entity: Entity | undefined;
+  /** Earlier versions, newest first (Cloudreve keeps them as entities of type 0 "version"). */
+  versions?: Entity[];
   /** Declared size while a new file's first upload runs (no entity yet). */
   placeholderSize?: number;
   createdAt: Date;
@@ -85,8 +87,12 @@ export class DriveStore {
   readonly trash: TrashItem[] = [];
   readonly sessions = new Map<string, UploadSession>();
   readonly locks = new Map<string, Lock>();
+  /** Share links by id (routes/shares.ts). */
+  readonly shares = new Map<string, { id: string; node: FsNode; password: string; expiresAt?: number; downloads: number; visited: number; createdAt: Date }>();
   private nextId = 1;
   private nextEntityId = 1;
+  /** Called when a session ends (completed, cancelled, expired): the emulated storage drops its parts. */
+  onSessionClosed: ((sessionId: string) => void) | undefined;
 
   constructor(readonly options: StoreOptions) {
     this.root = this.newNode(1, '', undefined);
@@ -288,6 +294,22 @@ export class DriveStore {
     }
   }
 
+  /** The current content becomes a version (at most 100 are kept, as a group's version retention would). */
+  private keepVersion(node: FsNode): void {
+    if (!node.entity) return;
+    (node.versions ??= []).unshift(node.entity);
+    if (node.versions.length > 100) node.versions.length = 100;
+  }
+
+  /** DELETE /file of `cloudreve://trash/{name}` URIs: gone for good. */
+  purgeTrash(names: string[]): void {
+    for (const name of names) {
+      const i = this.trash.findIndex((t) => t.node.name === name);
+      if (i < 0) emuFail(40016, 'Path not exist');
+      this.trash.splice(i, 1);
+    }
+  }
+
   /** POST /file/restore: trashed items back to where they were (parents re-created). */
   restore(names: string[]): void {
     for (const name of names) {
@@ -317,6 +339,7 @@ export class DriveStore {
     this.checkCapacity(data.length - previous);
     const existed = node !== undefined;
     node ??= this.attach(parent, this.newNode(0, name, parent));
+    this.keepVersion(node);
     node.entity = this.newEntity(data);
     delete node.placeholderSize;
     node.updatedAt = lastModified ? new Date(lastModified) : new Date();
@@ -328,13 +351,13 @@ export class DriveStore {
   // ---- upload sessions ------------------------------------------------------------------
 
   /** PUT /file/upload. */
-  openSession(segments: string[], size: number, isVersion: boolean, chunkSize: number, ttlMs: number, lastModified?: number): UploadSession {
+  openSession(segments: string[], size: number, isVersion: boolean, chunkSize: number, ttlMs: number, lastModified?: number, maxSize = this.options.maxFileSize): UploadSession {
     if (segments.length === 0) emuFail(403, 'Cannot operate root file');
     const existing = this.find(segments);
     if (existing && (!isVersion || existing.type !== 0)) emuFail(40004, 'Object existed');
     const name = segments[segments.length - 1]!;
     validateName(name);
-    if (this.options.maxFileSize > 0 && size > this.options.maxFileSize) emuFail(40049, 'File too large');
+    if (maxSize > 0 && size > maxSize) emuFail(40049, 'File too large');
     const key = keyOf(segments);
     this.checkLock(key, false);
     this.checkCapacity(size);
@@ -366,17 +389,23 @@ export class DriveStore {
     data.copy(session.buffer, index * effectiveChunk);
     session.received.add(index);
     if (session.received.size < session.chunkCount) return false;
+    this.finishSession(session, session.buffer);
+    return true;
+  }
+
+  /** Complete a session with `data` (last chunk, or a storage callback): the placeholder becomes the file. */
+  finishSession(session: UploadSession, data: Buffer): void {
     // Only completion confirms the session's lock (dbfs/upload.go CompleteUpload → fs.ErrLockExpired, 40073).
     if (!this.locks.has(session.lockToken)) emuFail(40073, 'Lock expired');
     const node = session.node;
-    node.entity = this.newEntity(session.buffer);
+    this.keepVersion(node);
+    node.entity = this.newEntity(data);
     delete node.placeholderSize;
     delete node.metadata['sys:upload_session_id'];
     node.updatedAt = new Date();
     if (node.parent) node.parent.updatedAt = new Date();
     this.closeSession(session);
     this.emit('modify', node);
-    return true;
   }
 
   /** End a session: drop a new file's placeholder unless it was finalised, release lock and reservation. */
@@ -393,6 +422,7 @@ export class DriveStore {
   private closeSession(session: UploadSession): void {
     this.sessions.delete(session.id);
     this.locks.delete(session.lockToken);
+    this.onSessionClosed?.(session.id);
   }
 
   /** Cancel sessions past their expiry (called on every request). */
@@ -430,6 +460,7 @@ export class DriveStore {
     const walk = (n: FsNode) => {
       if (found) return;
       if (n.entity?.hashId === hashId) found = n.entity;
+      else found = n.versions?.find((e) => e.hashId === hashId);
       for (const c of n.children.values()) walk(c);
     };
     walk(this.root);

@@ -7,6 +7,8 @@ import { EmuError, emuFail, paramError } from '../errors.js';
 import type { RequestLogEntry } from '../http.js';
 import type { DriveStore } from '../store.js';
 import type { ChangeFeed } from '../feed.js';
+import type { PolicyTable } from '../storage/policies.js';
+import type { EmulatedStorage } from '../storage/server.js';
 import { parseUri } from '../uri.js';
 import type { ParsedUri } from '../uri.js';
 
@@ -26,6 +28,10 @@ export interface RouteSettings {
   siteUrl: () => string;
   /** Storage policy type of the root folder ('local' unless a test wants a direct-to-storage one). */
   policyType: string;
+  /** Storage policies and the folders assigned to each (storage/policies.ts). */
+  policies: PolicyTable;
+  /** The emulated storage providers behind the policies (storage/server.ts). */
+  storage: EmulatedStorage;
   /** Group download speed limit baked into content URLs, bytes/s (0 = unlimited). */
   downloadSpeed: number;
   /** Sends each content body: applies the URL's speed limit, and lets fault injection cut it short. */

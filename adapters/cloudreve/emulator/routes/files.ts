@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { rfc3339 } from '../auth.js';
 import { EmuError, emuFail, paramError } from '../errors.js';
 import { readJson } from '../http.js';
-import { MY_CAPABILITY, fileJson, policyJson } from '../responses.js';
+import { MY_CAPABILITY, fileJson } from '../responses.js';
+import { policyJsonOf } from '../storage/policies.js';
 import type { FsNode } from '../store.js';
 import { parseUri } from '../uri.js';
 import { checkBatch, myUri, requireUser, requireUserBatch, stringList } from './context.js';
@@ -57,6 +58,7 @@ export const list: Handler = async (ctx) => {
   const prefix = uri.authorityPrefix;
   let parent: Record<string, unknown>;
   let children: FsNode[];
+  let listedSegments: string[] = [];
   if (uri.fs === 'trash') {
     children = ctx.store.trash.map((t) => t.node);
     parent = { type: 1, id: '', name: '', path: 'cloudreve://trash', size: 0, metadata: null, created_at: rfc3339(0), updated_at: rfc3339(0) };
@@ -65,6 +67,7 @@ export const list: Handler = async (ctx) => {
   } else {
     const folder = ctx.store.get(uri.segments);
     if (folder.type !== 1) emuFail(40016, 'Path not exist');
+    listedSegments = uri.segments;
     if (uri.query !== undefined) {
       // A search URI: recursive, filtered by `name` (substring, case-folded).
       const sp = new URLSearchParams(uri.query);
@@ -112,7 +115,7 @@ export const list: Handler = async (ctx) => {
     },
     context_hint: randomUUID(),
     mixed_type: false,
-    storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
+    storage_policy: policyJsonOf(ctx.settings.policies.forFolder(listedSegments)),
   };
 };
 
@@ -134,11 +137,11 @@ export const info: Handler = async (ctx) => {
   const out = fileJson(ctx.store, node!, prefix);
   if (q.get('extended') === 'true') {
     out.extended_info = {
-      storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
+      storage_policy: policyJsonOf(ctx.settings.policies.forFolder(node!.type === 1 ? ctx.store.segmentsOf(node!) : ctx.store.segmentsOf(node!).slice(0, -1))),
       storage_used: node!.entity?.data.length ?? 0,
-      entities: node!.entity
-        ? [{ id: node!.entity.hashId, size: node!.entity.data.length, type: 0, created_at: node!.entity.createdAt.toISOString() }]
-        : [],
+      // The current content first, then the earlier versions (all type 0 "version" entities).
+      entities: [...(node!.entity ? [node!.entity] : []), ...(node!.versions ?? [])]
+        .map((e) => ({ id: e.hashId, size: e.data.length, type: 0, created_at: e.createdAt.toISOString() })),
     };
   }
   if (q.get('folder_summary') === 'true' && node!.type === 1) {
@@ -202,6 +205,12 @@ export const remove: Handler = async (ctx) => {
   const body = await readJson(ctx.req, ctx.entry);
   const uris = stringList(body.uris, 'Uris');
   checkBatch(ctx, uris.length);
+  if (uris.length > 0 && uris.every((u) => u.startsWith('cloudreve://trash/'))) {
+    // The trash navigator can delete (for good): trash_navigator.go capabilities.
+    requireUserBatch(ctx, uris);
+    ctx.store.purgeTrash(uris.map((u) => parseUri(u).segments.at(-1) ?? ''));
+    return undefined;
+  }
   const targets = uris.map((u) => ({ uri: u, segments: myUri(u).segments }));
   requireUserBatch(ctx, uris);
   if (body.unlink === true) emuFail(403, 'Advance delete is not allowed for your group');
@@ -235,5 +244,39 @@ export const releaseLocks: Handler = async (ctx) => {
     if (!ctx.store.locks.has(t)) paramError('Invalid lock token');
   }
   for (const t of tokens) ctx.store.locks.delete(t);
+  return undefined;
+};
+
+/** Categories `manager/metadata.go` knows (validators); users may not write `sys:` ones but two share keys. */
+const METADATA_CATEGORIES = new Set(['sys', 'dav', 'customize', 'tag', 'props', 'thumb', 'music', 'exif', 'stream', 'geo', 'apk']);
+
+/** PATCH /file/metadata {uris, patches:[{key, value?, remove?, private?}]} (service/explorer/metadata.go). */
+export const patchMetadata: Handler = async (ctx) => {
+  const body = await readJson(ctx.req, ctx.entry);
+  const uris = stringList(body.uris, 'Uris');
+  if (!Array.isArray(body.patches)) paramError('Patches cannot be empty');
+  checkBatch(ctx, uris.length);
+  requireUserBatch(ctx, uris);
+  const patches = (body.patches as unknown[]).map((raw) => {
+    const p = raw as { key?: unknown; value?: unknown; remove?: unknown; private?: unknown };
+    if (typeof p.key !== 'string' || p.key === '') paramError('Key cannot be empty');
+    if (p.private === true) paramError('Private cannot be true');
+    const category = (p.key as string).split(':');
+    if (category.length < 2 || !METADATA_CATEGORIES.has(category[0]!)) emuFail(40001, 'Invalid metadata key');
+    if (category[0] === 'sys') emuFail(40001, 'Invalid metadata patch');
+    return { key: p.key as string, value: typeof p.value === 'string' ? p.value : '', remove: p.remove === true };
+  });
+  const nodes = uris.map((u) => {
+    const uri = myUri(u);
+    const node = ctx.store.get(uri.segments);
+    ctx.store.checkLock('/' + uri.segments.join('/'), false, uri.authorityPrefix);
+    return node;
+  });
+  for (const node of nodes) {
+    for (const p of patches) {
+      if (p.remove) delete node.metadata[p.key];
+      else node.metadata[p.key] = p.value;
+    }
+  }
   return undefined;
 };

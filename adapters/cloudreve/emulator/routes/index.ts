@@ -4,10 +4,11 @@
  */
 import { route } from './context.js';
 import type { Route } from './context.js';
-import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore } from './files.js';
+import { create, emptyTrash, info, list, move, releaseLocks, remove, rename, restore, patchMetadata } from './files.js';
 import { capacity, login, login2fa, logout, me, ping, prepareLogin, refresh, siteConfig } from './session.js';
 import { events } from './events.js';
-import { cancelSession, content, createSession, downloadUrl, putContent, uploadChunk } from './transfer.js';
+import { createShare, deleteShare, listShares } from './shares.js';
+import { cancelSession, content, createSession, downloadUrl, putContent, uploadCallback, uploadChunk } from './transfer.js';
 
 export { HANDLED } from './context.js';
 export type { Route, RouteContext, RouteSettings } from './context.js';
@@ -29,11 +30,17 @@ export const ROUTES: Route[] = [
   route('POST', /^\/file\/move$/, 'POST /file/move', move),
   route('DELETE', /^\/file$/, 'DELETE /file', remove),
   route('POST', /^\/file\/restore$/, 'POST /file/restore', restore),
+  route('PATCH', /^\/file\/metadata$/, 'PATCH /file/metadata', patchMetadata),
+  route('PUT', /^\/share$/, 'PUT /share', createShare),
+  route('GET', /^\/share$/, 'GET /share', listShares),
+  route('DELETE', /^\/share\/([^/]+)$/, 'DELETE /share/{id}', deleteShare),
   route('DELETE', /^\/file\/trash$/, 'DELETE /file/trash', emptyTrash),
   route('POST', /^\/file\/url$/, 'POST /file/url', downloadUrl),
   route('PUT', /^\/file\/upload$/, 'PUT /file/upload', createSession),
   route('POST', /^\/file\/upload\/([^/]+)\/([^/]+)$/, 'POST /file/upload/{session}/{index}', uploadChunk),
   route('DELETE', /^\/file\/upload$/, 'DELETE /file/upload', cancelSession),
+  route('GET', /^\/callback\/(s3|ks3|cos)\/([^/]+)\/([^/]+)$/, 'GET /callback/{type}/{session}/{key}', uploadCallback),
+  route('POST', /^\/callback\/(onedrive)\/([^/]+)\/([^/]+)$/, 'POST /callback/onedrive/{session}/{key}', uploadCallback),
   route('PUT', /^\/file\/content$/, 'PUT /file/content', putContent),
   route('GET', /^\/file\/events$/, 'GET /file/events', events),
   route('DELETE', /^\/file\/lock$/, 'DELETE /file/lock', releaseLocks),

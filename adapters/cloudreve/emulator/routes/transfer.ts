@@ -4,7 +4,9 @@ import { rfc3339 } from '../auth.js';
 import { serveContent } from '../content.js';
 import { EmuError, emuFail, paramError } from '../errors.js';
 import { readBody, readJson, sendText } from '../http.js';
-import { fileJson, policyJson } from '../responses.js';
+import { fileJson } from '../responses.js';
+import { checkSuffix, policyJsonOf } from '../storage/policies.js';
+import { CallbackError } from '../storage/server.js';
 import { HANDLED, checkBatch, header, myUri, requireUser, requireUserBatch, stringList } from './context.js';
 import type { Handler } from './context.js';
 
@@ -21,7 +23,10 @@ export const downloadUrl: Handler = async (ctx) => {
       const p = myUri(u);
       const node = ctx.store.get(p.segments);
       if (node.type !== 0 || !node.entity) emuFail(40077, 'Entity not exist');
-      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), node.entity, node.name, expiresMs, body.download === true, ctx.settings.downloadSpeed), stream_saver_display_name: node.name });
+      // `entity` (one URI only) picks a version: service/explorer/file.go FileURLService.
+      const wanted = typeof body.entity === 'string' && body.entity !== '' && uris.length === 1 ? body.entity : undefined;
+      const entity = wanted ? [node.entity, ...(node.versions ?? [])].find((e) => e.hashId === wanted) ?? emuFail(40077, 'Entity not exist') : node.entity;
+      urls.push({ url: ctx.signer.url(ctx.settings.siteUrl(), entity, node.name, expiresMs, body.download === true, ctx.settings.downloadSpeed), stream_saver_display_name: node.name });
     } catch (e) {
       if (!(e instanceof EmuError)) throw e;
       if (body.skip_error === true) urls.push({ url: '' });
@@ -48,21 +53,45 @@ export const createSession: Handler = async (ctx) => {
   requireUser(ctx);
   const s = ctx.settings;
   const lastModified = typeof body.last_modified === 'number' && body.last_modified > 0 ? body.last_modified : undefined;
-  const session = ctx.store.openSession(uri.segments, size, entityType === 'version', s.chunkSize, s.sessionTtlMs, lastModified);
+  // The parent folder's policy (per-folder in the emulator's seed; the user's group's on a real open-source server).
+  const policy = s.policies.forFolder(uri.segments.slice(0, -1));
+  if (uri.segments.length > 0) checkSuffix(policy, uri.segments[uri.segments.length - 1]!);
+  // Upyun has no parts: its driver answers chunk_size 0 (the whole file at once).
+  const chunkSize = policy.type === 'upyun' ? 0 : policy.chunk_size ?? s.chunkSize;
+  const session = ctx.store.openSession(uri.segments, size, entityType === 'version', chunkSize, s.sessionTtlMs, lastModified, policy.max_size ?? 0);
+  const direct = policy.type !== 'local' && !policy.relay;
   return {
     session_id: session.id,
     upload_id: '',
-    chunk_size: s.chunkSize,
+    chunk_size: chunkSize,
     expires: Math.floor(session.expiresAt / 1000),
-    storage_policy: policyJson(ctx.store.options.maxFileSize, ctx.settings.policyType),
+    storage_policy: policyJsonOf(policy),
     uri: body.uri,
     callback_secret: session.callbackSecret,
     mime_type: 'application/octet-stream',
-    // Non-local policies upload straight to the storage provider (S3-like: one URL per chunk).
-    ...(s.policyType !== 'local'
-      ? { upload_urls: Array.from({ length: session.chunkCount }, (_, i) => `${s.siteUrl()}/emulated-storage/${session.id}/${i}`), credential: 'emulated-credential' }
-      : {}),
+    // Other policies upload straight to the storage provider, each its own way (storage/server.ts).
+    ...(direct ? s.storage.sessionFields(session, policy, s.siteUrl()) : {}),
   };
+};
+
+/** GET /callback/{s3|ks3|cos}/{session}/{key}, POST /callback/onedrive/{session}/{key} (no login: the key is the proof). */
+export const uploadCallback: Handler = async (ctx) => {
+  const [type, sid, key] = ctx.params as [string, string, string];
+  try {
+    ctx.settings.storage.clientCallback(type, sid, key);
+  } catch (e) {
+    if (!(e instanceof CallbackError) && !(e instanceof EmuError)) throw e;
+    // middleware/auth.go CallbackFailedStatusCode (401) for the session checks, ProcessCallback's 400 otherwise.
+    const status = e instanceof CallbackError ? e.status : 400;
+    const code = e instanceof CallbackError ? e.code : e.code;
+    const text = JSON.stringify({ code, msg: e.message, data: null });
+    ctx.entry.status = status;
+    ctx.entry.code = code;
+    ctx.res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    ctx.res.end(text);
+    return HANDLED;
+  }
+  return undefined;
 };
 
 export const uploadChunk: Handler = async (ctx) => {
@@ -110,7 +139,9 @@ export const putContent: Handler = async (ctx) => {
   const length = declared === undefined ? 0 : Number(declared);
   if (length > ctx.settings.maxEditSize) emuFail(40049, 'File too large');
   // The new version goes through the same validation as an upload (policy max_size).
-  if (ctx.store.options.maxFileSize > 0 && length > ctx.store.options.maxFileSize) emuFail(40049, 'File too large');
+  const policy = ctx.settings.policies.forFolder(uri.segments.slice(0, -1));
+  if ((policy.max_size ?? 0) > 0 && length > policy.max_size!) emuFail(40049, 'File too large');
+  if (uri.segments.length > 0) checkSuffix(policy, uri.segments[uri.segments.length - 1]!);
   const data = declared === undefined ? Buffer.alloc(0) : await readBody(ctx.req, length, ctx.entry);
   const previous = ctx.url.searchParams.get('previous');
   const existing = ctx.store.find(uri.segments);
