@@ -26,7 +26,8 @@ import { silentLogger } from './log.js';
 import type {
   DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from './vfs.js';
-import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
+import { forwardStores } from './forward.js';
+import type { ForwardedStores } from './forward.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
 import type { FetchPlan, FileVersion } from './cache/block-cache.js';
@@ -70,11 +71,11 @@ export class CachedVfs implements Vfs {
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
 
   /** Forwarded DeadPropertyStore of the inner Vfs, when it has one (properties are not cached). */
-  readonly getProps?: DeadPropertyStore['getProps'];
-  readonly setProps?: DeadPropertyStore['setProps'];
-  readonly createShare?: ShareLinkStore['createShare'];
-  readonly listShares?: ShareLinkStore['listShares'];
-  readonly removeShare?: ShareLinkStore['removeShare'];
+  declare readonly getProps?: ForwardedStores['getProps'];
+  declare readonly setProps?: ForwardedStores['setProps'];
+  declare readonly createShare?: ForwardedStores['createShare'];
+  declare readonly listShares?: ForwardedStores['listShares'];
+  declare readonly removeShare?: ForwardedStores['removeShare'];
 
   constructor(readonly inner: Vfs, options: CacheOptions = {}) {
     if (inner.setMtime) {
@@ -92,15 +93,7 @@ export class CachedVfs implements Vfs {
         return cloneEntry(entry);
       };
     }
-    if (hasDeadPropertyStore(inner)) {
-      this.getProps = (path, o) => inner.getProps(path, o);
-      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
-    }
-    if (hasShareLinks(inner)) {
-      this.createShare = (path, o) => inner.createShare(path, o);
-      this.listShares = (o) => inner.listShares(o);
-      this.removeShare = (id, o) => inner.removeShare(id, o);
-    }
+    forwardStores(this, inner);
     const follows = options.watch === true ? changeMode(inner) : undefined;
     this.options = resolveCacheOptions(follows === 'push' ? { ...PUSH_TTLS, ...stripUndefined(options) } : options);
     this.name = `cached(${inner.name})`;

@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import { iterateBytes } from './streams.js';
 import { VfsError } from './errors.js';
 import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLinkStore, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
-import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
+import { forwardStores } from './forward.js';
+import type { ForwardedStores } from './forward.js';
 
 export class MeteredVfs implements Vfs {
   readonly name: string;
@@ -17,24 +18,16 @@ export class MeteredVfs implements Vfs {
 
   /** Present when the wrapped Vfs can set mtimes. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
-  readonly getProps?: DeadPropertyStore['getProps'];
-  readonly setProps?: DeadPropertyStore['setProps'];
-  readonly createShare?: ShareLinkStore['createShare'];
-  readonly listShares?: ShareLinkStore['listShares'];
-  readonly removeShare?: ShareLinkStore['removeShare'];
+  declare readonly getProps?: ForwardedStores['getProps'];
+  declare readonly setProps?: ForwardedStores['setProps'];
+  declare readonly createShare?: ForwardedStores['createShare'];
+  declare readonly listShares?: ForwardedStores['listShares'];
+  declare readonly removeShare?: ForwardedStores['removeShare'];
 
   constructor(private readonly inner: Vfs) {
     this.name = inner.name;
     if (inner.setMtime) this.setMtime = (path, mtime, options) => inner.setMtime!(path, mtime, options);
-    if (hasDeadPropertyStore(inner)) {
-      this.getProps = (path, o) => inner.getProps(path, o);
-      this.setProps = (path, patch, o) => inner.setProps(path, patch, o);
-    }
-    if (hasShareLinks(inner)) {
-      this.createShare = (path, o) => inner.createShare(path, o);
-      this.listShares = (o) => inner.listShares(o);
-      this.removeShare = (id, o) => inner.removeShare(id, o);
-    }
+    forwardStores(this, inner);
   }
 
   get capabilities() {

@@ -5,7 +5,8 @@
 import type { Readable } from 'node:stream';
 import { isSameOrInside, moveConflict, normalizePath } from './path.js';
 import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLink, ShareLinkStore, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
-import { hasDeadPropertyStore, hasShareLinks } from './vfs.js';
+import { forwardStores } from './forward.js';
+import type { ForwardedStores } from './forward.js';
 import { VfsError } from './errors.js';
 
 export class SubtreeVfs implements Vfs {
@@ -13,30 +14,24 @@ export class SubtreeVfs implements Vfs {
 
   /** Present when the wrapped Vfs can set mtimes. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
-  readonly getProps?: DeadPropertyStore['getProps'];
-  readonly setProps?: DeadPropertyStore['setProps'];
-  readonly createShare?: ShareLinkStore['createShare'];
-  readonly listShares?: ShareLinkStore['listShares'];
-  readonly removeShare?: ShareLinkStore['removeShare'];
+  declare readonly getProps?: ForwardedStores['getProps'];
+  declare readonly setProps?: ForwardedStores['setProps'];
+  declare readonly createShare?: ForwardedStores['createShare'];
+  declare readonly listShares?: ForwardedStores['listShares'];
+  declare readonly removeShare?: ForwardedStores['removeShare'];
 
   constructor(private readonly inner: Vfs, private readonly root: string) {
     this.root = normalizePath(root);
     this.name = inner.name;
     if (inner.setMtime) this.setMtime = async (path, mtime, options) => this.up(await inner.setMtime!(this.down(path), mtime, options));
-    if (hasDeadPropertyStore(inner)) {
-      this.getProps = (path, o) => inner.getProps(this.down(path), o);
-      this.setProps = (path, patch, o) => inner.setProps(this.down(path), patch, o);
-    }
-    if (hasShareLinks(inner)) {
-      // Paths map into and out of the subtree; a share of something outside it shows no path.
-      const up = (link: ShareLink): ShareLink => {
+    forwardStores(this, inner, {
+      down: (path) => this.down(path),
+      // A share of something outside the subtree shows no path.
+      upLink: (link: ShareLink): ShareLink => {
         const { path, ...rest } = link;
         return path !== undefined && isSameOrInside(this.root, path) ? { ...rest, path: this.root === '/' ? path : path.slice(this.root.length) || '/' } : rest;
-      };
-      this.createShare = async (path, o) => up(await inner.createShare(this.down(path), o));
-      this.listShares = async (o) => (await inner.listShares(o)).map(up);
-      this.removeShare = (id, o) => inner.removeShare(id, o);
-    }
+      },
+    });
   }
 
   get capabilities() {
