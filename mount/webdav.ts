@@ -21,7 +21,8 @@ import type { WebdavUsers } from './webdav/auth.js';
 import type { ServerState } from './webdav/context.js';
 import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
-import { LockTable } from './webdav/locks.js';
+import { MemoryLockStore } from './webdav/locks.js';
+import type { LockStore } from './webdav/locks.js';
 import { PropStore } from './webdav/props.js';
 import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
@@ -92,6 +93,11 @@ export interface WebdavOptions {
    */
   protectProcess?: boolean;
   logger?: Logger;
+  /**
+   * Where locks are kept (default: this process's memory). Several instances serving one account
+   * share a RedisLockStore (mount/webdav/redis-locks.ts) so a lock taken on one binds them all.
+   */
+  lockStore?: LockStore;
 }
 
 /** A running share. */
@@ -117,7 +123,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const served = options.cache === false ? vfs : new CachedVfs(vfs, options.cache === true || options.cache === undefined ? {} : options.cache);
   const state: ServerState = {
     vfs: served,
-    locks: new LockTable(),
+    locks: options.lockStore ?? new MemoryLockStore(),
     props: new PropStore(),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
