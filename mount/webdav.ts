@@ -23,7 +23,8 @@ import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
 import { MemoryLockStore } from './webdav/locks.js';
 import type { LockStore } from './webdav/locks.js';
-import { PropStore } from './webdav/props.js';
+import { MemoryPropStore } from './webdav/props.js';
+import type { DeadPropStore } from './webdav/props.js';
 import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
 
@@ -98,6 +99,8 @@ export interface WebdavOptions {
    * share a RedisLockStore (mount/webdav/redis-locks.ts) so a lock taken on one binds them all.
    */
   lockStore?: LockStore;
+  /** Where dead properties are kept (default: this process's memory); RedisPropStore shares them. */
+  propStore?: DeadPropStore;
 }
 
 /** A running share. */
@@ -124,7 +127,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const state: ServerState = {
     vfs: served,
     locks: options.lockStore ?? new MemoryLockStore(),
-    props: new PropStore(),
+    props: options.propStore ?? new MemoryPropStore(),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
     readOnly: options.readOnly ?? vfs.capabilities.readOnly,

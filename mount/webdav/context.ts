@@ -11,7 +11,7 @@ import type { Entry, Vfs } from '../../src/vfs.js';
 import { evaluateIf, parseIfHeader, submittedTokens } from './if-header.js';
 import type { IfList } from './if-header.js';
 import type { LockStore } from './locks.js';
-import type { PropStore } from './props.js';
+import type { DeadPropStore } from './props.js';
 import { decodeSegment, encodeSegment } from './segment.js';
 import { escapeXml } from './xml.js';
 
@@ -19,7 +19,7 @@ import { escapeXml } from './xml.js';
 export interface ServerState {
   vfs: Vfs;
   locks: LockStore;
-  props: PropStore;
+  props: DeadPropStore;
   /** URL prefix without trailing slash ("" or "/dav"). */
   basePath: string;
   isJunk: (name: string) => boolean;

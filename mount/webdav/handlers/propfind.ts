@@ -115,7 +115,7 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
   const { state } = dav;
   const isDir = entry.type === 'directory';
   const href = `<D:response><D:href>${escapeXml(hrefFor(state, entry.path, isDir))}</D:href>`;
-  const dead = state.props.get(entry.path);
+  const dead = await state.props.get(entry.path);
   const locks = wanted.mode === 'allprop' || (wanted.mode !== 'propname' && wanted.props.some((p) => p.ns === DAV && p.name === 'lockdiscovery')) ? await state.locks.covering(entry.path) : [];
 
   if (wanted.mode === 'propname') {
