@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
+import type { CacheCoherence } from '../src/coordinator/coherence.js';
 import { VfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
@@ -101,6 +102,11 @@ export interface WebdavOptions {
   lockStore?: LockStore;
   /** Where dead properties are kept (default: this process's memory); RedisPropStore shares them. */
   propStore?: DeadPropStore;
+  /**
+   * Cache coherence with other instances of the same account: every change made here is published,
+   * and changes published by others drop the paths from this server's cache at once.
+   */
+  coherence?: CacheCoherence;
 }
 
 /** A running share. */
@@ -123,9 +129,11 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   }
   const basePath = normalizeBasePath(options.basePath);
   // The wrapper is ours but the inner Vfs is the caller's: close() drops the wrapper, never closes `vfs`.
-  const served = options.cache === false ? vfs : new CachedVfs(vfs, options.cache === true || options.cache === undefined ? {} : options.cache);
+  const announced = options.coherence ? options.coherence.wrap(vfs) : vfs;
+  const served = options.cache === false ? announced : new CachedVfs(announced, options.cache === true || options.cache === undefined ? {} : options.cache);
+  const detachCoherence = options.coherence && served instanceof CachedVfs ? options.coherence.attach(served) : () => {};
   const state: ServerState = {
-    vfs: served,
+    vfs: options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served,
     locks: options.lockStore ?? new MemoryLockStore(),
     props: options.propStore ?? new MemoryPropStore(),
     basePath,
@@ -179,6 +187,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   });
   const release0 = options.protectProcess === false ? () => {} : protectProcess(state.logger);
   const release = () => {
+    detachCoherence();
     limits.stop();
     release0();
   };
