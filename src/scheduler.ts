@@ -165,7 +165,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #maxDelayMs: number;
   readonly #maxRetryAfterMs: number;
   readonly #timeoutMs: number;
-  readonly #coordinator: SchedulerCoordinator | undefined;
+  #coordinator: SchedulerCoordinator | undefined;
   #resumeTimer: NodeJS.Timeout | undefined;
   #resumeAt = 0;
   #backingOff = 0;
@@ -211,6 +211,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       rate: Number.isFinite(rate) ? rate : null,
       paused: this.#queue.isPaused,
     };
+  }
+
+  /** Share this account's budget with other instances from now on (undefined: this process alone). */
+  setCoordinator(coordinator: SchedulerCoordinator | undefined): void {
+    this.#coordinator = coordinator;
   }
 
   /** Change the concurrency cap at runtime. */

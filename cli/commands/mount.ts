@@ -9,8 +9,10 @@ import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { addRedisOptions, coordinate } from '../redis.js';
+import type { RedisFlags } from '../redis.js';
 
-interface MountOptions {
+interface MountOptions extends RedisFlags {
   readOnly?: boolean;
   allowNonEmpty?: boolean;
   allowOther?: boolean;
@@ -25,7 +27,7 @@ interface MountOptions {
 
 /** Register `mount`. */
 export function registerMountCommand(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('mount')
     .description('mount a remote (or a folder of it) as a local directory with FUSE')
     .argument('<location>', 'remote:path to mount')
@@ -39,10 +41,14 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--uid <uid>', 'owner of every file', parseId)
     .option('--gid <gid>', 'group of every file', parseId)
     .option('--stats', 'print a stats line every 10 s')
-    .option('--debug-fuse', 'libfuse debug output')
+    .option('--debug-fuse', 'libfuse debug output');
+  // Several instances of one remote share the provider budget (locks, properties and cache
+  // coherence are WebDAV's: see serve webdav).
+  addRedisOptions(command)
     .action(async (location: string, dir: string, opts: MountOptions) => {
       const { vfs, path, remote, metered } = await openForServing(ctx, location, opts.spoolDir);
       const spoolDir = opts.spoolDir ?? defaultSpoolDir();
+      const shared = await coordinate(opts, location, vfs, ctx.logger, false);
       const mount = await mountFuse(metered, dir, {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
@@ -68,7 +74,10 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         sources: { scheduler: vfs.scheduler, metered, pending: async () => (await listPendingUploads(spoolDir)).length },
         stats: opts.stats ?? false,
         stopping: 'unmounting…',
-        stop: () => mount.unmount(),
+        stop: async () => {
+          await mount.unmount();
+          await shared?.close();
+        },
         ended: mount.ended.then((how) => (how === 'external' ? `${mount.mountpoint} was unmounted from outside; exiting` : new Promise<never>(() => {}))),
       });
       const left = await listPendingUploads(spoolDir);

@@ -4,12 +4,16 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
+import { RedisLockStore } from '../../mount/webdav/redis-locks.js';
+import { RedisPropStore } from '../../mount/webdav/redis-props.js';
 import { VfsError } from '../../src/errors.js';
 import type { CliContext } from '../context.js';
 import { parseAddr, parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { addRedisOptions, coordinate } from '../redis.js';
+import type { RedisFlags } from '../redis.js';
 
-interface ServeOptions {
+interface ServeOptions extends RedisFlags {
   addr: string;
   user: string[];
   readOnly?: boolean;
@@ -28,7 +32,7 @@ interface ServeOptions {
 /** Register `serve webdav`. */
 export function registerServeCommand(program: Command, ctx: CliContext): void {
   const serve = program.command('serve').description('serve a remote over a network protocol');
-  serve
+  const webdav = serve
     .command('webdav')
     .description('serve a remote (or a folder of it) as a WebDAV share')
     .argument('<location>', 'remote:path to serve')
@@ -44,29 +48,39 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--max-connections <n>', 'open connections in total (default 512)').argParser(parseCount))
     .addOption(new Option('--max-connections-per-address <n>', 'open connections per client address or IPv6 /64 (default 128)').argParser(parseCount))
     .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
-    .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds))
+    .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds));
+  addRedisOptions(webdav)
     .action(async (location: string, opts: ServeOptions) => {
       const { host, port } = parseAddr(opts.addr);
       if (!isLoopback(host) && opts.user.length === 0 && !opts.allowRemoteWithoutAuth) {
         throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD, or --allow-remote-without-auth on a trusted network`);
       }
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
+      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache);
       const users = Object.fromEntries(opts.user.map((u) => [u.slice(0, u.indexOf(':')), u.slice(u.indexOf(':') + 1)]));
-      const server = await serveWebdav(metered, {
-        host,
-        port,
-        ...(opts.user.length ? { users } : {}),
-        readOnly: opts.readOnly ?? false,
-        cache: cacheOption(opts.cache, opts.cacheTtl),
-        junkFilter: opts.junk,
-        ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
-        allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,
-        ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
-        ...(opts.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: opts.maxConnectionsPerAddress } : {}),
-        ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout * 1000 } : {}),
-        ...(opts.bodyIdleTimeout !== undefined ? { bodyIdleTimeout: opts.bodyIdleTimeout * 1000 } : {}),
-        logger: ctx.logger,
-      });
+      let server;
+      try {
+        server = await serveWebdav(metered, {
+          host,
+          port,
+          ...(opts.user.length ? { users } : {}),
+          readOnly: opts.readOnly ?? false,
+          cache: cacheOption(opts.cache, opts.cacheTtl),
+          junkFilter: opts.junk,
+          ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
+          allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,
+          ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+          ...(opts.maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress: opts.maxConnectionsPerAddress } : {}),
+          ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout * 1000 } : {}),
+          ...(opts.bodyIdleTimeout !== undefined ? { bodyIdleTimeout: opts.bodyIdleTimeout * 1000 } : {}),
+          logger: ctx.logger,
+          ...(shared ? { lockStore: new RedisLockStore(shared.coordinator), propStore: new RedisPropStore(shared.coordinator) } : {}),
+          ...(shared?.coherence ? { coherence: shared.coherence } : {}),
+        });
+      } catch (e) {
+        await shared?.close();
+        throw e;
+      }
       ctx.out(`serving ${location} over WebDAV at ${server.url}${opts.readOnly ? ' (read-only)' : ''}`);
       ctx.out('press Ctrl-C to stop');
       await runUntilSignal(ctx, {
@@ -74,7 +88,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         sources: { scheduler: vfs.scheduler, metered },
         stats: opts.stats ?? false,
         stopping: 'stopping…',
-        stop: () => server.close(),
+        stop: async () => {
+          await server.close();
+          await shared?.close();
+        },
       });
     });
 }
