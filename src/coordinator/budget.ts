@@ -28,6 +28,8 @@ import type { RedisCoordinator } from './redis.js';
 export const LEASE_MS = 15_000;
 /** A learned pace is shared this long after it was last set. */
 const RATE_TTL_MS = 10 * 60_000;
+/** Unused slots this many steps old may be taken (a burst of at most this many + 1). */
+const SLOT_TOLERANCE = 2;
 /** Longest single wait a slot may ask for (a longer pause is waited in steps). */
 const MAX_SLOT_WAIT_MS = 60_000;
 
@@ -38,6 +40,7 @@ local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 
 /** ARGV: prefix, local rate (req/s; 0 = unknown). Returns the wait in ms for the slot taken. */
 const SLOT = `${NOW}
+local TOLERANCE = ${SLOT_TOLERANCE}
 local P = ARGV[1]
 local rate = tonumber(ARGV[2])
 local shared = tonumber(redis.call('GET', P .. 'rate') or '0')
@@ -45,7 +48,9 @@ if shared > 0 and (rate <= 0 or shared < rate) then rate = shared end
 local base = math.max(now, tonumber(redis.call('GET', P .. 'pause') or '0'))
 if rate <= 0 then return math.ceil(base - now) end
 local step = 1000 / rate
-local slot = math.max(tonumber(redis.call('GET', P .. 'tat') or '0'), base)
+-- A slot up to TOLERANCE steps in the past may still be taken: a slot nobody used because a
+-- caller arrived late is not lost (GCRA burst tolerance; the average stays at the rate).
+local slot = math.max(tonumber(redis.call('GET', P .. 'tat') or '0'), base - TOLERANCE * step)
 redis.call('SET', P .. 'tat', tostring(slot + step), 'PX', math.ceil(slot + step - now) + 60000)
 return math.ceil(slot - now)
 `;
