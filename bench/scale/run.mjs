@@ -128,7 +128,7 @@ for (const op of ['get', 'put']) {
   const extra = withRedis[op] - plain[op];
   figures.push({
     figure: `one instance: p50 ${op.toUpperCase()} 1 KiB, Redis overhead`,
-    cloudmount: `+${num(extra, 2)} ms (${num(withRedis[op], 2)} ms with Redis)`,
+    cloudmount: `${extra >= 0 ? '+' : '−'}${num(Math.abs(extra), 2)} ms (${num(withRedis[op], 2)} ms with Redis)`,
     alternative: `${num(plain[op], 2)} ms without`,
     ratio: withRedis[op] / plain[op],
     target: '≤ +1 ms',
