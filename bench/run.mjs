@@ -66,6 +66,10 @@ const AREAS = [
     name: 'cache', script: 'cache/run.mjs', needs: [], what: 'CachedVfs requests per operation (library level)',
     args: ['--latency', '20', '--mib', quick ? '8' : '32', '--no-baseline'], expected: ['ls -l cold/warm', 'sequential read'],
   },
+  {
+    name: 'scale', script: 'scale/run.mjs', needs: ['redis-server'], what: '1–3 instances sharing one provider budget through Redis (Cloudreve emulator, rate cap)',
+    args: quick ? ['--quick'] : [], expected: ['goodput ÷ cap', 'Redis overhead'],
+  },
 ];
 
 if (args.list) {

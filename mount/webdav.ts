@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { CachedVfs } from '../src/cache.js';
 import type { CacheOptions } from '../src/cache.js';
+import type { CacheCoherence } from '../src/coordinator/coherence.js';
 import { VfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
@@ -27,8 +28,10 @@ import type { UserDirectory, UserView } from './webdav/users.js';
 import type { ServerState } from './webdav/context.js';
 import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
-import { LockTable } from './webdav/locks.js';
-import { PropStore } from './webdav/props.js';
+import { MemoryLockStore } from './webdav/locks.js';
+import type { LockStore } from './webdav/locks.js';
+import { MemoryPropStore } from './webdav/props.js';
+import type { DeadPropStore } from './webdav/props.js';
 import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
 
@@ -114,6 +117,18 @@ export interface WebdavOptions {
    */
   protectProcess?: boolean;
   logger?: Logger;
+  /**
+   * Where locks are kept (default: this process's memory). Several instances serving one account
+   * share a RedisLockStore (mount/webdav/redis-locks.ts) so a lock taken on one binds them all.
+   */
+  lockStore?: LockStore;
+  /** Where dead properties are kept (default: this process's memory); RedisPropStore shares them. */
+  propStore?: DeadPropStore;
+  /**
+   * Cache coherence with other instances of the same account: every change made here is published,
+   * and changes published by others drop the paths from this server's cache at once.
+   */
+  coherence?: CacheCoherence;
 }
 
 /** A running share. */
@@ -153,11 +168,13 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   }
   const basePath = normalizeBasePath(options.basePath);
   // The wrapper is ours but the inner Vfs is the caller's: close() drops the wrapper, never closes `vfs`.
-  const served = options.cache === false ? vfs : new CachedVfs(vfs, options.cache === true || options.cache === undefined ? {} : options.cache);
+  const announced = options.coherence ? options.coherence.wrap(vfs) : vfs;
+  const served = options.cache === false ? announced : new CachedVfs(announced, options.cache === true || options.cache === undefined ? {} : options.cache);
+  const detachCoherence = options.coherence && served instanceof CachedVfs ? options.coherence.attach(served) : () => {};
   const state: ServerState = {
-    vfs: served,
-    locks: new LockTable(),
-    props: new PropStore(),
+    vfs: options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served,
+    locks: options.lockStore ?? new MemoryLockStore(),
+    props: options.propStore ?? new MemoryPropStore(),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
     readOnly: options.readOnly ?? vfs.capabilities.readOnly,
@@ -214,6 +231,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   });
   const release0 = options.protectProcess === true ? protectProcess(state.logger) : () => {};
   const release = () => {
+    detachCoherence();
     limits.stop();
     release0();
   };
@@ -281,7 +299,7 @@ function viewsOf(base: ServerState, users: WebdavUsers | UserDirectory | undefin
     let state = states.get(key);
     if (!state) {
       let shared = byRoot.get(root);
-      if (!shared) byRoot.set(root, (shared = { vfs: new SubtreeVfs(base.vfs, root), locks: new LockTable(), props: new PropStore() }));
+      if (!shared) byRoot.set(root, (shared = { vfs: new SubtreeVfs(base.vfs, root), locks: new MemoryLockStore(), props: new MemoryPropStore() }));
       state = {
         ...base,
         ...shared,

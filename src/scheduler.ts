@@ -19,11 +19,13 @@ import { BodySource, isStreamBody } from './scheduler/body.js';
 import type { SchedulerBody } from './scheduler/body.js';
 import { RETRYABLE_STATUSES, THROTTLE_STATUSES, classifyFailure, mayRetry } from './scheduler/classify.js';
 import type { FailureKind } from './scheduler/classify.js';
+import type { SchedulerCoordinator } from './scheduler/coordinator.js';
 import { Pacer } from './scheduler/pacer.js';
 import { abortableSleep } from './scheduler/sleep.js';
 
 export type { SchedulerBody } from './scheduler/body.js';
 export type { FailureKind } from './scheduler/classify.js';
+export type { SchedulerCoordinator } from './scheduler/coordinator.js';
 export { isNetworkError } from './scheduler/classify.js';
 export { parseRetryAfter } from './scheduler/backoff.js';
 
@@ -53,6 +55,11 @@ export interface SchedulerOptions {
   logger?: Logger;
   /** Random source in [0,1) for backoff jitter (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * A budget shared with other instances serving the same account (rate, concurrency, pauses), e.g.
+   * RedisBudget. Without it this process's pacer and queue are the whole budget.
+   */
+  coordinator?: SchedulerCoordinator;
 }
 
 /** Per-call options of `run`. */
@@ -158,6 +165,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly #maxDelayMs: number;
   readonly #maxRetryAfterMs: number;
   readonly #timeoutMs: number;
+  #coordinator: SchedulerCoordinator | undefined;
   #resumeTimer: NodeJS.Timeout | undefined;
   #resumeAt = 0;
   #backingOff = 0;
@@ -181,6 +189,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#pacer.onRateChange = (rate, reason) => {
       if (reason === 'recover' && Number.isFinite(reported) && Math.abs(rate / reported - 1) < 0.05) return;
       reported = rate;
+      if (reason === 'recover') this.#coordinator?.rateChanged(rate);
       this.emit('rate', { rate, reason });
     };
     this.#log = (options.logger ?? silentLogger).child({ scheduler: this.name });
@@ -190,6 +199,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#maxDelayMs = options.maxDelayMs ?? 20_000;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 120_000;
     this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#coordinator = options.coordinator;
   }
 
   /** Counters so far (a fresh object each call). */
@@ -201,6 +211,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       rate: Number.isFinite(rate) ? rate : null,
       paused: this.#queue.isPaused,
     };
+  }
+
+  /** Share this account's budget with other instances from now on (undefined: this process alone). */
+  setCoordinator(coordinator: SchedulerCoordinator | undefined): void {
+    this.#coordinator = coordinator;
   }
 
   /** Change the concurrency cap at runtime. */
@@ -315,6 +330,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     keepLinked: ((value: T) => object | undefined) | undefined,
   ): Promise<T> {
     this.#counts.waitMs += await this.#pacer.acquire(signal);
+    const lease = this.#coordinator ? await this.#coordinator.acquire(this.#pacer.rate, this.#queue.concurrency, signal) : undefined;
+    if (lease) this.#counts.waitMs += lease.waitedMs;
     const controller = new AbortController();
     let timedOut = false;
     const timer = timeoutMs > 0
@@ -360,6 +377,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       throw new AttemptFailure(kind, timedOut ? controller.signal.reason : e, delayMs);
     } finally {
       if (timer) clearTimeout(timer);
+      lease?.release();
       this.#counts.inFlight--;
       if (unlink) {
         if (linkedUntil) unlinkWhenCollected.register(linkedUntil, unlink);
@@ -378,6 +396,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const rate = this.#pacer.rate;
     this.emit('throttle', { label, delayMs, rate: Number.isFinite(rate) ? rate : null, ...(status !== undefined ? { status } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     this.#log.info(`throttled on ${label}${status ? ` (HTTP ${status})` : ''}: pausing all requests for ${delayMs} ms, rate now ${Number.isFinite(rate) ? rate.toFixed(1) + '/s' : 'unpaced'}`);
+    this.#coordinator?.throttled(delayMs, rate);
     if (delayMs <= 0) return;
     this.#pacer.pause(delayMs);
     const until = performance.now() + delayMs;

@@ -8,6 +8,7 @@ const HINTS = {
   curl: 'apt-get install curl',
   fusermount: 'apt-get install fuse',
   dd: 'coreutils',
+  'redis-server': 'apt-get install redis-server',
 };
 
 /** True when `cmd` runs (spawn finds it). */

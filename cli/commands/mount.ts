@@ -12,8 +12,10 @@ import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
 import { daemonize, isDaemonChild, notifyReady, prepareDaemonChild } from '../daemon.js';
 import { metricsOption } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
+import { addRedisOptions, coordinate } from '../redis.js';
+import type { RedisFlags } from '../redis.js';
 
-interface MountOptions {
+interface MountOptions extends RedisFlags {
   readOnly?: boolean;
   allowNonEmpty?: boolean;
   allowOther?: boolean;
@@ -31,7 +33,7 @@ interface MountOptions {
 
 /** Register `mount`. */
 export function registerMountCommand(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('mount')
     .description('mount a remote (or a folder of it) as a local directory with FUSE')
     .argument('<location>', 'remote:path to mount')
@@ -48,7 +50,10 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--stats', 'print a stats line every 10 s')
     .option('--debug-fuse', 'libfuse debug output')
     .option('--daemon', 'run in the background; return once the mount is ready (non-zero with the reason if it is not)')
-    .addOption(metricsOption())
+    .addOption(metricsOption());
+  // Several instances of one remote share the provider budget (locks, properties and cache
+  // coherence are WebDAV's: see serve webdav).
+  addRedisOptions(command)
     .action(async (location: string, dir: string, opts: MountOptions) => {
       if (opts.daemon && !isDaemonChild()) {
         process.exitCode = await daemonize(ctx.out, ctx.warn);
@@ -59,6 +64,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
       const spoolDir = opts.spoolDir ?? defaultSpoolDir();
       const pendingCount = async () => (await listPendingUploads(spoolDir)).length;
       const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered, pending: pendingCount }) : undefined;
+      const shared = await coordinate(opts, location, vfs, ctx.logger, false);
       const mount = await mountFuse(metered, dir, {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
@@ -90,6 +96,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         stop: async () => {
           await mount.unmount();
           await metrics?.close();
+          await shared?.close();
         },
         ended: mount.ended.then((how) => (how === 'external' ? `${mount.mountpoint} was unmounted from outside; exiting` : new Promise<never>(() => {}))),
       });

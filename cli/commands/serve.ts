@@ -4,6 +4,8 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { serveWebdav } from '../../mount/webdav.js';
+import { RedisLockStore } from '../../mount/webdav/redis-locks.js';
+import { RedisPropStore } from '../../mount/webdav/redis-props.js';
 import { VfsError } from '../../src/errors.js';
 import type { CliContext } from '../context.js';
 import { parseAddr, parseSeconds } from '../args.js';
@@ -12,7 +14,11 @@ import { addGatewayServeOptions, authProxyOf, loadTls, loadUsers, reloadTlsOnHup
 import type { GatewayServeOptions } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
 
-interface ServeOptions extends GatewayServeOptions {
+
+import { addRedisOptions, coordinate } from '../redis.js';
+import type { RedisFlags } from '../redis.js';
+
+interface ServeOptions extends GatewayServeOptions, RedisFlags {
   addr: string;
   user: string[];
   readOnly?: boolean;
@@ -50,7 +56,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--max-connections-per-address <n>', 'open connections per client address or IPv6 /64 (default 128)').argParser(parseCount))
     .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
     .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds));
-  addGatewayServeOptions(webdav)
+  addRedisOptions(addGatewayServeOptions(webdav))
     .action(async (location: string, opts: ServeOptions) => {
       // Files first: a bad certificate or user list fails before anything is opened.
       const tls = await loadTls(opts);
@@ -62,7 +68,10 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       }
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered }) : undefined;
-      const server = await serveWebdav(metered, {
+      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache);
+      let server;
+      try {
+        server = await serveWebdav(metered, {
         protectProcess: true,
         host,
         port,
@@ -80,7 +89,14 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         ...(opts.headersTimeout !== undefined ? { headersTimeout: opts.headersTimeout * 1000 } : {}),
         ...(opts.bodyIdleTimeout !== undefined ? { bodyIdleTimeout: opts.bodyIdleTimeout * 1000 } : {}),
         logger: ctx.logger,
+        ...(shared ? { lockStore: new RedisLockStore(shared.coordinator), propStore: new RedisPropStore(shared.coordinator) } : {}),
+        ...(shared?.coherence ? { coherence: shared.coherence } : {}),
       });
+      } catch (e) {
+        await shared?.close();
+        await metrics?.close();
+        throw e;
+      }
       for (const w of server.warnings) ctx.warn(w);
       metrics?.watchCache(server.vfs);
       const stopHup = reloadTlsOnHup(ctx, opts, server);
@@ -95,6 +111,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
           stopHup();
           await server.close();
           await metrics?.close();
+          await shared?.close();
         },
       });
     });

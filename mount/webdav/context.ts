@@ -11,16 +11,16 @@ import { normalizePath, parentPath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { evaluateIf, parseIfHeader, submittedTokens } from './if-header.js';
 import type { IfList } from './if-header.js';
-import type { LockTable } from './locks.js';
-import type { PropStore } from './props.js';
+import type { LockStore } from './locks.js';
+import type { DeadPropStore } from './props.js';
 import { decodeSegment, encodeSegment } from './segment.js';
 import { escapeXml } from './xml.js';
 
 /** State shared by all requests of one server. */
 export interface ServerState {
   vfs: Vfs;
-  locks: LockTable;
-  props: PropStore;
+  locks: LockStore;
+  props: DeadPropStore;
   /** URL prefix without trailing slash ("" or "/dav"). */
   basePath: string;
   isJunk: (name: string) => boolean;
@@ -219,7 +219,7 @@ export async function checkWritable(dav: Dav, targets: WriteCheck[]): Promise<vo
   if (lists) {
     const holds = await evaluateIf(lists, {
       pathOf: (tag) => (tag === undefined ? dav.path : pathFromUrlSafe(state, tag)),
-      tokenCovers: (token, path) => state.locks.covering(path).some((l) => l.token === token),
+      tokenCovers: async (token, path) => (await state.locks.covering(path)).some((l) => l.token === token),
       etagOf: async (path) => {
         const e = await statOrNull(dav, path);
         return e ? etagOf(e) : undefined;
@@ -230,7 +230,7 @@ export async function checkWritable(dav: Dav, targets: WriteCheck[]): Promise<vo
   if (state.locks.empty) return;
   const submitted = lists ? submittedTokens(lists) : new Set<string>();
   for (const t of targets) {
-    for (const lock of state.locks.protecting(t.path, t)) {
+    for (const lock of await state.locks.protecting(t.path, t)) {
       // A token counts only for the user who took the lock (when the share has users).
       if (!submitted.has(lock.token) || (lock.user !== undefined && lock.user !== dav.user)) {
         const href = escapeXml(hrefFor(state, lock.root, false));

@@ -96,7 +96,7 @@ export interface IfResolver {
   /** The Vfs path of a tagged URL (undefined when it is not ours) or of the request (tag undefined). */
   pathOf(tag: string | undefined): string | undefined;
   /** Does a live lock with this token cover `path`? */
-  tokenCovers(token: string, path: string): boolean;
+  tokenCovers(token: string, path: string): boolean | Promise<boolean>;
   /** Current ETag of `path` (quoted), or undefined when it does not exist. */
   etagOf(path: string): Promise<string | undefined>;
 }
@@ -116,7 +116,7 @@ export async function evaluateIf(lists: IfList[], r: IfResolver): Promise<boolea
     let holds = true;
     for (const c of list.conditions) {
       let match: boolean;
-      if (c.kind === 'token') match = r.tokenCovers(c.value, path);
+      if (c.kind === 'token') match = await r.tokenCovers(c.value, path);
       else {
         const etag = await etagOf(path);
         match = etag !== undefined && stripWeak(etag) === stripWeak(c.value);

@@ -299,3 +299,80 @@ export function parseTimeout(header: string | undefined): number {
   }
   return DEFAULT_LOCK_SECONDS;
 }
+
+/** What a new lock asks for. */
+export interface LockRequest {
+  root: string;
+  scope: LockScope;
+  depth: 0 | 'infinity';
+  ownerXml: string;
+  timeoutSeconds: number;
+  user?: string;
+  /** Who is charged for it against MAX_LOCKS_PER_CLIENT (see lockClient). */
+  client: string;
+}
+
+/**
+ * Where a server keeps its locks: in this process (MemoryLockStore, the default) or shared by
+ * several instances (RedisLockStore). Every method may fail (a shared store that cannot be
+ * reached): callers then refuse the request, they never assume "no lock".
+ */
+export interface LockStore {
+  /** True when certainly no lock is held (a fast path; a shared store always answers false). */
+  readonly empty: boolean;
+  /** Locks that cover `path`: taken on it, or on an ancestor with depth infinity. */
+  covering(path: string): Promise<Lock[]>;
+  /** Locks a change of `path` must present tokens for (see LockTable.protecting). */
+  protecting(path: string, opts: { tree?: boolean; membership?: boolean }): Promise<Lock[]>;
+  /** Admission, conflict check and creation as ONE step: no other request can slip in between. */
+  acquire(request: LockRequest): Promise<Lock | 'conflict' | 'client' | 'table'>;
+  /** Extend the lock `token` when it covers `path` and belongs to `user` (when it has one). */
+  refresh(token: string, path: string, timeoutSeconds: number, user: string | undefined): Promise<Lock | undefined>;
+  /** Remove the lock `token` when it covers `path`: 'missing' when it does not, 'forbidden' for another user's. */
+  release(token: string, path: string, user: string | undefined): Promise<'ok' | 'missing' | 'forbidden'>;
+  /** Drop every lock on or below `path` (after DELETE or MOVE: locks do not follow a resource). */
+  removeInside(path: string): Promise<void>;
+}
+
+/** The in-process LockStore: a LockTable, whose synchronous steps cannot interleave. */
+export class MemoryLockStore implements LockStore {
+  constructor(readonly table = new LockTable()) {}
+
+  get empty(): boolean {
+    return this.table.empty;
+  }
+
+  async covering(path: string): Promise<Lock[]> {
+    return this.table.covering(path);
+  }
+
+  async protecting(path: string, opts: { tree?: boolean; membership?: boolean }): Promise<Lock[]> {
+    return this.table.protecting(path, opts);
+  }
+
+  async acquire(r: LockRequest): Promise<Lock | 'conflict' | 'client' | 'table'> {
+    const admitted = this.table.admit(r.client);
+    if (admitted !== 'ok') return admitted;
+    if (this.table.conflicts(r.root, r.scope, r.depth)) return 'conflict';
+    return this.table.create(r.root, r.scope, r.depth, r.ownerXml, r.timeoutSeconds, r.user, r.client);
+  }
+
+  async refresh(token: string, path: string, timeoutSeconds: number, user: string | undefined): Promise<Lock | undefined> {
+    const lock = this.table.get(token);
+    if (!lock || !this.table.covering(path).includes(lock) || (lock.user !== undefined && lock.user !== user)) return undefined;
+    this.table.refresh(lock, timeoutSeconds);
+    return lock;
+  }
+
+  async release(token: string, path: string, user: string | undefined): Promise<'ok' | 'missing' | 'forbidden'> {
+    const lock = this.table.get(token);
+    if (!lock || !this.table.covering(path).includes(lock)) return 'missing';
+    if (lock.user !== undefined && lock.user !== user) return 'forbidden';
+    this.table.remove(token);
+    return 'ok';
+  }
+
+  async removeInside(path: string): Promise<void> {
+    this.table.removeInside(path);
+  }
+}

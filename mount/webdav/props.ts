@@ -169,3 +169,45 @@ export class PropStore {
     this.totalBytes += delta;
   }
 }
+
+/**
+ * Where a server keeps dead properties: in this process (MemoryPropStore, the default) or shared
+ * by several instances (RedisPropStore). Every method may fail (a shared store out of reach):
+ * the request then fails, nothing is half-applied.
+ */
+export interface DeadPropStore {
+  get(path: string): Promise<Map<string, DeadProp> | undefined>;
+  /** Apply `changes` to `path` in order, all or none: the indexes that would pass a limit (then nothing changed). */
+  apply(path: string, changes: PropChange[]): Promise<Set<number>>;
+  /** Forget the properties of `path` and everything below it. */
+  removeInside(path: string): Promise<void>;
+  /** Move or copy the properties of `from` and below to `to` (see PropStore.transfer). */
+  transfer(from: string, to: string, mode: 'move' | 'copy', depthZero?: boolean): Promise<void>;
+}
+
+/** The in-process DeadPropStore over a PropStore (synchronous steps: nothing interleaves). */
+export class MemoryPropStore implements DeadPropStore {
+  constructor(readonly store = new PropStore()) {}
+
+  async get(path: string): Promise<Map<string, DeadProp> | undefined> {
+    return this.store.get(path);
+  }
+
+  async apply(path: string, changes: PropChange[]): Promise<Set<number>> {
+    const over = this.store.overLimit(path, changes);
+    if (over.size > 0) return over;
+    for (const c of changes) {
+      if (c.kind === 'set') this.store.set(path, c.prop);
+      else this.store.remove(path, c.prop.ns, c.prop.name);
+    }
+    return over;
+  }
+
+  async removeInside(path: string): Promise<void> {
+    this.store.removeInside(path);
+  }
+
+  async transfer(from: string, to: string, mode: 'move' | 'copy', depthZero = false): Promise<void> {
+    this.store.transfer(from, to, mode, depthZero);
+  }
+}

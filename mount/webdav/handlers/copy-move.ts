@@ -55,8 +55,8 @@ export async function handleCopyMove(dav: Dav): Promise<void> {
     if (isVfsError(e, 'EEXIST')) throw new HttpError(412, 'destination exists');
     return await parentConflict(dav, dest, e);
   }
-  state.props.transfer(source.path, dest, move ? 'move' : 'copy', !move && depth === '0');
-  if (move) state.locks.removeInside(source.path);
+  await state.props.transfer(source.path, dest, move ? 'move' : 'copy', !move && depth === '0');
+  if (move) await state.locks.removeInside(source.path);
   const headers: Record<string, string | number> = { 'Content-Length': 0 };
   if (result.type === 'file') headers.ETag = etagOf(result);
   res.writeHead(existing ? 204 : 201, headers);

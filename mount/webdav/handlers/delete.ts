@@ -21,8 +21,8 @@ export async function handleDelete(dav: Dav): Promise<void> {
   }
   await checkWritable(dav, [{ path: dav.path, tree: true, membership: true }]);
   await state.vfs.remove(dav.path, { recursive: true, signal: dav.signal });
-  state.props.removeInside(dav.path);
-  state.locks.removeInside(dav.path);
+  await state.props.removeInside(dav.path);
+  await state.locks.removeInside(dav.path);
   res.writeHead(204);
   res.end();
 }

@@ -3,7 +3,7 @@
  * on an unmapped URL, 201); a LOCK without a body refreshes the lock named in the If header.
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
-import { VfsError } from '../../../src/errors.js';
+import { VfsError, isVfsError } from '../../../src/errors.js';
 import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
@@ -41,11 +41,8 @@ export async function handleLock(dav: Dav): Promise<void> {
     const lists = ifListsOf(dav);
     if (!lists) throw new HttpError(400, 'LOCK refresh needs an If header with the lock token');
     for (const token of submittedTokens(lists)) {
-      const lock = state.locks.get(token);
-      if (lock && state.locks.covering(dav.path).includes(lock) && (lock.user === undefined || lock.user === dav.user)) {
-        state.locks.refresh(lock, timeout);
-        return lockAnswer(dav, 200, lock);
-      }
+      const lock = await state.locks.refresh(token, dav.path, timeout, dav.user);
+      if (lock) return lockAnswer(dav, 200, lock);
     }
     throw new HttpError(412, 'no lock of the If header covers this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
   }
@@ -63,27 +60,31 @@ export async function handleLock(dav: Dav): Promise<void> {
   const depth = depthHeader === '0' ? 0 : 'infinity';
 
   const client = lockClient(dav.user, req.socket.remoteAddress);
-  const admitted = state.locks.admit(client);
-  if (admitted === 'client') throw new HttpError(507, `too many locks held by this client (at most ${MAX_LOCKS_PER_CLIENT}); unlock some first`);
-  if (admitted === 'table') throw new HttpError(503, `too many locks held on this server (at most ${MAX_LOCKS})`, { 'Retry-After': '60' });
-  if (state.locks.conflicts(dav.path, scope, depth)) {
-    throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
-  }
-  let created = false;
   // Junk names are never stored (see junk.ts), but Finder locks them before writing: lock the name only.
   const junk = state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1));
-  if (!junk && !(await statOrNull(dav, dav.path))) {
-    // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3): a new member of the
-    // parent, so a lock on the parent (depth 0 included, §7.5) needs its token like PUT or MKCOL.
-    await checkWritable(dav, [{ path: dav.path, membership: true }]);
+  const missing = !junk && !(await statOrNull(dav, dav.path));
+  // LOCK on an unmapped URL creates an empty resource (RFC 4918 §7.3): a new member of the
+  // parent, so a lock on the parent (depth 0 included, §7.5) needs its token like PUT or MKCOL.
+  if (missing) await checkWritable(dav, [{ path: dav.path, membership: true }]);
+  // The lock is taken before the empty file is written: check and take are one step of the store,
+  // so two LOCKs racing (here or on another instance) cannot both pass the check.
+  const lock = await state.locks.acquire({ root: dav.path, scope, depth, ownerXml, timeoutSeconds: timeout, ...(dav.user !== undefined ? { user: dav.user } : {}), client });
+  if (lock === 'client') throw new HttpError(507, `too many locks held by this client (at most ${MAX_LOCKS_PER_CLIENT}); unlock some first`);
+  if (lock === 'table') throw new HttpError(503, `too many locks held on this server (at most ${MAX_LOCKS})`, { 'Retry-After': '60' });
+  if (lock === 'conflict') throw new HttpError(423, 'the resource is locked', {}, errorXml('<D:no-conflicting-lock/>'));
+  let created = false;
+  if (missing) {
     try {
       await state.vfs.write(dav.path, new Uint8Array(0), { size: 0, overwrite: false, signal: dav.signal });
+      created = true;
     } catch (e) {
-      await parentConflict(dav, dav.path, e);
+      // EEXIST: someone created it meanwhile; the lock stands on the existing resource (200).
+      if (!isVfsError(e, 'EEXIST')) {
+        await state.locks.release(lock.token, dav.path, dav.user).catch(() => undefined);
+        await parentConflict(dav, dav.path, e);
+      }
     }
-    created = true;
   }
-  const lock = state.locks.create(dav.path, scope, depth, ownerXml, timeout, dav.user, client);
   lockAnswer(dav, created ? 201 : 200, lock);
 }
 
@@ -93,12 +94,9 @@ export async function handleUnlock(dav: Dav): Promise<void> {
   const header = req.headers['lock-token'];
   const m = typeof header === 'string' ? /^\s*<?([^>\s]+)>?\s*$/.exec(header) : null;
   if (!m) throw new HttpError(400, 'UNLOCK needs a Lock-Token header');
-  const lock = state.locks.get(m[1]!);
-  if (!lock || !state.locks.covering(dav.path).includes(lock)) {
-    throw new HttpError(409, 'no such lock on this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
-  }
-  if (lock.user !== undefined && lock.user !== dav.user) throw new HttpError(403, 'the lock belongs to another user');
-  state.locks.remove(lock.token);
+  const done = await state.locks.release(m[1]!, dav.path, dav.user);
+  if (done === 'missing') throw new HttpError(409, 'no such lock on this resource', {}, errorXml('<D:lock-token-matches-request-uri/>'));
+  if (done === 'forbidden') throw new HttpError(403, 'the lock belongs to another user');
   res.writeHead(204);
   res.end();
 }

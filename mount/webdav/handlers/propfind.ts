@@ -11,6 +11,7 @@ import type { Dav } from '../context.js';
 import { contentTypeFor } from '../mime.js';
 import { propKey } from '../props.js';
 import { child, elements, escapeXml, parseXml } from '../xml.js';
+import type { Lock } from '../locks.js';
 import { activeLockXml } from './lock.js';
 
 const DAV = 'DAV:';
@@ -114,7 +115,8 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
   const { state } = dav;
   const isDir = entry.type === 'directory';
   const href = `<D:response><D:href>${escapeXml(hrefFor(state, entry.path, isDir))}</D:href>`;
-  const dead = state.props.get(entry.path);
+  const dead = await state.props.get(entry.path);
+  const locks = wanted.mode === 'allprop' || (wanted.mode !== 'propname' && wanted.props.some((p) => p.ns === DAV && p.name === 'lockdiscovery')) ? await state.locks.covering(entry.path) : [];
 
   if (wanted.mode === 'propname') {
     let names = ALLPROP_LIVE.filter((n) => !(isDir && (n === 'getcontentlength' || n === 'getcontenttype'))).map((n) => `<D:${n}/>`).join('');
@@ -125,7 +127,7 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
 
   if (wanted.mode === 'allprop') {
     let found = '';
-    for (const n of ALLPROP_LIVE) found += liveProp(dav, n, entry) ?? '';
+    for (const n of ALLPROP_LIVE) found += liveProp(dav, n, entry, locks) ?? '';
     // RFC 4331 says quota SHOULD NOT be in allprop, but clients (the webdav npm client's getQuota)
     // ask that way; it is added for the target collection only, so a listing costs one space() call.
     if (isTarget && isDir) for (const n of QUOTA) found += quotaProp(n, await quota()) ?? '';
@@ -138,7 +140,7 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
   for (const { ns, name } of wanted.props) {
     let value: string | undefined;
     if (ns === DAV) {
-      value = QUOTA.includes(name) ? (isDir ? quotaProp(name, await quota()) : undefined) : liveProp(dav, name, entry);
+      value = QUOTA.includes(name) ? (isDir ? quotaProp(name, await quota()) : undefined) : liveProp(dav, name, entry, locks);
     }
     if (value === undefined) {
       const d = dead?.get(propKey(ns, name));
@@ -163,7 +165,7 @@ function deadXml(ns: string, name: string, valueXml: string): string {
 }
 
 /** The XML of one live DAV: property, or undefined when this resource does not have it. */
-function liveProp(dav: Dav, name: string, entry: Entry): string | undefined {
+function liveProp(dav: Dav, name: string, entry: Entry, locks: Lock[]): string | undefined {
   const isDir = entry.type === 'directory';
   switch (name) {
     case 'resourcetype':
@@ -184,7 +186,6 @@ function liveProp(dav: Dav, name: string, entry: Entry): string | undefined {
     case 'supportedlock':
       return SUPPORTED_LOCK;
     case 'lockdiscovery': {
-      const locks = dav.state.locks.covering(entry.path);
       return `<D:lockdiscovery>${locks.map((l) => activeLockXml(dav.state, l)).join('')}</D:lockdiscovery>`;
     }
     default:

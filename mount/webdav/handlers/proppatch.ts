@@ -56,13 +56,8 @@ export async function handleProppatch(dav: Dav): Promise<void> {
   }
   const changes = ops.map((op) => ({ kind: op.kind, prop: { ns: op.ns, name: op.name, valueXml: op.valueXml ?? '' } }));
   if (failed.size === 0) {
-    for (const i of state.props.overLimit(entry.path, changes)) failed.set(ops[i]!, INSUFFICIENT);
-  }
-  if (failed.size === 0) {
-    for (const c of changes) {
-      if (c.kind === 'set') state.props.set(entry.path, c.prop);
-      else state.props.remove(entry.path, c.prop.ns, c.prop.name);
-    }
+    // Limits checked and changes applied in one step of the store (atomic in a shared one too).
+    for (const i of await state.props.apply(entry.path, changes)) failed.set(ops[i]!, INSUFFICIENT);
   }
   const byStatus = new Map<string, string[]>();
   for (const op of ops) {
