@@ -30,7 +30,7 @@ import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
 import { MemoryLockStore } from './webdav/locks.js';
 import type { LockStore } from './webdav/locks.js';
-import { MemoryPropStore } from './webdav/props.js';
+import { defaultPropStore } from './webdav/provider-props.js';
 import type { DeadPropStore } from './webdav/props.js';
 import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
@@ -174,7 +174,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const state: ServerState = {
     vfs: options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served,
     locks: options.lockStore ?? new MemoryLockStore(),
-    props: options.propStore ?? new MemoryPropStore(),
+    props: options.propStore ?? defaultPropStore(served),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
     readOnly: options.readOnly ?? vfs.capabilities.readOnly,
@@ -299,7 +299,10 @@ function viewsOf(base: ServerState, users: WebdavUsers | UserDirectory | undefin
     let state = states.get(key);
     if (!state) {
       let shared = byRoot.get(root);
-      if (!shared) byRoot.set(root, (shared = { vfs: new SubtreeVfs(base.vfs, root), locks: new MemoryLockStore(), props: new MemoryPropStore() }));
+      if (!shared) {
+        const vfs = new SubtreeVfs(base.vfs, root);
+        byRoot.set(root, (shared = { vfs, locks: new MemoryLockStore(), props: defaultPropStore(vfs) }));
+      }
       state = {
         ...base,
         ...shared,

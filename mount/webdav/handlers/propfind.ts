@@ -115,7 +115,9 @@ async function responseFor(dav: Dav, entry: Entry, wanted: Wanted, quota: () => 
   const { state } = dav;
   const isDir = entry.type === 'directory';
   const href = `<D:response><D:href>${escapeXml(hrefFor(state, entry.path, isDir))}</D:href>`;
-  const dead = await state.props.get(entry.path);
+  // Dead properties only when the request can show them: a provider-kept store (Cloudreve) costs a
+  // request per entry, which a listing of live properties (what most clients ask) never pays.
+  const dead = wanted.mode !== 'prop' || wanted.props.some((p) => p.ns !== DAV) ? await state.props.get(entry.path) : undefined;
   const locks = wanted.mode === 'allprop' || (wanted.mode !== 'propname' && wanted.props.some((p) => p.ns === DAV && p.name === 'lockdiscovery')) ? await state.locks.covering(entry.path) : [];
 
   if (wanted.mode === 'propname') {
