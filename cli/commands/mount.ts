@@ -21,6 +21,7 @@ interface MountOptions {
   gid?: number;
   stats?: boolean;
   debugFuse?: boolean;
+  writeBack?: boolean | number;
 }
 
 /** Register `mount`. */
@@ -39,6 +40,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--uid <uid>', 'owner of every file', parseId)
     .option('--gid <gid>', 'group of every file', parseId)
     .option('--stats', 'print a stats line every 10 s')
+    .addOption(new Option('--write-back [delay]', 'close() returns once the file is safe on local disk; upload in the background after delay seconds (default 5)').argParser(parseSeconds))
     .option('--debug-fuse', 'libfuse debug output')
     .action(async (location: string, dir: string, opts: MountOptions) => {
       const { vfs, path, remote, metered } = await openForServing(ctx, location, opts.spoolDir);
@@ -56,6 +58,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         ...(remote ? { remote: path === '/' ? remote : `${remote}:${path}` } : {}),
         fsname: `cloudmount:${location}`,
         debug: opts.debugFuse ?? false,
+        ...(opts.writeBack !== undefined && opts.writeBack !== false ? { writeBack: typeof opts.writeBack === 'number' ? { delayMs: Math.round(opts.writeBack * 1000) } : true } : {}),
         handleSignals: false,
         logger: ctx.logger,
       });
