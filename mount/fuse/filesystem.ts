@@ -105,10 +105,8 @@ export class FuseFilesystem {
         detach: (file) => {
           if (this.files.get(file.path) === file && file.refs === 0) this.files.delete(file.path);
         },
-        uploaded: (entry, requested) => {
-          this.uploaded(entry, requested);
-          this.meta.forgetTree(parentPath(entry.path)); // a conflict copy is a new name in its folder
-        },
+        uploaded: (entry, requested) => this.uploaded(entry, requested),
+        conflicted: (path) => this.meta.forgetTree(path), // the path now shows the other client's version
       }, options.writeBack);
     }
   }

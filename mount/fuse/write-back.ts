@@ -42,6 +42,8 @@ export interface WriteBackHost {
   detach(file: OpenFile): void;
   /** An upload landed: `entry` at `entry.path` (the path, or a conflict name). */
   uploaded(entry: Entry, requestedMtime: Date | undefined): void;
+  /** Our version went to a conflict name: what is cached about the path itself is stale. */
+  conflicted(path: string): void;
 }
 
 /** `name.conflict-20260102T030405Z.ext` beside `path` (the extension kept, so the file still opens). */
@@ -159,9 +161,10 @@ export class WriteBackQueue {
       return;
     }
     if (file.unlinked || !file.dirty) {
+      // Detached in the same tick as the check: an open() from now on makes a fresh OpenFile.
       this.forget(item);
-      await file.finish().catch(() => undefined);
       this.host.detach(file);
+      await file.finish().catch(() => undefined);
       return;
     }
     const spool = file.spoolFile;
@@ -203,6 +206,7 @@ export class WriteBackQueue {
         await this.host.vfs.remove(target).catch(() => undefined);
       }
       this.host.uploaded(entry, conflict ? undefined : requestedMtime);
+      if (conflict) this.host.conflicted(file.path);
       if (!clean && !conflict) {
         // Changed meanwhile: the new content is queued by its own close (or here, when already closed).
         if (file.refs === 0) this.schedule(item, this.options.delayMs);
@@ -218,8 +222,8 @@ export class WriteBackQueue {
       }
       file.dirty = false;
       file.queuedOnDisk = false;
+      this.host.detach(file); // before any await: a reopen must not find a spool being removed
       await file.finish().catch(() => undefined);
-      this.host.detach(file);
     } catch (e) {
       await writing;
       if (file.unlinked) {
