@@ -305,8 +305,14 @@ export class FuseFilesystem {
     if (!handle || !handle.writable || handle.truncatedUnwritten) return;
     if (this.writeBack) {
       // close()/fsync() return once the bytes and their queue record are on local disk.
-      await handle.file.persistForWriteBack();
-      return;
+      try {
+        await handle.file.persistForWriteBack();
+        return;
+      } catch (e) {
+        if (handle.file.poisoned !== undefined) throw e;
+        // The spool disk refused the record (full): upload now, as without write-back; close() gets its outcome.
+        this.options.logger.warn('write-back: cannot queue on local disk; uploading before close() returns', { path: handle.file.path, error: e });
+      }
     }
     await handle.file.upload();
   }
