@@ -318,7 +318,11 @@ export class SpoolFile {
   /** The open spool file, moving the content out of memory first when needed. */
   private handle(): Promise<FileHandle> {
     if (this.fh) return Promise.resolve(this.fh);
-    this.spilling ??= this.toDisk();
+    // A spill that failed (full disk) may be tried again later; the content is still in memory.
+    this.spilling ??= this.toDisk().catch((e: unknown) => {
+      this.spilling = undefined;
+      throw e;
+    });
     return this.spilling;
   }
 

@@ -6,8 +6,11 @@
  * never overwritten (our version goes to a conflict name).
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CouchdropVfs } from '../../adapters/couchdrop/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
@@ -19,6 +22,7 @@ import { fuseSkipReason, mountTemp, q, sh, shOk } from './harness.js';
 import type { TestMount } from './harness.js';
 
 const MiB = 1024 * 1024;
+const run = promisify(execFile);
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** Deterministic bytes (not all one value, so a misplaced block shows). */
 function bytes(seed: number, size: number): Buffer {
@@ -157,6 +161,23 @@ describe.skipIf(!!fuseSkipReason)('FUSE write-back (Couchdrop emulator)', () => 
     expect(conflictPath('/a/doc.txt', at)).toBe('/a/doc.conflict-20260102T030405Z.txt');
     expect(conflictPath('/Makefile', at)).toBe('/Makefile.conflict-20260102T030405Z');
     expect(conflictPath('/.bashrc', at)).toBe('/.bashrc.conflict-20260102T030405Z');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a full spool disk: close() uploads at once instead of queueing (nothing lost, no error)', async () => {
+    const spoolDir = await mkdtemp(join(tmpdir(), 'cloudmount-wb-full-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', spoolDir]);
+    try {
+      await sh(`dd if=/dev/zero of=${q(spoolDir + '/filler')} bs=64k status=none`); // fills it (dd stops at ENOSPC)
+      m = await mountTemp(vfs, { remote: 'wb', writeBack: { delayMs: 3_600_000 }, spoolDir });
+      await shOk(`printf 'kept safe' > ${q(m.dir + '/full.txt')}`);
+      // No queue record could be written, so the upload ran before close() returned.
+      expect((await readAll(await emu.store.read('/full.txt'))).toString()).toBe('kept safe');
+      await m.close();
+      m = undefined;
+    } finally {
+      await run('umount', ['-l', spoolDir]).catch(() => undefined);
+      await rm(spoolDir, { recursive: true, force: true }).catch(() => undefined);
+    }
   });
 
   it('without write-back, close() still waits for the upload (the default is unchanged)', async () => {
