@@ -78,6 +78,8 @@ export class WriteBackQueue {
   private readonly ready: Item[] = [];
   private active = 0;
   private closed = false;
+  /** Unmounting: one more try each, no waiting out backoffs (what still fails stays queued on disk). */
+  private draining = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly host: WriteBackHost, options: WriteBackOptions = {}) {
@@ -102,6 +104,7 @@ export class WriteBackQueue {
   /** Upload everything now and wait (clean unmount). Entries that fail stay on disk as queued or failed. */
   async drain(): Promise<void> {
     for (const item of this.items.values()) if (!item.running) this.schedule(item, 0);
+    this.draining = true;
     while (this.items.size > 0) {
       await new Promise<void>((ok) => this.idleWaiters.push(ok));
     }
@@ -232,7 +235,7 @@ export class WriteBackQueue {
         return;
       }
       const err = toVfsError(e, { provider: this.host.vfs.name, operation: 'writeBack', path: file.path });
-      if (err.retryable && item.attempts < this.options.maxAttempts && !this.closed) {
+      if (err.retryable && item.attempts < this.options.maxAttempts && !this.closed && !this.draining) {
         const backoff = Math.min(this.options.maxBackoffMs, Math.max(err.retryAfterMs ?? 0, 1000 * 2 ** Math.min(item.attempts - 1, 16)));
         this.host.logger.warn('write-back: upload failed; retrying', { path: file.path, code: err.code, attempt: item.attempts, retryInMs: backoff });
         await spool.persistQueued({ uploading: undefined, error: { code: err.code, message: err.message.slice(0, 500) } }, { sync: false }).catch(() => undefined);
@@ -240,7 +243,7 @@ export class WriteBackQueue {
         return;
       }
       this.forget(item);
-      if (err.retryable && this.closed) {
+      if (err.retryable && (this.closed || this.draining)) {
         // Unmounting: keep it queued for the next mount rather than calling it failed.
         await spool.persistQueued({ uploading: undefined, error: { code: err.code, message: err.message.slice(0, 500) } }, { sync: false }).catch(() => undefined);
         await spool.abandon();

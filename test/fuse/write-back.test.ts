@@ -124,6 +124,26 @@ describe.skipIf(!!fuseSkipReason)('FUSE write-back (Couchdrop emulator)', () => 
     await vi.waitFor(async () => expect(await listPendingUploads(t.spoolDir)).toHaveLength(0), { timeout: 10_000, interval: 100 });
   }, 90_000);
 
+  it('unmounting while the provider is down does not hang: the entry stays queued and the next mount uploads it', async () => {
+    emu.setFaults([{ kind: 503, every: 1, routes: ['/file/upload'] }]);
+    const t = await mount({ delayMs: 3_600_000 });
+    await shOk(`printf later > ${q(t.dir + '/down.txt')}`);
+    const spoolDir = t.spoolDir;
+    await t.mount.unmount(); // one try, refused: kept, not retried for minutes
+    const kept = await listPendingUploads(spoolDir);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatchObject({ path: '/down.txt', reason: 'queued', error: { code: 'EAGAIN' } });
+    emu.setFaults([]);
+    const again = await mountTemp(vfs, { remote: 'wb', writeBack: { delayMs: 3_600_000 }, spoolDir });
+    try {
+      await vi.waitFor(async () => expect((await readAll(await emu.store.read('/down.txt'))).toString()).toBe('later'), { timeout: 30_000, interval: 100 });
+    } finally {
+      await again.close();
+      await t.close();
+      m = undefined;
+    }
+  });
+
   it('keeps a non-retryable failure (the provider refuses the file) as failed with its error, local copy kept', async () => {
     emu.setFaults([{ kind: 422, every: 1, routes: ['/file/upload'], message: 'Quota exceeded for this account' }]);
     const t = await mount({ delayMs: 50 });
