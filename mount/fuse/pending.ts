@@ -7,10 +7,11 @@ import { createReadStream } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFile, readdir, stat, unlink } from 'node:fs/promises';
-import { VfsError, toVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
 import { normalizePath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
+import { changedSince, conflictPath } from './write-back.js';
 import type { SpoolSidecar } from './sidecar.js';
 
 /** One kept spool file, as `listPendingUploads` reports it. */
@@ -126,7 +127,17 @@ export async function retryPendingUpload(spoolDir: string, id: string, vfs: Vfs,
     throw new VfsError('EPERM', `pending upload ${id} (${sidecar.path}) was interrupted while being written and may be incomplete; `
       + 'not uploaded without forceInterrupted', { provider: 'fuse', operation: 'retryPendingUpload', path: sidecar.path });
   }
-  const path = normalizePath(options.path ?? sidecar.path);
+  let path = normalizePath(options.path ?? sidecar.path);
+  if (sidecar.state === 'queued' && sidecar.base !== undefined && options.path === undefined) {
+    // A write-back entry knows the version it replaces: never overwrite a remote change (write-back.ts).
+    let current: Entry | undefined;
+    try {
+      current = await vfs.stat(path, options.signal ? { signal: options.signal } : {});
+    } catch (e) {
+      if (!isVfsError(e, 'ENOENT')) throw toVfsError(e, { provider: vfs.name, operation: 'retryPendingUpload', path });
+    }
+    if (changedSince(sidecar.base, current)) path = conflictPath(path, new Date());
+  }
   const files = spoolFiles(spoolDir, id);
   const size = (await stat(files.data)).size;
   let entry: Entry;

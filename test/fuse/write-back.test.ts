@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CouchdropVfs } from '../../adapters/couchdrop/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
 import type { CouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
-import { conflictPath, listPendingUploads } from '../../mount/fuse.js';
+import { conflictPath, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
 import type { FuseMountOptions } from '../../mount/fuse.js';
 import { readAll } from '../../src/streams.js';
 import { fuseSkipReason, mountTemp, q, sh, shOk } from './harness.js';
@@ -134,6 +134,23 @@ describe.skipIf(!!fuseSkipReason)('FUSE write-back (Couchdrop emulator)', () => 
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatchObject({ path: '/down.txt', reason: 'queued', error: { code: 'EAGAIN' } });
     emu.setFaults([]);
+    // "pending retry" of an entry whose mount is gone honours the same rule: a remote change meanwhile is not overwritten.
+    await emu.store.write('/other.txt', Buffer.from('v1'));
+    const t2 = await mountTemp(vfs, { remote: 'wb2', writeBack: { delayMs: 3_600_000 }, spoolDir });
+    await shOk(`cat ${q(t2.dir + '/other.txt')} > /dev/null && printf mine > ${q(t2.dir + '/other.txt')}`);
+    emu.setFaults([{ kind: 503, every: 1, routes: ['/file/upload'] }]);
+    await t2.close();
+    emu.setFaults([]);
+    await emu.store.write('/other.txt', Buffer.from('theirs, newer'));
+    const orphan = (await listPendingUploads(spoolDir)).find((p) => p.path === '/other.txt')!;
+    const sidecarFile = orphan.spoolFile.replace(/\.spool$/, '.json');
+    const record = JSON.parse(await readFile(sidecarFile, 'utf8')) as { pid: number };
+    record.pid = 2 ** 22 + 12345; // beyond pid_max: a mount that is gone
+    await writeFile(sidecarFile, JSON.stringify(record));
+    const stored = await retryPendingUpload(spoolDir, orphan.id, vfs);
+    expect(stored.path).toMatch(/^\/other\.conflict-\d{8}T\d{6}Z\.txt$/);
+    expect((await readAll(await emu.store.read('/other.txt'))).toString()).toBe('theirs, newer');
+    expect((await readAll(await emu.store.read(stored.path))).toString()).toBe('mine');
     const again = await mountTemp(vfs, { remote: 'wb', writeBack: { delayMs: 3_600_000 }, spoolDir });
     try {
       await vi.waitFor(async () => expect((await readAll(await emu.store.read('/down.txt'))).toString()).toBe('later'), { timeout: 30_000, interval: 100 });
