@@ -124,7 +124,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE write-back (Couchdrop emulator)', () => 
     await vi.waitFor(async () => expect(await listPendingUploads(t.spoolDir)).toHaveLength(0), { timeout: 10_000, interval: 100 });
   }, 90_000);
 
-  it('unmounting while the provider is down does not hang: the entry stays queued and the next mount uploads it', async () => {
+  it('unmounting while the provider is down does not hang: the entry stays queued, the next mount uploads it, and pending retry of an orphan never overwrites a remote change', async () => {
     emu.setFaults([{ kind: 503, every: 1, routes: ['/file/upload'] }]);
     const t = await mount({ delayMs: 3_600_000 });
     await shOk(`printf later > ${q(t.dir + '/down.txt')}`);
