@@ -31,9 +31,12 @@ import { fuseOperations } from './fuse/operations.js';
 import { defaultSpoolDir } from './fuse/pending.js';
 import { checkFuseAvailable, prepareMountpoint } from './fuse/preflight.js';
 import { installUtimensFix } from './fuse/utimens-bridge.js';
+import type { WriteBackOptions } from './fuse/write-back.js';
 
 export { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from './fuse/pending.js';
 export type { PendingUpload, RetryOptions } from './fuse/pending.js';
+export { conflictPath } from './fuse/write-back.js';
+export type { WriteBackOptions } from './fuse/write-back.js';
 
 /** Options of `mountFuse`. Every field is optional. */
 export interface FuseMountOptions {
@@ -87,6 +90,13 @@ export interface FuseMountOptions {
    * mount/fuse/fast-dispatch.ts). `false` is the plain fuse-native path, for comparison.
    */
   fastDispatch?: boolean;
+  /**
+   * Write-back: close() returns once the bytes and a queue record are fsynced in the spool folder;
+   * uploads run in the background after a delay (write-back.ts). `true` uses the defaults. A queue
+   * a crashed mount of the same remote left is resumed before the mount serves. Default off:
+   * close() waits for the upload and reports its error.
+   */
+  writeBack?: boolean | WriteBackOptions;
   /** libfuse debug output on stderr. */
   debug?: boolean;
   logger?: Logger;
@@ -137,7 +147,9 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     spoolMemoryTotalBytes: options.spoolMemoryTotalBytes ?? 32 * 1024 * 1024,
     logger,
     ...(options.remote !== undefined ? { remote: options.remote } : {}),
+    ...(options.writeBack ? { writeBack: options.writeBack === true ? {} : options.writeBack } : {}),
   });
+  await fs.resumeWriteBack();
 
   if (options.onOperation) observeFuseOperations(fs, options.onOperation);
   const nativeOptions = fuseNativeOptions(options, readOnly);

@@ -1,4 +1,4 @@
-// FUSE benchmark: mountFuse(MemoryVfs) against `rclone mount :memory:` (--vfs-cache-mode off and
+// FUSE benchmark: mountFuse(MemoryVfs) (upload on close, and write-back) against `rclone mount :memory:` (--vfs-cache-mode off and
 // writes), the same operations on the same data, alternating runs; prints cloudmount ÷ rclone as a
 // speed ratio (> 1 = cloudmount faster) beside the issue's targets. Then the peak RSS of the mount
 // process while a 1 GiB file is copied in and out (LocalVfs backend, so the data is not held in the
@@ -63,8 +63,10 @@ async function startMount(kind, backend = 'memory') {
   const dir = join(work, `mnt-${kind}-${children.length}`);
   await mkdir(dir, { recursive: true });
   let child;
-  if (kind === 'cloudmount') {
-    child = spawn(process.execPath, [join(here, 'serve.mjs'), dir, backend, join(work, 'spool')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (kind === 'cloudmount' || kind === 'cloudmount-wb') {
+    // cloudmount-wb: write-back mode (close() returns once the file is durable in the spool; issue 19).
+    const env = { ...process.env, ...(kind === 'cloudmount-wb' ? { CLOUDMOUNT_BENCH_WRITE_BACK: '1' } : {}) };
+    child = spawn(process.execPath, [join(here, 'serve.mjs'), dir, backend, join(work, `spool-${kind}`)], { stdio: ['ignore', 'ignore', 'inherit'], env });
   } else {
     const mode = kind === 'rclone-off' ? 'off' : 'writes';
     child = spawn('rclone', ['mount', ':memory:', dir, '--config', join(work, 'rclone.conf'), '--vfs-cache-mode', mode,
@@ -135,7 +137,8 @@ function median(xs) {
 
 try {
   const src = await prepareSources();
-  const kinds = ['cloudmount', ...(hasRclone ? ['rclone-off', 'rclone-writes'] : [])];
+  const kinds = ['cloudmount', 'cloudmount-wb', ...(hasRclone ? ['rclone-off', 'rclone-writes'] : [])];
+  const rclones = kinds.filter((k) => k.startsWith('rclone'));
   await writeFile(join(work, 'rclone.conf'), '');
   const mounts = [];
   for (const kind of kinds) {
@@ -153,7 +156,7 @@ try {
     }
   }
   console.log(`\nFUSE benchmark (${ROUNDS} rounds, median seconds; ratio = rclone time ÷ cloudmount time, > 1 means cloudmount is faster; load average ${loadavg()[0].toFixed(1)})\n`);
-  const header = ['operation', ...kinds.map((k) => `${k} s`), ...kinds.slice(1).map((k) => `× vs ${k}`), 'target'];
+  const header = ['operation', ...kinds.map((k) => `${k} s`), ...rclones.map((k) => `× vs ${k}`), ...(hasRclone ? ['wb × vs rclone-writes'] : []), 'target'];
   const rows = [header];
   for (const op of Object.keys(ops)) {
     const med = Object.fromEntries(kinds.map((k) => [k, median(times[op][k])]));
@@ -161,7 +164,8 @@ try {
     rows.push([
       op,
       ...kinds.map((k) => `${med[k].toFixed(3)}${mbps ? ` (${(mbps / med[k]).toFixed(0)} MiB/s)` : ''}`),
-      ...kinds.slice(1).map((k) => (med[k] / med.cloudmount).toFixed(2)),
+      ...rclones.map((k) => (med[k] / med.cloudmount).toFixed(2)),
+      ...(hasRclone ? [(med['rclone-writes'] / med['cloudmount-wb']).toFixed(2)] : []),
       `≥ ${(targets[op] ?? 1.0).toFixed(1)}×`,
     ]);
   }

@@ -29,6 +29,7 @@ interface MountOptions extends RedisFlags {
   debugFuse?: boolean;
   daemon?: boolean;
   metricsAddr?: string;
+  writeBack?: boolean | number;
 }
 
 /** Register `mount`. */
@@ -48,6 +49,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .option('--uid <uid>', 'owner of every file', parseId)
     .option('--gid <gid>', 'group of every file', parseId)
     .option('--stats', 'print a stats line every 10 s')
+    .addOption(new Option('--write-back [delay]', 'close() returns once the file is safe on local disk; upload in the background after delay seconds (default 5)').argParser(parseSeconds))
     .option('--debug-fuse', 'libfuse debug output')
     .option('--daemon', 'run in the background; return once the mount is ready (non-zero with the reason if it is not)')
     .addOption(metricsOption());
@@ -78,6 +80,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         ...(remote ? { remote: path === '/' ? remote : `${remote}:${path}` } : {}),
         fsname: `cloudmount:${location}`,
         debug: opts.debugFuse ?? false,
+        ...(opts.writeBack !== undefined && opts.writeBack !== false ? { writeBack: typeof opts.writeBack === 'number' ? { delayMs: Math.round(opts.writeBack * 1000) } : true } : {}),
         handleSignals: false,
         logger: ctx.logger,
         ...(metrics ? { onOperation: metrics.fuseOperation } : {}),

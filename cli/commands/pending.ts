@@ -30,6 +30,7 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
       for (const p of items) {
         const why = p.reason === 'interrupted'
           ? `interrupted (${describeInterrupted(p)}; uploaded only with --force-interrupted)${p.error ? `; ${p.error.code}: ${p.error.message}` : ''}`
+          : p.reason === 'queued' ? describeQueued(p)
           : p.error ? `${p.error.code}: ${p.error.message}` : p.reason;
         ctx.out(`${p.id}\t${p.remote ? p.remote + ':' : ''}${p.path}\t${formatBytes(p.size)}\t${p.updatedAt.toISOString()}\t${why}`);
       }
@@ -108,4 +109,14 @@ export function target(label: string | undefined, path: string): { remote?: stri
   const colon = label.indexOf(':');
   if (colon < 0) return { remote: label, path };
   return { remote: label.slice(0, colon), path: joinPath(normalizePath(label.slice(colon + 1) || '/'), path.replace(/^\/+/, '')) };
+}
+
+/** A write-back entry: waiting / uploading with bytes sent / orphaned (resumed by the next mount), with its last error. */
+function describeQueued(p: { size: number; queue?: { state: string; attempts: number; bytesSent?: number }; error?: { code: string; message: string } }): string {
+  const q = p.queue;
+  let text = q?.state === 'uploading' ? `uploading ${formatBytes(q.bytesSent ?? 0)} of ${formatBytes(p.size)}`
+    : q?.state === 'orphaned' ? 'queued by a mount that is gone (the next mount of this remote uploads it)' : 'waiting';
+  if (q && q.attempts > 0) text += ` (attempt ${q.attempts})`;
+  if (p.error) text += `; last error ${p.error.code}: ${p.error.message}`;
+  return text;
 }

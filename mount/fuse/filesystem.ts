@@ -15,7 +15,10 @@ import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
 import { SessionTimes } from './session-times.js';
-import { SpoolMemory } from './spool.js';
+import { SpoolFile, SpoolMemory } from './spool.js';
+import { WriteBackQueue, orphanedQueue } from './write-back.js';
+import type { WriteBackOptions } from './write-back.js';
+import { CachedVfs } from '../../src/cache.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
 
@@ -33,6 +36,8 @@ export interface FilesystemOptions {
   spoolMemoryTotalBytes: number;
   /** Label recorded in spool sidecars (e.g. the CLI's remote name). */
   remote?: string;
+  /** Upload closed files in the background (write-back.ts); undefined: upload before close() returns. */
+  writeBack?: WriteBackOptions;
   logger: Logger;
 }
 
@@ -83,6 +88,8 @@ export class FuseFilesystem {
   /** mtimes set on a provider that cannot store them: kept for this session (session-times.ts). */
   private readonly times = new SessionTimes();
   private warnedTimes = false;
+  /** Background uploads, in write-back mode. */
+  readonly writeBack: WriteBackQueue | undefined;
 
   constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
     this.meta = new MetaCache(options.metadataTtlMs);
@@ -92,6 +99,40 @@ export class FuseFilesystem {
       ...(options.spoolMemoryBytes > 0 ? { memory: new SpoolMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
     };
+    if (options.writeBack) {
+      this.writeBack = new WriteBackQueue({
+        vfs, fresh: vfs instanceof CachedVfs ? vfs.inner : vfs, logger: options.logger,
+        detach: (file) => {
+          if (this.files.get(file.path) === file && file.refs === 0) this.files.delete(file.path);
+        },
+        uploaded: (entry, requested) => this.uploaded(entry, requested),
+        conflicted: (path) => this.meta.forgetTree(path), // the path now shows the other client's version
+      }, options.writeBack);
+    }
+  }
+
+  /**
+   * Write-back: take over the queue a dead mount of this remote left in the spool folder (kill -9,
+   * reboot), before the mount serves: the files are visible with their queued content at once and
+   * upload without any command.
+   */
+  async resumeWriteBack(): Promise<number> {
+    if (!this.writeBack) return 0;
+    let resumed = 0;
+    for (const record of await orphanedQueue(this.options.spoolDir, this.vfs.name, this.options.remote)) {
+      if (this.files.has(record.path)) continue;
+      try {
+        const spool = await SpoolFile.adopt(this.options.spoolDir, record);
+        const file = OpenFile.fromQueued({ ...this.ctx, onUploaded: (e, requested) => this.uploaded(e, requested) }, spool);
+        this.files.set(file.path, file);
+        this.writeBack.enqueue(file, 0);
+        resumed++;
+      } catch (e) {
+        this.options.logger.error('write-back: a queued upload left by an earlier mount could not be resumed; see cloudmount pending list', { path: record.path, error: e });
+      }
+    }
+    if (resumed > 0) this.options.logger.info('write-back: resuming uploads queued by an earlier mount', { count: resumed });
+    return resumed;
   }
 
   /** An entry as `stat` should show it: with the session's mtime when one was set and could not be stored. */
@@ -262,6 +303,17 @@ export class FuseFilesystem {
   async flush(fd: number): Promise<void> {
     const handle = this.handles.get(fd);
     if (!handle || !handle.writable || handle.truncatedUnwritten) return;
+    if (this.writeBack) {
+      // close()/fsync() return once the bytes and their queue record are on local disk.
+      try {
+        await handle.file.persistForWriteBack();
+        return;
+      } catch (e) {
+        if (handle.file.poisoned !== undefined) throw e;
+        // The spool disk refused the record (full): upload now, as without write-back; close() gets its outcome.
+        this.options.logger.warn('write-back: cannot queue on local disk; uploading before close() returns', { path: handle.file.path, error: e });
+      }
+    }
     await handle.file.upload();
   }
 
@@ -361,6 +413,8 @@ export class FuseFilesystem {
     if (open) {
       open.unlinked = true;
       this.files.delete(p);
+      // Write-back: drop the queued record now, so a crash cannot resurrect a deleted file.
+      if (this.writeBack && open.refs === 0) await open.finish().catch(() => undefined);
     }
     this.meta.remove(p);
     this.times.forget(p);
@@ -371,6 +425,7 @@ export class FuseFilesystem {
     this.checkWritable('rename', src);
     // A file with unsent content (or one that exists only here) is uploaded first, so the move
     // carries the new bytes; the error of that upload is the rename's error.
+    if (this.writeBack) return this.renameWriteBack(src, dst);
     for (const [p, file] of this.files) {
       if (isSameOrInside(src, p) && file.dirty && !file.unlinked) await file.upload();
     }
@@ -382,10 +437,48 @@ export class FuseFilesystem {
       this.meta.forgetTree(dst);
       throw e;
     }
+    await this.renamed(src, dst, entry);
+  }
+
+  /**
+   * Write-back rename: queued content is not uploaded first; the queue follows the move. A file that
+   * exists only here is renamed locally (no request); its upload then replaces what `dst` held.
+   */
+  private async renameWriteBack(src: string, dst: string): Promise<void> {
+    for (const [p, file] of this.files) if (isSameOrInside(src, p)) await file.settled();
+    const local = this.files.get(src);
+    if (local && !local.unlinked && local.remoteSize === null) {
+      let replacedRemote: Entry | undefined;
+      try {
+        replacedRemote = await this.vfs.stat(dst);
+      } catch (e) {
+        if (!isVfsError(e, 'ENOENT')) throw e;
+      }
+      if (replacedRemote?.type === 'directory') throw new VfsError('EISDIR', `is a directory: ${dst}`, { path: dst, operation: 'rename' });
+      await this.renamed(src, dst, undefined);
+      await local.rebase(replacedRemote);
+      return;
+    }
+    let entry: Entry;
+    try {
+      entry = await this.vfs.rename(src, dst, { overwrite: true });
+    } catch (e) {
+      this.meta.forgetTree(src);
+      this.meta.forgetTree(dst);
+      throw e;
+    }
+    await this.renamed(src, dst, entry);
+    const moved = this.files.get(dst);
+    if (moved && moved.dirty && entry.type === 'file') await moved.rebase(entry);
+  }
+
+  /** Bookkeeping after a rename: open files follow, the one replaced is dropped, caches are told. */
+  private async renamed(src: string, dst: string, entry: Entry | undefined): Promise<void> {
     const replaced = this.files.get(dst);
     if (replaced && replaced !== this.files.get(src)) {
       replaced.unlinked = true;
       this.files.delete(dst);
+      if (this.writeBack && replaced.refs === 0) await replaced.finish().catch(() => undefined);
     }
     for (const [p, file] of [...this.files]) {
       if (!isSameOrInside(src, p)) continue;
@@ -396,7 +489,8 @@ export class FuseFilesystem {
     }
     this.meta.remove(src);
     this.meta.remove(dst);
-    this.meta.put(entry);
+    if (entry) this.meta.put(entry);
+    else this.meta.forgetTree(parentPath(dst));
     this.times.forgetTree(dst);
     this.times.move(src, dst);
   }
@@ -415,6 +509,17 @@ export class FuseFilesystem {
     const files = new Set([...this.handles.values()].map((h) => h.file));
     this.handles.clear();
     let kept = 0;
+    if (this.writeBack) {
+      // Unmount: what is still open is queued like any closed file, then the queue is uploaded now.
+      for (const file of files) {
+        file.refs = 0;
+        if (await file.persistForWriteBack().catch(() => false)) {
+          this.writeBack.enqueue(file, 0);
+          files.delete(file);
+        }
+      }
+      await this.writeBack.drain();
+    }
     for (const file of files) {
       file.refs = 0;
       if (await file.finish().catch(() => true)) kept++;
@@ -469,6 +574,18 @@ export class FuseFilesystem {
   private async releaseFile(file: OpenFile): Promise<void> {
     file.refs--;
     if (file.refs > 0) return;
+    if (this.writeBack && !file.unlinked && file.poisoned === undefined) {
+      let queued = false;
+      try {
+        queued = await file.persistForWriteBack();
+      } catch {
+        // Could not make it durable locally (disk full): upload it now instead, as without write-back.
+      }
+      if (queued) {
+        this.writeBack.enqueue(file); // stays in `files`: stat and reads see the queued content
+        return;
+      }
+    }
     const path = file.path;
     const done = file.finish().finally(() => {
       if (this.files.get(file.path) === file) this.files.delete(file.path);

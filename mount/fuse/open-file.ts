@@ -5,7 +5,8 @@
  */
 import type { Logger } from '../../src/log.js';
 import { isVfsError } from '../../src/errors.js';
-import type { Entry, Vfs } from '../../src/vfs.js';
+import { iterateBytes } from '../../src/streams.js';
+import type { Entry, Vfs, WriteData } from '../../src/vfs.js';
 import { SpoolFile } from './spool.js';
 import type { SpoolMemory } from './spool.js';
 
@@ -46,6 +47,9 @@ export class OpenFile {
    * drops the spool; the remote keeps its previous version.
    */
   poisoned: unknown;
+
+  /** Write-back: the spool's durable queue record describes the current content (write-back.ts). */
+  queuedOnDisk = false;
 
   private spool: SpoolFile | undefined;
   private spoolPromise: Promise<SpoolFile> | undefined;
@@ -112,6 +116,10 @@ export class OpenFile {
     if (!this.dirty) {
       this.dirty = true;
       this.dirtyMark = spool.setDirty(true, this.explicitMtime);
+    } else if (this.queuedOnDisk) {
+      // Reopened while queued: the record must stop promising closed, complete content before the bytes change.
+      this.queuedOnDisk = false;
+      this.dirtyMark = spool.reopen();
     }
     await this.dirtyMark;
   }
@@ -174,13 +182,83 @@ export class OpenFile {
     }
   }
 
-  private async uploadNow(): Promise<Entry | undefined> {
+  /**
+   * Write-back: make the closed content durable with its queue record before close() returns.
+   * Resolves false when there is nothing to queue (clean, unlinked).
+   */
+  async persistForWriteBack(): Promise<boolean> {
+    while (this.uploading) await this.uploading.catch(() => undefined);
+    this.throwIfPoisoned();
+    if (!this.dirty || this.unlinked) return false;
+    if (this.queuedOnDisk) return true;
+    const generation = this.generation;
+    try {
+      const spool = await this.ensureSpool(false);
+      const base = this.remoteEntry ? { size: this.remoteEntry.size, mtime: this.remoteEntry.mtime.toISOString(), ...(this.remoteEntry.etag ? { etag: this.remoteEntry.etag } : {}) } : null;
+      await spool.persistQueued({ base, mtime: this.explicitMtime?.toISOString() });
+      if (generation === this.generation) this.queuedOnDisk = true;
+      else await spool.reopen();
+    } catch (e) {
+      this.ctx.logger.error('write-back: could not make the closed file durable on local disk', { path: this.path, error: e });
+      throw e;
+    }
+    return true;
+  }
+
+  /** Wait for a running upload to end (its outcome is the upload's business). */
+  async settled(): Promise<void> {
+    while (this.uploading) await this.uploading.catch(() => undefined);
+  }
+
+  /** Write-back: the remote version the queued change now replaces (after a rename onto an existing file). */
+  async rebase(entry: Entry | undefined): Promise<void> {
+    this.remoteEntry = entry;
+    this.remoteSize = entry ? entry.size : null;
+    if (this.queuedOnDisk && this.spool) {
+      await this.spool.persistQueued({ base: entry ? { size: entry.size, mtime: entry.mtime.toISOString(), ...(entry.etag ? { etag: entry.etag } : {}) } : null });
+    }
+  }
+
+  /** Write-back resume: an OpenFile for a queued spool a dead mount left behind. */
+  static fromQueued(ctx: OpenFileContext, spool: SpoolFile): OpenFile {
+    const record = spool.record;
+    const base = record.base;
+    const name = record.path.slice(record.path.lastIndexOf('/') + 1);
+    const remote: Entry | undefined = base ? { type: 'file', path: record.path, name, size: base.size, mtime: new Date(base.mtime), ...(base.etag ? { etag: base.etag } : {}) } : undefined;
+    const file = new OpenFile(record.path, ctx, remote);
+    file.spool = spool;
+    file.spoolPromise = Promise.resolve(spool);
+    file.dirty = true;
+    file.queuedOnDisk = true;
+    file.generation = 1;
+    if (record.mtime) file.explicitMtime = new Date(record.mtime);
+    file.mtime = new Date(record.updatedAt);
+    return file;
+  }
+
+  /** Write-back: upload the queued content to `target` (the path, or a conflict name); `progress` hears bytes sent. */
+  async uploadQueued(target: string, progress: (bytes: number) => void): Promise<{ entry: Entry; clean: boolean }> {
+    while (this.uploading) await this.uploading.catch(() => undefined);
+    const generation = this.generation;
+    const run = this.uploadNow(target, progress);
+    this.uploading = run;
+    try {
+      const entry = (await run)!;
+      return { entry, clean: generation === this.generation };
+    } finally {
+      if (this.uploading === run) this.uploading = undefined;
+    }
+  }
+
+  private async uploadNow(target = this.path, progress?: (bytes: number) => void): Promise<Entry | undefined> {
     const generation = this.generation;
     const spool = this.spoolPromise ? await this.spoolPromise : undefined;
     const options: Parameters<Vfs['write']>[2] = { size: spool?.size ?? 0, overwrite: true };
     if (this.explicitMtime) options.mtime = this.explicitMtime;
     try {
-      const entry = await this.ctx.vfs.write(this.path, spool ? spool.uploadData() : Buffer.alloc(0), options);
+      const data = spool ? spool.uploadData() : Buffer.alloc(0);
+      const entry = await this.ctx.vfs.write(target, progress ? counted(data, progress) : data, options);
+      if (target !== this.path) return entry; // a conflict copy: the path itself stays as it is
       if (generation === this.generation) {
         this.dirty = false;
         this.remoteSize = entry.size;
@@ -219,7 +297,7 @@ export class OpenFile {
       await spool?.remove();
       return false;
     }
-    if (this.dirty && !this.unlinked && this.failedGeneration !== this.generation) {
+    if (this.dirty && !this.unlinked && !this.queuedOnDisk && this.failedGeneration !== this.generation) {
       await this.upload().catch(() => undefined);
     }
     const spool = this.spoolPromise ? await this.spoolPromise.catch(() => undefined) : undefined;
@@ -240,5 +318,15 @@ export class OpenFile {
     }
     await spool?.remove();
     return false;
+  }
+}
+
+/** The bytes of `data`, telling `progress` the running total as they are consumed by the upload. */
+async function* counted(data: WriteData, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
+  let sent = 0;
+  for await (const chunk of iterateBytes(data)) {
+    yield chunk;
+    sent += chunk.length;
+    progress(sent);
   }
 }

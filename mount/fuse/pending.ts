@@ -7,10 +7,11 @@ import { createReadStream } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFile, readdir, stat, unlink } from 'node:fs/promises';
-import { VfsError, toVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
 import { normalizePath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
+import { changedSince, conflictPath } from './write-back.js';
 import type { SpoolSidecar } from './sidecar.js';
 
 /** One kept spool file, as `listPendingUploads` reports it. */
@@ -36,7 +37,13 @@ export interface PendingUpload {
    * 'interrupted': the mount that owned it died while it was open, so the content may be cut short
    * (it is only uploaded with `forceInterrupted`).
    */
-  reason: 'failed' | 'interrupted';
+  reason: 'failed' | 'interrupted' | 'queued';
+  /**
+   * Write-back entries ('queued'): 'waiting' for its delay or a retry, 'uploading' with bytes sent so
+   * far (updated about once a second), or 'orphaned' when the mount that queued it is gone (the next
+   * mount of the remote resumes it; `retry` uploads it now).
+   */
+  queue?: { state: 'waiting' | 'uploading' | 'orphaned'; attempts: number; bytesSent?: number };
   /** Why the last upload failed, when one was tried. */
   error?: { code: string; message: string };
   /** Modification time to give the upload, when one was set. */
@@ -86,6 +93,11 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
       id: sidecar.id, path: sidecar.path, size, storedBytes: Math.min(size, info.blocks * 512), vfsName: sidecar.vfsName, reason,
       createdAt: new Date(sidecar.createdAt), updatedAt: new Date(sidecar.updatedAt), spoolFile: data,
     };
+    if (reason === 'queued') {
+      const live = isAlive(sidecar.pid);
+      item.queue = { state: !live ? 'orphaned' : sidecar.uploading ? 'uploading' : 'waiting', attempts: sidecar.attempts ?? 0 };
+      if (live && sidecar.uploading) item.queue.bytesSent = sidecar.uploading.bytesSent;
+    }
     if (sidecar.remote !== undefined) item.remote = sidecar.remote;
     if (sidecar.error) item.error = sidecar.error;
     if (sidecar.mtime) item.mtime = new Date(sidecar.mtime);
@@ -115,7 +127,17 @@ export async function retryPendingUpload(spoolDir: string, id: string, vfs: Vfs,
     throw new VfsError('EPERM', `pending upload ${id} (${sidecar.path}) was interrupted while being written and may be incomplete; `
       + 'not uploaded without forceInterrupted', { provider: 'fuse', operation: 'retryPendingUpload', path: sidecar.path });
   }
-  const path = normalizePath(options.path ?? sidecar.path);
+  let path = normalizePath(options.path ?? sidecar.path);
+  if (sidecar.state === 'queued' && sidecar.base !== undefined && options.path === undefined) {
+    // A write-back entry knows the version it replaces: never overwrite a remote change (write-back.ts).
+    let current: Entry | undefined;
+    try {
+      current = await vfs.stat(path, options.signal ? { signal: options.signal } : {});
+    } catch (e) {
+      if (!isVfsError(e, 'ENOENT')) throw toVfsError(e, { provider: vfs.name, operation: 'retryPendingUpload', path });
+    }
+    if (changedSince(sidecar.base, current)) path = conflictPath(path, new Date());
+  }
   const files = spoolFiles(spoolDir, id);
   const size = (await stat(files.data)).size;
   let entry: Entry;
@@ -153,7 +175,7 @@ async function requirePending(spoolDir: string, id: string): Promise<SpoolSideca
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new VfsError('ENOENT', `no pending upload ${id} in ${spoolDir}`);
     throw toVfsError(e, { provider: 'fuse', operation: 'readSidecar' });
   }
-  if (!pendingReason(sidecar)) {
+  if (!pendingReason(sidecar) || (sidecar.state === 'queued' && isAlive(sidecar.pid))) {
     throw new VfsError('EBUSY', `spool ${id} (${sidecar.path}) belongs to a running mount (pid ${sidecar.pid})`);
   }
   return sidecar;
@@ -167,6 +189,7 @@ async function readSidecar(spoolDir: string, id: string): Promise<SpoolSidecar> 
 
 /** Why a sidecar counts as pending, or undefined when a live mount still owns it (or it is clean). */
 function pendingReason(sidecar: SpoolSidecar): PendingUpload['reason'] | undefined {
+  if (sidecar.state === 'queued') return 'queued';
   if (sidecar.state === 'failed') return sidecar.interrupted ? 'interrupted' : 'failed';
   if (isAlive(sidecar.pid)) return undefined;
   return sidecar.dirty ? 'interrupted' : undefined;

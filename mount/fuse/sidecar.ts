@@ -3,11 +3,14 @@
  * they are, so that a NEW process (the CLI after a crash) can find and upload them. Never a secret:
  * only the path, a remote label, sizes, times, a pid and a redacted error message.
  */
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** 'open' while a live mount holds the spool; 'failed' once an upload gave up and the bytes were kept. */
-export type SpoolState = 'open' | 'failed';
+/**
+ * 'open' while a live mount holds the spool; 'failed' once an upload gave up and the bytes were kept;
+ * 'queued' once a write-back mount made the closed file durable and owes its upload (write-back.ts).
+ */
+export type SpoolState = 'open' | 'failed' | 'queued';
 
 export interface SpoolSidecar {
   version: 1;
@@ -38,6 +41,14 @@ export interface SpoolSidecar {
   interrupted?: boolean;
   /** Why the last upload failed (errno name and redacted message). */
   error?: { code: string; message: string };
+  /**
+   * Write-back: the remote version the change was made against (null: the file did not exist), so an
+   * upload can tell that someone else changed the remote meanwhile (no lost update).
+   */
+  base?: { etag?: string; size: number; mtime: string } | null;
+  /** Write-back: upload attempts so far, and bytes sent by the one running (for `pending list`). */
+  attempts?: number;
+  uploading?: { bytesSent: number; startedAt: string };
 }
 
 /** File names of a spool id. */
@@ -46,15 +57,39 @@ export function spoolFiles(dir: string, id: string): { data: string; sidecar: st
 }
 
 /** Write a sidecar atomically (temp file + rename), so a crash never leaves half a JSON file. */
-export async function writeSidecar(dir: string, sidecar: SpoolSidecar): Promise<void> {
+export async function writeSidecar(dir: string, sidecar: SpoolSidecar, options: { durable?: boolean } = {}): Promise<void> {
   const { sidecar: file } = spoolFiles(dir, sidecar.id);
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, JSON.stringify(sidecar, null, 2) + '\n', { mode: 0o600 });
+    const text = JSON.stringify(sidecar, null, 2) + '\n';
+    if (options.durable) {
+      // A write-back queue record: on disk (file and its name) before close() returns.
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(text);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, file);
+      await syncDir(dir);
+      return;
+    }
+    await writeFile(tmp, text, { mode: 0o600 });
     await rename(tmp, file);
   } catch (e) {
     // A full disk fails the write half-way: leave no stray temp file behind.
     await unlink(tmp).catch(() => undefined);
     throw e;
+  }
+}
+
+/** fsync a directory, so a rename or a new file in it survives a power cut. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

@@ -223,6 +223,47 @@ export class SpoolFile {
     await fh.close().catch(() => undefined);
   }
 
+  /** The sidecar as it stands (write-back reads and updates its queue fields). */
+  get record(): Readonly<SpoolSidecar> {
+    return this.sidecar;
+  }
+
+  /**
+   * Write-back: make the content and its queue record durable (data fsynced, then the sidecar written,
+   * fsynced and renamed into place, then the folder fsynced). After this a crash loses nothing: the
+   * next mount of the remote finds the record and uploads the bytes.
+   */
+  async persistQueued(fields: Partial<Pick<SpoolSidecar, 'base' | 'mtime' | 'attempts' | 'uploading' | 'error'>>, options: { sync?: boolean } = {}): Promise<void> {
+    if (this.forgotten) return;
+    const fh = await this.handle();
+    if (options.sync !== false) await fh.sync();
+    this.sidecar = { ...this.sidecar, ...fields, state: 'queued', dirty: true, pid: process.pid, updatedAt: new Date().toISOString() };
+    for (const key of Object.keys(fields) as (keyof typeof fields)[]) if (fields[key] === undefined) delete this.sidecar[key];
+    await writeSidecar(this.dir, this.sidecar, { durable: options.sync !== false });
+    this.sidecarOnDisk = true;
+  }
+
+  /** A queued record is about to be changed by new writes: mark it 'open' (a crash now means "interrupted"). */
+  async reopen(): Promise<void> {
+    if (this.forgotten || this.sidecar.state !== 'queued') return;
+    this.sidecar = { ...this.sidecar, state: 'open', dirty: true, updatedAt: new Date().toISOString() };
+    delete this.sidecar.uploading;
+    await writeSidecar(this.dir, this.sidecar);
+  }
+
+  /** Take over a queued spool a dead mount left behind (write-back resume): this process owns it now. */
+  static async adopt(dir: string, sidecar: SpoolSidecar): Promise<SpoolFile> {
+    const spool = new SpoolFile(dir, { path: sidecar.path, vfsName: sidecar.vfsName }, undefined);
+    const fh = await open(spoolFiles(dir, sidecar.id).data, 'r+');
+    spool.fh = fh;
+    spool.size = (await fh.stat()).size;
+    spool.sidecar = { ...sidecar, pid: process.pid, updatedAt: new Date().toISOString() };
+    delete spool.sidecar.uploading;
+    await writeSidecar(dir, spool.sidecar, { durable: true });
+    spool.sidecarOnDisk = true;
+    return spool;
+  }
+
   /** Close the spool file and leave file and sidecar as they are on disk (what a crash leaves behind). */
   async abandon(): Promise<void> {
     const fh = this.fh ?? (this.spilling ? await this.spilling.catch(() => undefined) : undefined);
@@ -277,7 +318,11 @@ export class SpoolFile {
   /** The open spool file, moving the content out of memory first when needed. */
   private handle(): Promise<FileHandle> {
     if (this.fh) return Promise.resolve(this.fh);
-    this.spilling ??= this.toDisk();
+    // A spill that failed (full disk) may be tried again later; the content is still in memory.
+    this.spilling ??= this.toDisk().catch((e: unknown) => {
+      this.spilling = undefined;
+      throw e;
+    });
     return this.spilling;
   }
 
