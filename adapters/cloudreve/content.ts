@@ -6,8 +6,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
-import { readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, toVfsError } from '../../src/errors.js';
+import type { ContentResponse } from '../../src/http/content.js';
 import { isSameOrInside } from '../../src/path.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
@@ -94,7 +94,7 @@ export class ContentReader {
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
       if (res.status === 200 && isEnvelope(res)) {
-        const env = (await readBoundedText(res, 1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
+        const env = (await res.text(1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
         if (env && typeof env.code === 'number') {
           if (SIGNATURE_CODES.has(env.code) && attempt === 0) {
             this.urls.delete(path);
@@ -106,11 +106,11 @@ export class ContentReader {
       }
       if (res.status === 416) {
         // Range starts at or past the end (or the file is empty): nothing to read.
-        await res.body?.cancel().catch(() => undefined);
+        res.cancel();
         return undefined;
       }
       if (res.status === 404) {
-        await res.body?.cancel().catch(() => undefined);
+        res.cancel();
         // A URL cached before someone else replaced the file points at the old, deleted content.
         if (cached) {
           this.urls.delete(path);
@@ -119,7 +119,7 @@ export class ContentReader {
         throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
       }
       if (res.status !== 200 && res.status !== 206) {
-        const text = await res.text().catch(() => '');
+        const text = await res.text(4096).catch(() => '');
         throw new VfsError(res.status === 403 ? 'EACCES' : 'EIO', `read ${JSON.stringify(path)}: HTTP ${res.status} from the content URL`, {
           ...details, providerMessage: text.slice(0, 300),
         });
@@ -130,17 +130,13 @@ export class ContentReader {
         const span = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
         // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
         if (!span || Number(span[1]) !== offset) {
-          await res.body?.cancel().catch(() => undefined);
+          res.cancel();
           throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
         }
         expected = Number(span[2]) - Number(span[1]) + 1;
         if (span[3] !== '*') total = Number(span[3]);
       }
-      if (!res.body) {
-        if (expected) throw new VfsError('EIO', `read ${JSON.stringify(path)}: the content URL sent no body`, { ...details, retryable: true });
-        return undefined;
-      }
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      const body = res.body;
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.
       const source = res.status === 200 ? Readable.from(window(body, offset, length)) : Readable.from(exactly(body, expected!, path));
       source.once('close', () => body.destroy());
@@ -167,7 +163,7 @@ export class ContentReader {
 }
 
 /** JSON without an attachment disposition: an error envelope, not file content (we ask download=true). */
-function isEnvelope(res: Response): boolean {
+function isEnvelope(res: ContentResponse): boolean {
   const type = res.headers.get('content-type') ?? '';
   return type.includes('application/json') && !/attachment/i.test(res.headers.get('content-disposition') ?? '');
 }
