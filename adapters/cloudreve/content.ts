@@ -9,6 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import type { ContentResponse } from '../../src/http/content.js';
 import { isSameOrInside } from '../../src/path.js';
+import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
@@ -31,6 +32,11 @@ interface Download {
   total?: number;
 }
 
+/** Most concurrent ranged GETs one read may use (each is a connection and up to 16 MiB of memory). */
+export const MAX_READ_STREAMS = 16;
+/** Reads shorter than this stay one request even with readStreams > 1. */
+export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
+
 /** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
 const SIGNATURE_CODES = new Set([40005, 40071, 403]);
 
@@ -38,7 +44,11 @@ const SIGNATURE_CODES = new Set([40005, 40071, 403]);
 export class ContentReader {
   private readonly urls = new LRUCache<string, CachedUrl>({ max: 2000 });
 
-  constructor(private readonly client: CloudreveClient) {}
+  private readonly readStreams: number;
+
+  constructor(private readonly client: CloudreveClient, options: { readStreams?: number } = {}) {
+    this.readStreams = Math.max(1, Math.min(MAX_READ_STREAMS, Math.floor(options.readStreams ?? 1)));
+  }
 
   /** Drop cached URLs of `path` and everything below it (after a mutation). */
   forget(path: string): void {
@@ -51,9 +61,36 @@ export class ContentReader {
    * content (its entity, named in the URL) and size did not change in between.
    */
   async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
+    if (this.readStreams > 1 && (length === undefined || length >= PARALLEL_MIN_BYTES)) return this.readParallel(path, offset, length, signal);
     const first = await this.open(path, offset, length, signal);
     if (!first) return Readable.from([]);
     return guard(Readable.from(this.resumable(path, offset, length, first, signal)), path);
+  }
+
+  /**
+   * The same bytes over `readStreams` concurrent ranged GETs (parallel-ranges.ts). The first range
+   * tells the file's size and content entity; every later range must name the same entity, so a file
+   * replaced mid-read fails (EIO) instead of mixing two versions. Reads of less than
+   * PARALLEL_MIN_BYTES stay one request.
+   */
+  private async readParallel(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
+    const firstLength = length === undefined ? DEFAULT_MIN_CHUNK_BYTES : Math.min(length, DEFAULT_MIN_CHUNK_BYTES);
+    const first = await this.open(path, offset, firstLength, signal);
+    if (!first) return Readable.from([]);
+    const firstStream = Readable.from(this.resumable(path, offset, firstLength, first, signal));
+    const total = first.total;
+    const end = total === undefined ? undefined : length === undefined ? total : Math.min(total, offset + length);
+    // Size unknown (a server that ignores Range), or nothing beyond the first range: one stream.
+    if (end === undefined || end <= offset + firstLength) return guard(firstStream, path);
+    const open = async (o: number, l: number, s: AbortSignal): Promise<Readable> => {
+      const next = await this.open(path, o, l, s);
+      if (!next || next.entity !== first.entity || (next.total !== undefined && next.total !== total)) {
+        next?.body.destroy();
+        throw new VfsError('EIO', `read ${JSON.stringify(path)}: the file changed during a parallel read`, { provider: 'cloudreve', operation: 'read', path });
+      }
+      return Readable.from(this.resumable(path, o, l, next, s));
+    };
+    return guard(parallelRanges({ open, start: offset, end, streams: this.readStreams, signal, first: { length: firstLength, stream: firstStream } }), path);
   }
 
   private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal): AsyncGenerator<Buffer> {
