@@ -1,8 +1,9 @@
 /**
  * One sequential read fed from several concurrent ranged requests (for links where one TCP stream is
  * window-limited: the bandwidth-delay product of a far server). Ranges are fetched ahead, at most
- * `streams` at once, each collected in memory and handed out strictly in order, so at most
- * `streams` ranges (each ≤ `maxChunkBytes`) plus the one being consumed are held. The range size
+ * `streams` at once, each collected in memory and handed out strictly in order; at most
+ * 2 × `streams` ranges (each ≤ `maxChunkBytes`, and together ≤ `maxBufferedBytes`) plus the one
+ * being consumed are held. The range size
  * adapts to the measured throughput (about `targetMs` of transfer per range). Every range is its own
  * provider request, so the adapter's Scheduler counts and paces each one. A range that fails mid-way
  * with a retryable error is re-opened from where it stopped (`maxRetries` times); abort, the reader
@@ -20,9 +21,11 @@ export interface ParallelRangesOptions {
   end: number;
   /** Ranges in flight at once (≥ 2 to be useful). */
   streams: number;
-  /** Range size bounds (defaults 1 MiB and 16 MiB); the first ranges are `minChunkBytes`. */
+  /** Range size bounds (defaults 1 MiB and 8 MiB); the first ranges are `minChunkBytes`. */
   minChunkBytes?: number;
   maxChunkBytes?: number;
+  /** Bytes held at most across the 2 × streams ranges (default 64 MiB): caps the range size. */
+  maxBufferedBytes?: number;
   /** Aim for ranges that take about this long at the measured speed (default 1000 ms). */
   targetMs?: number;
   /** Re-opens of one range after a retryable failure (default 3). */
@@ -33,7 +36,8 @@ export interface ParallelRangesOptions {
 }
 
 export const DEFAULT_MIN_CHUNK_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_CHUNK_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** The bytes [start, end) as one byte stream, fetched over up to `streams` concurrent ranges. */
 export function parallelRanges(options: ParallelRangesOptions): Readable {
@@ -41,11 +45,12 @@ export function parallelRanges(options: ParallelRangesOptions): Readable {
 }
 
 async function* generate(o: ParallelRangesOptions): AsyncGenerator<Buffer> {
-  const minChunk = o.minChunkBytes ?? DEFAULT_MIN_CHUNK_BYTES;
-  const maxChunk = Math.max(minChunk, o.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES);
   const targetMs = o.targetMs ?? 1000;
   const maxRetries = o.maxRetries ?? 3;
   const streams = Math.max(1, Math.floor(o.streams));
+  const minChunk = o.minChunkBytes ?? DEFAULT_MIN_CHUNK_BYTES;
+  const budget = Math.floor((o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES) / (2 * streams));
+  const maxChunk = Math.max(minChunk, Math.min(o.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES, budget));
   const controller = new AbortController();
   const onAbort = () => controller.abort(o.signal!.reason);
   if (o.signal?.aborted) onAbort();
@@ -54,7 +59,15 @@ async function* generate(o: ParallelRangesOptions): AsyncGenerator<Buffer> {
 
   let chunk = minChunk;
   let next = o.start;
+  /** Ranges not yet handed out, in order: running or finished and waiting for their turn. */
   const inflight: Array<Promise<Buffer[]>> = [];
+  let running = 0;
+  // A finished range frees its connection at once (the next range starts while earlier ones are
+  // still being consumed), but no more than 2 × streams ranges are held in all.
+  const held = 2 * streams;
+  const fill = () => {
+    while (running < streams && inflight.length < held && next < o.end && !signal.aborted) launch();
+  };
 
   const fetchRange = async (offset: number, length: number, opened?: Readable): Promise<Buffer[]> => {
     const parts: Buffer[] = [];
@@ -85,7 +98,11 @@ async function* generate(o: ParallelRangesOptions): AsyncGenerator<Buffer> {
 
   const launch = (opened?: { length: number; stream: Readable }) => {
     const length = opened ? opened.length : Math.min(chunk, o.end - next);
-    const p = fetchRange(next, length, opened?.stream);
+    running++;
+    const p = fetchRange(next, length, opened?.stream).finally(() => {
+      running--;
+      fill();
+    });
     // Rejections are seen when the range's turn comes; until then (or if never) do not leak them.
     p.catch(() => undefined);
     inflight.push(p);
@@ -94,10 +111,10 @@ async function* generate(o: ParallelRangesOptions): AsyncGenerator<Buffer> {
 
   try {
     if (o.first) launch(o.first);
-    while (inflight.length < streams && next < o.end) launch();
+    fill();
     while (inflight.length > 0) {
       const parts = await inflight.shift()!;
-      while (inflight.length < streams && next < o.end) launch();
+      fill();
       for (const part of parts) yield part;
     }
   } finally {

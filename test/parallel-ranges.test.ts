@@ -102,7 +102,7 @@ describe('parallelRanges', () => {
     expect(src.opened.every((r) => r.signal.aborted)).toBe(true);
   });
 
-  it('a reader that stops reading holds at most `streams` ranges plus the one it is consuming (and the stream buffer)', async () => {
+  it('a reader that stops reading holds at most 2 × `streams` ranges plus the one it is consuming (and the stream buffer)', async () => {
     const src = gatedSource();
     const out = parallelRanges({ open: src.open, start: 0, end: data.length, streams: 2, minChunkBytes: 64 * KiB, maxChunkBytes: 64 * KiB });
     out.pause();
@@ -111,8 +111,8 @@ describe('parallelRanges', () => {
       await settle();
       for (const r of src.opened) if (!r.stream.readableEnded && r.stream.readableLength === 0) r.release();
     }
-    // 2 in flight, 1 being consumed, 1 in the Readable's 64 KiB buffer: never the whole 16.
-    expect(src.opened.length).toBeLessThanOrEqual(2 + 2);
+    // 2 × 2 held, 1 being consumed, 1 in the Readable's 64 KiB buffer: never the whole 16.
+    expect(src.opened.length).toBeLessThanOrEqual(2 * 2 + 2);
     out.destroy();
     await settle();
     expect(src.opened.filter((r) => !r.stream.readableEnded).every((r) => r.signal.aborted)).toBe(true);

@@ -32,7 +32,7 @@ interface Download {
   total?: number;
 }
 
-/** Most concurrent ranged GETs one read may use (each is a connection and up to 16 MiB of memory). */
+/** Most concurrent ranged GETs one read may use (each is a connection; memory is capped at 64 MiB per read whatever the count). */
 export const MAX_READ_STREAMS = 16;
 /** Reads shorter than this stay one request even with readStreams > 1. */
 export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
