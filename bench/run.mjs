@@ -3,7 +3,7 @@
 // figures into one table (figure, cloudmount, the alternative, ratio, target, met), prints it and
 // writes bench/RESULTS.md with the machine and the date. Installs nothing: a missing tool is named
 // and its figures are marked "not measured".
-//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,calls,scheduler,rss,freshness,cache] [--no-write] [--list]
+//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,far,propfind,calls,scheduler,rss,freshness,cache,cloudreve-policies,scale] [--no-write] [--list]
 // --quick: smaller sizes and one round per figure, for a sanity pass (RESULTS.md is then not written
 // unless --write is given). Area scripts with `--json` print one JSON line { area, figures };
 // the others' text output is parsed (bench/lib/parse.mjs).
@@ -50,6 +50,14 @@ const AREAS = [
   },
   { name: 'e2e', script: 'e2e/run.mjs', needs: ['curl'], what: 'end to end over the Cloudreve emulator at 20 ms vs curl', args: quick ? ['--quick'] : [], expected: ['read 100 MiB through the mount', 'read 100 MiB through the WebDAV share'] },
   { name: 'cloudreve-policies', script: 'cloudreve-policies/run.mjs', needs: [], what: '200 MiB into an S3-policy folder at 20 ms: parallel parts vs one at a time', args: quick ? ['--quick'] : [], expected: ['upload']  },
+  {
+    name: 'far', script: 'e2e/far.mjs', needs: ['curl'], what: 'far server (Cloudreve emulator, 100 ms per request, 8 MiB/s per connection): --read-streams 4 vs 1 vs curl',
+    args: quick ? ['--quick'] : [], expected: ['--read-streams 4 vs 1', '--read-streams 4 vs curl'],
+  },
+  {
+    name: 'propfind', script: 'webdav/propfind-wide.mjs', needs: ['rclone'], what: 'PROPFIND Depth 1 of 20 000 entries (MemoryVfs) vs rclone serve webdav, with peak RSS',
+    args: quick ? ['--quick'] : [], expected: ['PROPFIND Depth 1 of 20000 entries'],
+  },
   { name: 'calls', script: 'calls/run.mjs', needs: [], what: 'API calls per user operation (Cloudreve emulator)', args: quick ? ['--quick'] : [], expected: ['ls -l cold', 'ls -l warm', '1 KiB of a 1 GiB file'] },
   {
     name: 'scheduler', script: 'scheduler/run.mjs', needs: [], what: `throttled provider (token bucket ${SCHED.rate} req/s, ${SCHED.callers} users)`,

@@ -71,7 +71,7 @@ export function validateRemote(remote: unknown, bad: (why: string) => Error): Re
   if (!provider) throw bad(`unknown type ${JSON.stringify(r.type)} (expected ${PROVIDERS.map((p) => p.type).join(', ')})`);
   for (const [k, v] of Object.entries(r)) {
     if (k === 'type') continue;
-    if (k === 'tpslimit' || k === 'maxConcurrency') {
+    if (k === 'tpslimit' || k === 'maxConcurrency' || k === 'readStreams') {
       if (!(typeof v === 'number' && v > 0) && !(typeof v === 'string' && Number(v) > 0)) throw bad(`"${k}" must be a positive number`);
       continue;
     }

@@ -34,6 +34,7 @@ interface GlobalOptions {
   copyLinks?: boolean;
   tpslimit?: number;
   maxConcurrency?: number;
+  readStreams?: number;
 }
 
 function positive(name: string) {
@@ -60,6 +61,7 @@ const program = new Command()
   .option('--log-file <file>', 'append log lines (each file copied or failed, retries, errors) to this file')
   .addOption(new Option('--tpslimit <n>', 'requests per second at most, per remote (config: "tpslimit")').argParser(positive('--tpslimit')))
   .addOption(new Option('--max-concurrency <n>', 'requests in flight at once at most, per remote (config: "maxConcurrency")').argParser(positive('--max-concurrency')))
+  .addOption(new Option('--read-streams <n>', 'concurrent ranged requests feeding one large read, 1-16 (config: "readStreams"; for far servers)').argParser(positive('--read-streams')))
   .option('-v, --verbose', 'debug logs and stack traces on errors')
   .option('-L, --copy-links', 'follow symbolic links below local paths, even out of them (default: links are neither followed nor listed)')
   .showHelpAfterError('(add --help for usage)')
@@ -71,9 +73,13 @@ const ctx = createContext({
   configPath: () => globals().config,
   followSymlinks: () => globals().copyLinks ?? false,
   limits: () => {
-    const { tpslimit, maxConcurrency } = globals();
-    if (tpslimit === undefined && maxConcurrency === undefined) return undefined;
-    return { ...(tpslimit !== undefined ? { requestsPerSecond: tpslimit } : {}), ...(maxConcurrency !== undefined ? { concurrency: Math.floor(maxConcurrency) } : {}) };
+    const { tpslimit, maxConcurrency, readStreams } = globals();
+    if (tpslimit === undefined && maxConcurrency === undefined && readStreams === undefined) return undefined;
+    return {
+      ...(tpslimit !== undefined ? { requestsPerSecond: tpslimit } : {}),
+      ...(maxConcurrency !== undefined ? { concurrency: Math.floor(maxConcurrency) } : {}),
+      ...(readStreams !== undefined ? { readStreams: Math.floor(readStreams) } : {}),
+    };
   },
 });
 // Global options are known only once commander has parsed them: build the logger then.

@@ -47,14 +47,16 @@ export async function openRemote(remote: RemoteConfig, options: OpenRemoteOption
 }
 
 /** Limit fields any remote may hold in the config file (like rclone's per-remote overrides). */
-export const LIMIT_FIELDS = ['tpslimit', 'maxConcurrency', 'bwlimit'] as const;
+export const LIMIT_FIELDS = ['tpslimit', 'maxConcurrency', 'bwlimit', 'readStreams'] as const;
 
 /** The request limits written in a remote's config. */
 export function limitsOf(remote: RemoteConfig): RequestLimits {
   const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : undefined);
   const tps = num(remote.tpslimit);
   const conc = num(remote.maxConcurrency);
+  const streams = num(remote.readStreams);
   return {
+    ...(streams !== undefined && streams >= 1 ? { readStreams: Math.floor(streams) } : {}),
     ...(tps !== undefined && tps > 0 ? { requestsPerSecond: tps } : {}),
     ...(conc !== undefined && conc > 0 ? { concurrency: Math.floor(conc) } : {}),
   };

@@ -41,6 +41,8 @@ export interface RequestLimits {
   requestsPerSecond?: number;
   /** Requests in flight at once at most. */
   concurrency?: number;
+  /** Concurrent ranged requests that feed one large sequential read (providers that support it). */
+  readStreams?: number;
 }
 
 /** Knobs every bundled emulator understands (`cloudmount emulate`). */

@@ -8,6 +8,8 @@ import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { registerSecret, safeUrl } from '../../src/redact.js';
+import { contentRequest } from '../../src/http/content.js';
+import type { ContentResponse } from '../../src/http/content.js';
 import { Scheduler } from '../../src/scheduler.js';
 import type { SchedulerFetchInit } from '../../src/scheduler.js';
 import { envelopeError } from './api-error.js';
@@ -247,13 +249,11 @@ export class CloudreveClient {
   }
 
   /** GET a signed content URL with an optional Range, without the Authorization header. */
-  fetchContent(url: string, range: string | undefined, signal?: AbortSignal): Promise<Response> {
+  fetchContent(url: string, range: string | undefined, signal?: AbortSignal): Promise<ContentResponse> {
     const headers: Record<string, string> = {};
     if (range) headers.Range = range;
-    const init: SchedulerInit = { method: 'GET', headers, idempotent: true, label: 'GET content' };
-    if (signal) init.signal = signal;
-    if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
-    return this.scheduler.fetch(url, init);
+    // node:http, not fetch: file content is the hot path (src/http/content.ts); still scheduled.
+    return contentRequest(this.scheduler, url, { method: 'GET', headers, label: 'GET content', signal, timeoutMs: this.options.timeoutMs });
   }
 
   /** The X-Cr-Client-Id this client sends (undefined: none). */

@@ -6,9 +6,10 @@
  */
 import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
-import { readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, toVfsError } from '../../src/errors.js';
+import type { ContentResponse } from '../../src/http/content.js';
 import { isSameOrInside } from '../../src/path.js';
+import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
@@ -31,6 +32,11 @@ interface Download {
   total?: number;
 }
 
+/** Most concurrent ranged GETs one read may use (each is a connection; memory is capped at 64 MiB per read whatever the count). */
+export const MAX_READ_STREAMS = 16;
+/** Reads shorter than this stay one request even with readStreams > 1. */
+export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
+
 /** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
 const SIGNATURE_CODES = new Set([40005, 40071, 403]);
 
@@ -38,7 +44,11 @@ const SIGNATURE_CODES = new Set([40005, 40071, 403]);
 export class ContentReader {
   private readonly urls = new LRUCache<string, CachedUrl>({ max: 2000 });
 
-  constructor(private readonly client: CloudreveClient) {}
+  private readonly readStreams: number;
+
+  constructor(private readonly client: CloudreveClient, options: { readStreams?: number } = {}) {
+    this.readStreams = Math.max(1, Math.min(MAX_READ_STREAMS, Math.floor(options.readStreams ?? 1)));
+  }
 
   /**
    * The file at `path` now has content `entity` (seen in a stat or a listing): a cached URL naming
@@ -63,9 +73,37 @@ export class ContentReader {
    * content (its entity, named in the URL) and size did not change in between.
    */
   async read(path: string, offset: number, length: number | undefined, signal?: AbortSignal, entity?: string): Promise<Readable> {
+    // A named entity (an old version) is read as one stream; the current content may go parallel.
+    if (entity === undefined && this.readStreams > 1 && (length === undefined || length >= PARALLEL_MIN_BYTES)) return this.readParallel(path, offset, length, signal);
     const first = await this.open(path, offset, length, signal, entity);
     if (!first) return Readable.from([]);
     return guard(Readable.from(this.resumable(path, offset, length, first, signal, entity)), path);
+  }
+
+  /**
+   * The same bytes over `readStreams` concurrent ranged GETs (parallel-ranges.ts). The first range
+   * tells the file's size and content entity; every later range must name the same entity, so a file
+   * replaced mid-read fails (EIO) instead of mixing two versions. Reads of less than
+   * PARALLEL_MIN_BYTES stay one request.
+   */
+  private async readParallel(path: string, offset: number, length: number | undefined, signal?: AbortSignal): Promise<Readable> {
+    const firstLength = length === undefined ? DEFAULT_MIN_CHUNK_BYTES : Math.min(length, DEFAULT_MIN_CHUNK_BYTES);
+    const first = await this.open(path, offset, firstLength, signal);
+    if (!first) return Readable.from([]);
+    const firstStream = Readable.from(this.resumable(path, offset, firstLength, first, signal));
+    const total = first.total;
+    const end = total === undefined ? undefined : length === undefined ? total : Math.min(total, offset + length);
+    // Size unknown (a server that ignores Range), or nothing beyond the first range: one stream.
+    if (end === undefined || end <= offset + firstLength) return guard(firstStream, path);
+    const open = async (o: number, l: number, s: AbortSignal): Promise<Readable> => {
+      const next = await this.open(path, o, l, s);
+      if (!next || next.entity !== first.entity || (next.total !== undefined && next.total !== total)) {
+        next?.body.destroy();
+        throw new VfsError('EIO', `read ${JSON.stringify(path)}: the file changed during a parallel read`, { provider: 'cloudreve', operation: 'read', path });
+      }
+      return Readable.from(this.resumable(path, o, l, next, s));
+    };
+    return guard(parallelRanges({ open, start: offset, end, streams: this.readStreams, signal, first: { length: firstLength, stream: firstStream } }), path);
   }
 
   private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): AsyncGenerator<Buffer> {
@@ -108,7 +146,7 @@ export class ContentReader {
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
       if (res.status === 200 && isEnvelope(res)) {
-        const env = (await readBoundedText(res, 1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
+        const env = (await res.text(1024 * 1024).then((t) => JSON.parse(t) as unknown).catch(() => undefined)) as Envelope | undefined;
         if (env && typeof env.code === 'number') {
           if (SIGNATURE_CODES.has(env.code) && attempt === 0) {
             this.urls.delete(key);
@@ -120,11 +158,11 @@ export class ContentReader {
       }
       if (res.status === 416) {
         // Range starts at or past the end (or the file is empty): nothing to read.
-        await res.body?.cancel().catch(() => undefined);
+        res.cancel();
         return undefined;
       }
       if (res.status === 404) {
-        await res.body?.cancel().catch(() => undefined);
+        res.cancel();
         // A URL cached before someone else replaced the file points at the old, deleted content.
         if (cached) {
           this.urls.delete(key);
@@ -133,7 +171,7 @@ export class ContentReader {
         throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
       }
       if (res.status !== 200 && res.status !== 206) {
-        const text = await res.text().catch(() => '');
+        const text = await res.text(4096).catch(() => '');
         throw new VfsError(res.status === 403 ? 'EACCES' : 'EIO', `read ${JSON.stringify(path)}: HTTP ${res.status} from the content URL`, {
           ...details, providerMessage: text.slice(0, 300),
         });
@@ -144,17 +182,13 @@ export class ContentReader {
         const span = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
         // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
         if (!span || Number(span[1]) !== offset) {
-          await res.body?.cancel().catch(() => undefined);
+          res.cancel();
           throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
         }
         expected = Number(span[2]) - Number(span[1]) + 1;
         if (span[3] !== '*') total = Number(span[3]);
       }
-      if (!res.body) {
-        if (expected) throw new VfsError('EIO', `read ${JSON.stringify(path)}: the content URL sent no body`, { ...details, retryable: true });
-        return undefined;
-      }
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      const body = res.body;
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.
       const source = res.status === 200 ? Readable.from(window(body, offset, length)) : Readable.from(exactly(body, expected!, path));
       source.once('close', () => body.destroy());
@@ -193,7 +227,7 @@ function entityOfUrl(url: string): string | undefined {
 }
 
 /** JSON without an attachment disposition: an error envelope, not file content (we ask download=true). */
-function isEnvelope(res: Response): boolean {
+function isEnvelope(res: ContentResponse): boolean {
   const type = res.headers.get('content-type') ?? '';
   return type.includes('application/json') && !/attachment/i.test(res.headers.get('content-disposition') ?? '');
 }

@@ -30,6 +30,7 @@ export const cloudreveProvider: ProviderDescriptor = {
       ...(options.spoolDir ? { spoolDir: options.spoolDir } : {}),
       ...(options.limits?.requestsPerSecond !== undefined ? { requestsPerSecond: options.limits.requestsPerSecond } : {}),
       ...(options.limits?.concurrency !== undefined ? { concurrency: options.limits.concurrency } : {}),
+      ...(options.limits?.readStreams !== undefined ? { readStreams: options.limits.readStreams } : {}),
       logger: options.logger,
     });
     // Upload sessions a killed run left would lock their paths for a day: cancel them now.

@@ -92,6 +92,11 @@ export interface CloudreveVfsOptions {
    * false, or false for both, switches them off. See virtual.ts.
    */
   virtualFolders?: VirtualFolderOptions | false;
+  /**
+   * Concurrent ranged GETs that feed one large sequential read (1–16, default 1): for far servers,
+   * where one TCP stream is limited by its window. Reads under 8 MiB stay one request.
+   */
+  readStreams?: number;
   /** Fine-tuning of the scheduler this Vfs creates (backoff, pacing…); the options above win. */
   schedulerOptions?: CloudreveClientOptions['schedulerOptions'];
   /** Share a Scheduler with other users of the same account. */
@@ -182,7 +187,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     clientOptions.clientId = this.clientId;
     // Non-idempotent calls that fail ambiguously (reset, 5xx, timeout) are settled by looking (settle.ts).
     this.client = settlingClient(new CloudreveClient(clientOptions));
-    this.content = new ContentReader(this.client);
+    this.content = new ContentReader(this.client, options.readStreams !== undefined ? { readStreams: options.readStreams } : {});
     this.pageSize = Math.max(1, Math.floor(options.pageSize ?? 2000));
     this.permanentDelete = options.permanentDelete ?? false;
     this.spoolDir = options.spoolDir;

@@ -29,12 +29,12 @@ export const EXPLANATIONS = [
     + 'JS per `ls`: the cost is the per-request hand-off in fuse-native (~90 µs on this loaded machine). fuse-native 2.2.6 has no READDIRPLUS, '
     + 'which would answer the lookups with the listing itself. Figures within ±30 % swing from run to run at this load.'],
   [/^e2e: .*unlimited loopback/,
-    'With unlimited loopback bandwidth this measures CPU per byte on a 2-core machine shared with the emulator, the client and other test runs '
-    + '(load average 10–17): a frontend moves every byte through one more process than `curl` does. Evidence: the same signed URL read with '
-    + 'Node\'s global fetch (undici, which CloudreveVfs uses) ran at 42–166 MiB/s against 138–378 MiB/s with node:http in the same minutes, and '
-    + 'undici + web streams are ~20 % of the WebDAV frontend\'s profile. At a 40 MiB/s link both frontends stay within 0.8× (one content request '
-    + 'per file, latency hidden). To meet it on loopback: content downloads over node:http instead of fetch, and a WebDAV option that answers GET '
-    + 'with a redirect to the signed content URL.'],
+    'With unlimited loopback bandwidth this measures CPU per byte on a 2-core machine shared with the emulator, the client and other test runs: '
+    + 'a frontend moves every byte through one more process than `curl` does. Content now comes over node:http (src/http/content.ts; fetch + '
+    + 'web streams measured 1.3–1.7× slower at ~1.6× the CPU per GiB). Profiles (`--cpu-prof-dir`) of the rounds: WebDAV — socket writes to the '
+    + 'client (writeBuffer, ~18 % of busy time), GC (~21 %), node:http receive (socketOnData, ~9 %); FUSE — the copy into the kernel\'s buffer in '
+    + 'fuse-native (fast-dispatch.js, ~17 %), an AbortController per read (~5 %), socketOnData (~5 %). Next: a WebDAV option that answers GET with '
+    + 'a redirect to the signed URL, and fewer allocations per FUSE read.'],
   [/^calls: FUSE: read 1 KiB/,
     'Since 23:21 the FUSE reader (mount/fuse/remote-reader.ts, ChunkPuller) pulls up to 4 chunks ahead of the kernel; from a seek, CachedVfs hands '
     + 'out 1 MiB block slices, so 4 MiB are pulled for a 1 KiB read, which crosses the half-window mark of the 8 MiB read-ahead window and starts a '

@@ -1,7 +1,7 @@
 /**
  * PROPFIND: one `stat` for the target and, for Depth 1, one `list` for its children (the listing
- * carries every child's metadata, so there is no per-child call). The multistatus body is built as
- * one string. Live properties come from the Vfs entry, dead ones from the PropStore, locks from the
+ * carries every child's metadata, so there is no per-child call). A short multistatus is built as one
+ * string; a long one is streamed as it is rendered (`streamMultistatus`). Live properties come from the Vfs entry, dead ones from the PropStore, locks from the
  * LockTable, quota from `vfs.space()` (404 for those properties when the Vfs cannot tell).
  */
 import { VfsError, isVfsError } from '../../../src/errors.js';
@@ -63,13 +63,62 @@ export async function handlePropfind(dav: Dav): Promise<void> {
       return undefined;
     }));
 
-  const parts: string[] = ['<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">'];
+  const skipRoot = noRoot && entries.length > 1;
+  if (entries.length > STREAM_FROM_ENTRIES) {
+    await streamMultistatus(dav, skipRoot ? entries.slice(1) : entries, (entry) => responseFor(dav, entry, wanted, quota, entry === root));
+    return;
+  }
+  const parts: string[] = [MULTISTATUS_OPEN];
   for (const entry of entries) {
-    if (noRoot && entry === root && entries.length > 1) continue;
+    if (skipRoot && entry === root) continue;
     parts.push(await responseFor(dav, entry, wanted, quota, entry === root));
   }
-  parts.push('</D:multistatus>\n');
+  parts.push(MULTISTATUS_CLOSE);
   sendXml(dav.res, 207, parts.join(''));
+}
+
+const MULTISTATUS_OPEN = '<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:">';
+const MULTISTATUS_CLOSE = '</D:multistatus>\n';
+/** Listings longer than this are streamed (chunked) instead of sent with a Content-Length. */
+export const STREAM_FROM_ENTRIES = 256;
+/** Rendered XML is handed to the socket in pieces of about this many characters. */
+const FLUSH_CHARS = 64 * 1024;
+
+/**
+ * Write the multistatus as it is rendered: the first bytes leave before the last entry is rendered,
+ * and at most one piece plus the socket's buffer is held, because a write the socket cannot take
+ * waits for 'drain' (a slow client slows the rendering, it does not grow memory). A client that
+ * disconnects stops the rendering.
+ */
+async function streamMultistatus(dav: Dav, entries: Entry[], render: (entry: Entry) => Promise<string>): Promise<void> {
+  const { res } = dav;
+  res.writeHead(207, { 'Content-Type': 'application/xml; charset=utf-8' });
+  let piece = MULTISTATUS_OPEN;
+  for (const entry of entries) {
+    piece += await render(entry);
+    if (piece.length < FLUSH_CHARS) continue;
+    const ok = res.write(piece);
+    piece = '';
+    if (!ok && !(await drained(res))) return;
+    if (res.destroyed || dav.signal.aborted) return;
+  }
+  res.end(piece + MULTISTATUS_CLOSE);
+}
+
+/** True once `res` can take more, false when it closed first. */
+function drained(res: Dav['res']): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 async function collectTree(dav: Dav, dir: string, out: Entry[]): Promise<void> {
