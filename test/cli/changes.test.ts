@@ -28,6 +28,9 @@ describe('cloudmount changes', () => {
     try {
       await other.write('/elsewhere.txt', Buffer.from('no'));
       await other.write('/watched/new.txt', Buffer.from('yes'));
+      // The server merges a create and a rename that fall in one debounce window into one create:
+      // let the create come out first, so the rename is its own event.
+      for (let i = 0; i < 200 && !cli.output().includes('new.txt'); i++) await new Promise((r) => setTimeout(r, 50));
       await other.rename('/watched/new.txt', '/watched/renamed.txt');
       // Wait on the output itself (no clock): the rename is the last change.
       for (let i = 0; i < 200 && !cli.output().includes('renamed.txt'); i++) await new Promise((r) => setTimeout(r, 50));

@@ -106,6 +106,7 @@ describe('Scheduler against a real limit (token bucket, no Retry-After)', () => 
     const burst = 5;
     let tokens = burst;
     let last = performance.now();
+    const refusedAt: number[] = [];
     server = await startServer((_req, res) => {
       const now = performance.now();
       tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
@@ -113,7 +114,10 @@ describe('Scheduler against a real limit (token bucket, no Retry-After)', () => 
       if (tokens >= 1) {
         tokens -= 1;
         json(res, 200, { ok: true });
-      } else json(res, 429, { message: 'exceeded our rate limiting' });
+      } else {
+        refusedAt.push(now);
+        json(res, 429, { message: 'exceeded our rate limiting' });
+      }
     });
     const s = new Scheduler({ concurrency: 8, baseDelayMs: 50, maxDelayMs: 1000, maxAttempts: 8, random: seededRandom(3) });
     const calls = 240; // 6 s at the limit
@@ -128,7 +132,10 @@ describe('Scheduler against a real limit (token bucket, no Retry-After)', () => 
     const first = server.seen[0]!.at;
     const later = [...server.seen.entries()].filter(([, r]) => r.at > first + 1500);
     expect(later.length).toBeGreaterThan(100);
-    expect(st.throttled).toBeLessThan(calls * 0.1);
+    // 429s belong to the learning: past it, at most 5 % of requests are refused (the pace still probes upwards now and then). (Learning a limit
+    // costs a few more 429s than before, since one refusal alone is no longer taken as a rate signal.)
+    expect(refusedAt.filter((t) => t > first + 1500).length).toBeLessThanOrEqual(Math.ceil(later.length * 0.05));
+    expect(st.throttled).toBeLessThan(calls * 0.15);
   });
 });
 
