@@ -297,8 +297,9 @@ describe('secrets stay out of logs, errors and output', () => {
           expect((await fetch(server.url + 'docs/a.txt', { headers: { Authorization: 'Basic ' + Buffer.from(`bob:${WRONG_PASSWORD}`).toString('base64') } })).status).toBe(401);
           await collect(await cached.read(`/docs/lib-${format}.txt`));
           await cached.rename(`/docs/lib-${format}.txt`, `/docs/lib-${format}-moved.txt`);
-          for (const failing of [cached.read('/nope/x'), cached.stat('/nope'), cached.mkdir('/docs'), cached.remove('/docs')]) {
-            await failing.then(() => undefined, (e: Error) => errors.push(`${e.message} ${JSON.stringify((e as { details?: unknown }).details)} ${String((e as { cause?: unknown }).cause)}`));
+          // One at a time, each with its handler from the start (a rejection left waiting is unhandled).
+          for (const failing of [() => cached.read('/nope/x'), () => cached.stat('/nope'), () => cached.mkdir('/docs'), () => cached.remove('/docs')]) {
+            await failing().then(() => undefined, (e: Error) => errors.push(`${e.message} ${JSON.stringify((e as { details?: unknown }).details)} ${String((e as { cause?: unknown }).cause)}`));
           }
         } finally {
           await server.close();
