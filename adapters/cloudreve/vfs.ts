@@ -152,6 +152,8 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   private readonly smallFileBytes: number;
   private readonly logger: Logger;
   private readonly rootTime = new Date();
+  /** The last mutation asked for on each path (see inTurn). */
+  private readonly pathTurns = new Map<string, Promise<void>>();
   private readonly journal: UploadJournal | undefined;
   private recovery: Promise<unknown> | undefined;
   private journalWarned = false;
@@ -298,7 +300,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
     if (this.virtual?.match(p)) throw this.virtual.readOnly('write', p);
     const overwrite = options.overwrite ?? true;
-    return this.guard('write', p, async () => {
+    return this.inTurn([p], () => this.guard('write', p, async () => {
       const uri = pathToUri(p); // ENAMETOOLONG before any request
       await (this.recovery ??= this.recoverUploads().catch((e) => this.logger.warn('cloudreve: could not recover upload sessions left by an earlier run', { error: String(e) })));
       await this.checkParent(p, options.signal);
@@ -327,7 +329,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
       this.content.forget(p);
       return this.stat(p, options);
-    });
+    }));
   }
 
   async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
@@ -353,7 +355,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
     const v = this.virtual?.match(p);
     if (v) return this.guard('remove', p, () => this.virtual!.purge(p, v, options));
-    await this.guard('remove', p, async () => {
+    await this.inTurn([p], () => this.guard('remove', p, async () => {
       if (!options.recursive) {
         // One cheap page tells "folder with children" apart; 40016 means a file or nothing,
         // which the delete itself sorts out.
@@ -366,7 +368,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
       this.content.forget(p);
       await this.unlocking(p, () => this.client.delete([pathToUri(p)], this.permanentDelete, options.signal, p));
-    });
+    }));
   }
 
   async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
@@ -383,7 +385,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       this.content.forget(back);
       return back === dst ? this.stat(dst, options) : this.rename(back, dst, options);
     }
-    return this.guard('rename', src, () => this.unlocking(src, async () => {
+    return this.inTurn([src, dst], () => this.guard('rename', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       if (src === dst) return entry;
@@ -399,7 +401,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
       if (displaced) await this.moves.discard(displaced);
       return { ...entry, path: dst, name: baseName(dst) };
-    }));
+    })));
   }
 
   async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
@@ -412,7 +414,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     if (this.virtual?.match(dst)) throw this.virtual.readOnly('copy', dst);
     // A version or trashed item has no server-side copy: EXDEV makes callers read and write instead.
     if (this.virtual?.match(src)) throw fail('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
-    return this.guard('copy', src, () => this.unlocking(src, async () => {
+    return this.inTurn([src, dst], () => this.guard('copy', src, () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
@@ -426,7 +428,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
       if (displaced) await this.moves.discard(displaced);
       return this.stat(dst, options);
-    }));
+    })));
   }
 
   /** WebDAV dead properties of `path`, from its `dav:` metadata (the format Cloudreve's /dav uses: dav-props.ts). */
@@ -797,6 +799,26 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
 
   private async forgetSession(sessionId: string): Promise<void> {
     await this.journal?.remove(sessionId).catch((e) => this.logger.warn('cloudreve: could not remove an upload journal record', { error: String(e) }));
+  }
+
+  /**
+   * Mutations of one path run one after another, in the order they were asked for: a write cut short
+   * (a client gone mid-PUT) cancels its upload session before the next write, move or delete of that
+   * path is sent, which would otherwise meet the session's lock (423) while the cancel is in flight.
+   */
+  private async inTurn<T>(paths: string[], fn: () => Promise<T>): Promise<T> {
+    const keys = [...new Set(paths)];
+    const before = keys.map((k) => this.pathTurns.get(k)).filter((t): t is Promise<void> => t !== undefined);
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    for (const k of keys) this.pathTurns.set(k, mine);
+    try {
+      await Promise.all(before); // turns only ever resolve
+      return await fn();
+    } finally {
+      done();
+      for (const k of keys) if (this.pathTurns.get(k) === mine) this.pathTurns.delete(k);
+    }
   }
 
   /** Run `fn`, turning whatever it throws into a VfsError with this operation and path. */
