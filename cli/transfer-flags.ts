@@ -124,6 +124,18 @@ export function exitCodeOf(result: SyncResult): number {
   return result.copied + result.deleted > 0 ? EXIT.someFailed : EXIT.nothingDone;
 }
 
+/** The run options every transfer command takes from its flags (filters, --transfers, --bwlimit…). */
+export async function runOptionsOf(ctx: CliContext, flags: Partial<TransferFlags>, remotes: Array<string | undefined>, observer: TransferProgress) {
+  return {
+    filter: filterOf(flags),
+    transfers: flags.transfers,
+    dryRun: flags.dryRun ?? false,
+    checksum: flags.checksum ?? false,
+    bandwidth: bandwidthOf(flags, await Promise.all(remotes.map((r) => configuredBwlimit(ctx, r)))),
+    observer,
+  };
+}
+
 /** A remote's `bwlimit` from the config file, in bytes per second. */
 export async function configuredBwlimit(ctx: CliContext, remote: string | undefined): Promise<number | undefined> {
   if (!remote) return undefined;

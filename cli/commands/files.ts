@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 import { basename } from 'node:path';
 import { copyPath, movePath, resolveTarget, transferFile } from '../../src/transfer.js';
 import { openSpecialForReading, specialFileOf, writeThroughLinks, writeToSpecial } from '../local-io.js';
-import { addTransferFlags, bandwidthOf, configuredBwlimit, filterOf, progressOf, reportRun } from '../transfer-flags.js';
+import { addTransferFlags, bandwidthOf, configuredBwlimit, progressOf, reportRun, runOptionsOf } from '../transfer-flags.js';
 import type { TransferFlags } from '../transfer-flags.js';
 import { formatBytes, formatDuration, formatRate } from '../units.js';
 
@@ -107,12 +107,7 @@ export function registerFileCommands(program: Command, ctx: CliContext): void {
     const result = await copyPath(src, dst, {
       recursive: flags.recursive ?? false,
       update: flags.update ?? false,
-      filter: filterOf(flags),
-      transfers: flags.transfers,
-      dryRun: flags.dryRun ?? false,
-      checksum: flags.checksum ?? false,
-      bandwidth: bandwidthOf(flags, [await configuredBwlimit(ctx, src.remote), await configuredBwlimit(ctx, dst.remote)]),
-      observer: progress,
+      ...(await runOptionsOf(ctx, flags, [src.remote, dst.remote], progress)),
     }).finally(() => progress.stop());
     if ((await src.vfs.stat(src.path)).type === 'file' && !flags.dryRun && !flags.quiet && result.failed.length === 0) {
       const ms = Date.now() - progress.startedAt;

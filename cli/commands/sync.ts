@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { checkTrees, syncTrees } from '../../src/transfer.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
-import { EXIT, addFilterFlags, addTransferFlags, bandwidthOf, configuredBwlimit, filterOf, progressOf, reportRun } from '../transfer-flags.js';
+import { EXIT, addFilterFlags, addTransferFlags, filterOf, progressOf, reportRun, runOptionsOf } from '../transfer-flags.js';
 import type { TransferFlags } from '../transfer-flags.js';
 
 /** Register `copy`, `sync` and `check`. */
@@ -26,15 +26,8 @@ export function registerSyncCommands(program: Command, ctx: CliContext): void {
       const src = await ctx.open(source);
       const dst = await ctx.open(destination);
       const progress = progressOf(ctx, flags);
-      const result = await syncTrees(src, dst, {
-        mode,
-        filter: filterOf(flags),
-        transfers: flags.transfers,
-        dryRun: flags.dryRun ?? false,
-        checksum: flags.checksum ?? false,
-        bandwidth: bandwidthOf(flags, [await configuredBwlimit(ctx, src.remote), await configuredBwlimit(ctx, dst.remote)]),
-        observer: progress,
-      }).finally(() => progress.stop());
+      const result = await syncTrees(src, dst, { mode, ...(await runOptionsOf(ctx, flags, [src.remote, dst.remote], progress)) })
+        .finally(() => progress.stop());
       reportRun(ctx, result, progress, flags);
     });
   }

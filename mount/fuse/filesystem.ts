@@ -429,15 +429,7 @@ export class FuseFilesystem {
     for (const [p, file] of this.files) {
       if (isSameOrInside(src, p) && file.dirty && !file.unlinked) await file.upload();
     }
-    let entry: Entry;
-    try {
-      entry = await this.vfs.rename(src, dst, { overwrite: true });
-    } catch (e) {
-      this.meta.forgetTree(src);
-      this.meta.forgetTree(dst);
-      throw e;
-    }
-    await this.renamed(src, dst, entry);
+    const entry = await this.renameRemote(src, dst);
   }
 
   /**
@@ -459,6 +451,13 @@ export class FuseFilesystem {
       await local.rebase(replacedRemote);
       return;
     }
+    const entry = await this.renameRemote(src, dst);
+    const moved = this.files.get(dst);
+    if (moved && moved.dirty && entry.type === 'file') await moved.rebase(entry);
+  }
+
+  /** Rename on the provider, then the bookkeeping; a failure leaves both trees uncached (unknown state). */
+  private async renameRemote(src: string, dst: string): Promise<Entry> {
     let entry: Entry;
     try {
       entry = await this.vfs.rename(src, dst, { overwrite: true });
@@ -468,8 +467,7 @@ export class FuseFilesystem {
       throw e;
     }
     await this.renamed(src, dst, entry);
-    const moved = this.files.get(dst);
-    if (moved && moved.dirty && entry.type === 'file') await moved.rebase(entry);
+    return entry;
   }
 
   /** Bookkeeping after a rename: open files follow, the one replaced is dropped, caches are told. */
