@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { emit, judge, num, skipped } from '../lib/figures.mjs';
 import { sh, startFrontend } from '../lib/frontend.mjs';
 import { alternate, median } from '../lib/stats.mjs';
+import { cpuOf, ownCpu, shCpu } from '../lib/cpu.mjs';
 import { canFuse, missingTools } from '../lib/tools.mjs';
 
 const { values: args } = parseArgs({
@@ -93,27 +94,38 @@ async function frontend(side) {
   return fe;
 }
 
+/** CPU seconds of the last round per side: { frontend, client, emulator } (the emulator runs in this process). */
+const cpuSeen = {};
+
 async function measure(side) {
+  const fe = side === 'direct' ? undefined : await frontend(side);
+  if (side === 'direct') await client.downloadUrl('cloudreve://my/warm.bin'); // logged in and connected, like a running mount
+  // Cold: nothing of big.bin in the page cache (reads from offset 0 bypass CachedVfs's block cache).
+  if (side === 'fuse' && canDrop) await writeFile('/proc/sys/vm/drop_caches', '1');
+  const cpu0 = { frontend: fe ? cpuOf(fe.pid) : 0, emulator: ownCpu() };
+  const t0 = process.hrtime.bigint();
+  let run;
   if (side === 'direct') {
-    await client.downloadUrl('cloudreve://my/warm.bin'); // logged in and connected, like a running mount
-    const t0 = process.hrtime.bigint();
     const { urls } = await client.downloadUrl('cloudreve://my/big.bin');
-    const { stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${urls[0].url}'`);
-    bytesSeen[side] = Number(stdout);
-    return BYTES / MiB / (Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  const fe = await frontend(side);
-  if (side === 'fuse') {
-    // Cold: nothing of big.bin in the page cache (reads from offset 0 bypass CachedVfs's block cache).
-    if (canDrop) await writeFile('/proc/sys/vm/drop_caches', '1');
-    const { seconds, stdout } = await sh(`cat ${fe.dir}/big.bin | wc -c`);
-    bytesSeen[side] = Number(stdout);
-    return BYTES / MiB / seconds;
-  }
-  const { seconds, stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}big.bin'`);
-  bytesSeen[side] = Number(stdout);
+    run = await shCpu(`curl -s -o /dev/null -w '%{size_download}' '${urls[0].url}'`);
+  } else if (side === 'fuse') run = await shCpu(`cat ${fe.dir}/big.bin | wc -c`);
+  else run = await shCpu(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}big.bin'`);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sample = { frontend: fe ? cpuOf(fe.pid) - cpu0.frontend : 0, client: run.cpu, emulator: ownCpu() - cpu0.emulator };
+  (cpuSeen[side] ??= []).push(sample);
+  bytesSeen[side] = Number(run.stdout);
   return BYTES / MiB / seconds;
 }
+
+/** Median CPU seconds per GiB moved, by part, over the rounds of `side`. */
+function cpuPerGiB(side) {
+  const per = (k) => median((cpuSeen[side] ?? []).map((c) => c[k])) / (BYTES / 1024 ** 3);
+  return { frontend: per('frontend'), client: per('client'), emulator: per('emulator') };
+}
+const cpuNote = (c, withFrontend) => {
+  const total = (withFrontend ? c.frontend : 0) + c.client + c.emulator;
+  return `${withFrontend ? `frontend ${num(c.frontend)} + ` : ''}client ${num(c.client)} + emulator ${num(c.emulator)} = ${num(total)} CPU s/GiB`;
+};
 
 try {
   for (const link of SCENARIOS) {
@@ -123,6 +135,7 @@ try {
       delete frontends[side];
     }
     emulator.settings.downloadSpeed = link * MiB;
+    for (const k of Object.keys(cpuSeen)) delete cpuSeen[k];
     const speeds = await alternate(sides, ROUNDS, measure);
     const direct = median(speeds.direct);
     for (const side of sides.filter((s) => s !== 'direct')) {
@@ -135,7 +148,7 @@ try {
         ratio: mine / direct,
         target: `≥ ${TARGET}×`,
         met: wrong ? false : judge(mine / direct, '>=', TARGET),
-        note: wrong ? `byte count wrong: ${bytesSeen[side]} vs ${BYTES}` : `runs: ${speeds[side].map((x) => num(x)).join(', ')} vs ${speeds.direct.map((x) => num(x)).join(', ')} MiB/s${canDrop ? '' : '; page cache could not be dropped'}`,
+        note: wrong ? `byte count wrong: ${bytesSeen[side]} vs ${BYTES}` : `runs: ${speeds[side].map((x) => num(x)).join(', ')} vs ${speeds.direct.map((x) => num(x)).join(', ')} MiB/s; CPU: ${cpuNote(cpuPerGiB(side), true)} vs curl ${cpuNote(cpuPerGiB('direct'), false)}${canDrop ? '' : '; page cache could not be dropped'}`,
       });
     }
   }
