@@ -3,7 +3,7 @@
 // figures into one table (figure, cloudmount, the alternative, ratio, target, met), prints it and
 // writes bench/RESULTS.md with the machine and the date. Installs nothing: a missing tool is named
 // and its figures are marked "not measured".
-//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,far,propfind,calls,scheduler,rss,freshness,cache,cloudreve-policies,scale] [--no-write] [--list]
+//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,e2e-write,far,propfind,calls,scheduler,rss,freshness,cache,cloudreve-policies,scale] [--no-write] [--list]
 // --quick: smaller sizes and one round per figure, for a sanity pass (RESULTS.md is then not written
 // unless --write is given). Area scripts with `--json` print one JSON line { area, figures };
 // the others' text output is parsed (bench/lib/parse.mjs).
@@ -49,6 +49,7 @@ const AREAS = [
     expected: ['sequential read 200 MiB', 'write 100 MiB', 'create 1000 small files', 'ls -l of 2000 entries'],
   },
   { name: 'e2e', script: 'e2e/run.mjs', needs: ['curl'], what: 'end to end over the Cloudreve emulator at 20 ms vs curl', args: quick ? ['--quick'] : [], expected: ['read 100 MiB through the mount', 'read 100 MiB through the WebDAV share'] },
+  { name: 'e2e-write', script: 'e2e/write.mjs', needs: ['curl'], what: 'end to end writes into the Cloudreve emulator at 20 ms (WebDAV PUT, FUSE cp) vs curl through the upload-session protocol', args: quick ? ['--quick'] : [], expected: ['write 100 MiB through the WebDAV share', 'write 100 MiB through the FUSE mount'] },
   { name: 'cloudreve-policies', script: 'cloudreve-policies/run.mjs', needs: [], what: '200 MiB into an S3-policy folder at 20 ms: parallel parts vs one at a time', args: quick ? ['--quick'] : [], expected: ['upload']  },
   {
     name: 'far', script: 'e2e/far.mjs', needs: ['curl'], what: 'far server (Cloudreve emulator, 100 ms per request, 8 MiB/s per connection): --read-streams 4 vs 1 vs curl',

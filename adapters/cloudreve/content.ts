@@ -10,6 +10,7 @@ import { VfsError, toVfsError } from '../../src/errors.js';
 import type { ContentResponse } from '../../src/http/content.js';
 import { isSameOrInside } from '../../src/path.js';
 import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
+import { ResumableStream } from '../../src/resumable-stream.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
@@ -25,9 +26,10 @@ interface CachedUrl {
 /** Times a download that broke off mid-body is resumed before the reader gets the error. */
 const MAX_RESUMES = 3;
 
-/** An open download: its checked body, which content it is (the URL's path names the entity), the file size. */
+/** An open download: its body (exactly `expected` bytes when known), which content it is (the URL's path names the entity), the file size. */
 interface Download {
   body: Readable;
+  expected?: number;
   entity: string;
   total?: number;
 }
@@ -77,7 +79,7 @@ export class ContentReader {
     if (entity === undefined && this.readStreams > 1 && (length === undefined || length >= PARALLEL_MIN_BYTES)) return this.readParallel(path, offset, length, signal);
     const first = await this.open(path, offset, length, signal, entity);
     if (!first) return Readable.from([]);
-    return guard(Readable.from(this.resumable(path, offset, length, first, signal, entity)), path);
+    return this.resumable(path, offset, length, first, signal, entity);
   }
 
   /**
@@ -90,7 +92,7 @@ export class ContentReader {
     const firstLength = length === undefined ? DEFAULT_MIN_CHUNK_BYTES : Math.min(length, DEFAULT_MIN_CHUNK_BYTES);
     const first = await this.open(path, offset, firstLength, signal);
     if (!first) return Readable.from([]);
-    const firstStream = Readable.from(this.resumable(path, offset, firstLength, first, signal));
+    const firstStream = this.resumable(path, offset, firstLength, first, signal);
     const total = first.total;
     const end = total === undefined ? undefined : length === undefined ? total : Math.min(total, offset + length);
     // Size unknown (a server that ignores Range), or nothing beyond the first range: one stream.
@@ -101,25 +103,21 @@ export class ContentReader {
         next?.body.destroy();
         throw new VfsError('EIO', `read ${JSON.stringify(path)}: the file changed during a parallel read`, { provider: 'cloudreve', operation: 'read', path });
       }
-      return Readable.from(this.resumable(path, o, l, next, s));
+      return this.resumable(path, o, l, next, s);
     };
     return guard(parallelRanges({ open, start: offset, end, streams: this.readStreams, signal, first: { length: firstLength, stream: firstStream } }), path);
   }
 
-  private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): AsyncGenerator<Buffer> {
+  /** The download's bytes, checked against their Content-Range and resumed where they broke off (see ResumableStream). */
+  private resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): Readable {
     let current = first;
-    let got = 0;
-    for (let resumes = 0; ; resumes++) {
-      try {
-        for await (const chunk of current.body) {
-          got += chunk.length;
-          yield chunk;
-        }
-        return;
-      } catch (e) {
-        const breakOff = isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read');
-        if (signal?.aborted || !breakOff || resumes >= MAX_RESUMES) throw e;
-        const next = await this.open(path, offset + got, length === undefined ? undefined : length - got, signal, entity);
+    return new ResumableStream({
+      first,
+      signal,
+      maxResumes: MAX_RESUMES,
+      canResume: (e) => isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read'),
+      reopen: async (delivered) => {
+        const next = await this.open(path, offset + delivered, length === undefined ? undefined : length - delivered, signal, entity);
         if (!next || next.entity !== current.entity || (next.total !== undefined && current.total !== undefined && next.total !== current.total)) {
           next?.body.destroy();
           throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download broke off and the file changed before it could be resumed`, {
@@ -127,8 +125,13 @@ export class ContentReader {
           });
         }
         current = next;
-      }
-    }
+        return next;
+      },
+      lengthError: (got, expected) => new VfsError('EIO', `read ${JSON.stringify(path)}: the download ${got > expected ? 'ran past' : 'ended at ' + got + ' bytes, short of'} the ${expected} bytes its Content-Range announced`, {
+        provider: 'cloudreve', operation: 'read', path, retryable: true,
+      }),
+      mapError: (e) => toVfsError(e, { provider: 'cloudreve', operation: 'read', path }),
+    });
   }
 
   /** One ranged GET, headers received: its checked body, or undefined when there is nothing to read. */
@@ -189,10 +192,12 @@ export class ContentReader {
         if (span[3] !== '*') total = Number(span[3]);
       }
       const body = res.body;
+      const content = new URL(url).pathname;
+      if (res.status === 206) return { body, expected: expected!, entity: content, ...(total !== undefined ? { total } : {}) };
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.
-      const source = res.status === 200 ? Readable.from(window(body, offset, length)) : Readable.from(exactly(body, expected!, path));
+      const source = Readable.from(window(body, offset, length));
       source.once('close', () => body.destroy());
-      return { body: source, entity: new URL(url).pathname, ...(total !== undefined ? { total } : {}) };
+      return { body: source, entity: content, ...(total !== undefined ? { total } : {}) };
     }
   }
 
@@ -241,21 +246,6 @@ async function* window(body: AsyncIterable<Buffer>, offset: number, length: numb
     if (to > from) yield chunk.subarray(from, to);
     pos += chunk.length;
     if (pos >= end) break;
-  }
-}
-
-/** Pass `body` through, failing (EIO, retryable) when it ends before `expected` bytes or runs past them. */
-async function* exactly(body: AsyncIterable<Buffer>, expected: number, path: string): AsyncGenerator<Buffer> {
-  let got = 0;
-  for await (const chunk of body) {
-    got += chunk.length;
-    if (got > expected) break;
-    yield chunk;
-  }
-  if (got !== expected) {
-    throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download ${got > expected ? 'ran past' : 'ended at ' + got + ' bytes, short of'} the ${expected} bytes its Content-Range announced`, {
-      provider: 'cloudreve', operation: 'read', path, retryable: true,
-    });
   }
 }
 

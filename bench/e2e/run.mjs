@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { emit, judge, num, skipped } from '../lib/figures.mjs';
 import { sh, startFrontend } from '../lib/frontend.mjs';
 import { alternate, median } from '../lib/stats.mjs';
+import { cpuOf, ownCpu, shCpu } from '../lib/cpu.mjs';
 import { canFuse, missingTools } from '../lib/tools.mjs';
 
 const { values: args } = parseArgs({
@@ -77,7 +78,9 @@ const backend = { kind: 'cloudreve', baseUrl: emulator.url, email: emulator.emai
 const client = new CloudreveClient({ baseUrl: emulator.url, email: emulator.email, password: emulator.password });
 const work = await mkdtemp(join(tmpdir(), 'cloudmount-bench-e2e-'));
 const canDrop = await writeFile('/proc/sys/vm/drop_caches', '1').then(() => true, () => false);
-const sides = ['direct', 'webdav', ...(canFuse() ? ['fuse'] : [])];
+// 'nodepipe': the least any Node frontend does (a node:http GET of the signed URL piped into a
+// node:http response, bench/lib/pipe-proxy.mjs): the ceiling of a process that moves the bytes itself.
+const sides = ['direct', 'nodepipe', 'webdav', ...(canFuse() ? ['fuse'] : [])];
 if (!canFuse()) for (const link of SCENARIOS) figures.push(skipped(figureName('fuse', link), `≥ ${TARGET}× direct`, 'no /dev/fuse or fusermount (apt-get install fuse)'));
 const bytesSeen = {};
 
@@ -89,31 +92,46 @@ async function frontend(side) {
   const fe = await startFrontend(side, backend, { mountpoint: join(work, `mnt-${side}`), nodeArgs });
   frontends[side] = fe;
   if (side === 'fuse') await sh(`cat ${fe.dir}/warm.bin > /dev/null`);
+  else if (side === 'nodepipe') await sh(`curl -s -o /dev/null '${fe.url}?u=${encodeURIComponent((await client.downloadUrl('cloudreve://my/warm.bin')).urls[0].url)}'`);
   else await sh(`curl -s -o /dev/null '${fe.url}warm.bin'`);
   return fe;
 }
 
+/** CPU seconds of the last round per side: { frontend, client, emulator } (the emulator runs in this process). */
+const cpuSeen = {};
+
 async function measure(side) {
+  const fe = side === 'direct' ? undefined : await frontend(side);
+  if (side === 'direct' || side === 'nodepipe') await client.downloadUrl('cloudreve://my/warm.bin'); // logged in and connected, like a running mount
+  // Cold: nothing of big.bin in the page cache (reads from offset 0 bypass CachedVfs's block cache).
+  if (side === 'fuse' && canDrop) await writeFile('/proc/sys/vm/drop_caches', '1');
+  const cpu0 = { frontend: fe ? cpuOf(fe.pid) : 0, emulator: ownCpu() };
+  const t0 = process.hrtime.bigint();
+  let run;
   if (side === 'direct') {
-    await client.downloadUrl('cloudreve://my/warm.bin'); // logged in and connected, like a running mount
-    const t0 = process.hrtime.bigint();
     const { urls } = await client.downloadUrl('cloudreve://my/big.bin');
-    const { stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${urls[0].url}'`);
-    bytesSeen[side] = Number(stdout);
-    return BYTES / MiB / (Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  const fe = await frontend(side);
-  if (side === 'fuse') {
-    // Cold: nothing of big.bin in the page cache (reads from offset 0 bypass CachedVfs's block cache).
-    if (canDrop) await writeFile('/proc/sys/vm/drop_caches', '1');
-    const { seconds, stdout } = await sh(`cat ${fe.dir}/big.bin | wc -c`);
-    bytesSeen[side] = Number(stdout);
-    return BYTES / MiB / seconds;
-  }
-  const { seconds, stdout } = await sh(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}big.bin'`);
-  bytesSeen[side] = Number(stdout);
+    run = await shCpu(`curl -s -o /dev/null -w '%{size_download}' '${urls[0].url}'`);
+  } else if (side === 'nodepipe') {
+    const { urls } = await client.downloadUrl('cloudreve://my/big.bin');
+    run = await shCpu(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}?u=${encodeURIComponent(urls[0].url)}'`);
+  } else if (side === 'fuse') run = await shCpu(`cat ${fe.dir}/big.bin | wc -c`);
+  else run = await shCpu(`curl -s -o /dev/null -w '%{size_download}' '${fe.url}big.bin'`);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sample = { frontend: fe ? cpuOf(fe.pid) - cpu0.frontend : 0, client: run.cpu, emulator: ownCpu() - cpu0.emulator };
+  (cpuSeen[side] ??= []).push(sample);
+  bytesSeen[side] = Number(run.stdout);
   return BYTES / MiB / seconds;
 }
+
+/** Median CPU seconds per GiB moved, by part, over the rounds of `side`. */
+function cpuPerGiB(side) {
+  const per = (k) => median((cpuSeen[side] ?? []).map((c) => c[k])) / (BYTES / 1024 ** 3);
+  return { frontend: per('frontend'), client: per('client'), emulator: per('emulator') };
+}
+const cpuNote = (c, withFrontend) => {
+  const total = (withFrontend ? c.frontend : 0) + c.client + c.emulator;
+  return `${withFrontend ? `frontend ${num(c.frontend)} + ` : ''}client ${num(c.client)} + emulator ${num(c.emulator)} = ${num(total)} CPU s/GiB`;
+};
 
 try {
   for (const link of SCENARIOS) {
@@ -123,9 +141,12 @@ try {
       delete frontends[side];
     }
     emulator.settings.downloadSpeed = link * MiB;
+    for (const k of Object.keys(cpuSeen)) delete cpuSeen[k];
     const speeds = await alternate(sides, ROUNDS, measure);
     const direct = median(speeds.direct);
-    for (const side of sides.filter((s) => s !== 'direct')) {
+    const pipe = median(speeds.nodepipe);
+    const pipeNote = `; a bare node:http pipe proxy of the signed URL (the ceiling of any Node process moving the bytes): ${num(pipe)} MiB/s = ${num(pipe / direct)}× curl (runs ${speeds.nodepipe.map((x) => num(x)).join(', ')}; CPU: ${cpuNote(cpuPerGiB('nodepipe'), true)})`;
+    for (const side of sides.filter((s) => s !== 'direct' && s !== 'nodepipe')) {
       const mine = median(speeds[side]);
       const wrong = bytesSeen[side] !== BYTES || bytesSeen.direct !== BYTES;
       figures.push({
@@ -135,7 +156,7 @@ try {
         ratio: mine / direct,
         target: `≥ ${TARGET}×`,
         met: wrong ? false : judge(mine / direct, '>=', TARGET),
-        note: wrong ? `byte count wrong: ${bytesSeen[side]} vs ${BYTES}` : `runs: ${speeds[side].map((x) => num(x)).join(', ')} vs ${speeds.direct.map((x) => num(x)).join(', ')} MiB/s${canDrop ? '' : '; page cache could not be dropped'}`,
+        note: wrong ? `byte count wrong: ${bytesSeen[side]} vs ${BYTES}` : `runs: ${speeds[side].map((x) => num(x)).join(', ')} vs ${speeds.direct.map((x) => num(x)).join(', ')} MiB/s; CPU: ${cpuNote(cpuPerGiB(side), true)} vs curl ${cpuNote(cpuPerGiB('direct'), false)}${canDrop ? '' : '; page cache could not be dropped'}${side === 'webdav' ? pipeNote : ''}`,
       });
     }
   }

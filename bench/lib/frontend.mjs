@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const SERVE = new URL('./serve-frontend.mjs', import.meta.url).pathname;
+const PIPE_PROXY = new URL('./pipe-proxy.mjs', import.meta.url).pathname;
 
 /** True when `dir` is a mount point right now. */
 export function isMounted(dir) {
@@ -13,12 +14,13 @@ export function isMounted(dir) {
 }
 
 /**
- * Start `kind` ('fuse' | 'webdav') over `backend` (see serve-frontend.mjs) in a child process.
+ * Start `kind` ('fuse' | 'webdav') over `backend` (see serve-frontend.mjs) in a child process;
+ * 'nodepipe' starts the bare node:http pipe proxy (pipe-proxy.mjs, `backend` unused) instead.
  * Returns { pid, url?, dir?, stop() }. `nodeArgs` go to node (e.g. --cpu-prof).
  */
 export async function startFrontend(kind, backend, { mountpoint, nodeArgs = [], env } = {}) {
   if (kind === 'fuse') await mkdir(mountpoint, { recursive: true });
-  const args = [...nodeArgs, SERVE, kind, JSON.stringify(backend), ...(kind === 'fuse' ? [mountpoint] : [])];
+  const args = kind === 'nodepipe' ? [...nodeArgs, PIPE_PROXY] : [...nodeArgs, SERVE, kind, JSON.stringify(backend), ...(kind === 'fuse' ? [mountpoint] : [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: env ?? process.env });
   const where = await new Promise((resolve, reject) => {
     let buf = '';

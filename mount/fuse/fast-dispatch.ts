@@ -130,6 +130,32 @@ function putDouble(ints: Uint32Array, at: number, n: number): void {
 }
 
 /**
+ * The stats of a listing as libfuse 2 uses them: a directory entry carries only the type bits of
+ * st_mode (fuse.c fill_dir → fuse_add_direntry; the inode is FUSE_UNKNOWN_INO without use_ino, which
+ * the mount does not set). So every entry of one mode shares ONE stat view (a listing of 100 000
+ * files makes one or two typed arrays, not 100 000 views over a 7 MB buffer filled with times and
+ * sizes nobody reads). libfuse 2's high-level readdir takes the whole listing at offset 0 into its
+ * own buffer and pages the kernel's READDIR requests from it: fuse-native's filler is always
+ * called with offset 0 and its JS readdir is given no offset, so the listing cannot be paged from JS.
+ */
+function typeStats(stats: readonly FuseStat[]): Uint32Array[] {
+  const byMode = new Map<number, Uint32Array>();
+  const out: Uint32Array[] = new Array(stats.length);
+  for (let i = 0; i < stats.length; i++) {
+    const mode = stats[i]!.mode;
+    let view = byMode.get(mode);
+    if (!view) {
+      view = new Uint32Array(STAT_INTS);
+      view[0] = mode;
+      view[6] = 1; // nlink
+      byMode.set(mode, view);
+    }
+    out[i] = view;
+  }
+  return out;
+}
+
+/**
  * Replace fuse-native's JS handlers of the hot operations on `fuse` (before it is mounted).
  * Returns a stop function (ends the timeout sweep), or undefined when fuse-native's internals are
  * not as expected and nothing was changed.
@@ -242,14 +268,7 @@ export function installFastDispatch(fuse: object, fs: FuseFilesystem, logger: Lo
     fs.readdir(path).then(
       ({ names: entries, stats }) => {
         if (!deadlines.settle(metadata, p)) return;
-        // One backing store for the whole listing; the native side reads each view before returning.
-        const ints = new Uint32Array(STAT_INTS * stats.length);
-        const views: Uint32Array[] = new Array(stats.length);
-        for (let i = 0; i < stats.length; i++) {
-          putStat(ints, i * STAT_INTS, stats[i]!);
-          views[i] = ints.subarray(i * STAT_INTS, (i + 1) * STAT_INTS);
-        }
-        sig(h, 0, entries, views);
+        sig(h, 0, entries, typeStats(stats));
       },
       (e: unknown) => deadlines.settle(metadata, p) && sig(h, fail('readdir', path, e), [], []),
     );

@@ -5,7 +5,6 @@
  * Collections answer GET with a small HTML index.
  */
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { CachedVfs, versionKey } from '../../../src/cache.js';
 import { VfsError } from '../../../src/errors.js';
 import type { Entry, ReadOptions, Vfs } from '../../../src/vfs.js';
@@ -13,6 +12,7 @@ import { ifRangeHolds, preconditionStatus } from '../conditional.js';
 import { HttpError, etagOf, hrefFor } from '../context.js';
 import type { Dav } from '../context.js';
 import { contentTypeFor } from '../mime.js';
+import { sendBody } from '../send-body.js';
 import { escapeXml } from '../xml.js';
 
 /** Files up to this size are read fully and sent with one write (fewer syscalls and stream hops). */
@@ -77,7 +77,7 @@ export async function handleGet(dav: Dav): Promise<void> {
     return;
   }
   res.writeHead(status, headers);
-  await pipeline(stream, res);
+  await sendBody(stream, res);
 }
 
 interface RangePlan {
