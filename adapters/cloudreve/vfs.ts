@@ -128,8 +128,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     serverSideCopy: true,
     serverSideMove: true,
     caseSensitive: true,
-    // last_modified is sent, but the server keeps it on the version entity, not the listed file.
-    preservesMtime: false,
+    // An upload session's last_modified (ms) becomes the file's updated_at (Cloudreve 4.4.0+,
+    // inventory/file.go UpgradePlaceholder); nothing sets it later, and a rename or move stamps it now.
+    // PUT /file/content and empty files (POST /file/create) take no time: writes with one avoid them.
+    preservesMtime: true,
+    mtime: 'on-upload',
     mtimeResolutionMs: 1000,
     needsSizeForWrite: true,
     quota: true,
@@ -310,7 +313,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
         await readExactly(data, 0, options.signal);
         return this.createEmpty(p, uri, options.signal);
       }
-      if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes) {
+      if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes && (!options.mtime || knownSize === 0)) {
         // One request through the master, whatever the policy (the server itself refuses over max_size).
         return this.writeSmall(p, uri, await readExactly(data, knownSize, options.signal), options.signal);
       }

@@ -99,6 +99,7 @@ export class CouchdropVfs implements Vfs {
       serverSideCopy: false, // no copy route: download + upload
       serverSideMove: true, // the PROVISIONAL rename route takes full paths and moves across folders
       preservesMtime: true, // upload's `modtime`
+      mtime: 'on-upload', // no API changes the time of a stored file
       mtimeResolutionMs: 1000, // Unix seconds
       needsSizeForWrite: false, // streams are spooled anyway (for retries), which gives the size
       quota: false, // no documented usage route
