@@ -5,15 +5,20 @@
  * (ent/schema/file.go Hooks). So the adapter routes a write that carries a time through an upload
  * session, and `cp -p` through the mount keeps the time on the provider.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudreveVfs, startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import type { CloudreveEmulator } from '../../adapters/cloudreve/index.js';
 import { mtimeSupportOf } from '../../src/vfs.js';
-import { fuseSkipReason, mountTemp, q, shOk } from '../fuse/harness.js';
+import { fuseSkipReason, mountTemp, q, sh, shOk } from '../fuse/harness.js';
 import type { TestMount } from '../fuse/harness.js';
 
 const T2003 = Date.parse('2003-03-03T03:03:03Z');
 const T2005 = Date.parse('2005-05-05T05:05:05Z');
+
+const rsyncMissing = (await sh('command -v rsync')).code !== 0;
 
 describe('Cloudreve keeps the time of an upload (emulator)', () => {
   let emu: CloudreveEmulator;
@@ -104,6 +109,45 @@ describe.skipIf(!!fuseSkipReason)('cp -p through the mount keeps times on Cloudr
       expect((await other.stat('/copied.txt')).mtime.getTime()).toBe(T2003);
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe.skipIf(!!fuseSkipReason)('rsync -a through a write-back mount keeps times on Cloudreve (emulator)', () => {
+  let emu: CloudreveEmulator;
+
+  beforeAll(async () => {
+    emu = await startCloudreveEmulator();
+  });
+
+  afterAll(async () => {
+    await emu?.close();
+  });
+
+  it('its temp file is renamed before the upload, so the time goes with the upload (a rename after it would stamp now)', async () => {
+    if (rsyncMissing) {
+      console.log('skipped: rsync is not installed (apt-get install rsync)');
+      return;
+    }
+    const src = await mkdtemp(join(tmpdir(), 'cloudmount-rsync-cr-'));
+    const vfs = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password });
+    let m: TestMount | undefined;
+    try {
+      await shOk(`printf one > ${q(src + '/one.txt')} && touch -d @${T2003 / 1000} ${q(src + '/one.txt')}`);
+      m = await mountTemp(vfs, { remote: 'mtime-cr-wb', writeBack: { delayMs: 2000 } });
+      await shOk(`rsync -a ${q(src + '/')} ${q(m.dir + '/rs/')}`);
+      await m.close(); // drains the queue
+      m = undefined;
+      const other = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password });
+      try {
+        expect((await other.stat('/rs/one.txt')).mtime.getTime()).toBe(T2003);
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await m?.close();
+      await vfs.close();
+      await rm(src, { recursive: true, force: true });
     }
   });
 });
