@@ -19,6 +19,7 @@ import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
+import { providerMtime } from '../../src/mtime.js';
 import type { CouchdropCredentials } from './auth.js';
 import { CouchdropClient } from './client.js';
 import { settlingClient } from './settle.js';
@@ -225,7 +226,8 @@ export class CouchdropVfs implements Vfs {
         if (options.size !== undefined && options.size !== size) {
           throw fail('EINVAL', `the size given (${options.size}) does not match the bytes received (${size}); nothing was uploaded`, 'write', p);
         }
-        const modtime = mtime ? Math.floor(mtime.getTime() / 1000) : undefined;
+        const kept = providerMtime(mtime);
+        const modtime = kept ? Math.floor(kept.getTime() / 1000) : undefined;
         try {
           await this.client.upload(p, body, size, modtime, signal);
         } catch (e) {

@@ -352,6 +352,8 @@ export class FuseFilesystem {
     const p = kernelPath(path);
     this.checkWritable('utimens', p);
     const mtime = new Date(mtimeMs);
+    // Past what a Date holds (±275 000 years): refused, as utimensat refuses an invalid time.
+    if (Number.isNaN(mtime.getTime())) throw new VfsError('EINVAL', 'time out of range', { provider: 'fuse', operation: 'utimens', path: p });
     const open = this.files.get(p);
     if (open && open.dirty && !open.unlinked) {
       open.explicitMtime = mtime;

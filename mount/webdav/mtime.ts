@@ -5,15 +5,16 @@
  * the PUT's time was not accepted), Windows Explorer's `Win32LastModifiedTime` and `DAV:getlastmodified`
  * (HTTP dates). Every parser is linear and bounded; nonsense is `undefined`, never an exception.
  */
+import { MAX_PROVIDER_MTIME_MS } from '../../src/mtime.js';
 
 /** Namespace of Windows Explorer's Win32* properties. */
 export const MS_NS = 'urn:schemas-microsoft-com:';
 
 /**
- * Latest mtime a client may set, in Unix seconds: 9999-12-31T23:59:59Z. Past it lie dates no tool
- * prints (and JavaScript's Date ends in year 275760); earlier than 1970 is refused too (`> 0`).
+ * Latest mtime a client may set, in Unix seconds: 9999-12-31T23:59:59Z, as far as providers are sent
+ * one (src/mtime.ts). Earlier than 1970 is refused too (`> 0`).
  */
-export const MAX_CLIENT_MTIME_SECONDS = 253_402_300_799;
+export const MAX_CLIENT_MTIME_SECONDS = MAX_PROVIDER_MTIME_MS / 1000;
 
 /** Longest header or property text looked at (an mtime needs fewer than 40 characters). */
 const MAX_TEXT = 64;

@@ -124,3 +124,40 @@ describe.skipIf(!!fuseSkipReason)('rsync -a through a write-back mount keeps mti
     }
   });
 });
+
+describe.skipIf(!!fuseSkipReason)('hostile times through the mount (Couchdrop emulator)', () => {
+  let emu: CouchdropEmulator;
+  let vfs: CouchdropVfs;
+  let m: TestMount;
+
+  beforeAll(async () => {
+    emu = await startCouchdropEmulator({ randomSeed: 21 });
+    vfs = new CouchdropVfs({ token: emu.token, apiUrl: emu.apiUrl, fileioUrl: emu.fileioUrl });
+    m = await mountTemp(vfs, { remote: 'mtime-hostile' });
+  });
+
+  afterAll(async () => {
+    await m?.close();
+    await vfs?.close();
+    await emu?.close();
+  });
+
+  it('a time before 1970 or past what a Date holds never loses the file: stored, readable, and the mount keeps serving', async () => {
+    for (const [i, when] of ['@-86400', '@99999999999999', '@253402300800', '@0', '@-99999999999999'].entries()) {
+      const src = `${m.scratch}/odd-${i}.txt`;
+      await shOk(`printf 'content ${i}' > ${q(src)}`);
+      await sh(`touch -d ${when} ${q(src)}`); // the local filesystem may clamp or refuse it
+      await sh(`cp -p ${q(src)} ${q(m.dir + `/odd-${i}.txt`)}`);
+      await sh(`touch -d ${when} ${q(m.dir + `/new-${i}.txt`)}`);
+      expect((await shOk(`cat ${q(m.dir + `/odd-${i}.txt`)}`)).trim(), when).toBe(`content ${i}`);
+      const other = new CouchdropVfs({ token: emu.token, apiUrl: emu.apiUrl, fileioUrl: emu.fileioUrl });
+      try {
+        expect((await other.stat(`/odd-${i}.txt`)).size, when).toBe(`content ${i}`.length);
+        expect((await other.stat(`/new-${i}.txt`)).size, when).toBe(0);
+      } finally {
+        await other.close();
+      }
+    }
+    expect(await shOk(`ls ${q(m.dir)}`)).toContain('odd-0.txt');
+  });
+});
