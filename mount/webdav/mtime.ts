@@ -16,12 +16,12 @@ export const MS_NS = 'urn:schemas-microsoft-com:';
  */
 export const MAX_CLIENT_MTIME_SECONDS = MAX_PROVIDER_MTIME_MS / 1000;
 
-/** Longest header or property text looked at (an mtime needs fewer than 40 characters). */
-const MAX_TEXT = 64;
+/** Longest X-OC-Mtime or time property looked at, in characters (a time needs fewer than 40). */
+export const MAX_MTIME_TEXT_CHARS = 64;
 
 /** Unix seconds (maybe fractional) as a Date; undefined when absent, malformed or out of range. */
 export function parseUnixSeconds(value: string | string[] | undefined): Date | undefined {
-  if (typeof value !== 'string' || value.length > MAX_TEXT) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_MTIME_TEXT_CHARS) return undefined;
   const text = value.trim();
   if (!/^\d{1,12}(\.\d{1,9})?$/.test(text)) return undefined;
   const seconds = Number(text);
@@ -33,7 +33,7 @@ const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Ju
 
 /** An IMF-fixdate ("Sat, 03 Feb 2001 00:00:00 GMT", RFC 9110 §5.6.7) as a Date; undefined otherwise. */
 export function parseHttpDate(value: string): Date | undefined {
-  if (value.length > MAX_TEXT) return undefined;
+  if (value.length > MAX_MTIME_TEXT_CHARS) return undefined;
   const text = value.trim();
   if (!HTTP_DATE.test(text)) return undefined;
   const ms = Date.parse(text);
@@ -51,6 +51,6 @@ export function mtimePropertyKind(ns: string, name: string): 'unix-seconds' | 'h
 
 /** The time a PROPPATCH value (its serialised children) sets; undefined when it is not plain, valid text. */
 export function parseMtimeProperty(kind: 'unix-seconds' | 'http-date', valueXml: string): Date | undefined {
-  if (valueXml.length > MAX_TEXT || valueXml.includes('<') || valueXml.includes('&')) return undefined;
+  if (valueXml.length > MAX_MTIME_TEXT_CHARS || valueXml.includes('<') || valueXml.includes('&')) return undefined;
   return kind === 'unix-seconds' ? parseUnixSeconds(valueXml) : parseHttpDate(valueXml);
 }

@@ -8,7 +8,7 @@ import { CouchdropVfs } from '../../adapters/couchdrop/index.js';
 import { LocalVfs } from '../../adapters/local/index.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { trueUtimensMtime } from '../../mount/fuse/utimens-bridge.js';
-import { MAX_CLIENT_MTIME_SECONDS, parseHttpDate, parseMtimeProperty, parseUnixSeconds } from '../../mount/webdav/mtime.js';
+import { MAX_CLIENT_MTIME_SECONDS, MAX_MTIME_TEXT_CHARS, parseHttpDate, parseMtimeProperty, parseUnixSeconds } from '../../mount/webdav/mtime.js';
 import { CachedVfs } from '../../src/cache.js';
 import { MAX_PROVIDER_MTIME_MS, providerMtime } from '../../src/mtime.js';
 import { mtimeSupportOf } from '../../src/vfs.js';
@@ -46,6 +46,9 @@ describe('WebDAV mtime parsers', () => {
       expect(parseUnixSeconds(bad), bad.slice(0, 20)).toBeUndefined();
     }
     expect(parseUnixSeconds(['1', '2'])).toBeUndefined();
+    // Whitespace around counts towards the bound.
+    expect(parseUnixSeconds(' '.repeat(MAX_MTIME_TEXT_CHARS - 9) + '981173106')?.getTime()).toBe(981_173_106_000);
+    expect(parseUnixSeconds(' '.repeat(MAX_MTIME_TEXT_CHARS - 8) + '981173106')).toBeUndefined();
     expect(parseUnixSeconds(undefined)).toBeUndefined();
   });
 
