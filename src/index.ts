@@ -8,6 +8,8 @@ export type {
 } from './vfs.js';
 export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
 export { DEFAULT_CAPABILITIES, hasDeadPropertyStore, hasShareLinks } from './vfs.js';
+export { mtimeSupportOf } from './vfs.js';
+export type { MtimeSupport } from './vfs.js';
 export { VfsError, errnoNumber, isVfsError, toVfsError } from './errors.js';
 export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';

@@ -78,7 +78,7 @@ export async function copyPath(src: Endpoint, dst: Endpoint, options: CopyOption
   const result = emptyResult(dst);
   if (options.update) {
     const there = await dst.vfs.stat(target).catch((e: unknown) => (isVfsError(e, 'ENOENT') ? undefined : Promise.reject(e)));
-    if (there?.type === 'file' && sameByMetadata(entry, there, compareModeOf(dst.vfs), mtimeWindowMs(src.vfs, dst.vfs))) {
+    if (there?.type === 'file' && sameByMetadata(entry, there, compareModeOf(dst.vfs, false, src.vfs), mtimeWindowMs(src.vfs, dst.vfs))) {
       result.unchanged = 1;
       return { ...result, target };
     }

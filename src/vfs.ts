@@ -86,6 +86,11 @@ export interface VfsCapabilities {
   preservesMtime: boolean;
   /** Smallest mtime step the provider stores, in ms (1000 for Unix-seconds providers). */
   mtimeResolutionMs: number;
+  /**
+   * How a client's modification time can be stored (see MtimeSupport). Absent: derived by
+   * `mtimeSupportOf` from `setMtime` and `preservesMtime`.
+   */
+  mtime?: MtimeSupport;
   /** `write` works better (or only) when `size` is given up front. */
   needsSizeForWrite: boolean;
   /** `space()` can tell used/total bytes. */
@@ -105,6 +110,22 @@ export interface VfsCapabilities {
   unlistedNames?: readonly string[];
 }
 
+/**
+ * Where a client's modification time can go: `set` (on an existing file or folder, `setMtime`, and
+ * with every upload), `on-upload` (only with the bytes of an upload, `write`'s `mtime`; a time set
+ * later needs a new upload), `none` (the provider records its own times).
+ */
+export type MtimeSupport = 'set' | 'on-upload' | 'none';
+
+/** The MtimeSupport of `vfs`: its capability when stated, else what its methods and flags imply. */
+export function mtimeSupportOf(vfs: Pick<Vfs, 'capabilities' | 'setMtime'>): MtimeSupport {
+  const stated = vfs.capabilities.mtime;
+  // A wrapper may state `set` for an inner Vfs it forwards; without the method it cannot.
+  if (stated === 'set' && typeof vfs.setMtime !== 'function') return vfs.capabilities.preservesMtime ? 'on-upload' : 'none';
+  if (stated) return stated;
+  if (typeof vfs.setMtime === 'function') return 'set';
+  return vfs.capabilities.preservesMtime ? 'on-upload' : 'none';
+}
 
 /** What changed. Paths are absolute Vfs paths. */
 export interface VfsChange {

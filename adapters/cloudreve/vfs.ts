@@ -21,6 +21,7 @@ import { metadataPatches, propsFromMetadata } from './dav-props.js';
 import type {
   DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLink, ShareLinkOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
+import { providerMtime } from '../../src/mtime.js';
 import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
 import { openByteSource, readExactly } from './byte-source.js';
@@ -128,8 +129,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     serverSideCopy: true,
     serverSideMove: true,
     caseSensitive: true,
-    // last_modified is sent, but the server keeps it on the version entity, not the listed file.
-    preservesMtime: false,
+    // An upload session's last_modified (ms) becomes the file's updated_at (Cloudreve 4.4.0+,
+    // inventory/file.go UpgradePlaceholder); nothing sets it later, and a rename or move stamps it now.
+    // PUT /file/content and empty files (POST /file/create) take no time: writes with one avoid them.
+    preservesMtime: true,
+    mtime: 'on-upload',
     mtimeResolutionMs: 1000,
     needsSizeForWrite: true,
     quota: true,
@@ -310,7 +314,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
         await readExactly(data, 0, options.signal);
         return this.createEmpty(p, uri, options.signal);
       }
-      if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes) {
+      if (overwrite && knownSize !== undefined && knownSize <= this.smallFileBytes && (!providerMtime(options.mtime) || knownSize === 0)) {
         // One request through the master, whatever the policy (the server itself refuses over max_size).
         return this.writeSmall(p, uri, await readExactly(data, knownSize, options.signal), options.signal);
       }
@@ -622,7 +626,8 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
 
   /** Upload `source` to `p` through an upload session; cancels the session on any failure. */
   private async upload(p: string, uri: string, source: Awaited<ReturnType<typeof openByteSource>>, overwrite: boolean, options: WriteOptions): Promise<void> {
-    const request = { uri, size: source.size, ...(options.mtime ? { last_modified: options.mtime.getTime() } : {}) };
+    const mtime = providerMtime(options.mtime);
+    const request = { uri, size: source.size, ...(mtime ? { last_modified: mtime.getTime() } : {}) };
     // The server locks the path as soon as it creates the session, before its answer reaches us: an
     // intent record first, so a kill in that window still leaves something the next start can match.
     const intent: UploadRecord = {

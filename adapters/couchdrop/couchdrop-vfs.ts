@@ -19,6 +19,7 @@ import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
+import { providerMtime } from '../../src/mtime.js';
 import type { CouchdropCredentials } from './auth.js';
 import { CouchdropClient } from './client.js';
 import { settlingClient } from './settle.js';
@@ -99,6 +100,7 @@ export class CouchdropVfs implements Vfs {
       serverSideCopy: false, // no copy route: download + upload
       serverSideMove: true, // the PROVISIONAL rename route takes full paths and moves across folders
       preservesMtime: true, // upload's `modtime`
+      mtime: 'on-upload', // no API changes the time of a stored file
       mtimeResolutionMs: 1000, // Unix seconds
       needsSizeForWrite: false, // streams are spooled anyway (for retries), which gives the size
       quota: false, // no documented usage route
@@ -224,7 +226,8 @@ export class CouchdropVfs implements Vfs {
         if (options.size !== undefined && options.size !== size) {
           throw fail('EINVAL', `the size given (${options.size}) does not match the bytes received (${size}); nothing was uploaded`, 'write', p);
         }
-        const modtime = mtime ? Math.floor(mtime.getTime() / 1000) : undefined;
+        const kept = providerMtime(mtime);
+        const modtime = kept ? Math.floor(kept.getTime() / 1000) : undefined;
         try {
           await this.client.upload(p, body, size, modtime, signal);
         } catch (e) {

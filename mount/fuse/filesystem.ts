@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
+import { mtimeSupportOf } from '../../src/vfs.js';
 import type { Entry, SpaceInfo, Vfs } from '../../src/vfs.js';
 import type { FuseStat, FuseStatfs } from './binding.js';
 import { MetaCache } from './meta-cache.js';
@@ -342,13 +343,17 @@ export class FuseFilesystem {
 
   /**
    * Set a modification time. While the file has unsent content, the time rides on its upload.
-   * Otherwise the Vfs sets it in place (`setMtime`); a provider that cannot keeps it for this session
-   * (SessionTimes), never by re-uploading the file.
+   * Otherwise the Vfs sets it in place (`setMtime`). A provider that takes times only with uploads
+   * gets it with one more upload when the file is still open and its bytes are all here (`touch -d`
+   * of a new file: its first close already uploaded it empty). Else the time is kept for this
+   * session (SessionTimes), never by downloading and re-uploading the file.
    */
   async utimens(path: string, mtimeMs: number): Promise<void> {
     const p = kernelPath(path);
     this.checkWritable('utimens', p);
     const mtime = new Date(mtimeMs);
+    // Past what a Date holds (±275 000 years): refused, as utimensat refuses an invalid time.
+    if (Number.isNaN(mtime.getTime())) throw new VfsError('EINVAL', 'time out of range', { provider: 'fuse', operation: 'utimens', path: p });
     const open = this.files.get(p);
     if (open && open.dirty && !open.unlinked) {
       open.explicitMtime = mtime;
@@ -366,6 +371,7 @@ export class FuseFilesystem {
         if (!isVfsError(e, 'ENOTSUP')) throw e;
       }
     }
+    if (open && mtimeSupportOf(this.vfs) === 'on-upload' && await open.retimeForUpload(mtime)) return;
     if (!this.warnedTimes) {
       this.warnedTimes = true;
       this.options.logger.warn('this provider cannot store modification times on existing files; times set are shown for this mount session only', { vfs: this.vfs.name });

@@ -136,6 +136,20 @@ export class OpenFile {
     }
   }
 
+  /**
+   * Give this file's next upload the mtime `mtime` (a provider that stores times only with an upload),
+   * sending again only what this mount holds: an empty file or the spool of content written here,
+   * never the remote's bytes fetched for it. False when that is not the case (nothing changed).
+   */
+  async retimeForUpload(mtime: Date): Promise<boolean> {
+    if (this.unlinked || this.poisoned !== undefined) return false;
+    if (!this.spoolPromise && this.size !== 0) return false;
+    const spool = await this.ensureSpool(false);
+    this.explicitMtime = mtime;
+    await this.markChanging(spool);
+    return true;
+  }
+
   /** Cut or extend to `size`; truncating to 0 never downloads the old content. */
   async truncate(size: number): Promise<void> {
     this.throwIfPoisoned();

@@ -36,13 +36,19 @@ export function utimensBridgeObserved(): UtimensBridge {
 /** The mtime (ms) libfuse gave, from fuse-native's per-thread struct when its layout checks out. */
 export function trueUtimensMtime(handle: unknown, atimeArg: number, mtimeArg: number): { mtime: number; bridge: UtimensBridge } {
   if (Buffer.isBuffer(handle) && handle.length >= MTIME_AT + 8) {
-    const atime = Number(handle.readBigUInt64LE(ATIME_AT));
+    // Signed: a time before 1970 is a negative count of ms in the unsigned field.
+    const atime = Number(handle.readBigInt64LE(ATIME_AT));
     if (atime === atimeArg) {
-      const mtime = Number(handle.readBigUInt64LE(MTIME_AT));
+      const mtime = Number(handle.readBigInt64LE(MTIME_AT));
       return { mtime, bridge: mtime === mtimeArg ? 'faithful' : 'swapped' };
     }
   }
   return { mtime: mtimeArg, bridge: 'unreadable' };
+}
+
+/** fuse-native's two 32-bit halves of a 64-bit count of ms, read as signed (times before 1970 are negative). */
+function signed(low: number, high: number): number {
+  return Number(BigInt.asIntN(64, (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0)));
 }
 
 type Handler = (handle: unknown, op: number, ...args: unknown[]) => unknown;
@@ -72,7 +78,7 @@ export function installUtimensFix(fuse: object): boolean {
   // fuse-native calls handler(handle, op, path, atimeLow, atimeHigh, mtimeLow, mtimeHigh).
   handlers[op] = (handle: unknown, opCode: number, ...args: unknown[]) => {
     const [path, aLow, aHigh, mLow, mHigh] = args as [string, number, number, number, number];
-    const { mtime, bridge } = trueUtimensMtime(handle, aLow + aHigh * TWO_32, mLow + mHigh * TWO_32);
+    const { mtime, bridge } = trueUtimensMtime(handle, signed(aLow, aHigh), signed(mLow, mHigh));
     observed = bridge;
     const low = mtime % TWO_32;
     return original(handle, opCode, path, aLow, aHigh, low, (mtime - low) / TWO_32);

@@ -37,7 +37,7 @@ export async function checkTrees(src: Endpoint, dst: Endpoint, options: CheckOpt
   const filter = options.filter ?? createFilter();
   const signal = options.signal;
   const [from, to] = await Promise.all([walkTree(src.vfs, src.path, { signal }), walkTree(dst.vfs, dst.path, { missingOk: true, signal })]);
-  const mode = compareModeOf(dst.vfs, options.checksum);
+  const mode = compareModeOf(dst.vfs, options.checksum, src.vfs);
   // A check compares what a sync would write: the mtime rule holds only where the destination keeps it.
   const windowMs = mtimeWindowMs(src.vfs, dst.vfs);
   const result: CheckResult = { compare: mode, missing: [], extra: [], differ: [], same: 0, failed: [] };

@@ -1,17 +1,24 @@
 /**
  * When is a destination file "the same" as its source? By size and modification time where the
- * destination keeps the mtime it is given (local disk, memory, Couchdrop), by size alone where it does
- * not (Cloudreve stores the upload time), or by content with `checksum` (both files read and hashed:
- * no provider here exposes a content hash in its listings).
+ * destination keeps the mtime it is given (local disk, memory, Couchdrop, Cloudreve uploads), by
+ * size alone where it does not (and within one Cloudreve, whose server-side copies are stamped now),
+ * or by content with `checksum` (both files read and hashed: no provider here exposes a content hash
+ * in its listings).
  */
 import { createHash } from 'node:crypto';
+import { mtimeSupportOf } from '../vfs.js';
 import type { Entry, Vfs } from '../vfs.js';
 
 export type CompareMode = 'size-mtime' | 'size' | 'checksum';
 
-/** How `src`→`dst` files are compared unless `checksum` is asked for. */
-export function compareModeOf(dst: Vfs, checksum = false): CompareMode {
+/**
+ * How `src`→`dst` files are compared unless `checksum` is asked for. Within one Vfs that copies on
+ * the server, a copy keeps the source's mtime only where the Vfs can set one (Cloudreve's copy is
+ * stamped now), so there size alone decides, or every sync would copy everything again.
+ */
+export function compareModeOf(dst: Vfs, checksum = false, src?: Vfs): CompareMode {
   if (checksum) return 'checksum';
+  if (src === dst && dst.capabilities.serverSideCopy && mtimeSupportOf(dst) !== 'set') return 'size';
   return dst.capabilities.preservesMtime ? 'size-mtime' : 'size';
 }
 

@@ -77,7 +77,7 @@ export async function syncTrees(src: Endpoint, dst: Endpoint, options: SyncOptio
     walkTree(dst.vfs, dst.path, { missingOk: true, signal }),
   ]);
   assertDirectory(to, dst.path);
-  const mode = compareModeOf(dst.vfs, options.checksum);
+  const mode = compareModeOf(dst.vfs, options.checksum, src.vfs);
   const windowMs = mtimeWindowMs(src.vfs, dst.vfs);
   const result: SyncResult = {
     compare: mode, actions: [], toCopy: 0, toCopyBytes: 0, copied: 0, copiedBytes: 0,

@@ -1,7 +1,8 @@
 /**
  * Issue 16 item 7 on a provider that cannot set an mtime on an existing file (Cloudreve v4: no such
- * API, preservesMtime false): `touch -d` and `cp -p` through the mount show the time they set for the
- * mount's session (so `rsync -a` sees its own times), and no upload is made just to change a date.
+ * API; a time rides only on an upload, capability mtime 'on-upload'): `touch -d` of a stored file shows
+ * the time for the mount's session (so `rsync -a` sees its own times), and no upload is made just to
+ * change a date. `cp -p` stores it with the upload (test/mtime/cloudreve.test.ts checks the provider).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudreveVfs, startCloudreveEmulator } from '../../adapters/cloudreve/index.js';

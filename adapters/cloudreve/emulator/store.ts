@@ -227,6 +227,8 @@ export class DriveStore {
     parent.children.delete(node.name);
     node.name = newName;
     parent.children.set(newName, node);
+    // Every update of a file row stamps updated_at now unless it sets it (ent/schema/file.go Hooks).
+    node.updatedAt = new Date();
     parent.updatedAt = new Date();
     this.emit('rename', node, before);
     return node;
@@ -260,6 +262,7 @@ export class DriveStore {
         node.parent!.children.delete(node.name);
         node.parent!.updatedAt = new Date();
         node.parent = dst;
+        node.updatedAt = new Date(); // SetParent is an update of the row: updated_at becomes now (as rename)
         this.attach(dst, node);
         this.onChange?.({
           type: 'move', fileId: node.hashId, from, to: this.segmentsOf(node), ancestors,
@@ -402,7 +405,8 @@ export class DriveStore {
     node.entity = this.newEntity(data);
     delete node.placeholderSize;
     delete node.metadata['sys:upload_session_id'];
-    node.updatedAt = new Date();
+    // The session's last_modified becomes the file's updated_at (inventory/file.go UpgradePlaceholder, 4.4.0+).
+    node.updatedAt = session.lastModified ? new Date(session.lastModified) : new Date();
     if (node.parent) node.parent.updatedAt = new Date();
     this.closeSession(session);
     this.emit('modify', node);

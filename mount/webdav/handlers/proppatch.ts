@@ -3,14 +3,21 @@
  * DAV: properties are protected (403, the others 424); a value, a resource or the server past its
  * byte or count limit is 507 for the property concerned (the others 424), nothing applied. Any
  * number of set/remove elements and properties is fine (webdav-server 2.6.3 crashed on more than one).
+ * Setting `DAV:lastmodified`, `DAV:getlastmodified` or Windows' `Win32LastModifiedTime` sets the
+ * resource's mtime where the provider can (mtime.ts); elsewhere those are protected (403).
  */
+import { STATUS_CODES } from 'node:http';
 import { HttpError, checkWritable, hrefFor, readSmallBody, sendXml } from '../context.js';
 import type { Dav } from '../context.js';
+import { mtimePropertyKind, parseMtimeProperty } from '../mtime.js';
 import { MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_VALUE_BYTES } from '../props.js';
+import { httpStatusFor } from '../status.js';
+import { mtimeSupportOf } from '../../../src/vfs.js';
 import { elements, escapeXml, parseXml, serializeNodes } from '../xml.js';
 
 const DAV = 'DAV:';
 const INSUFFICIENT = '507 Insufficient Storage';
+const statusLine = (code: number): string => `${code} ${STATUS_CODES[code] ?? ''}`.trim();
 
 interface Op {
   kind: 'set' | 'remove';
@@ -50,14 +57,35 @@ export async function handleProppatch(dav: Dav): Promise<void> {
 
   // Validate everything first; any failure fails the whole request (424 for the innocent ones).
   const failed = new Map<Op, string>();
+  // Setting one of the mtime properties sets the resource's modification time (mtime.ts): where the
+  // provider can (`setMtime`); elsewhere it is protected (403), and a value that is no time is 409.
+  const canSetMtime = mtimeSupportOf(state.vfs) === 'set';
+  let mtime: { op: Op; to: Date } | undefined;
   for (const op of ops) {
-    if (op.ns === DAV) failed.set(op, '403 Forbidden');
+    const timeKind = op.kind === 'set' ? mtimePropertyKind(op.ns, op.name) : undefined;
+    if (timeKind) {
+      const to = op.valueXml === undefined ? undefined : parseMtimeProperty(timeKind, op.valueXml);
+      if (!canSetMtime) failed.set(op, '403 Forbidden');
+      else if (!to) failed.set(op, '409 Conflict');
+      else mtime = { op, to };
+    } else if (op.ns === DAV) failed.set(op, '403 Forbidden');
     else if (op.valueXml === undefined) failed.set(op, INSUFFICIENT);
   }
-  const changes = ops.map((op) => ({ kind: op.kind, prop: { ns: op.ns, name: op.name, valueXml: op.valueXml ?? '' } }));
+  const changes = ops
+    .filter((op) => !(op.kind === 'set' && mtimePropertyKind(op.ns, op.name)))
+    .map((op) => ({ op, kind: op.kind, prop: { ns: op.ns, name: op.name, valueXml: op.valueXml ?? '' } }));
+  if (failed.size === 0 && mtime) {
+    try {
+      await state.vfs.setMtime!(entry.path, mtime.to, { signal: dav.signal });
+    } catch (e) {
+      failed.set(mtime.op, statusLine(httpStatusFor(e)));
+    }
+  }
   if (failed.size === 0) {
     // Limits checked and changes applied in one step of the store (atomic in a shared one too).
-    for (const i of await state.props.apply(entry.path, changes)) failed.set(ops[i]!, INSUFFICIENT);
+    for (const i of await state.props.apply(entry.path, changes.map(({ kind, prop }) => ({ kind, prop })))) failed.set(changes[i]!.op, INSUFFICIENT);
+    // All or nothing: the time goes back when the properties could not be stored.
+    if (failed.size > 0 && mtime) await state.vfs.setMtime!(entry.path, entry.mtime, { signal: dav.signal }).catch(() => undefined);
   }
   const byStatus = new Map<string, string[]>();
   for (const op of ops) {

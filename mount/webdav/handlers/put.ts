@@ -6,9 +6,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { VfsError } from '../../../src/errors.js';
+import { mtimeSupportOf } from '../../../src/vfs.js';
 import { preconditionStatus } from '../conditional.js';
 import { HttpError, checkWritable, discardBody, etagOf, parentConflict, statOrNull } from '../context.js';
 import type { Dav } from '../context.js';
+import { parseUnixSeconds } from '../mtime.js';
 import { spoolToFile } from '../spool.js';
 import type { Spooled } from '../spool.js';
 
@@ -35,8 +37,9 @@ export async function handlePut(dav: Dav): Promise<void> {
   const max = state.vfs.capabilities.maxFileSize;
   if (size !== undefined && max !== undefined && size > max) throw new VfsError('EFBIG', `file larger than ${max} bytes`, { provider: 'webdav' });
 
-  // ownCloud/Nextcloud clients (and rclone with vendor owncloud/nextcloud) send the file's mtime.
-  const mtime = parseMtimeHeader(req.headers['x-oc-mtime']);
+  // ownCloud/Nextcloud clients (and rclone with vendor owncloud/nextcloud) send the file's mtime;
+  // a malformed one is ignored (the upload goes on without it and is not answered "accepted").
+  const mtime = mtimeSupportOf(state.vfs) === 'none' ? undefined : parseUnixSeconds(req.headers['x-oc-mtime']);
 
   let spooled: Spooled | undefined;
   try {
@@ -63,7 +66,8 @@ export async function handlePut(dav: Dav): Promise<void> {
       ETag: etagOf(entry),
       'Last-Modified': entry.mtime.toUTCString(),
       'Content-Length': 0,
-      ...(mtime && state.vfs.capabilities.preservesMtime ? { 'X-OC-MTime': 'accepted' } : {}),
+      // Only when the stored file has it: otherwise rclone sets it afterwards (PROPPATCH lastmodified).
+      ...(mtime && Math.abs(entry.mtime.getTime() - mtime.getTime()) < Math.max(1000, state.vfs.capabilities.mtimeResolutionMs) ? { 'X-OC-MTime': 'accepted' } : {}),
     });
     res.end();
   } finally {
@@ -82,11 +86,4 @@ async function* exactBody(req: IncomingMessage, size: number | undefined): Async
     throw new VfsError('ECANCELED', `upload ended after ${received} of ${size} bytes`, { provider: 'webdav', operation: 'PUT' });
   }
   if (!req.complete) throw new VfsError('ECANCELED', 'upload aborted', { provider: 'webdav', operation: 'PUT' });
-}
-
-/** X-OC-Mtime: Unix seconds (maybe fractional); undefined when absent or nonsense. */
-function parseMtimeHeader(value: string | string[] | undefined): Date | undefined {
-  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  const ms = Math.round(Number(value) * 1000);
-  return Number.isSafeInteger(ms) && ms > 0 ? new Date(ms) : undefined;
 }
