@@ -9,9 +9,10 @@ import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { registerSecret, safeUrl } from '../../src/redact.js';
 import { contentRequest } from '../../src/http/content.js';
+import { httpRequest } from '../../src/http/fetch.js';
+import type { HttpInit } from '../../src/http/fetch.js';
 import type { ContentResponse } from '../../src/http/content.js';
-import { Scheduler } from '../../src/scheduler.js';
-import type { SchedulerFetchInit } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
 import { envelopeError } from './api-error.js';
 import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
@@ -59,8 +60,6 @@ interface CallOptions {
   /** Vfs path, for error details. */
   path?: string;
 }
-
-type SchedulerInit = SchedulerFetchInit;
 
 /** Largest error body we read from a non-JSON answer. */
 const MAX_ERROR_BODY = 2048;
@@ -324,7 +323,7 @@ export class CloudreveClient {
       body = JSON.stringify(opts.body);
     }
     const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}').replace(/^\/callback\/([a-z0-9]+)\/.*$/, '/callback/$1/{session}/{secret}')}`;
-    const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
+    const init: HttpInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
     if (token) {
       // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when
       // it was queued: a 3 s token otherwise expires while the request waits (the soak saw EACCES).
@@ -342,7 +341,7 @@ export class CloudreveClient {
     if (opts.signal) init.signal = opts.signal;
     if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
     const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
-    return this.scheduler.request(url.toString(), init, async (res) => {
+    return httpRequest(this.scheduler, url.toString(), init, async (res) => {
       let text: string;
       try {
         text = await readBoundedText(res, res.status === 200 ? MAX_JSON_BYTES : MAX_ERROR_BODY * 32);

@@ -14,7 +14,7 @@ import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
-import type { Scheduler } from '../../src/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/index.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,

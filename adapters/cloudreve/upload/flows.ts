@@ -12,7 +12,8 @@
 import { VfsError, isVfsError, throwIfAborted } from '../../../src/errors.js';
 import type { ErrnoCode } from '../../../src/errors.js';
 import { readBoundedText } from '../../../src/bounded-text.js';
-import type { Scheduler } from '../../../src/scheduler.js';
+import { httpRequest } from '../../../src/http/fetch.js';
+import type { Scheduler } from '../../../src/scheduler/index.js';
 import { envelopeError } from '../api-error.js';
 import type { ByteSource } from '../byte-source.js';
 import type { CloudreveClient } from '../client.js';
@@ -130,7 +131,7 @@ async function sendRemote(ctx: FlowContext): Promise<void> {
   await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
     const url = new URL(base);
     url.searchParams.set('chunk', String(index));
-    await ctx.scheduler.request(url, {
+    await httpRequest(ctx.scheduler, url, {
       method: 'POST', body: part, signal, idempotent: true, label: 'POST remote node chunk',
       headers: { 'Content-Type': 'application/octet-stream', Authorization: credential },
     }, async (res) => {
@@ -165,7 +166,7 @@ async function sendOneDrive(ctx: FlowContext): Promise<void> {
     if (part.length === 0) return; // an empty file has no range to send; the callback finishes it
     const start = offset;
     const end = start + part.length - 1;
-    await ctx.scheduler.request(url, {
+    await httpRequest(ctx.scheduler, url, {
       method: 'PUT', body: part, signal, idempotent: true, label: 'PUT onedrive range',
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes ${start}-${end}/${total}` },
     }, async (res) => {
@@ -188,7 +189,7 @@ async function sendOneDrive(ctx: FlowContext): Promise<void> {
 
 /** GET the session URL: the first byte OneDrive still expects (undefined: it has everything). */
 async function oneDriveNextExpected(ctx: FlowContext, url: string, signal: AbortSignal): Promise<number | undefined> {
-  return ctx.scheduler.request(url, { method: 'GET', signal, label: 'GET onedrive session' }, async (res) => {
+  return httpRequest(ctx.scheduler, url, { method: 'GET', signal, label: 'GET onedrive session' }, async (res) => {
     const text = await readBoundedText(res, MAX_STORAGE_ERROR);
     if (res.status !== 200) throw storageFailure(ctx, 'GET onedrive session', res.status, text);
     const body = JSON.parse(text) as { nextExpectedRanges?: string[] };
@@ -207,7 +208,7 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
   const count = await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
     const url = urls[index];
     if (!url) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the session has ${urls.length} part URLs, part ${index + 1} has none`, details(ctx, 'PUT part'));
-    etags[index] = await ctx.scheduler.request(url, {
+    etags[index] = await httpRequest(ctx.scheduler, url, {
       method: 'PUT', body: part, signal, idempotent: true, label: `PUT ${ctx.policy.type} part`,
       headers: { 'Content-Type': 'application/octet-stream' },
     }, async (res) => {
@@ -232,7 +233,7 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
     body = completeXml(etags.slice(0, count));
     if (ctx.policy.type === 'cos') headers['x-cos-forbid-overwrite'] = 'true';
   }
-  await ctx.scheduler.request(complete, {
+  await httpRequest(ctx.scheduler, complete, {
     // Not idempotent: a second complete of a finished upload is NoSuchUpload. Throttles are still retried.
     method: 'POST', body, signal: ctx.signal, idempotent: false, label: `POST ${ctx.policy.type} complete`, headers,
   }, async (res) => {
@@ -266,7 +267,7 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
   const auth = `UpToken ${ctx.session.credential ?? ''}`;
   const etags: string[] = [];
   const count = await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
-    etags[index] = await ctx.scheduler.request(`${url}/${index + 1}`, {
+    etags[index] = await httpRequest(ctx.scheduler, `${url}/${index + 1}`, {
       method: 'PUT', body: part, signal, idempotent: true, label: 'PUT qiniu part',
       headers: { 'Content-Type': 'application/octet-stream', Authorization: auth },
     }, async (res) => {
@@ -281,7 +282,7 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
     ...(ctx.session.mime_type ? { mimeType: ctx.session.mime_type } : {}),
     parts: etags.slice(0, count).map((etag, i) => ({ etag, partNumber: i + 1 })),
   });
-  await ctx.scheduler.request(url, {
+  await httpRequest(ctx.scheduler, url, {
     method: 'POST', body, signal: ctx.signal, idempotent: false, label: 'POST qiniu complete',
     headers: { 'Content-Type': 'application/json', Authorization: auth },
   }, async (res) => {
@@ -309,7 +310,7 @@ async function sendUpyun(ctx: FlowContext): Promise<void> {
       + (ctx.session.mime_type ? field('content-type', ctx.session.mime_type) : '')
       + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`;
     const body = Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-    await ctx.scheduler.request(url, {
+    await httpRequest(ctx.scheduler, url, {
       method: 'POST', body, signal, idempotent: false, label: 'POST upyun form',
       headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
     }, async (res) => {
