@@ -8,6 +8,8 @@ import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import type { ContentResponse } from '../../src/http/content.js';
+import { parseContentRange, rangeHeader } from '../../src/http/range.js';
+import { resumable } from '../../src/http/resume.js';
 import { isSameOrInside } from '../../src/path.js';
 import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
@@ -106,19 +108,11 @@ export class ContentReader {
     return guard(parallelRanges({ open, start: offset, end, streams: this.readStreams, signal, first: { length: firstLength, stream: firstStream } }), path);
   }
 
-  private async *resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): AsyncGenerator<Buffer> {
-    let current = first;
-    let got = 0;
-    for (let resumes = 0; ; resumes++) {
-      try {
-        for await (const chunk of current.body) {
-          got += chunk.length;
-          yield chunk;
-        }
-        return;
-      } catch (e) {
-        const breakOff = isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read');
-        if (signal?.aborted || !breakOff || resumes >= MAX_RESUMES) throw e;
+  private resumable(path: string, offset: number, length: number | undefined, first: Download, signal?: AbortSignal, entity?: string): AsyncGenerator<Buffer> {
+    return resumable(first, {
+      bytes: (download) => download.body,
+      isBreakOff: (e) => isNetworkError(e) || (e instanceof VfsError && e.retryable && e.details.operation === 'read'),
+      reopen: async (got, current) => {
         const next = await this.open(path, offset + got, length === undefined ? undefined : length - got, signal, entity);
         if (!next || next.entity !== current.entity || (next.total !== undefined && current.total !== undefined && next.total !== current.total)) {
           next?.body.destroy();
@@ -126,9 +120,11 @@ export class ContentReader {
             provider: 'cloudreve', operation: 'read', path,
           });
         }
-        current = next;
-      }
-    }
+        return next;
+      },
+      maxResumes: MAX_RESUMES,
+      signal,
+    });
   }
 
   /** One ranged GET, headers received: its checked body, or undefined when there is nothing to read. */
@@ -141,7 +137,7 @@ export class ContentReader {
       if (length === 0) return undefined;
       // Always a Range, even for the whole file: the 206's Content-Range then says how many bytes
       // must arrive, so a body cut short (or a lying Content-Length) is caught, not taken as the file.
-      const range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
+      const range = rangeHeader(offset, length !== undefined ? offset + length - 1 : undefined);
       const res = await this.client.fetchContent(url, range, signal);
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
@@ -179,14 +175,14 @@ export class ContentReader {
       let expected: number | undefined;
       let total: number | undefined;
       if (res.status === 206) {
-        const span = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        const span = parseContentRange(res.headers.get('content-range'));
         // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
-        if (!span || Number(span[1]) !== offset) {
+        if (!span || span.start !== offset) {
           res.cancel();
           throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
         }
-        expected = Number(span[2]) - Number(span[1]) + 1;
-        if (span[3] !== '*') total = Number(span[3]);
+        expected = span.end - span.start + 1;
+        total = span.total;
       }
       const body = res.body;
       // A server that ignores Range answers 200 with everything: cut the window out ourselves.

@@ -14,8 +14,8 @@ import type { Scheduler } from '../scheduler/index.js';
 import { safeUrl } from '../redact.js';
 import { ERROR_BODY_LIMIT, RETRYABLE_STATUSES, statusError } from './status.js';
 
-/** Keep-alive pools shared by every content transfer; the Scheduler, not the agent, caps concurrency. */
-const agents = {
+/** Keep-alive pools shared by every content transfer (upload.ts too); the Scheduler, not the agent, caps concurrency. */
+export const agents = {
   http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
   https: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
 };
@@ -91,7 +91,8 @@ function linkBody(msg: IncomingMessage, signal: AbortSignal | undefined): void {
   msg.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
-function wrap(msg: IncomingMessage): ContentResponse {
+/** A ContentResponse over a node:http response (upload.ts uses it too). */
+export function wrap(msg: IncomingMessage): ContentResponse {
   return {
     status: msg.statusCode ?? 0,
     headers: {
