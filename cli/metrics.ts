@@ -14,7 +14,7 @@ import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CachedVfs } from '../src/cache.js';
 import type { MeteredVfs } from '../src/metered-vfs.js';
-import type { Scheduler } from '../src/scheduler.js';
+import type { Scheduler } from '../src/scheduler/index.js';
 import type { Vfs } from '../src/vfs.js';
 import { parseAddr } from './args.js';
 import type { CliContext } from './context.js';

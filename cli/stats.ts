@@ -4,7 +4,7 @@
  */
 import type { CacheStats } from '../src/cache.js';
 import type { MeteredVfs } from '../src/metered-vfs.js';
-import type { Scheduler } from '../src/scheduler.js';
+import type { Scheduler } from '../src/scheduler/index.js';
 import { formatBytes } from './progress.js';
 
 export interface StatsSources {

@@ -6,7 +6,7 @@
  * still there → send again; anything else → the original error.
  */
 import { VfsError } from './errors.js';
-import { isNetworkError } from './scheduler.js';
+import { isNetworkError } from './scheduler/index.js';
 
 /** What looking at the provider says about a call whose answer was lost. */
 export type Outcome = 'done' | 'not-done' | 'unknown';

@@ -3,7 +3,7 @@
  * and every frontend (FUSE, WebDAV, library users) consumes. The rules every implementation follows
  * are checked by the shared suite in test/contract.
  */
-import type { Scheduler } from './scheduler.js';
+import type { Scheduler } from './scheduler/index.js';
 import type { Readable } from 'node:stream';
 
 export type EntryType = 'file' | 'directory';

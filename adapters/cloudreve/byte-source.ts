@@ -3,13 +3,9 @@
  * be known before the session opens, so a stream of unknown size is spooled to a temp file first.
  * Only one chunk is held in memory at a time (it is re-sent as is when a chunk request is retried).
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
 import { VfsError, throwIfAborted } from '../../src/errors.js';
+import { spoolToTempFile } from '../../src/http/temp-file.js';
 import { iterateBytes } from '../../src/streams.js';
 import type { WriteData } from '../../src/vfs.js';
 
@@ -28,7 +24,7 @@ export interface ByteSource {
 export async function openByteSource(data: WriteData, size: number | undefined, spoolDir: string | undefined, signal?: AbortSignal): Promise<ByteSource> {
   if (data instanceof Uint8Array) return bufferSource(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
   if (size !== undefined) return streamSource(data, size);
-  return spoolSource(data, spoolDir ?? tmpdir(), signal);
+  return spoolSource(data, spoolDir, signal);
 }
 
 function bufferSource(buf: Buffer): ByteSource {
@@ -86,33 +82,15 @@ function mismatch(expected: number, got: string): VfsError {
 }
 
 /** Copy the stream into a private temp file to learn its size; chunks are read back from it. */
-async function spoolSource(data: WriteData, dir: string, signal?: AbortSignal): Promise<ByteSource> {
-  // A configured spool folder may not exist yet (first run, fresh --spool-dir): create it, private.
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const folder = await mkdtemp(join(dir, 'cloudmount-cloudreve-'));
-  const file = join(folder, 'spool');
-  let size = 0;
-  try {
-    const counted = Readable.from(
-      (async function* () {
-        for await (const piece of iterateBytes(data)) {
-          throwIfAborted(signal);
-          size += piece.length;
-          yield piece;
-        }
-      })(),
-    );
-    await pipeline(counted, createWriteStream(file, { mode: 0o600 }));
-  } catch (e) {
-    await rm(folder, { recursive: true, force: true });
-    throw e;
-  }
+async function spoolSource(data: WriteData, dir: string | undefined, signal?: AbortSignal): Promise<ByteSource> {
+  const file = await spoolToTempFile(data, { owner: 'cloudreve', dir, signal });
+  const { size } = file;
   return {
     size,
     restartable: true,
     async *chunks(chunkSize) {
       const step = chunkSize > 0 ? chunkSize : Math.max(1, size);
-      const fh = await open(file, 'r');
+      const fh = await open(file.path, 'r');
       try {
         if (size === 0) yield Buffer.alloc(0);
         for (let at = 0; at < size; at += step) {
@@ -126,9 +104,7 @@ async function spoolSource(data: WriteData, dir: string, signal?: AbortSignal): 
         await fh.close();
       }
     },
-    async dispose() {
-      await rm(folder, { recursive: true, force: true });
-    },
+    dispose: file.dispose,
   };
 }
 

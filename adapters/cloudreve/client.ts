@@ -9,9 +9,11 @@ import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { registerSecret, safeUrl } from '../../src/redact.js';
 import { contentRequest } from '../../src/http/content.js';
+import { contentUpload } from '../../src/http/upload.js';
+import { httpRequest } from '../../src/http/fetch.js';
+import type { HttpInit } from '../../src/http/fetch.js';
 import type { ContentResponse } from '../../src/http/content.js';
-import { Scheduler } from '../../src/scheduler.js';
-import type { SchedulerFetchInit } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
 import { envelopeError } from './api-error.js';
 import { TokenManager } from './auth.js';
 import type { CloudreveTokens } from './auth.js';
@@ -59,8 +61,6 @@ interface CallOptions {
   /** Vfs path, for error details. */
   path?: string;
 }
-
-type SchedulerInit = SchedulerFetchInit;
 
 /** Largest error body we read from a non-JSON answer. */
 const MAX_ERROR_BODY = 2048;
@@ -315,62 +315,80 @@ export class CloudreveClient {
     const headers: Record<string, string> = {};
     if (token) headers.Authorization = `Bearer ${token.value}`;
     if (this.options.clientId) headers['X-Cr-Client-Id'] = this.options.clientId;
-    let body: string | Uint8Array | undefined;
+    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}').replace(/^\/callback\/([a-z0-9]+)\/.*$/, '/callback/$1/{session}/{secret}')}`;
+    const idempotent = opts.idempotent ?? method === 'GET';
+    const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
+    // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when
+    // it was queued: a short-lived token otherwise expires while the request waits. Renewing is not
+    // done here (it would need a slot of this very queue), a 401 still renews in call().
+    const fresh = () => {
+      const now = token && this.tokens.peek();
+      if (token && now && now !== token.value) {
+        token.value = now;
+        headers.Authorization = `Bearer ${now}`;
+      }
+      return headers;
+    };
+    const timeout = this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {};
     if (opts.body instanceof Uint8Array) {
+      // File bytes (a chunk, a small file): node:http, sent as the Buffer they are (src/http/upload.ts).
       headers['Content-Type'] = 'application/octet-stream';
-      body = opts.body;
-    } else if (opts.body !== undefined) {
+      const bytes = opts.body;
+      return contentUpload(this.scheduler, url, {
+        method, headers: fresh, body: bytes, length: bytes.byteLength, idempotent, label: operation, signal: opts.signal, ...timeout,
+      }, async (res) => {
+        const text = await res.text(MAX_JSON_BYTES + 1);
+        return this.envelopeOf<T>(res.status, Buffer.byteLength(text) > MAX_JSON_BYTES ? undefined : text, url, details, accept);
+      });
+    }
+    let body: string | undefined;
+    if (opts.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(opts.body);
     }
-    const operation = `${method} ${route.replace(/\/upload\/[^/]+\/\d+$/, '/upload/{session}/{index}').replace(/^\/callback\/([a-z0-9]+)\/.*$/, '/callback/$1/{session}/{secret}')}`;
-    const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
-    if (token) {
-      // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when
-      // it was queued: a 3 s token otherwise expires while the request waits (the soak saw EACCES).
-      // The Scheduler calls a body function per attempt, and reads `headers` after it; renewing is not
-      // done here (it would need a slot of this very queue), a 401 still renews in call().
-      init.body = () => {
-        const fresh = this.tokens.peek();
-        if (fresh && fresh !== token.value) {
-          token.value = fresh;
-          headers.Authorization = `Bearer ${fresh}`;
-        }
-        return body ?? null;
-      };
-    } else if (body !== undefined) init.body = body;
+    const init: HttpInit = { method, headers, idempotent, label: operation, ...timeout };
+    // The Scheduler calls a body function per attempt, and reads `headers` after it.
+    if (token) init.body = () => (fresh(), body ?? null);
+    else if (body !== undefined) init.body = body;
     if (opts.signal) init.signal = opts.signal;
-    if (this.options.timeoutMs !== undefined) init.timeoutMs = this.options.timeoutMs;
-    const details = { provider: 'cloudreve', operation, ...(opts.path !== undefined ? { path: opts.path } : {}) };
-    return this.scheduler.request(url.toString(), init, async (res) => {
-      let text: string;
+    return httpRequest(this.scheduler, url.toString(), init, async (res) => {
+      let text: string | undefined;
       try {
         text = await readBoundedText(res, res.status === 200 ? MAX_JSON_BYTES : MAX_ERROR_BODY * 32);
       } catch (e) {
         if (!(e instanceof BodyTooLargeError)) throw e;
-        // An error page too big to read still says what its status says; a JSON answer that big is no answer.
-        if (res.status !== 200) text = '';
-        else throw new VfsError('EPROTO', `${operation}: ${e.message}; not a Cloudreve answer`, details);
+        text = undefined;
       }
-      if (res.status !== 200) {
-        throw new VfsError(res.status >= 500 || res.status === 429 ? 'EIO' : 'EPROTO', `${operation}: HTTP ${res.status} from ${safeUrl(url)}`, {
-          ...details, status: res.status, providerMessage: text.slice(0, MAX_ERROR_BODY),
-          retryable: res.status >= 500 || res.status === 429,
-        });
-      }
-      let env: Envelope<T>;
-      try {
-        env = JSON.parse(text) as Envelope<T>;
-        if (typeof env !== 'object' || env === null || typeof env.code !== 'number') throw new Error('no code');
-      } catch {
-        // A JSON route that answers something else: a body cut short, or a proxy page. Try again.
-        // (No `status` detail: the Scheduler would then describe the failure as "HTTP 200" only.)
-        throw new VfsError('EPROTO', `${operation}: the answer (HTTP ${res.status}, ${text.length} bytes) is not a Cloudreve JSON envelope`, {
-          ...details, providerMessage: text.slice(0, 200), retryable: true,
-        });
-      }
-      if (env.code !== 0 && !accept.includes(env.code)) throw envelopeError(env, details);
-      return env;
+      return this.envelopeOf<T>(res.status, text, url, details, accept);
     });
+  }
+
+  /** The envelope of an answer (text undefined: too large to read); an error for anything else. */
+  private envelopeOf<T>(status: number, text: string | undefined, url: URL, details: { provider: string; operation: string; path?: string }, accept: number[]): Envelope<T> {
+    const { operation } = details;
+    if (text === undefined) {
+      // An error page too big to read still says what its status says; a JSON answer that big is no answer.
+      if (status !== 200) text = '';
+      else throw new VfsError('EPROTO', `${operation}: ${new BodyTooLargeError(MAX_JSON_BYTES).message}; not a Cloudreve answer`, details);
+    }
+    if (status !== 200) {
+      throw new VfsError(status >= 500 || status === 429 ? 'EIO' : 'EPROTO', `${operation}: HTTP ${status} from ${safeUrl(url)}`, {
+        ...details, status, providerMessage: text.slice(0, MAX_ERROR_BODY),
+        retryable: status >= 500 || status === 429,
+      });
+    }
+    let env: Envelope<T>;
+    try {
+      env = JSON.parse(text) as Envelope<T>;
+      if (typeof env !== 'object' || env === null || typeof env.code !== 'number') throw new Error('no code');
+    } catch {
+      // A JSON route that answers something else: a body cut short, or a proxy page. Try again.
+      // (No `status` detail: the Scheduler would then describe the failure as "HTTP 200" only.)
+      throw new VfsError('EPROTO', `${operation}: the answer (HTTP ${status}, ${text.length} bytes) is not a Cloudreve JSON envelope`, {
+        ...details, providerMessage: text.slice(0, 200), retryable: true,
+      });
+    }
+    if (env.code !== 0 && !accept.includes(env.code)) throw envelopeError(env, details);
+    return env;
   }
 }

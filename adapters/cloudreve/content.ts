@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import type { ContentResponse } from '../../src/http/content.js';
+import { parseContentRange, rangeHeader } from '../../src/http/range.js';
 import { isSameOrInside } from '../../src/path.js';
 import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
 import { ResumableStream } from '../../src/resumable-stream.js';
@@ -144,7 +145,7 @@ export class ContentReader {
       if (length === 0) return undefined;
       // Always a Range, even for the whole file: the 206's Content-Range then says how many bytes
       // must arrive, so a body cut short (or a lying Content-Length) is caught, not taken as the file.
-      const range = `bytes=${offset}-${length !== undefined ? offset + length - 1 : ''}`;
+      const range = rangeHeader(offset, length !== undefined ? offset + length - 1 : undefined);
       const res = await this.client.fetchContent(url, range, signal);
       const details = { provider: 'cloudreve', operation: 'GET content', path, status: res.status };
 
@@ -182,14 +183,14 @@ export class ContentReader {
       let expected: number | undefined;
       let total: number | undefined;
       if (res.status === 206) {
-        const span = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        const span = parseContentRange(res.headers.get('content-range'));
         // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
-        if (!span || Number(span[1]) !== offset) {
+        if (!span || span.start !== offset) {
           res.cancel();
           throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
         }
-        expected = Number(span[2]) - Number(span[1]) + 1;
-        if (span[3] !== '*') total = Number(span[3]);
+        expected = span.end - span.start + 1;
+        total = span.total;
       }
       const body = res.body;
       const content = new URL(url).pathname;

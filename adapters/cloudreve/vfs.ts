@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Scheduler } from '../../src/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/index.js';
 import type { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';

@@ -3,13 +3,15 @@
  * (throttle, retry, pause on 429/503). `path` always travels in the query string (the one placement
  * every working client uses for every route), the token in the `token` header.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BodyTooLargeError, readBoundedText } from '../../src/bounded-text.js';
 import { VfsError, isVfsError } from '../../src/errors.js';
+import { rangeHeader } from '../../src/http/range.js';
+import { contentUpload } from '../../src/http/upload.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import { Scheduler } from '../../src/scheduler.js';
-import type { SchedulerOptions } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import type { SchedulerOptions } from '../../src/scheduler/index.js';
 import { TokenSource } from './auth.js';
 import type { CouchdropCredentials } from './auth.js';
 import { couchdropError, providerMessageOf } from './codes.js';
@@ -47,7 +49,8 @@ interface CallSpec {
   query: Record<string, string>;
   /** The Vfs path, for errors. */
   path?: string;
-  body?: () => FetchBody;
+  /** A small request body (file content goes through `upload`, over node:http). */
+  body?: () => string | URLSearchParams;
   headers?: Record<string, string>;
   /** Safe to send again after a failure that may have reached the server. */
   idempotent: boolean;
@@ -72,8 +75,6 @@ const MAX_REDIRECTS = 5;
 export function uploadTimeoutMs(size: number): number {
   return 60_000 + Math.ceil(size / 65_536) * 1000;
 }
-
-type FetchBody = NonNullable<RequestInit['body']>;
 
 /** Typed Couchdrop API calls over a Scheduler. */
 export class CouchdropClient {
@@ -138,7 +139,7 @@ export class CouchdropClient {
    */
   async download(path: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (range) headers.range = `bytes=${range.start}-${range.end ?? ''}`;
+    if (range) headers.range = rangeHeader(range.start, range.end);
     return this.#call({
       base: this.fileioUrl, method: 'POST', route: ROUTES.download, query: { path }, path, headers, signal,
       idempotent: true, accept: range ? [416] : [], manualRedirect: true, auth: true,
@@ -149,13 +150,21 @@ export class CouchdropClient {
   async upload(path: string, body: UploadBody, size: number, modtime: number | undefined, signal?: AbortSignal): Promise<void> {
     const query: Record<string, string> = { path, size: String(size) };
     if (modtime !== undefined) query.modtime = String(modtime);
-    // Re-sending a whole upload cannot do harm: it writes the same bytes to the same path.
-    await this.#call({
-      base: this.fileioUrl, method: 'POST', route: ROUTES.upload, query, path, signal, idempotent: true, auth: true,
-      timeoutMs: uploadTimeoutMs(size),
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: () => (body instanceof Uint8Array ? body : (body() as unknown as FetchBody)),
-    }, drain);
+    const url = new URL(this.fileioUrl + ROUTES.upload);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const operation = `POST ${ROUTES.upload}`;
+    const refusal = (status: number, text: string) => couchdropError(status, providerMessageOf(text), { operation, path });
+    // node:http with the bytes or the spool file's stream as they are (src/http/upload.ts), not fetch.
+    await this.#authorized(true, (token) => contentUpload(this.scheduler, url, {
+      method: 'POST', body, length: size, signal, label: operation, timeoutMs: uploadTimeoutMs(size),
+      // Re-sending a whole upload cannot do harm: it writes the same bytes to the same path.
+      idempotent: true,
+      headers: { accept: 'application/json', 'content-type': 'application/octet-stream', ...(token !== undefined ? { token } : {}) },
+      statusError: refusal,
+    }, async (res) => {
+      const text = await res.text(64 * 1024).catch(() => '');
+      if (res.status < 200 || res.status >= 300) throw refusal(res.status, text);
+    }));
   }
 
   /** `POST /file/mkdir?path=`: one level. */
@@ -208,23 +217,28 @@ export class CouchdropClient {
     const operation = `${spec.method} ${spec.route}`;
     const url = new URL(spec.base + spec.route);
     for (const [k, v] of Object.entries(spec.query)) url.searchParams.set(k, v);
+    return this.#authorized(spec.auth, (token) => this.scheduler.run(async (_n, signal) => {
+      const res = await this.#send(url, spec, token, signal);
+      if (!res.ok && !spec.accept?.includes(res.status)) {
+        const text = await readBoundedText(res, 64 * 1024).catch(() => '');
+        throw couchdropError(res.status, providerMessageOf(text), { operation, ...(spec.path !== undefined ? { path: spec.path } : {}) });
+      }
+      try {
+        return await consume(res);
+      } catch (e) {
+        await res.body?.cancel().catch(() => undefined);
+        throw e;
+      }
+    }, { signal: spec.signal, idempotent: spec.idempotent, label: operation, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) }));
+  }
+
+  /** Run `send` with the token (when `auth`); a 403 to a login token renews it and runs `send` once more. */
+  async #authorized<T>(auth: boolean, send: (token: string | undefined) => Promise<T>): Promise<T> {
     let renewed = false;
     for (;;) {
-      const token = spec.auth ? await this.tokens.get() : undefined;
+      const token = auth ? await this.tokens.get() : undefined;
       try {
-        return await this.scheduler.run(async (_n, signal) => {
-          const res = await this.#send(url, spec, token, signal);
-          if (!res.ok && !spec.accept?.includes(res.status)) {
-            const text = await readBoundedText(res, 64 * 1024).catch(() => '');
-            throw couchdropError(res.status, providerMessageOf(text), { operation, ...(spec.path !== undefined ? { path: spec.path } : {}) });
-          }
-          try {
-            return await consume(res);
-          } catch (e) {
-            await res.body?.cancel().catch(() => undefined);
-            throw e;
-          }
-        }, { signal: spec.signal, idempotent: spec.idempotent, label: operation, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) });
+        return await send(token);
       } catch (e) {
         if (token !== undefined && !renewed && this.tokens.renewable && isVfsError(e, 'EACCES') && e.details.status === 403) {
           renewed = true;
@@ -245,18 +259,9 @@ export class CouchdropClient {
     // A download's body is read after the Scheduler's attempt ended (and unlinked the caller's signal
     // from the attempt's): the caller's signal must reach the body directly, or an abort would not stop it.
     const fetchSignal = spec.manualRedirect && spec.signal ? AbortSignal.any([signal, spec.signal]) : signal;
-    const init: RequestInit & { duplex?: 'half' } = { method: spec.method, headers, signal: fetchSignal, redirect: spec.manualRedirect ? 'manual' : 'follow' };
-    if (body !== undefined) {
-      init.body = body;
-      if (!(body instanceof Uint8Array) && typeof body !== 'string' && !(body instanceof URLSearchParams)) init.duplex = 'half';
-    }
-    let res: Response;
-    try {
-      res = await fetch(url, init);
-    } finally {
-      // A spool stream this attempt did not finish sending must not keep its file open.
-      if (body instanceof Readable) body.destroy();
-    }
+    const init: RequestInit = { method: spec.method, headers, signal: fetchSignal, redirect: spec.manualRedirect ? 'manual' : 'follow' };
+    if (body !== undefined) init.body = body;
+    let res = await fetch(url, init);
     let at = url;
     for (let hop = 0; spec.manualRedirect && hop < MAX_REDIRECTS && isRedirect(res.status); hop++) {
       const location = res.headers.get('location');

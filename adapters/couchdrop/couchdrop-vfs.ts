@@ -12,9 +12,13 @@ import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/erro
 import type { ErrnoCode } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
+import { parseContentRange } from '../../src/http/range.js';
+import { resumable } from '../../src/http/resume.js';
+import { spoolToTempFile } from '../../src/http/temp-file.js';
+import type { TempFile } from '../../src/http/temp-file.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
-import type { Scheduler } from '../../src/scheduler.js';
+import type { Scheduler } from '../../src/scheduler/index.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
@@ -26,8 +30,6 @@ import { settlingClient } from './settle.js';
 import type { CouchdropClientOptions, UploadBody } from './client.js';
 import { cutRange } from './range.js';
 import { CouchdropChanges } from './changes.js';
-import { spoolToFile } from './spool.js';
-import type { Spool } from './spool.js';
 import type { CouchdropWireEntry } from './wire.js';
 
 export interface CouchdropVfsOptions extends CouchdropClientOptions {
@@ -210,7 +212,7 @@ export class CouchdropVfs implements Vfs {
         if (kind === 'directory') throw fail('EISDIR', 'is a directory', 'write', p);
         if (kind === 'file') throw fail('EEXIST', 'already exists', 'write', p);
       }
-      let spool: Spool | undefined;
+      let spool: TempFile | undefined;
       try {
         let body: UploadBody;
         let size: number;
@@ -219,7 +221,7 @@ export class CouchdropVfs implements Vfs {
           size = data.byteLength;
         } else {
           // A 429 or a dropped connection means sending the whole body again: keep it on disk.
-          spool = await spoolToFile(data, { dir: this.#spoolDir, signal });
+          spool = await spoolToTempFile(data, { owner: 'couchdrop', dir: this.#spoolDir, signal, highWaterMark: 256 * 1024 });
           body = spool.open;
           size = spool.size;
         }
@@ -446,12 +448,12 @@ export class CouchdropVfs implements Vfs {
     }
     const body = (res.body ?? Readable.from([])) as AsyncIterable<Uint8Array>;
     if (res.status === 206) {
-      const range = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
-      if (!range || Number(range[1]) !== from) {
+      const range = parseContentRange(res.headers.get('content-range'));
+      if (!range || range.start !== from) {
         stop.abort();
         throw fail('EPROTO', `asked for bytes from ${from}, got the range ${JSON.stringify(res.headers.get('content-range'))}`, 'read', p);
       }
-      return { body, skip: 0, stop, ...(range[2] !== '*' ? { total: Number(range[2]) } : {}) };
+      return { body, skip: 0, stop, ...(range.total !== undefined ? { total: range.total } : {}) };
     }
     const contentLength = res.headers.get('content-length');
     return { body, skip: from, stop, ...(contentLength !== null ? { total: Number(contentLength) } : {}) };
@@ -462,35 +464,38 @@ export class CouchdropVfs implements Vfs {
    * from where it stopped (a few times, each through the Scheduler), checking the file did not change size.
    */
   async *#resumable(p: string, first: OpenDownload, offset: number, end: number | undefined, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-    let current = first;
-    let position = offset;
-    for (let resumes = 0; ; resumes++) {
-      try {
-        const download = current;
-        for await (const chunk of cutRange(download.body, download.skip, end === undefined ? undefined : end - position, () => download.stop.abort())) {
-          position += chunk.length;
-          yield chunk;
-        }
-        // A body that ended "cleanly" short of what the answer announced (a Content-Length that
-        // lied, a close-delimited body cut off) is a break-off too, not the end of the file.
-        const due = download.total === undefined ? undefined : Math.min(end ?? download.total, download.total);
-        if (due !== undefined && position < due) throw new ShortBody(position, due);
-        return;
-      } catch (e) {
-        if (signal?.aborted || !(isNetworkError(e) || e instanceof ShortBody) || resumes >= MAX_RESUMES) {
-          throw e instanceof ShortBody ? fail('EIO', e.message, 'read', p) : e;
-        }
-        this.#log.info('download broke off; asking for the rest', { path: p, at: position, resume: resumes + 1 });
-        const next = await this.#openDownload(p, position, end, signal);
-        const before = current.total;
-        const after = next?.total;
-        if (before !== undefined && (next ? after !== undefined && after !== before : position < before)) {
-          next?.stop.abort();
-          throw fail('EIO', 'the file changed while it was being read', 'read', p);
-        }
-        if (!next) return;
-        current = next;
+    const bytes = async function* (download: OpenDownload, got: number): AsyncGenerator<Buffer> {
+      let position = offset + got;
+      for await (const chunk of cutRange(download.body, download.skip, end === undefined ? undefined : end - position, () => download.stop.abort())) {
+        position += chunk.length;
+        yield chunk;
       }
+      // A body that ended "cleanly" short of what the answer announced (a Content-Length that
+      // lied, a close-delimited body cut off) is a break-off too, not the end of the file.
+      const due = download.total === undefined ? undefined : Math.min(end ?? download.total, download.total);
+      if (due !== undefined && position < due) throw new ShortBody(position, due);
+    };
+    try {
+      yield* resumable(first, {
+        bytes,
+        isBreakOff: (e) => isNetworkError(e) || e instanceof ShortBody,
+        reopen: async (got, current) => {
+          const position = offset + got;
+          const next = await this.#openDownload(p, position, end, signal);
+          const before = current.total;
+          const after = next?.total;
+          if (before !== undefined && (next ? after !== undefined && after !== before : position < before)) {
+            next?.stop.abort();
+            throw fail('EIO', 'the file changed while it was being read', 'read', p);
+          }
+          return next;
+        },
+        maxResumes: MAX_RESUMES,
+        signal,
+        onResume: (got, resume) => this.#log.info('download broke off; asking for the rest', { path: p, at: offset + got, resume }),
+      });
+    } catch (e) {
+      throw e instanceof ShortBody ? fail('EIO', e.message, 'read', p) : e;
     }
   }
 

@@ -20,7 +20,8 @@ const load = (p) => import(`../../dist/${p}`).catch((e) => {
   process.exit(1);
 });
 const { startCloudreveEmulator } = await load('adapters/cloudreve/emulator/index.js');
-const { Scheduler } = await load('src/scheduler.js');
+const { Scheduler } = await load('src/scheduler/index.js');
+const { httpRequest } = await load('src/http/fetch.js');
 const { RedisCoordinator } = await load('src/coordinator/redis.js');
 const { RedisBudget } = await load('src/coordinator/budget.js');
 const { CacheCoherence } = await load('src/coordinator/coherence.js');
@@ -72,7 +73,7 @@ async function run(n, shared, account) {
     const began = performance.now();
     const caller = async (s) => {
       while (performance.now() < until) {
-        await s.request(`${emu.url}/api/v4/site/ping`, {}, async (res) => { await res.arrayBuffer(); }).catch(() => undefined);
+        await httpRequest(s, `${emu.url}/api/v4/site/ping`, {}, async (res) => { await res.arrayBuffer(); }).catch(() => undefined);
       }
     };
     await Promise.all(schedulers.flatMap((s) => Array.from({ length: 8 }, () => caller(s))));

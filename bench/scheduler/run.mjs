@@ -39,7 +39,8 @@ const callers = Number(args.callers);
 const latencyMs = Number(args.latency);
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = args.dist ?? process.env.CLOUDMOUNT_DIST ?? resolve(here, '../../dist');
-const { Scheduler } = await import(pathToFileURL(resolve(dist, 'src/scheduler.js')).href);
+const { Scheduler } = await import(pathToFileURL(resolve(dist, 'src/scheduler/index.js')).href);
+const { httpRequest } = await import(pathToFileURL(resolve(dist, 'src/http/fetch.js')).href);
 
 /** xorshift32 in [0,1): the same fault pattern on every run. */
 function seeded(seed) {
@@ -117,7 +118,7 @@ async function scenario(name, options, server = {}) {
     while (performance.now() < deadline) {
       const t0 = performance.now();
       try {
-        await scheduler.request(`${srv.url}/item/${c}`, {}, (res) => res.text());
+        await httpRequest(scheduler, `${srv.url}/item/${c}`, {}, (res) => res.text());
         latencies.push(performance.now() - t0);
       } catch {
         failed++;

@@ -16,7 +16,7 @@ import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
 import { SessionTimes } from './session-times.js';
-import { SpoolFile, SpoolMemory } from './spool.js';
+import { WriteBuffer, WriteBufferMemory } from './write-buffer.js';
 import { WriteBackQueue, orphanedQueue } from './write-back.js';
 import type { WriteBackOptions } from './write-back.js';
 import { CachedVfs } from '../../src/cache.js';
@@ -97,7 +97,7 @@ export class FuseFilesystem {
     this.owner = { uid: options.uid, gid: options.gid, readOnly: options.readOnly };
     this.ctx = {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
-      ...(options.spoolMemoryBytes > 0 ? { memory: new SpoolMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
+      ...(options.spoolMemoryBytes > 0 ? { memory: new WriteBufferMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
     };
     if (options.writeBack) {
@@ -123,7 +123,7 @@ export class FuseFilesystem {
     for (const record of await orphanedQueue(this.options.spoolDir, this.vfs.name, this.options.remote)) {
       if (this.files.has(record.path)) continue;
       try {
-        const spool = await SpoolFile.adopt(this.options.spoolDir, record);
+        const spool = await WriteBuffer.adopt(this.options.spoolDir, record);
         const file = OpenFile.fromQueued({ ...this.ctx, onUploaded: (e, requested) => this.uploaded(e, requested) }, spool);
         this.files.set(file.path, file);
         this.writeBack.enqueue(file, 0);

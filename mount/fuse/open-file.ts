@@ -7,8 +7,8 @@ import type { Logger } from '../../src/log.js';
 import { isVfsError } from '../../src/errors.js';
 import { iterateBytes } from '../../src/streams.js';
 import type { Entry, Vfs, WriteData } from '../../src/vfs.js';
-import { SpoolFile } from './spool.js';
-import type { SpoolMemory } from './spool.js';
+import { WriteBuffer } from './write-buffer.js';
+import type { WriteBufferMemory } from './write-buffer.js';
 
 export interface OpenFileContext {
   vfs: Vfs;
@@ -16,7 +16,7 @@ export interface OpenFileContext {
   remote?: string;
   logger: Logger;
   /** Memory small spools may use (none: every spool is a file). */
-  memory?: SpoolMemory;
+  memory?: WriteBufferMemory;
   /** Told of every successful upload and the mtime it asked for (the frontend refreshes its metadata cache). */
   onUploaded?: (entry: Entry, requestedMtime: Date | undefined) => void;
 }
@@ -51,8 +51,8 @@ export class OpenFile {
   /** Write-back: the spool's durable queue record describes the current content (write-back.ts). */
   queuedOnDisk = false;
 
-  private spool: SpoolFile | undefined;
-  private spoolPromise: Promise<SpoolFile> | undefined;
+  private spool: WriteBuffer | undefined;
+  private spoolPromise: Promise<WriteBuffer> | undefined;
   private uploading: Promise<Entry | undefined> | undefined;
   private dirtyMark: Promise<void> = Promise.resolve();
 
@@ -63,7 +63,7 @@ export class OpenFile {
   }
 
   /** The spool, when one exists (readers of this path read from it). */
-  get spoolFile(): SpoolFile | undefined {
+  get spoolFile(): WriteBuffer | undefined {
     return this.spool;
   }
 
@@ -79,11 +79,11 @@ export class OpenFile {
   }
 
   /** The spool, creating it; `keepContent` first copies the remote's bytes in (streamed, never whole in memory). */
-  ensureSpool(keepContent: boolean): Promise<SpoolFile> {
+  ensureSpool(keepContent: boolean): Promise<WriteBuffer> {
     if (!this.spoolPromise) {
-      const make = async (): Promise<SpoolFile> => {
+      const make = async (): Promise<WriteBuffer> => {
         const fill = keepContent && !!this.remoteSize;
-        const spool = await SpoolFile.create(this.ctx.spoolDir, {
+        const spool = await WriteBuffer.create(this.ctx.spoolDir, {
           path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
           replacesSize: this.remoteSize,
         }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
@@ -105,12 +105,12 @@ export class OpenFile {
   }
 
   /** Wait for a spool being made (for readers), or undefined when there is none. */
-  async currentSpool(): Promise<SpoolFile | undefined> {
+  async currentSpool(): Promise<WriteBuffer | undefined> {
     return this.spoolPromise ? await this.spoolPromise : undefined;
   }
 
   /** Record a change of content: the sidecar says "dirty" BEFORE the bytes land, so a crash cannot hide them. */
-  async markChanging(spool: SpoolFile): Promise<void> {
+  async markChanging(spool: WriteBuffer): Promise<void> {
     this.generation++;
     this.mtime = new Date();
     if (!this.dirty) {
@@ -234,7 +234,7 @@ export class OpenFile {
   }
 
   /** Write-back resume: an OpenFile for a queued spool a dead mount left behind. */
-  static fromQueued(ctx: OpenFileContext, spool: SpoolFile): OpenFile {
+  static fromQueued(ctx: OpenFileContext, spool: WriteBuffer): OpenFile {
     const record = spool.record;
     const base = record.base;
     const name = record.path.slice(record.path.lastIndexOf('/') + 1);

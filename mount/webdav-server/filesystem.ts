@@ -15,6 +15,7 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { v2 } from 'webdav-server';
 import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
+import { parseRangeSpecs } from '../../src/http/range.js';
 import { normalizePath, parentPath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 
@@ -332,21 +333,15 @@ function abortSignalOf(ctx: v2.IContextInfo | undefined): AbortSignal | undefine
  * clamped to the size; undefined when a block does not parse (webdav-server then reads it all).
  */
 export function parseRanges(header: string, size: number): Array<{ start: number; end: number }> | undefined {
-  const m = /^\s*bytes\s*=(.*)$/i.exec(header);
-  const blocks = (m ? m[1]! : header).split(',');
-  // A client asking for hundreds of ranges gets the whole span read once anyway; bound the parse.
-  if (blocks.length > 256) return undefined;
-  const out: Array<{ start: number; end: number }> = [];
+  // A client asking for hundreds of ranges gets the whole span read once anyway: the parse is bounded.
+  const specs = parseRangeSpecs(header, { grammar: 'webdav-server' });
+  if (!specs) return undefined;
   const last = size - 1;
-  for (const raw of blocks) {
-    const block = raw.trim();
-    let r: RegExpExecArray | null;
-    if ((r = /^(\d+)-(\d+)$/.exec(block))) out.push({ start: Math.min(last, Number(r[1])), end: Math.min(last, Number(r[2])) });
-    else if ((r = /^(\d+)-$/.exec(block))) out.push({ start: Math.min(size, Number(r[1])), end: last });
-    else if ((r = /^-(\d+)$/.exec(block))) out.push({ start: Math.max(0, size - Number(r[1])), end: last });
-    else return undefined;
-  }
-  return out;
+  return specs.map((spec) => {
+    if ('suffix' in spec) return { start: Math.max(0, size - spec.suffix), end: last };
+    if (spec.last === undefined) return { start: Math.min(size, spec.first), end: last };
+    return { start: Math.min(last, spec.first), end: Math.min(last, spec.last) };
+  });
 }
 
 /** `source` preceded by `skip` bytes of zeros, made of one shared buffer (webdav-server drops them before the range). */

@@ -4,26 +4,21 @@
  * at 2.3–3.4 s/GiB for fetch (undici + web streams: a web→Node stream bridge and promise hops per
  * chunk). The body is the IncomingMessage itself: Node streams end to end, no per-chunk copies.
  * Every attempt still runs inside the Scheduler (`run`): concurrency, pacing, retries of 429/5xx and
- * network errors, pauses. The JSON API keeps using `Scheduler.fetch`.
+ * network errors, pauses. The JSON API keeps using global fetch (fetch.ts).
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { VfsError } from '../errors.js';
-import { retryAfterFromHeaders } from '../scheduler/backoff.js';
-import { RETRYABLE_STATUSES, THROTTLE_STATUSES } from '../scheduler/classify.js';
-import type { Scheduler } from '../scheduler.js';
+import type { Scheduler } from '../scheduler/index.js';
 import { safeUrl } from '../redact.js';
+import { ERROR_BODY_LIMIT, RETRYABLE_STATUSES, statusError } from './status.js';
 
-/** Keep-alive pools shared by every content transfer; the Scheduler, not the agent, caps concurrency. */
-const agents = {
+/** Keep-alive pools shared by every content transfer (upload.ts too); the Scheduler, not the agent, caps concurrency. */
+export const agents = {
   http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
   https: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
 };
-
-/** How much of an error body is read for the provider's message. */
-const ERROR_BODY_LIMIT = 4096;
 
 export interface ContentRequestInit {
   method?: string;
@@ -57,13 +52,7 @@ export function contentRequest(scheduler: Scheduler, url: string, init: ContentR
     const msg = await send(url, method, init.headers ?? {}, attemptSignal);
     const res = wrap(msg);
     if (RETRYABLE_STATUSES.has(res.status)) {
-      const providerMessage = (await res.text(ERROR_BODY_LIMIT).catch(() => '')).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300);
-      const retryAfterMs = retryAfterFromHeaders(res.headers as Headers);
-      throw new VfsError(THROTTLE_STATUSES.has(res.status) ? 'EAGAIN' : 'EIO', `${label}: HTTP ${res.status}${providerMessage ? ` ${providerMessage}` : ''}`, {
-        provider: scheduler.name, operation: label, status: res.status, retryable: true,
-        ...(providerMessage ? { providerMessage } : {}),
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      });
+      throw statusError(res.status, res.headers, await res.text(ERROR_BODY_LIMIT).catch(() => ''), label, scheduler.name);
     }
     // The Scheduler unlinks the caller's signal when the attempt resolves: keep it reaching the body.
     linkBody(msg, init.signal);
@@ -102,7 +91,8 @@ function linkBody(msg: IncomingMessage, signal: AbortSignal | undefined): void {
   msg.once('close', () => signal.removeEventListener('abort', onAbort));
 }
 
-function wrap(msg: IncomingMessage): ContentResponse {
+/** A ContentResponse over a node:http response (upload.ts uses it too). */
+export function wrap(msg: IncomingMessage): ContentResponse {
   return {
     status: msg.statusCode ?? 0,
     headers: {

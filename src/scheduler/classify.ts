@@ -1,11 +1,6 @@
 /** Which failures are worth another attempt, and what kind of failure it was. */
 import { VfsError, isAbortError } from '../errors.js';
 
-/** HTTP statuses the Scheduler retries. 429 and 503 mean "slow down" (Couchdrop documents 503 as capacity). */
-export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
-/** Statuses that mean the server is throttling us: they pause the whole queue and lower the rate. */
-export const THROTTLE_STATUSES: ReadonlySet<number> = new Set([429, 503]);
-
 /** Error codes of transient network failures (Node system errors and undici's own codes). */
 const NETWORK_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
@@ -17,10 +12,10 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'UND_ERR_CONNECT_TI
 
 /** What a failed attempt was, as far as retrying is concerned. */
 export type FailureKind =
-  | 'throttle' // 429/503 or a VfsError EAGAIN: the server refused the work, safe to resend
+  | 'throttle' // a VfsError EAGAIN (HTTP 429/503 become one in src/http): the server refused the work, safe to resend
   | 'not-sent' // the connection was never made
   | 'network' // reset, socket closed, body cut short: the server may or may not have acted
-  | 'server' // 500/502/504 or a retryable VfsError from the adapter
+  | 'server' // any other retryable VfsError (HTTP 500/502/504, a provider's "try again")
   | 'timeout' // our per-attempt timeout fired
   | 'fatal'; // not retryable
 
@@ -54,8 +49,7 @@ export function isNetworkError(e: unknown): boolean {
 export function classifyFailure(e: unknown): FailureKind {
   if (e instanceof VfsError) {
     if (!e.retryable) return 'fatal';
-    const status = e.details.status;
-    if (e.code === 'EAGAIN' || (status !== undefined && THROTTLE_STATUSES.has(status))) return 'throttle';
+    if (e.code === 'EAGAIN') return 'throttle';
     if (e.code === 'ETIMEDOUT') return 'timeout';
     if (e.code === 'ECONNRESET') return 'network';
     return 'server';

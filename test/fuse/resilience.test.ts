@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { discardPendingUpload, listPendingUploads, mountFuse, retryPendingUpload } from '../../mount/fuse.js';
-import { SpoolFile } from '../../mount/fuse/spool.js';
+import { WriteBuffer } from '../../mount/fuse/write-buffer.js';
 import { checkFuseAvailable } from '../../mount/fuse/preflight.js';
 import { VfsError } from '../../src/errors.js';
 import { readAll } from '../../src/streams.js';
@@ -76,7 +76,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount resilience', () => {
     const base = (await shOk('mktemp -d')).trim();
     cleanups.push(async () => void (await sh(`rm -rf ${q(base)}`)));
     // A spool file as a mount writes it: marked dirty before the bytes land.
-    const spool = await SpoolFile.create(base, { path: '/a/draft.txt', vfsName: 'memory', remote: 'r' });
+    const spool = await WriteBuffer.create(base, { path: '/a/draft.txt', vfsName: 'memory', remote: 'r' });
     await spool.setDirty(true);
     await spool.write(Buffer.from('unsaved work'), 12, 0);
     await spool.abandon();

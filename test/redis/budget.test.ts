@@ -9,8 +9,9 @@ import { startCloudreveEmulator } from '../../adapters/cloudreve/emulator/server
 import type { CloudreveEmulator } from '../../adapters/cloudreve/emulator/server.js';
 import { RedisBudget } from '../../src/coordinator/budget.js';
 import { RedisCoordinator } from '../../src/coordinator/redis.js';
-import { Scheduler } from '../../src/scheduler.js';
-import type { SchedulerOptions } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpRequest } from '../../src/http/fetch.js';
+import type { SchedulerOptions } from '../../src/scheduler/index.js';
 import { hasRedis, startRedis } from './server.js';
 import type { RedisProcess } from './server.js';
 
@@ -36,7 +37,7 @@ async function runThree(emu: CloudreveEmulator, make: (i: number) => Promise<Sch
   await Promise.all(
     schedulers.flatMap((s) =>
       Array.from({ length: CALLS_PER_INSTANCE }, () =>
-        s.request(`${emu.url}/api/v4/site/ping`, {}, async (res) => {
+        httpRequest(s, `${emu.url}/api/v4/site/ping`, {}, async (res) => {
           await res.arrayBuffer();
           return res.status;
         }).catch(() => failures++),

@@ -2,7 +2,8 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VfsError } from '../../src/errors.js';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpFetch, httpRequest } from '../../src/http/fetch.js';
 import { expectCode } from '../helpers.js';
 import { seededRandom } from './seeded.js';
 import { json, startServer, waitFor } from './server.js';
@@ -25,11 +26,11 @@ describe('Scheduler abort and timeout', () => {
     });
     const s = new Scheduler({ concurrency: 1, timeoutMs: 0, random: seededRandom() });
     const holder = new AbortController();
-    const first = s.fetch(`${server.url}/slow`, { signal: holder.signal });
+    const first = httpFetch(s, `${server.url}/slow`, { signal: holder.signal });
     first.catch(() => undefined);
     await waitFor(() => server!.seen.length === 1);
     const queued = new AbortController();
-    const second = s.fetch(`${server.url}/queued`, { signal: queued.signal });
+    const second = httpFetch(s, `${server.url}/queued`, { signal: queued.signal });
     await waitFor(() => s.stats().queued === 1);
     expect(s.stats()).toMatchObject({ inFlight: 1, queued: 1 });
     queued.abort();
@@ -50,7 +51,7 @@ describe('Scheduler abort and timeout', () => {
     const s = new Scheduler({ baseDelayMs: 60_000, maxDelayMs: 60_000, random: () => 0.999 });
     const ac = new AbortController();
     const retrying = new Promise<void>((resolve) => s.once('retry', () => resolve()));
-    const call = s.fetch(`${server.url}/x`, { signal: ac.signal });
+    const call = httpFetch(s, `${server.url}/x`, { signal: ac.signal });
     await retrying;
     ac.abort();
     await expectCode(call, 'ECANCELED');
@@ -70,7 +71,7 @@ describe('Scheduler abort and timeout', () => {
   it('an already-aborted signal fails before any request', async () => {
     server = await startServer((_req, res) => json(res, 200, {}));
     const s = new Scheduler();
-    await expectCode(s.fetch(`${server.url}/x`, { signal: AbortSignal.abort() }), 'ECANCELED');
+    await expectCode(httpFetch(s, `${server.url}/x`, { signal: AbortSignal.abort() }), 'ECANCELED');
     expect(server.seen).toHaveLength(0);
   });
 
@@ -79,7 +80,7 @@ describe('Scheduler abort and timeout', () => {
       if (i > 0) json(res, 200, { ok: true });
     });
     const s = new Scheduler({ timeoutMs: 800, baseDelayMs: 1, random: seededRandom() });
-    const res = await s.fetch(`${server.url}/hang-once`);
+    const res = await httpFetch(s, `${server.url}/hang-once`);
     expect(await res.json()).toEqual({ ok: true });
     // Two on an idle machine; a starved one may time out the good attempt too.
     expect(server.seen.length).toBeGreaterThanOrEqual(2);
@@ -89,7 +90,7 @@ describe('Scheduler abort and timeout', () => {
   it('fails ETIMEDOUT when every attempt times out', async () => {
     server = await startServer(() => undefined);
     const s = new Scheduler({ maxAttempts: 2, baseDelayMs: 1, random: seededRandom() });
-    const err = await expectCode(s.fetch(`${server.url}/hang`, { timeoutMs: 300 }), 'ETIMEDOUT');
+    const err = await expectCode(httpFetch(s, `${server.url}/hang`, { timeoutMs: 300 }), 'ETIMEDOUT');
     expect(err.retryable).toBe(true);
     expect(err.message).toContain('2 attempts');
     expect(s.stats()).toMatchObject({ requests: 2, retries: 1, failures: 1 });
@@ -104,7 +105,7 @@ describe('Scheduler abort and timeout', () => {
     });
     // Headers come at once (even on a loaded machine, well within 700 ms); the body takes 1.5 s.
     const s = new Scheduler({ timeoutMs: 700, random: seededRandom() });
-    const res = await s.fetch(`${server.url}/slow-body`);
+    const res = await httpFetch(s, `${server.url}/slow-body`);
     expect(await res.text()).toBe('ab');
     expect(server.seen).toHaveLength(1);
   });
@@ -117,7 +118,7 @@ describe('Scheduler abort and timeout', () => {
     });
     const s = new Scheduler({ random: seededRandom() });
     const ac = new AbortController();
-    const res = await s.fetch(`${server.url}/endless`, { signal: ac.signal });
+    const res = await httpFetch(s, `${server.url}/endless`, { signal: ac.signal });
     const reading = res.text();
     setTimeout(() => ac.abort(), 50);
     await expect(reading).rejects.toThrow();
@@ -131,7 +132,7 @@ describe('Scheduler abort and timeout', () => {
       res.end('y');
     });
     const s = new Scheduler({ timeoutMs: 800, baseDelayMs: 1, random: seededRandom() });
-    expect(await s.request(`${server.url}/stall`, {}, (r) => r.text())).toBe('xy');
+    expect(await httpRequest(s, `${server.url}/stall`, {}, (r) => r.text())).toBe('xy');
     expect(server.seen.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -142,7 +143,7 @@ describe('Scheduler abort and timeout', () => {
     const shutdown = new AbortController(); // e.g. one signal for a whole mount
     await Promise.all(Array.from({ length: 60 }, (_, i) =>
       i % 2 === 0
-        ? s.request(`${server!.url}/r/${i}`, { signal: shutdown.signal }, (r) => r.json())
+        ? httpRequest(s, `${server!.url}/r/${i}`, { signal: shutdown.signal }, (r) => r.json())
         : s.run(async (_n, signal) => (await fetch(`${server!.url}/x/${i}`, { signal })).text(), { signal: shutdown.signal })));
     expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
   });

@@ -5,7 +5,8 @@
  * Real node:http servers; the control law itself in virtual time at the end.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpRequest } from '../../src/http/fetch.js';
 import { fullJitterDelay } from '../../src/scheduler/backoff.js';
 import { Pacer } from '../../src/scheduler/pacer.js';
 import { seededRandom } from './seeded.js';
@@ -40,7 +41,7 @@ describe('Scheduler against a flaky provider (random 429/503, no real limit)', (
     s.on('rate', (e) => { if (e.reason === 'throttle') cuts.push(e.rate); });
     s.on('pause', (e) => pauses.push(e.ms));
     const calls = 600;
-    const results = await Promise.all(Array.from({ length: calls }, (_, i) => s.request(`${server!.url}/f/${i}`, {}, text)));
+    const results = await Promise.all(Array.from({ length: calls }, (_, i) => httpRequest(s, `${server!.url}/f/${i}`, {}, text)));
     expect(results).toHaveLength(calls);
     const st = s.stats();
     expect(st.failures).toBe(0);
@@ -67,7 +68,7 @@ describe('Scheduler against a flaky provider (random 429/503, no real limit)', (
     const s = new Scheduler({ concurrency: 2, baseDelayMs: 400, random: () => 0.999 });
     const pauses: number[] = [];
     s.on('pause', ({ ms }) => pauses.push(ms));
-    await Promise.all(Array.from({ length: 8 }, (_, i) => s.request(`${server!.url}/c/${i}`, {}, text)));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => httpRequest(s, `${server!.url}/c/${i}`, {}, text)));
     expect(server.seen).toHaveLength(9);
     expect(pauses).toEqual([]);
     // The 7 other calls were all served before the refused one came back (its retry is the last request).
@@ -91,7 +92,7 @@ describe('Scheduler against a flaky provider (random 429/503, no real limit)', (
     const s = new Scheduler({ concurrency: 4, baseDelayMs: 5, maxDelayMs: 100, random: seededRandom(2) });
     const pauses: number[] = [];
     s.on('pause', ({ ms }) => pauses.push(ms));
-    await Promise.all(Array.from({ length: 80 }, (_, i) => s.request(`${server!.url}/q/${i}`, {}, text)));
+    await Promise.all(Array.from({ length: 80 }, (_, i) => httpRequest(s, `${server!.url}/q/${i}`, {}, text)));
     expect(pauses).toContain(1000);
     // Only what was already in flight (≤ concurrency) reached the server inside the pause.
     const inside = server.seen.filter((r) => r.at > signalledAt && r.at < signalledAt + 990);
@@ -121,7 +122,7 @@ describe('Scheduler against a real limit (token bucket, no Retry-After)', () => 
     });
     const s = new Scheduler({ concurrency: 8, baseDelayMs: 50, maxDelayMs: 1000, maxAttempts: 8, random: seededRandom(3) });
     const calls = 240; // 6 s at the limit
-    await Promise.all(Array.from({ length: calls }, (_, i) => s.request(`${server!.url}/w/${i}`, {}, text)));
+    await Promise.all(Array.from({ length: calls }, (_, i) => httpRequest(s, `${server!.url}/w/${i}`, {}, text)));
     const st = s.stats();
     expect(st.failures).toBe(0);
     expect(st.rate).not.toBeNull();

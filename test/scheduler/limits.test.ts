@@ -1,6 +1,7 @@
 /** Concurrency cap, rate cap, Retry-After and the shared pause, measured by a real HTTP server. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpFetch, httpRequest } from '../../src/http/fetch.js';
 import { seededRandom } from './seeded.js';
 import { json, startServer } from './server.js';
 import type { TestServer } from './server.js';
@@ -21,7 +22,7 @@ describe('Scheduler limits', () => {
       json(res, 200, { ok: true });
     });
     const s = new Scheduler({ concurrency: 3, random: seededRandom() });
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => s.request(`${server!.url}/item/${i}`, {}, text)));
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => httpRequest(s, `${server!.url}/item/${i}`, {}, text)));
     expect(results).toHaveLength(40);
     expect(server.seen).toHaveLength(40);
     expect(server.maxInFlight).toBeLessThanOrEqual(3);
@@ -36,7 +37,7 @@ describe('Scheduler limits', () => {
     await (await fetch(`${server.url}/warm-up`)).text();
     server.seen.length = 0;
     const s = new Scheduler({ concurrency: 10, intervalCap: 5, interval: 1000, random: seededRandom() });
-    await Promise.all(Array.from({ length: 14 }, (_, i) => s.request(`${server!.url}/r/${i}`, {}, text)));
+    await Promise.all(Array.from({ length: 14 }, (_, i) => httpRequest(s, `${server!.url}/r/${i}`, {}, text)));
     const times = server.seen.map((r) => r.at).sort((a, b) => a - b);
     expect(times).toHaveLength(14);
     // The exact cap at the moment of sending is checked in virtual time (pacer.test.ts). Here, as the
@@ -58,7 +59,7 @@ describe('Scheduler limits', () => {
     });
     // A tiny computed backoff: only the header can explain a one-second wait.
     const s = new Scheduler({ baseDelayMs: 1, random: seededRandom() });
-    const res = await s.fetch(`${server.url}/a`);
+    const res = await httpFetch(s, `${server.url}/a`);
     expect(res.status).toBe(200);
     await res.text();
     expect(server.seen).toHaveLength(2);
@@ -77,7 +78,7 @@ describe('Scheduler limits', () => {
       } else json(res, 200, { ok: true });
     });
     const s = new Scheduler({ baseDelayMs: 1, random: seededRandom() });
-    const body = await s.request(`${server.url}/b`, {}, (r) => r.json());
+    const body = await httpRequest(s, `${server.url}/b`, {}, (r) => r.json());
     expect(body).toEqual({ ok: true });
     expect(wallTimes).toHaveLength(2);
     expect(wallTimes[1]!).toBeGreaterThanOrEqual(notBefore - 5);
@@ -97,7 +98,7 @@ describe('Scheduler limits', () => {
     const s = new Scheduler({ concurrency: 4, baseDelayMs: 1, random: seededRandom() });
     const pauses: number[] = [];
     s.on('pause', ({ ms }) => pauses.push(ms));
-    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => s.request(`${server!.url}/q/${i}`, {}, text)));
+    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => httpRequest(s, `${server!.url}/q/${i}`, {}, text)));
     expect(all).toHaveLength(20);
     expect(server.seen).toHaveLength(21); // 20 calls + the one retry
     const before = server.seen.filter((r) => r.at < throttledAt + 995);
@@ -117,7 +118,7 @@ describe('Scheduler limits', () => {
     const { VfsError } = await import('../../src/errors.js');
     let first = true;
     const calls = Array.from({ length: 6 }, (_, i) =>
-      s.request(`${server!.url}/env/${i}`, { method: 'POST', idempotent: true }, async (res) => {
+      httpRequest(s, `${server!.url}/env/${i}`, { method: 'POST', idempotent: true }, async (res) => {
         const body = (await res.json()) as { code: number };
         if (first) {
           first = false;

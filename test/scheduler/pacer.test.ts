@@ -4,7 +4,8 @@
  * exactly; bench/scheduler measures the same over real HTTP.
  */
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay, parseRetryAfter } from '../../src/scheduler/backoff.js';
+import { parseRetryAfter } from '../../src/http/status.js';
+import { fullJitterDelay } from '../../src/scheduler/backoff.js';
 import { Pacer } from '../../src/scheduler/pacer.js';
 import { seededRandom } from './seeded.js';
 

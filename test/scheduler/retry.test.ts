@@ -2,7 +2,8 @@
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VfsError } from '../../src/errors.js';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpFetch, httpRequest } from '../../src/http/fetch.js';
 import { expectCode, pseudoRandomBytes } from '../helpers.js';
 import { seededRandom } from './seeded.js';
 import { json, startServer } from './server.js';
@@ -20,7 +21,7 @@ describe('Scheduler retries', () => {
   it('retries a 500 a bounded number of times, then fails EIO with the status and provider message', async () => {
     server = await startServer((_req, res) => json(res, 500, { code: 500, message: 'internal error in shard 7' }));
     const s = new Scheduler({ maxAttempts: 3, baseDelayMs: 2, random: seededRandom() });
-    const err = await expectCode(s.fetch(`${server.url}/files`), 'EIO');
+    const err = await expectCode(httpFetch(s, `${server.url}/files`), 'EIO');
     expect(server.seen).toHaveLength(3);
     expect(err.details).toMatchObject({ status: 500, providerMessage: 'internal error in shard 7' });
     expect(err.message).toContain('3 attempts');
@@ -30,7 +31,7 @@ describe('Scheduler retries', () => {
   it('fails EAGAIN after attempts run out on 429s', async () => {
     server = await startServer((_req, res) => json(res, 429, { message: 'exceeded our rate limiting' }));
     const s = new Scheduler({ maxAttempts: 4, baseDelayMs: 2, random: seededRandom() });
-    const err = await expectCode(s.fetch(`${server.url}/x`), 'EAGAIN');
+    const err = await expectCode(httpFetch(s, `${server.url}/x`), 'EAGAIN');
     expect(server.seen).toHaveLength(4);
     expect(err.retryable).toBe(true);
     expect(err.details).toMatchObject({ status: 429, providerMessage: 'exceeded our rate limiting' });
@@ -39,7 +40,7 @@ describe('Scheduler retries', () => {
   it.each([403, 404, 400, 409])('does not retry %i: the response goes back to the adapter', async (status) => {
     server = await startServer((_req, res) => json(res, status, { message: 'no' }));
     const s = fast();
-    const res = await s.fetch(`${server.url}/nope`);
+    const res = await httpFetch(s, `${server.url}/nope`);
     expect(res.status).toBe(status);
     expect(await res.json()).toEqual({ message: 'no' });
     expect(server.seen).toHaveLength(1);
@@ -50,7 +51,7 @@ describe('Scheduler retries', () => {
     server = await startServer((_req, res) => json(res, 200, { code: 40004, msg: 'object existed' }));
     const s = fast();
     const err = await expectCode(
-      s.request(`${server.url}/api/v4/file/create`, { method: 'POST' }, async (res) => {
+      httpRequest(s, `${server.url}/api/v4/file/create`, { method: 'POST' }, async (res) => {
         const body = (await res.json()) as { code: number; msg: string };
         throw new VfsError('EEXIST', 'exists', { providerCode: body.code, providerMessage: body.msg });
       }),
@@ -64,7 +65,7 @@ describe('Scheduler retries', () => {
   it('retries when consume asks for it (an HTTP-200 envelope with a retryable code)', async () => {
     server = await startServer((_req, res, _s, i) => json(res, 200, i < 2 ? { code: 50001, msg: 'try later' } : { code: 0, data: 'ok' }));
     const s = fast();
-    const data = await s.request(`${server.url}/api/v4/x`, {}, async (res) => {
+    const data = await httpRequest(s, `${server.url}/api/v4/x`, {}, async (res) => {
       const body = (await res.json()) as { code: number; msg?: string; data?: string };
       if (body.code !== 0) throw new VfsError('EIO', body.msg ?? 'error', { retryable: true, providerCode: body.code });
       return body.data;
@@ -84,7 +85,7 @@ describe('Scheduler retries', () => {
       res.end(payload);
     });
     const s = fast();
-    const got = await s.request(`${server.url}/file.bin`, {}, async (res) => Buffer.from(await res.arrayBuffer()));
+    const got = await httpRequest(s, `${server.url}/file.bin`, {}, async (res) => Buffer.from(await res.arrayBuffer()));
     expect(got.equals(payload)).toBe(true);
     expect(server.seen).toHaveLength(2);
     expect(s.stats()).toMatchObject({ requests: 2, retries: 1 });
@@ -96,7 +97,7 @@ describe('Scheduler retries', () => {
       else json(res, 200, { ok: 1 });
     });
     const s = fast();
-    expect(await s.request(`${server.url}/r`, {}, (r) => r.json())).toEqual({ ok: 1 });
+    expect(await httpRequest(s, `${server.url}/r`, {}, (r) => r.json())).toEqual({ ok: 1 });
     expect(server.seen).toHaveLength(2);
   });
 
@@ -105,7 +106,7 @@ describe('Scheduler retries', () => {
     const deadUrl = probe.url;
     await probe.close();
     const s = new Scheduler({ maxAttempts: 2, baseDelayMs: 2, random: seededRandom() });
-    const err = await expectCode(s.fetch(`${deadUrl}/x`, { method: 'POST' }), 'EIO');
+    const err = await expectCode(httpFetch(s, `${deadUrl}/x`, { method: 'POST' }), 'EIO');
     // A refused connection never reached the server, so even a POST is tried again.
     expect(s.stats()).toMatchObject({ requests: 2, retries: 1, failures: 1 });
     expect(err.message).toMatch(/ECONNREFUSED/);
@@ -117,19 +118,19 @@ describe('Scheduler retries', () => {
       json(res, req.url === '/fail' ? 502 : 200, { ok: true });
     });
     const s = fast();
-    await expectCode(s.fetch(`${server.url}/reset`, { method: 'POST', body: '{}' }), 'EIO');
+    await expectCode(httpFetch(s, `${server.url}/reset`, { method: 'POST', body: '{}' }), 'EIO');
     expect(server.seen).toHaveLength(1);
-    await expectCode(s.fetch(`${server.url}/fail`, { method: 'POST', body: '{}' }), 'EIO');
+    await expectCode(httpFetch(s, `${server.url}/fail`, { method: 'POST', body: '{}' }), 'EIO');
     expect(server.seen).toHaveLength(2);
     // Same 502, but the caller vouches that resending is harmless: retried up to maxAttempts (5).
-    await expectCode(s.fetch(`${server.url}/fail`, { method: 'POST', body: '{}', idempotent: true }), 'EIO');
+    await expectCode(httpFetch(s, `${server.url}/fail`, { method: 'POST', body: '{}', idempotent: true }), 'EIO');
     expect(server.seen).toHaveLength(7);
   });
 
   it('resends a POST that was throttled (the server refused it, nothing happened)', async () => {
     server = await startServer((_req, res, _s, i) => json(res, i === 0 ? 429 : 201, { ok: true }, { 'retry-after': '0' }));
     const s = fast();
-    const res = await s.fetch(`${server.url}/create`, { method: 'POST', body: '{"name":"a"}' });
+    const res = await httpFetch(s, `${server.url}/create`, { method: 'POST', body: '{"name":"a"}' });
     expect(res.status).toBe(201);
     expect(server.seen.map((r) => r.body)).toEqual([12, 12]);
   });
@@ -138,7 +139,7 @@ describe('Scheduler retries', () => {
     server = await startServer((_req, res) => json(res, 503, { message: 'capacity issue' }));
     const s = fast();
     const body = Readable.from([pseudoRandomBytes(64 * 1024, 1), pseudoRandomBytes(64 * 1024, 2)]);
-    const err = await expectCode(s.fetch(`${server.url}/upload`, { method: 'PUT', body }), 'EAGAIN');
+    const err = await expectCode(httpFetch(s, `${server.url}/upload`, { method: 'PUT', body }), 'EAGAIN');
     expect(server.seen).toHaveLength(1);
     expect(server.seen[0]!.body).toBe(128 * 1024);
     expect(err.retryable).toBe(false);
@@ -148,7 +149,7 @@ describe('Scheduler retries', () => {
     server = await startServer((_req, res, _s, i) => json(res, i < 2 ? 503 : 201, {}));
     const s = fast();
     let made = 0;
-    const res = await s.fetch(`${server.url}/upload`, {
+    const res = await httpFetch(s, `${server.url}/upload`, {
       method: 'PUT',
       body: () => {
         made++;
@@ -163,7 +164,7 @@ describe('Scheduler retries', () => {
   it('sends a byte body again on each attempt', async () => {
     server = await startServer((_req, res, _s, i) => json(res, i === 0 ? 502 : 200, {}));
     const s = fast();
-    const res = await s.fetch(`${server.url}/put`, { method: 'PUT', body: pseudoRandomBytes(1000) });
+    const res = await httpFetch(s, `${server.url}/put`, { method: 'PUT', body: pseudoRandomBytes(1000) });
     expect(res.status).toBe(200);
     expect(server.seen.map((r) => r.body)).toEqual([1000, 1000]);
   });
@@ -194,7 +195,7 @@ describe('Scheduler retries', () => {
   it('a Retry-After beyond maxRetryAfterMs fails at once with EAGAIN and the wait in retryAfterMs', async () => {
     server = await startServer((_req, res) => json(res, 429, { message: 'quota' }, { 'retry-after': '3600' }));
     const s = new Scheduler({ maxRetryAfterMs: 10_000, random: seededRandom() });
-    const err = await expectCode(s.fetch(`${server.url}/x`), 'EAGAIN');
+    const err = await expectCode(httpFetch(s, `${server.url}/x`), 'EAGAIN');
     expect(err.retryAfterMs).toBe(3_600_000);
     expect(server.seen).toHaveLength(1);
   });

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VfsError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { registerSecret } from '../../src/redact.js';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
+import { httpFetch, httpRequest } from '../../src/http/fetch.js';
 import { seededRandom } from './seeded.js';
 import { json, startServer } from './server.js';
 import type { TestServer } from './server.js';
@@ -32,7 +33,7 @@ describe('Scheduler stats, events and logs', () => {
     s.on('throttle', () => events.throttle++);
     s.on('failure', () => events.failure++);
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 80 }, (_, i) => s.request(`${server!.url}/item/${i}`, {}, async (res) => {
+      Array.from({ length: 80 }, (_, i) => httpRequest(s, `${server!.url}/item/${i}`, {}, async (res) => {
         if (res.status === 404) throw new VfsError('ENOENT', 'no such item', { status: 404 });
         return res.status;
       })),
@@ -70,7 +71,7 @@ describe('Scheduler stats, events and logs', () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'debug', write: (l) => lines.push(l) });
     const s = new Scheduler({ name: 'couchdrop', logger, baseDelayMs: 1, random: seededRandom() });
-    const res = await s.fetch(`${server.url}/file/download?path=%2Fa.txt&sign=SIGNATURE-abc&token=tok-xyz-123`, {
+    const res = await httpFetch(s, `${server.url}/file/download?path=%2Fa.txt&sign=SIGNATURE-abc&token=tok-xyz-123`, {
       headers: { token: 'header-token-value' },
     });
     expect(res.status).toBe(200);
@@ -86,7 +87,7 @@ describe('Scheduler stats, events and logs', () => {
   it('error messages carry the redacted provider message, never the signed URL', async () => {
     server = await startServer((_req, res) => json(res, 502, { message: 'upstream https://s3.example/obj?X-Amz-Signature=deadbeef failed' }));
     const s = new Scheduler({ maxAttempts: 2, baseDelayMs: 1, random: seededRandom() });
-    const err = (await s.fetch(`${server.url}/dl?sign=zzz-secret-sig`).catch((e: unknown) => e)) as Error & { details: { providerMessage?: string } };
+    const err = (await httpFetch(s, `${server.url}/dl?sign=zzz-secret-sig`).catch((e: unknown) => e)) as Error & { details: { providerMessage?: string } };
     expect(err.message).not.toContain('zzz-secret-sig');
     expect(err.message).not.toContain('deadbeef');
     expect(err.details.providerMessage).toContain('upstream');
@@ -120,7 +121,7 @@ describe('Scheduler stats, events and logs', () => {
     let ok = 0;
     await Promise.all(Array.from({ length: 20 }, async (_, w) => {
       while (more()) {
-        await s.request(`${server!.url}/w/${w}`, {}, (r) => r.text());
+        await httpRequest(s, `${server!.url}/w/${w}`, {}, (r) => r.text());
         ok++;
       }
     }));

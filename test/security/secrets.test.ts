@@ -21,7 +21,7 @@ import type { CouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import { CachedVfs } from '../../src/cache.js';
 import { createLogger } from '../../src/log.js';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
 import { collect, pseudoRandomBytes } from '../helpers.js';
 import { runCli, startCli } from '../cli/run-cli.js';
 import type { CliResult } from '../cli/run-cli.js';

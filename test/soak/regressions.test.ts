@@ -13,7 +13,7 @@ import { CouchdropVfs, startCouchdropEmulator } from '../../adapters/couchdrop/i
 import { serveWebdav } from '../../mount/webdav.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { VfsError } from '../../src/errors.js';
-import { Scheduler } from '../../src/scheduler.js';
+import { Scheduler } from '../../src/scheduler/index.js';
 import { isAmbiguousFailure } from '../../adapters/cloudreve/settle.js';
 import { collect } from '../helpers.js';
 

@@ -6,13 +6,17 @@
  * is retried per part with backoff, and a throttle pauses the queue. Parts run in parallel up to the
  * policy's `chunk_concurrency`, each held in memory only while in flight (it is re-sent as is on a
  * retry). Requests to the storage provider carry no Authorization header of ours: the presigned URL
- * or the session's own credential is the authority. Bodies are Buffers, so every part goes with its
- * exact Content-Length (presigned URLs sign it), never chunked.
+ * or the session's own credential is the authority. Parts go over node:http as the Buffers they are
+ * (src/http/upload.ts), each with its exact Content-Length (presigned URLs sign it), never chunked.
  */
+import { Readable } from 'node:stream';
 import { VfsError, isVfsError, throwIfAborted } from '../../../src/errors.js';
 import type { ErrnoCode } from '../../../src/errors.js';
 import { readBoundedText } from '../../../src/bounded-text.js';
-import type { Scheduler } from '../../../src/scheduler.js';
+import { httpRequest } from '../../../src/http/fetch.js';
+import { contentRange } from '../../../src/http/range.js';
+import { contentUpload } from '../../../src/http/upload.js';
+import type { Scheduler } from '../../../src/scheduler/index.js';
 import { envelopeError } from '../api-error.js';
 import type { ByteSource } from '../byte-source.js';
 import type { CloudreveClient } from '../client.js';
@@ -130,11 +134,11 @@ async function sendRemote(ctx: FlowContext): Promise<void> {
   await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
     const url = new URL(base);
     url.searchParams.set('chunk', String(index));
-    await ctx.scheduler.request(url, {
-      method: 'POST', body: part, signal, idempotent: true, label: 'POST remote node chunk',
+    await contentUpload(ctx.scheduler, url, {
+      method: 'POST', body: part, length: part.length, signal, idempotent: true, label: 'POST remote node chunk',
       headers: { 'Content-Type': 'application/octet-stream', Authorization: credential },
     }, async (res) => {
-      const text = await readBoundedText(res, MAX_STORAGE_ERROR);
+      const text = await res.text(MAX_STORAGE_ERROR);
       let env: Envelope | undefined;
       try {
         env = JSON.parse(text) as Envelope;
@@ -165,15 +169,12 @@ async function sendOneDrive(ctx: FlowContext): Promise<void> {
     if (part.length === 0) return; // an empty file has no range to send; the callback finishes it
     const start = offset;
     const end = start + part.length - 1;
-    await ctx.scheduler.request(url, {
-      method: 'PUT', body: part, signal, idempotent: true, label: 'PUT onedrive range',
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `bytes ${start}-${end}/${total}` },
+    await contentUpload(ctx.scheduler, url, {
+      method: 'PUT', body: part, length: part.length, signal, idempotent: true, label: 'PUT onedrive range',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': contentRange(start, end, total) },
     }, async (res) => {
-      if (res.status === 200 || res.status === 201 || res.status === 202) {
-        await res.body?.cancel().catch(() => undefined);
-        return;
-      }
-      const text = await readBoundedText(res, MAX_STORAGE_ERROR).catch(() => '');
+      const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
+      if (res.status === 200 || res.status === 201 || res.status === 202) return;
       if (res.status === 416 && /fragmentOverlap|invalidRange/.test(text)) {
         // An earlier attempt of this range reached OneDrive before the connection broke: ask where it is.
         const expected = await oneDriveNextExpected(ctx, url, signal);
@@ -188,7 +189,7 @@ async function sendOneDrive(ctx: FlowContext): Promise<void> {
 
 /** GET the session URL: the first byte OneDrive still expects (undefined: it has everything). */
 async function oneDriveNextExpected(ctx: FlowContext, url: string, signal: AbortSignal): Promise<number | undefined> {
-  return ctx.scheduler.request(url, { method: 'GET', signal, label: 'GET onedrive session' }, async (res) => {
+  return httpRequest(ctx.scheduler, url, { method: 'GET', signal, label: 'GET onedrive session' }, async (res) => {
     const text = await readBoundedText(res, MAX_STORAGE_ERROR);
     if (res.status !== 200) throw storageFailure(ctx, 'GET onedrive session', res.status, text);
     const body = JSON.parse(text) as { nextExpectedRanges?: string[] };
@@ -207,17 +208,17 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
   const count = await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
     const url = urls[index];
     if (!url) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the session has ${urls.length} part URLs, part ${index + 1} has none`, details(ctx, 'PUT part'));
-    etags[index] = await ctx.scheduler.request(url, {
-      method: 'PUT', body: part, signal, idempotent: true, label: `PUT ${ctx.policy.type} part`,
+    etags[index] = await contentUpload(ctx.scheduler, url, {
+      method: 'PUT', body: part, length: part.length, signal, idempotent: true, label: `PUT ${ctx.policy.type} part`,
       headers: { 'Content-Type': 'application/octet-stream' },
     }, async (res) => {
+      const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
       if (res.status === 200) {
         const etag = res.headers.get('etag');
-        await res.body?.cancel().catch(() => undefined);
         if (!etag) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the storage answered part ${index + 1} without an ETag (is ETag exposed?)`, details(ctx, 'PUT part', 200));
         return etag;
       }
-      throw storageFailure(ctx, `PUT ${ctx.policy.type} part`, res.status, await readBoundedText(res, MAX_STORAGE_ERROR).catch(() => ''));
+      throw storageFailure(ctx, `PUT ${ctx.policy.type} part`, res.status, text);
     });
   });
   const complete = ctx.session.completeURL;
@@ -232,7 +233,7 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
     body = completeXml(etags.slice(0, count));
     if (ctx.policy.type === 'cos') headers['x-cos-forbid-overwrite'] = 'true';
   }
-  await ctx.scheduler.request(complete, {
+  await httpRequest(ctx.scheduler, complete, {
     // Not idempotent: a second complete of a finished upload is NoSuchUpload. Throttles are still retried.
     method: 'POST', body, signal: ctx.signal, idempotent: false, label: `POST ${ctx.policy.type} complete`, headers,
   }, async (res) => {
@@ -266,11 +267,11 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
   const auth = `UpToken ${ctx.session.credential ?? ''}`;
   const etags: string[] = [];
   const count = await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
-    etags[index] = await ctx.scheduler.request(`${url}/${index + 1}`, {
-      method: 'PUT', body: part, signal, idempotent: true, label: 'PUT qiniu part',
+    etags[index] = await contentUpload(ctx.scheduler, `${url}/${index + 1}`, {
+      method: 'PUT', body: part, length: part.length, signal, idempotent: true, label: 'PUT qiniu part',
       headers: { 'Content-Type': 'application/octet-stream', Authorization: auth },
     }, async (res) => {
-      const text = await readBoundedText(res, MAX_STORAGE_ERROR).catch(() => '');
+      const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
       if (res.status !== 200) throw storageFailure(ctx, 'PUT qiniu part', res.status, text);
       const etag = (JSON.parse(text) as { etag?: unknown }).etag;
       if (typeof etag !== 'string') throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: Qiniu answered a part without an etag`, details(ctx, 'PUT qiniu part', 200));
@@ -281,7 +282,7 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
     ...(ctx.session.mime_type ? { mimeType: ctx.session.mime_type } : {}),
     parts: etags.slice(0, count).map((etag, i) => ({ etag, partNumber: i + 1 })),
   });
-  await ctx.scheduler.request(url, {
+  await httpRequest(ctx.scheduler, url, {
     method: 'POST', body, signal: ctx.signal, idempotent: false, label: 'POST qiniu complete',
     headers: { 'Content-Type': 'application/json', Authorization: auth },
   }, async (res) => {
@@ -308,12 +309,13 @@ async function sendUpyun(ctx: FlowContext): Promise<void> {
     const head = field('policy', ctx.session.upload_policy ?? '') + field('authorization', ctx.session.credential ?? '')
       + (ctx.session.mime_type ? field('content-type', ctx.session.mime_type) : '')
       + `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-    const body = Buffer.concat([Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)]);
-    await ctx.scheduler.request(url, {
-      method: 'POST', body, signal, idempotent: false, label: 'POST upyun form',
+    // The file goes between its two form parts as it is: no copy of it into one form buffer.
+    const parts = [Buffer.from(head), file, Buffer.from(`\r\n--${boundary}--\r\n`)];
+    await contentUpload(ctx.scheduler, url, {
+      method: 'POST', body: () => Readable.from(parts), length: parts.reduce((n, b) => n + b.length, 0), signal, idempotent: false, label: 'POST upyun form',
       headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
     }, async (res) => {
-      const text = await readBoundedText(res, MAX_STORAGE_ERROR).catch(() => '');
+      const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
       if (res.status !== 200) throw storageFailure(ctx, 'POST upyun form', res.status, text);
     });
   });

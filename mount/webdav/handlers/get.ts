@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { CachedVfs, versionKey } from '../../../src/cache.js';
 import { VfsError } from '../../../src/errors.js';
+import { contentRange, parseRangeSpecs, unsatisfiedRange } from '../../../src/http/range.js';
 import type { Entry, ReadOptions, Vfs } from '../../../src/vfs.js';
 import { ifRangeHolds, preconditionStatus } from '../conditional.js';
 import { HttpError, etagOf, hrefFor } from '../context.js';
@@ -53,7 +54,7 @@ export async function handleGet(dav: Dav): Promise<void> {
   headers['Content-Type'] = entry.mimeType && entry.mimeType !== 'application/octet-stream' ? entry.mimeType : contentTypeFor(entry.name);
   headers['Accept-Ranges'] = 'bytes';
   const { status, offset, length } = plan;
-  if (status === 206) headers['Content-Range'] = `bytes ${offset}-${offset + length - 1}/${entry.size}`;
+  if (status === 206) headers['Content-Range'] = contentRange(offset, offset + length - 1, entry.size);
   headers['Content-Length'] = length;
   if (req.method === 'HEAD' || length === 0) {
     res.writeHead(status, headers);
@@ -92,7 +93,7 @@ function planRange(req: Dav['req'], entry: Entry): RangePlan {
   if (range !== undefined && ifRangeHolds(req.headers['if-range'] as string | undefined, entry)) {
     const r = parseRange(range, entry.size);
     if (r === 'unsatisfiable') {
-      throw new HttpError(416, 'requested range not satisfiable', { 'Content-Range': `bytes */${entry.size}` });
+      throw new HttpError(416, 'requested range not satisfiable', { 'Content-Range': unsatisfiedRange(entry.size) });
     }
     if (r) return { status: 206, offset: r.start, length: r.end - r.start + 1 };
   }
@@ -119,53 +120,26 @@ function readSmall(stream: Readable, expected: number): Promise<Buffer> {
 }
 
 /**
- * A single byte range, null to serve the whole file, or 'unsatisfiable'. One pass without regular
- * expressions; several ranges (even 10 000) are answered with the whole file, which RFC 9110 allows.
+ * A single byte range, null to serve the whole file, or 'unsatisfiable'. Several ranges (even
+ * 10 000) are answered with the whole file, which RFC 9110 allows.
  */
 export function parseRange(header: string, size: number): { start: number; end: number } | null | 'unsatisfiable' {
-  const eq = header.indexOf('=');
-  if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return null;
-  const spec = header.slice(eq + 1).trim();
-  // Empty elements of the list ("bytes=0-9,") are allowed and ignored, as before.
-  let single: string | undefined;
-  for (let from = 0; from <= spec.length; ) {
-    let comma = spec.indexOf(',', from);
-    if (comma < 0) comma = spec.length;
-    const part = spec.slice(from, comma).trim();
-    if (part !== '') {
-      if (single !== undefined) return null; // multiple ranges: send the whole representation (allowed)
-      single = part;
-    }
-    from = comma + 1;
-  }
-  if (single === undefined) return null;
-  const dash = single.indexOf('-');
-  if (dash < 0) return null;
-  const first = single.slice(0, dash).trimEnd();
-  const last = single.slice(dash + 1).trimStart();
-  if (!allDigits(first) || !allDigits(last) || (first === '' && last === '')) return null;
+  const specs = parseRangeSpecs(header);
+  if (!specs || specs.length !== 1) return null;
+  const spec = specs[0]!;
   let start: number;
   let end: number;
-  if (first === '') {
-    const suffix = Number(last);
-    if (suffix === 0) return 'unsatisfiable';
-    start = Math.max(0, size - suffix);
+  if ('suffix' in spec) {
+    if (spec.suffix === 0) return 'unsatisfiable';
+    start = Math.max(0, size - spec.suffix);
     end = size - 1;
   } else {
-    start = Number(first);
-    end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
-    if (last !== '' && Number(last) < start) return null; // invalid spec: ignore the header
+    start = spec.first;
+    end = spec.last === undefined ? size - 1 : Math.min(spec.last, size - 1);
+    if (spec.last !== undefined && spec.last < start) return null; // invalid spec: ignore the header
   }
   if (start >= size || size === 0) return 'unsatisfiable';
   return { start, end };
-}
-
-function allDigits(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
 }
 
 async function sendIndex(dav: Dav, entry: Entry, headers: Record<string, string | number>): Promise<void> {

@@ -6,13 +6,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { VfsError } from '../../../src/errors.js';
+import { spoolToTempFile } from '../../../src/http/temp-file.js';
+import type { TempFile } from '../../../src/http/temp-file.js';
 import { mtimeSupportOf } from '../../../src/vfs.js';
 import { preconditionStatus } from '../conditional.js';
 import { HttpError, checkWritable, discardBody, etagOf, parentConflict, statOrNull } from '../context.js';
 import type { Dav } from '../context.js';
 import { parseUnixSeconds } from '../mtime.js';
-import { spoolToFile } from '../spool.js';
-import type { Spooled } from '../spool.js';
 
 export async function handlePut(dav: Dav): Promise<void> {
   const { state, req, res } = dav;
@@ -41,11 +41,11 @@ export async function handlePut(dav: Dav): Promise<void> {
   // a malformed one is ignored (the upload goes on without it and is not answered "accepted").
   const mtime = mtimeSupportOf(state.vfs) === 'none' ? undefined : parseUnixSeconds(req.headers['x-oc-mtime']);
 
-  let spooled: Spooled | undefined;
+  let spooled: TempFile | undefined;
   try {
     let data: AsyncIterable<Uint8Array>;
     if (size === undefined && state.vfs.capabilities.needsSizeForWrite) {
-      spooled = await spoolToFile(req, state.spoolDir, dav.signal);
+      spooled = await spoolToTempFile(req, { owner: 'webdav', dir: state.spoolDir, signal: dav.signal });
       size = spooled.size;
       data = spooled.open();
     } else {

@@ -1,12 +1,12 @@
 /**
- * A spool: the local copy of one file being written through the mount. It takes random writes,
+ * A write buffer: the local copy of one file being written through the mount. It takes random writes,
  * appends and truncates at local speed, is read back by readers of the same path, and is sent to the
  * Vfs on flush.
  *
  * Small files stay in memory (up to `memoryBytes` each, within a shared budget): writing 1000 small
  * files then costs no disk I/O at all. Anything bigger, or anything whose upload fails, lives in a
- * spool FILE with a JSON sidecar (sidecar.ts) that records what it is for, so a new process can find
- * and upload it after a crash. The sidecar says "dirty" before changed bytes reach the file, and is
+ * file in the spool folder (--spool-dir) with a JSON sidecar (sidecar.ts) that records what it is
+ * for, so a new process can find and upload it after a crash. The sidecar says "dirty" before changed bytes reach the file, and is
  * deleted once they are uploaded.
  * (A crash loses only the bytes of a small file whose writer had not yet closed it — close() is when
  * a writer learns its data is safe, which it only is once uploaded.)
@@ -22,7 +22,7 @@ import type { WriteData } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
 
-export interface SpoolOwner {
+export interface WriteBufferOwner {
   /** Vfs path the content is for. */
   path: string;
   vfsName: string;
@@ -31,15 +31,15 @@ export interface SpoolOwner {
   replacesSize?: number | null;
 }
 
-/** Memory shared by every in-memory spool of one mount. */
-export class SpoolMemory {
+/** Memory shared by every in-memory write buffer of one mount. */
+export class WriteBufferMemory {
   used = 0;
   constructor(readonly perFileBytes: number, readonly totalBytes: number) {}
 }
 
 const createdDirs = new Set<string>();
 
-export class SpoolFile {
+export class WriteBuffer {
   /** Bytes in the spool (tracked here so getattr needs no syscall). */
   size = 0;
   private sidecar: SpoolSidecar;
@@ -53,7 +53,7 @@ export class SpoolFile {
   /** The content is broken (a write failed): no sidecar may describe it any more. */
   private forgotten = false;
 
-  private constructor(readonly dir: string, owner: SpoolOwner, private readonly memory: SpoolMemory | undefined) {
+  private constructor(readonly dir: string, owner: WriteBufferOwner, private readonly memory: WriteBufferMemory | undefined) {
     const now = new Date().toISOString();
     this.sidecar = {
       version: 1, id: randomUUID(), path: owner.path, vfsName: owner.vfsName, state: 'open', dirty: false,
@@ -67,8 +67,8 @@ export class SpoolFile {
    * A new empty spool. With `memory` it starts in memory when `expectedSize` fits; otherwise its file
    * (mode 0600) is created at once in `dir`.
    */
-  static async create(dir: string, owner: SpoolOwner, options: { memory?: SpoolMemory; expectedSize?: number; dirty?: boolean } = {}): Promise<SpoolFile> {
-    const spool = new SpoolFile(dir, owner, options.memory);
+  static async create(dir: string, owner: WriteBufferOwner, options: { memory?: WriteBufferMemory; expectedSize?: number; dirty?: boolean } = {}): Promise<WriteBuffer> {
+    const spool = new WriteBuffer(dir, owner, options.memory);
     spool.sidecar.dirty = options.dirty ?? false;
     if (options.memory && (options.expectedSize ?? 0) <= options.memory.perFileBytes) {
       spool.mem = Buffer.alloc(0);
@@ -252,8 +252,8 @@ export class SpoolFile {
   }
 
   /** Take over a queued spool a dead mount left behind (write-back resume): this process owns it now. */
-  static async adopt(dir: string, sidecar: SpoolSidecar): Promise<SpoolFile> {
-    const spool = new SpoolFile(dir, { path: sidecar.path, vfsName: sidecar.vfsName }, undefined);
+  static async adopt(dir: string, sidecar: SpoolSidecar): Promise<WriteBuffer> {
+    const spool = new WriteBuffer(dir, { path: sidecar.path, vfsName: sidecar.vfsName }, undefined);
     const fh = await open(spoolFiles(dir, sidecar.id).data, 'r+');
     spool.fh = fh;
     spool.size = (await fh.stat()).size;

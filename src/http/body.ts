@@ -2,8 +2,8 @@
 
 /** A body global fetch accepts. */
 export type FetchBody = NonNullable<RequestInit['body']>;
-/** What `Scheduler.fetch` accepts as `init.body`: a body, or a function that makes a fresh one for each attempt. */
-export type SchedulerBody = FetchBody | null | (() => FetchBody | null | Promise<FetchBody | null>);
+/** What `httpFetch` accepts as `init.body`: a body, or a function that makes a fresh one for each attempt. */
+export type HttpBody = FetchBody | null | (() => FetchBody | null | Promise<FetchBody | null>);
 
 /** Bodies fetch can send any number of times (bytes, strings, blobs, forms). */
 function isReusable(body: FetchBody): boolean {
@@ -38,7 +38,7 @@ export class BodySource {
   readonly replayable: boolean;
   #consumed = false;
 
-  constructor(private readonly source: SchedulerBody | undefined) {
+  constructor(private readonly source: HttpBody | undefined) {
     this.replayable = source === undefined || source === null || typeof source === 'function' || isReusable(source);
   }
 

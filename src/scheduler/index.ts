@@ -1,5 +1,7 @@
 /**
- * The Scheduler: every provider HTTP request goes through one of these (one per provider account).
+ * The Scheduler: every provider request goes through one of these (one per provider account). It runs
+ * attempts it is given and classifies their failures; it knows nothing of HTTP (src/http/ turns
+ * statuses and Retry-After into the VfsErrors it classifies, as rclone's lib/pacer is given errors).
  * A p-queue caps concurrency and requests per interval; on top of it the Scheduler retries transient
  * failures with exponential backoff and full jitter, honours Retry-After, pauses the WHOLE queue on a
  * 429/503 that is about the rate (it names its wait, or such answers come denser than random ones),
@@ -9,25 +11,20 @@
  */
 import { EventEmitter } from 'node:events';
 import PQueue from 'p-queue';
-import { VfsError, toVfsError } from './errors.js';
-import type { ErrnoCode } from './errors.js';
-import { silentLogger } from './log.js';
-import type { Logger } from './log.js';
-import { safeUrl } from './redact.js';
-import { fullJitterDelay, retryAfterFromHeaders } from './scheduler/backoff.js';
-import { BodySource, isStreamBody } from './scheduler/body.js';
-import type { SchedulerBody } from './scheduler/body.js';
-import { RETRYABLE_STATUSES, THROTTLE_STATUSES, classifyFailure, mayRetry } from './scheduler/classify.js';
-import type { FailureKind } from './scheduler/classify.js';
-import type { SchedulerCoordinator } from './scheduler/coordinator.js';
-import { Pacer } from './scheduler/pacer.js';
-import { abortableSleep } from './scheduler/sleep.js';
+import { VfsError, toVfsError } from '../errors.js';
+import type { ErrnoCode } from '../errors.js';
+import { silentLogger } from '../log.js';
+import type { Logger } from '../log.js';
+import { fullJitterDelay } from './backoff.js';
+import { classifyFailure, mayRetry } from './classify.js';
+import type { FailureKind } from './classify.js';
+import type { SchedulerCoordinator } from './coordinator.js';
+import { Pacer } from './pacer.js';
+import { abortableSleep } from './sleep.js';
 
-export type { SchedulerBody } from './scheduler/body.js';
-export type { FailureKind } from './scheduler/classify.js';
-export type { SchedulerCoordinator } from './scheduler/coordinator.js';
-export { isNetworkError } from './scheduler/classify.js';
-export { parseRetryAfter } from './scheduler/backoff.js';
+export type { FailureKind } from './classify.js';
+export type { SchedulerCoordinator } from './coordinator.js';
+export { isNetworkError } from './classify.js';
 
 /** Options of a Scheduler. Every field has a default that suits a typical cloud API. */
 export interface SchedulerOptions {
@@ -47,7 +44,7 @@ export interface SchedulerOptions {
   maxDelayMs?: number;
   /** A Retry-After longer than this is not waited for: the call fails at once with EAGAIN (default 120 000). */
   maxRetryAfterMs?: number;
-  /** Per-attempt timeout in ms; 0 disables (default 60 000). For `fetch` it runs until the headers arrive. */
+  /** Per-attempt timeout in ms; 0 disables (default 60 000). For an HTTP attempt it runs until the headers arrive. */
   timeoutMs?: number;
   /** Learn the server's rate limit from 429s and pace below it (default true). */
   adaptive?: boolean;
@@ -63,7 +60,7 @@ export interface SchedulerOptions {
 }
 
 /** Per-call options of `run`. */
-export interface RunOptions {
+export interface RunOptions<T = unknown> {
   /** Aborting removes the call from the queue, or cancels its running attempt, at once (ECANCELED). */
   signal?: AbortSignal | undefined;
   /**
@@ -76,25 +73,21 @@ export interface RunOptions {
   label?: string | undefined;
   /** Per-attempt timeout in ms for this call (0 disables); default the scheduler's `timeoutMs`. */
   timeoutMs?: number | undefined;
-}
-
-/** `Scheduler.fetch` init: global fetch's init, plus a replayable body and the run options. */
-export type SchedulerFetchInit = Omit<RequestInit, 'body' | 'signal'> & {
-  /** A body, or a function returning a fresh body per attempt (the way to make a stream upload retryable). */
-  body?: SchedulerBody;
-  signal?: AbortSignal | null | undefined;
   /**
-   * Default: true for GET, HEAD, OPTIONS, PUT and DELETE (idempotent by HTTP semantics); false for POST
-   * and PATCH, whose callers must say `idempotent: true` when resending cannot do the work twice.
+   * Asked after a failure: can the attempt be made again at all (false once a one-shot input, such
+   * as a request body stream, has started to go out)? Default: always.
    */
-  idempotent?: boolean | undefined;
-  label?: string | undefined;
-  timeoutMs?: number | undefined;
-};
+  repeatable?: (() => boolean) | undefined;
+  /**
+   * After success: an object (a response body still to be read) for as long as which the caller's
+   * signal must keep aborting the attempt's signal. Default: the link ends with the attempt.
+   */
+  keepLinked?: ((value: T) => object | undefined) | undefined;
+}
 
 /** Counters for `--stats` and benchmarks. */
 export interface SchedulerStats {
-  /** HTTP requests (attempts) started. */
+  /** Requests (attempts) started. */
   requests: number;
   /** Attempts after the first one of a call. */
   retries: number;
@@ -139,11 +132,6 @@ export interface SchedulerEvents {
   /** A call failed (see `SchedulerStats.failures`; definite answers such as ENOENT do not emit it). */
   failure: [{ label: string; code: ErrnoCode; attempts: number }];
 }
-
-/** Methods that are idempotent by HTTP semantics. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-/** How much of an error body we read to find the provider's message. */
-const ERROR_BODY_LIMIT = 4096;
 
 /** Why an attempt failed, carried from the queued task to the retry loop. */
 class AttemptFailure {
@@ -232,56 +220,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * Run `attempt` in the queue, retrying it while it fails with a retryable error (a VfsError with
    * `retryable: true`, optionally `retryAfterMs`, or a network error). Non-retryable errors fail at once.
    */
-  run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions = {}): Promise<T> {
-    return this.#run(attempt, options, { canResend: () => true });
-  }
-
-  /**
-   * Global fetch through the queue. Retries 429/500/502/503/504 and network errors and returns the
-   * Response for any other status (the adapter maps 4xx). After the last attempt: VfsError EAGAIN
-   * (throttled), ETIMEDOUT or EIO, with the status and the provider's message.
-   */
-  fetch(url: string | URL, init: SchedulerFetchInit = {}): Promise<Response> {
-    // The caller reads the body after we return: its signal must keep reaching the request meanwhile.
-    return this.#http(url, init, async (res) => res, (res) => res.body ?? undefined);
-  }
-
-  /**
-   * Fetch and consume the body as ONE retried unit, so a body cut short mid-read is retried too.
-   * `consume` may throw a retryable VfsError (e.g. an HTTP-200 envelope saying "try later").
-   */
-  request<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>): Promise<T> {
-    return this.#http(url, init, consume);
-  }
-
-  #http<T>(url: string | URL, init: SchedulerFetchInit, consume: (res: Response) => Promise<T>, keepLinked?: (value: T) => object | undefined): Promise<T> {
-    const { body, idempotent, label, timeoutMs, signal, ...rest } = init;
-    const method = (rest.method ?? 'GET').toUpperCase();
-    const name = label ?? `${method} ${safeUrl(url)}`;
-    const source = new BodySource(body);
-    const attempt = async (_n: number, attemptSignal: AbortSignal): Promise<T> => {
-      const { body: attemptBody } = await source.next();
-      const requestInit: RequestInit & { duplex?: 'half' } = { ...rest, method, signal: attemptSignal };
-      if (attemptBody !== undefined) requestInit.body = attemptBody;
-      if (isStreamBody(attemptBody)) requestInit.duplex = 'half';
-      const res = await globalThis.fetch(url, requestInit);
-      if (RETRYABLE_STATUSES.has(res.status)) throw await this.#statusError(res, name);
-      try {
-        return await consume(res);
-      } catch (e) {
-        await res.body?.cancel().catch(() => undefined);
-        throw e;
-      }
-    };
-    return this.#run(attempt, { signal: signal ?? undefined, idempotent: idempotent ?? IDEMPOTENT_METHODS.has(method), label: name, timeoutMs }, {
-      // A stream passed directly can be offered again only if fetch never started reading it.
-      canResend: () => source.replayable || !source.consumed,
-      ...(keepLinked ? { keepLinked } : {}),
-    });
-  }
-
-  async #run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions, internal: InternalRunOptions<T>): Promise<T> {
-    const { canResend, keepLinked } = internal;
+  async run<T>(attempt: (attemptNo: number, signal: AbortSignal) => Promise<T>, options: RunOptions<T> = {}): Promise<T> {
+    const { repeatable, keepLinked } = options;
     const label = options.label ?? 'request';
     const idempotent = options.idempotent ?? true;
     const signal = options.signal;
@@ -299,7 +239,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         const failure = e instanceof AttemptFailure ? e : new AttemptFailure(classifyFailure(e), e);
         const { kind, error } = failure;
         const retryAfterMs = error instanceof VfsError ? error.retryAfterMs : undefined;
-        const resendable = canResend();
+        const resendable = repeatable?.() ?? true;
         const retry = mayRetry(kind, idempotent) && resendable && n < this.#maxAttempts;
         if (!retry || (retryAfterMs !== undefined && retryAfterMs > this.#maxRetryAfterMs)) {
           throw this.#giveUp(kind, error, label, n, mayRetry(kind, idempotent) && resendable);
@@ -410,23 +350,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.#queue.start();
       this.emit('resume');
     }, delayMs);
-    // A pause with nothing waiting must not keep a finished CLI alive; `#run` re-refs it when a call comes.
+    // A pause with nothing waiting must not keep a finished CLI alive; `run` re-refs it when a call comes.
     if (this.#queue.size === 0 && this.#backingOff === 0 && this.#counts.inFlight <= 1) this.#resumeTimer.unref();
-  }
-
-  /** The error for a retryable HTTP status, with the provider's (redacted) message from the body. */
-  async #statusError(res: Response, label: string): Promise<VfsError> {
-    const providerMessage = await readErrorMessage(res);
-    const throttled = THROTTLE_STATUSES.has(res.status);
-    const retryAfterMs = retryAfterFromHeaders(res.headers);
-    return new VfsError(throttled ? 'EAGAIN' : 'EIO', `${label}: HTTP ${res.status}${providerMessage ? ` ${providerMessage}` : ''}`, {
-      provider: this.name,
-      operation: label,
-      status: res.status,
-      retryable: true,
-      ...(providerMessage ? { providerMessage } : {}),
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    });
   }
 
   /** The final error of a call: EAGAIN when throttled, ETIMEDOUT on timeout, EIO otherwise; fatal errors pass through. */
@@ -466,14 +391,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.#counts.cancelled++;
     return new VfsError('ECANCELED', `${label} aborted`, { provider: this.name, operation: label, cause: reason });
   }
-}
-
-/** Options `run` does not offer: what `fetch` and `request` need. */
-interface InternalRunOptions<T> {
-  /** May the attempt be made again (false once a one-shot body went out)? */
-  canResend: () => boolean;
-  /** An object (a Response body) while which the caller's signal must still abort the attempt. */
-  keepLinked?: (value: T) => object | undefined;
 }
 
 /** Unlinks a caller's signal from an attempt once the body it governs is garbage. */
@@ -526,35 +443,3 @@ function describe(kind: FailureKind, error: unknown, timeoutMs: number): string 
   return `${kind === 'not-sent' ? 'could not connect' : kind === 'network' ? 'network error' : 'error'}: ${message}${codes.length ? ` (${codes.join('/')})` : ''}`;
 }
 
-/** The provider's message from an error response: JSON `msg`/`message`/`error`…, else the text. Reads ≤ 4 KiB. */
-async function readErrorMessage(res: Response): Promise<string | undefined> {
-  if (!res.body) return undefined;
-  let text = '';
-  try {
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let bytes = 0;
-    while (bytes < ERROR_BODY_LIMIT) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      bytes += value.byteLength;
-      text += decoder.decode(value, { stream: true });
-    }
-    await reader.cancel().catch(() => undefined);
-  } catch {
-    // A body cut short still leaves us the status; the message is best effort.
-  }
-  text = text.slice(0, ERROR_BODY_LIMIT).trim();
-  if (!text) return undefined;
-  try {
-    const json = JSON.parse(text) as Record<string, unknown>;
-    for (const key of ['msg', 'message', 'error_description', 'error', 'detail', 'title']) {
-      const v = json[key];
-      if (typeof v === 'string' && v) return v;
-      if (v && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') return (v as { message: string }).message;
-    }
-  } catch {
-    // Not JSON: use the text itself, stripped of markup.
-  }
-  return text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) || undefined;
-}
