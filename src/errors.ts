@@ -78,6 +78,23 @@ export class VfsError extends Error {
     this.details = details;
   }
 
+  /**
+   * Same error as the caller of `syscall` on `path` (→ `dest`) sees it: Node's fields name the call
+   * that was made, as `fs.rename` reports both paths whichever one failed; `details` keep where
+   * inside it the failure happened (the API call, the inner path) for logs.
+   */
+  calledAs(syscall: string, path: string | undefined, dest?: string): VfsError {
+    if (this.syscall === syscall && this.path === path && this.dest === dest) return this;
+    const copy = this.withDetails({ operation: syscall, ...(path !== undefined ? { path } : {}), ...(dest !== undefined ? { dest } : {}) });
+    const fields = copy as { -readonly [K in 'syscall' | 'path' | 'dest']?: string };
+    fields.syscall = syscall;
+    if (path !== undefined) fields.path = path;
+    else delete fields.path;
+    if (dest !== undefined) fields.dest = dest;
+    else delete fields.dest;
+    return copy;
+  }
+
   /** Same error with more context filled in (keeps what is already set). */
   withDetails(extra: VfsErrorDetails): VfsError {
     const copy = new VfsError(this.code, this.reason, {
@@ -112,6 +129,16 @@ function sanitizeCause(cause: unknown, depth = 0): unknown {
 export function errnoNumber(code: ErrnoCode): number {
   const table = constants.errno as Record<string, number>;
   return table[code] ?? table.EIO!;
+}
+
+/**
+ * The error one operation fails with, the single way adapters and layers build one: `reason` says
+ * what went wrong, the message names the operation and path in front of it (`mkdir "/a": already
+ * exists`), and `operation`/`path` are fields as well (`syscall`, `path`).
+ */
+export function opError(code: ErrnoCode, reason: string, operation: string, path?: string, options: VfsErrorOptions = {}): VfsError {
+  const where = path === undefined ? operation : `${operation} ${JSON.stringify(path)}`;
+  return new VfsError(code, `${where}: ${reason}`, { ...options, operation, ...(path !== undefined ? { path } : {}) });
 }
 
 /** True when `e` is a VfsError, optionally with one of the given codes. */
