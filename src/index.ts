@@ -29,7 +29,7 @@ export type {
 } from '../adapters/cloudreve/index.js';
 export { CouchdropVfs, CouchdropClient, startCouchdropEmulator, COUCHDROP_STATUS, DEFAULT_PROVISIONAL_ROUTES as COUCHDROP_PROVISIONAL_ROUTES } from '../adapters/couchdrop/index.js';
 export type {
-  CouchdropVfsConfig, CouchdropVfsOptions, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
+  CouchdropVfsConfig, CouchdropVfsOptions, CouchdropVfsSettings, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
   CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
 } from '../adapters/couchdrop/index.js';
 export { serveWebdav, DEFAULT_JUNK_PATTERNS } from '../mount/webdav.js';

@@ -1,6 +1,6 @@
 /** The Couchdrop provider: its Vfs, API client, error table and emulator. */
-export { CouchdropVfs } from './couchdrop-vfs.js';
-export type { CouchdropVfsConfig, CouchdropVfsOptions } from './couchdrop-vfs.js';
+export { CouchdropVfs } from './vfs.js';
+export type { CouchdropVfsConfig, CouchdropVfsOptions, CouchdropVfsSettings } from './vfs.js';
 export { CouchdropClient } from './client.js';
 export type { ByteRange, CouchdropClientOptions, UploadBody } from './client.js';
 export type { CouchdropCredentials } from './auth.js';

@@ -8,16 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import type { ErrnoCode } from '../../src/errors.js';
+import { VfsError, isVfsError, opError, toVfsError } from '../../src/errors.js';
+import { AdapterVfs } from '../../src/adapter-vfs.js';
+import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
-import { baseName, isSameOrInside, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, joinPath, parentPath } from '../../src/path.js';
 import type { Scheduler } from '../../src/scheduler.js';
 import { DEFAULT_CAPABILITIES } from '../../src/vfs.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, RemoveOptions, SpaceInfo, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import type { CouchdropCredentials } from './auth.js';
 import { CouchdropClient } from './client.js';
@@ -29,7 +30,8 @@ import { spoolToFile } from './spool.js';
 import type { Spool } from './spool.js';
 import type { CouchdropWireEntry } from './wire.js';
 
-export interface CouchdropVfsOptions extends CouchdropClientOptions {
+/** What a CouchdropVfs takes besides its credentials. */
+export interface CouchdropVfsSettings extends CouchdropClientOptions {
   /** Folder for upload spool files (default the OS temp dir). */
   spoolDir?: string;
   /** Cap on requests per second sent to Couchdrop (default: none; the Scheduler learns the limit from 429s). */
@@ -50,8 +52,10 @@ export interface CouchdropVfsOptions extends CouchdropClientOptions {
   logger?: Logger;
 }
 
-/** `new CouchdropVfs({ token })` or `new CouchdropVfs({ username, password })`, plus options. */
-export type CouchdropVfsConfig = CouchdropCredentials & CouchdropVfsOptions;
+/** `new CouchdropVfs({ token })` or `new CouchdropVfs({ username, password })`, plus settings. */
+export type CouchdropVfsOptions = CouchdropCredentials & CouchdropVfsSettings;
+/** @deprecated Use CouchdropVfsOptions (the same type, named as CloudreveVfsOptions is). */
+export type CouchdropVfsConfig = CouchdropVfsOptions;
 
 /** Parallel transfers of one directory copy. */
 const COPY_PARALLELISM = 4;
@@ -66,7 +70,7 @@ interface OpenDownload {
   total?: number;
 }
 
-export class CouchdropVfs implements Vfs {
+export class CouchdropVfs extends AdapterVfs {
   readonly name = 'couchdrop';
   readonly capabilities: VfsCapabilities;
   readonly client: CouchdropClient;
@@ -74,7 +78,8 @@ export class CouchdropVfs implements Vfs {
   readonly #log: Logger;
   readonly #changes: CouchdropChanges;
 
-  constructor(config: CouchdropVfsConfig) {
+  constructor(config: CouchdropVfsOptions) {
+    super();
     const { spoolDir, requestsPerSecond, concurrency, rangeRequests, capabilities, scheduler, apiUrl, fileioUrl, routes, logger } = config;
     this.#log = (logger ?? silentLogger).child({ provider: 'couchdrop' });
     this.client = new CouchdropClient(credentialsOf(config), {
@@ -106,7 +111,7 @@ export class CouchdropVfs implements Vfs {
       changes: 'poll', // no change feed: re-listing (changes.ts)
       ...capabilities,
     };
-    this.#changes = new CouchdropChanges((dir, signal) => this.#list(normalizePath(dir), signal), {
+    this.#changes = new CouchdropChanges((dir, signal) => this.guard('list', dir, { signal }, (p) => this.#list(p, signal)), {
       logger: this.#log,
       ...(config.pollIntervalMs !== undefined ? { pollIntervalMs: config.pollIntervalMs } : {}),
       ...(config.webhookAddr !== undefined ? { webhookAddr: config.webhookAddr } : {}),
@@ -118,13 +123,11 @@ export class CouchdropVfs implements Vfs {
     return this.client.scheduler;
   }
 
-  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    return this.#op('stat', p, options.signal, async () => toEntry(p, await this.client.lstat(p, options.signal)));
+  protected async doStat(p: string, options: OpOptions): Promise<Entry> {
+    return toEntry(p, await this.client.lstat(p, options.signal));
   }
 
-  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
-    const p = normalizePath(dir);
+  protected async doList(p: string, options: OpOptions): Promise<Entry[]> {
     const entries = await this.#list(p, options.signal);
     this.#changes.record(p, entries);
     return entries;
@@ -140,184 +143,152 @@ export class CouchdropVfs implements Vfs {
     return this.#changes.listen();
   }
 
-  #list(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
-    const options = { ...(signal ? { signal } : {}) };
-    return this.#op('list', p, options.signal, async () => {
-      let wire: CouchdropWireEntry[];
-      try {
-        wire = await this.client.ls(p, options.signal);
-      } catch (e) {
-        // ls of a file or of a missing folder: the service's answer is undocumented; ask lstat.
-        if (!diagnosable(e)) throw e;
-        const kind = await this.#kindOf(p, options.signal);
-        if (kind === 'file') throw fail('ENOTDIR', 'not a directory', 'list', p);
-        if (kind === undefined) throw e.code === 'ENOENT' ? e : fail('ENOENT', 'no such file or directory', 'list', p);
-        throw e;
-      }
-      // A service may answer ls of a file with the file itself; a folder holding one file of its own name looks the same.
-      if (p !== '/' && wire.length === 1 && !isDir(wire[0]!) && bareName(wire[0]!.filename) === baseName(p)) {
-        if ((await this.#kindOf(p, options.signal)) === 'file') throw fail('ENOTDIR', 'not a directory', 'list', p);
-      }
-      const entries: Entry[] = [];
-      for (const w of wire) {
-        const name = bareName(w.filename);
-        if (name === '' || name === '.' || name === '..') continue;
-        entries.push(toEntry(joinPath(p, name), w));
-      }
-      return entries;
-    });
+  async #list(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
+    let wire: CouchdropWireEntry[];
+    try {
+      wire = await this.client.ls(p, signal);
+    } catch (e) {
+      // ls of a file or of a missing folder: the service's answer is undocumented; ask lstat.
+      if (!diagnosable(e)) throw e;
+      const kind = await this.#kindOf(p, signal);
+      if (kind === 'file') throw opError('ENOTDIR', 'not a directory', 'list', p);
+      if (kind === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'no such file or directory', 'list', p);
+      throw e;
+    }
+    // A service may answer ls of a file with the file itself; a folder holding one file of its own name looks the same.
+    if (p !== '/' && wire.length === 1 && !isDir(wire[0]!) && bareName(wire[0]!.filename) === baseName(p)) {
+      if ((await this.#kindOf(p, signal)) === 'file') throw opError('ENOTDIR', 'not a directory', 'list', p);
+    }
+    const entries: Entry[] = [];
+    for (const w of wire) {
+      const name = bareName(w.filename);
+      if (name === '' || name === '.' || name === '..') continue;
+      entries.push(toEntry(joinPath(p, name), w));
+    }
+    return entries;
   }
 
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
-    const p = normalizePath(path);
-    const { offset = 0, length, signal } = options;
-    return this.#op('read', p, signal, async () => {
-      if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
-      if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
-      if (length === 0) {
-        // No byte range can say "nothing"; check the path is a file and answer empty.
-        if ((await this.stat(p, { signal })).type === 'directory') throw fail('EISDIR', 'is a directory', 'read', p);
-        return Readable.from([]);
-      }
-      const end = length === undefined ? undefined : offset + length;
-      let first: OpenDownload | undefined;
-      try {
-        first = await this.#openDownload(p, offset, end, signal);
-      } catch (e) {
-        if (!diagnosable(e)) throw e;
-        const kind = await this.#kindOf(p, signal);
-        if (kind === 'directory') throw fail('EISDIR', 'is a directory', 'read', p);
-        if (kind === undefined) throw e.code === 'ENOENT' ? e : fail('ENOENT', 'no such file or directory', 'read', p);
-        throw e;
-      }
-      if (!first) return Readable.from([]);
-      return Readable.from(this.#mapStreamErrors(this.#resumable(p, first, offset, end, signal), p), { highWaterMark: 64 * 1024 });
-    });
+  protected async doRead(p: string, options: CheckedReadOptions): Promise<Readable> {
+    const { offset, length, signal } = options;
+    if (length === 0) {
+      // No byte range can say "nothing"; check the path is a file and answer empty.
+      if ((await this.stat(p, { signal })).type === 'directory') throw opError('EISDIR', 'is a directory', 'read', p);
+      return Readable.from([]);
+    }
+    const end = length === undefined ? undefined : offset + length;
+    let first: OpenDownload | undefined;
+    try {
+      first = await this.#openDownload(p, offset, end, signal);
+    } catch (e) {
+      if (!diagnosable(e)) throw e;
+      const kind = await this.#kindOf(p, signal);
+      if (kind === 'directory') throw opError('EISDIR', 'is a directory', 'read', p);
+      if (kind === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'no such file or directory', 'read', p);
+      throw e;
+    }
+    if (!first) return Readable.from([]);
+    return Readable.from(this.#mapStreamErrors(this.#resumable(p, first, offset, end, signal), p), { highWaterMark: 64 * 1024 });
   }
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
+  protected async doWrite(p: string, data: WriteData, options: WriteOptions): Promise<Entry> {
     const { signal, mtime, overwrite = true } = options;
-    return this.#op('write', p, signal, async () => {
-      throwIfAborted(signal, { path: p, operation: 'write' });
-      if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
-      if (!overwrite) {
-        // Best effort: the API has no create-if-absent, so a file created by someone else between
-        // this check and the upload is still replaced.
-        const kind = await this.#kindOf(p, signal);
-        if (kind === 'directory') throw fail('EISDIR', 'is a directory', 'write', p);
-        if (kind === 'file') throw fail('EEXIST', 'already exists', 'write', p);
+    if (!overwrite) {
+      // Best effort: the API has no create-if-absent, so a file created by someone else between
+      // this check and the upload is still replaced.
+      const kind = await this.#kindOf(p, signal);
+      if (kind === 'directory') throw opError('EISDIR', 'is a directory', 'write', p);
+      if (kind === 'file') throw opError('EEXIST', 'already exists', 'write', p);
+    }
+    let spool: Spool | undefined;
+    try {
+      let body: UploadBody;
+      let size: number;
+      if (data instanceof Uint8Array) {
+        body = data;
+        size = data.byteLength;
+      } else {
+        // A 429 or a dropped connection means sending the whole body again: keep it on disk.
+        spool = await spoolToFile(data, { dir: this.#spoolDir, signal });
+        body = spool.open;
+        size = spool.size;
       }
-      let spool: Spool | undefined;
-      try {
-        let body: UploadBody;
-        let size: number;
-        if (data instanceof Uint8Array) {
-          body = data;
-          size = data.byteLength;
-        } else {
-          // A 429 or a dropped connection means sending the whole body again: keep it on disk.
-          spool = await spoolToFile(data, { dir: this.#spoolDir, signal });
-          body = spool.open;
-          size = spool.size;
-        }
-        if (options.size !== undefined && options.size !== size) {
-          throw fail('EINVAL', `the size given (${options.size}) does not match the bytes received (${size}); nothing was uploaded`, 'write', p);
-        }
-        const modtime = mtime ? Math.floor(mtime.getTime() / 1000) : undefined;
-        try {
-          await this.client.upload(p, body, size, modtime, signal);
-        } catch (e) {
-          // 404 parent-folder-not-found is ENOENT already; a folder in the way is a 4xx we diagnose.
-          if (!diagnosable(e) || e.code === 'ENOENT') throw e;
-          if ((await this.#kindOf(p, signal)) === 'directory') throw fail('EISDIR', 'is a directory', 'write', p);
-          throw e;
-        }
-        const when = modtime !== undefined ? modtime * 1000 : Math.floor(Date.now() / 1000) * 1000;
-        return { path: p, name: baseName(p), type: 'file', size, mtime: new Date(when) };
-      } finally {
-        await spool?.dispose();
+      if (options.size !== undefined && options.size !== size) {
+        throw opError('EINVAL', `the size given (${options.size}) does not match the bytes received (${size}); nothing was uploaded`, 'write', p);
       }
-    });
-  }
-
-  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    const { signal } = options;
-    return this.#op('mkdir', p, signal, async () => {
-      if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
-      // Check first: whether the service refuses an existing folder (and with which code) is unknown.
-      if ((await this.#kindOf(p, signal)) !== undefined) throw fail('EEXIST', 'already exists', 'mkdir', p);
+      const modtime = mtime ? Math.floor(mtime.getTime() / 1000) : undefined;
       try {
-        await this.client.mkdir(p, signal);
+        await this.client.upload(p, body, size, modtime, signal);
       } catch (e) {
-        if (!diagnosable(e)) throw e;
-        if ((await this.#kindOf(p, signal)) !== undefined) throw fail('EEXIST', 'already exists', 'mkdir', p);
-        const parent = await this.#kindOf(parentPath(p), signal);
-        if (parent === 'file') throw fail('ENOTDIR', 'parent is not a directory', 'mkdir', p);
-        if (parent === undefined) throw e.code === 'ENOENT' ? e : fail('ENOENT', 'parent directory does not exist', 'mkdir', p);
+        // 404 parent-folder-not-found is ENOENT already; a folder in the way is a 4xx we diagnose.
+        if (!diagnosable(e) || e.code === 'ENOENT') throw e;
+        if ((await this.#kindOf(p, signal)) === 'directory') throw opError('EISDIR', 'is a directory', 'write', p);
         throw e;
       }
-      return { path: p, name: baseName(p), type: 'directory', size: 0, mtime: new Date() };
-    });
+      const when = modtime !== undefined ? modtime * 1000 : Math.floor(Date.now() / 1000) * 1000;
+      return { path: p, name: baseName(p), type: 'file', size, mtime: new Date(when) };
+    } finally {
+      await spool?.dispose();
+    }
   }
 
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
-    const p = normalizePath(path);
+  protected async doMkdir(p: string, options: OpOptions): Promise<Entry> {
+    const { signal } = options;
+    // Check first: whether the service refuses an existing folder (and with which code) is unknown.
+    if ((await this.#kindOf(p, signal)) !== undefined) throw opError('EEXIST', 'already exists', 'mkdir', p);
+    try {
+      await this.client.mkdir(p, signal);
+    } catch (e) {
+      if (!diagnosable(e)) throw e;
+      if ((await this.#kindOf(p, signal)) !== undefined) throw opError('EEXIST', 'already exists', 'mkdir', p);
+      const parent = await this.#kindOf(parentPath(p), signal);
+      if (parent === 'file') throw opError('ENOTDIR', 'parent is not a directory', 'mkdir', p);
+      if (parent === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'parent directory does not exist', 'mkdir', p);
+      throw e;
+    }
+    return { path: p, name: baseName(p), type: 'directory', size: 0, mtime: new Date() };
+  }
+
+  protected async doRemove(p: string, options: RemoveOptions): Promise<void> {
     const { signal, recursive = false } = options;
-    return this.#op('remove', p, signal, async () => {
-      if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
-      const entry = await this.stat(p, { signal });
-      if (entry.type === 'file') return this.client.delete(p, signal);
-      // The service may delete folders recursively: look before deleting, so ENOTEMPTY protects the
-      // contents (best effort: a file added between the look and the delete would go too).
-      const children = await this.list(p, { signal });
-      if (children.length > 0 && !recursive) throw fail('ENOTEMPTY', 'directory not empty', 'remove', p);
-      try {
-        await this.client.delete(p, signal);
-      } catch (e) {
-        if (children.length === 0 || !diagnosable(e) || e.code === 'ENOENT') throw e;
-        // The service refuses non-empty folders after all: empty it ourselves, depth first.
-        this.#log.debug('couchdrop refused to delete a non-empty folder; deleting its contents first', { path: p });
-        for (const child of children) await this.remove(child.path, { signal, recursive: true });
-        await this.client.delete(p, signal);
-      }
-    });
+    const entry = await this.stat(p, { signal });
+    if (entry.type === 'file') return this.client.delete(p, signal);
+    // The service may delete folders recursively: look before deleting, so ENOTEMPTY protects the
+    // contents (best effort: a file added between the look and the delete would go too).
+    const children = await this.list(p, { signal });
+    if (children.length > 0 && !recursive) throw opError('ENOTEMPTY', 'directory not empty', 'remove', p);
+    try {
+      await this.client.delete(p, signal);
+    } catch (e) {
+      if (children.length === 0 || !diagnosable(e) || e.code === 'ENOENT') throw e;
+      // The service refuses non-empty folders after all: empty it ourselves, depth first.
+      this.#log.debug('couchdrop refused to delete a non-empty folder; deleting its contents first', { path: p });
+      for (const child of children) await this.remove(child.path, { signal, recursive: true });
+      await this.client.delete(p, signal);
+    }
   }
 
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
+  protected async doRename(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     const { signal, overwrite = false } = options;
-    return this.#op('rename', src, signal, async () => {
-      const { source, target } = await this.#prepareMove('rename', src, dst, overwrite, signal);
-      if (src === dst) return source;
-      if (!target) {
-        await this.client.rename(src, dst, signal);
-      } else {
-        await this.#replace(src, dst, signal);
-      }
-      return { ...source, path: dst, name: baseName(dst) };
-    });
+    const { source, target } = await this.#prepareMove('rename', src, dst, overwrite, signal);
+    if (!target) {
+      await this.client.rename(src, dst, signal);
+    } else {
+      await this.#replace(src, dst, signal);
+    }
+    return { ...source, path: dst, name: baseName(dst) };
   }
 
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
+  protected async doCopy(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     const { signal, overwrite = false } = options;
-    return this.#op('copy', src, signal, async () => {
-      if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
-      const { source, target } = await this.#prepareMove('copy', src, dst, overwrite, signal);
-      if (source.type === 'file') return this.#copyFile(source, dst, signal);
-      if (!target) await this.client.mkdir(dst, signal);
-      await this.#copyTree(src, dst, signal);
-      return { path: dst, name: baseName(dst), type: 'directory', size: 0, mtime: new Date() };
-    });
+    const { source, target } = await this.#prepareMove('copy', src, dst, overwrite, signal);
+    if (source.type === 'file') return this.#copyFile(source, dst, signal);
+    if (!target) await this.client.mkdir(dst, signal);
+    await this.#copyTree(src, dst, signal);
+    return { path: dst, name: baseName(dst), type: 'directory', size: 0, mtime: new Date() };
   }
 
-  async space(options: OpOptions = {}): Promise<SpaceInfo> {
-    throwIfAborted(options.signal);
-    throw new VfsError('ENOTSUP', 'couchdrop: the API documents no storage usage or quota route, so free space cannot be told', {
-      provider: 'couchdrop', operation: 'space',
-    });
+  protected async doSpace(): Promise<SpaceInfo> {
+    throw opError('ENOTSUP', 'the API documents no storage usage or quota route, so free space cannot be told', 'space');
   }
 
   async close(): Promise<void> {
@@ -326,16 +297,6 @@ export class CouchdropVfs implements Vfs {
   }
 
   // ---- internals -------------------------------------------------------------------------
-
-  /** Run one Vfs operation, turning whatever it throws into a VfsError with context. */
-  async #op<T>(operation: string, path: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    try {
-      throwIfAborted(signal, { path, operation });
-      return await fn();
-    } catch (e) {
-      throw toVfsError(e, { provider: 'couchdrop', operation, path });
-    }
-  }
 
   /** 'file', 'directory', or undefined when the path (or a parent) does not exist. */
   async #kindOf(p: string, signal: AbortSignal | undefined): Promise<'file' | 'directory' | undefined> {
@@ -356,22 +317,16 @@ export class CouchdropVfs implements Vfs {
     }
   }
 
-  /** The POSIX checks shared by rename and copy (the service makes none of them reliably). */
+  /** The POSIX checks of rename and copy the service makes none of reliably (the path rules: AdapterVfs). */
   async #prepareMove(op: string, src: string, dst: string, overwrite: boolean, signal: AbortSignal | undefined) {
-    if (src === '/') throw fail('EBUSY', 'cannot move or copy the root', op, src);
-    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', op, dst);
     const source = await this.stat(src, { signal });
-    if (src === dst) return { source, target: undefined };
-    // Into itself, or onto its own ancestor (whose replacement would take the source with it).
-    const conflict = moveConflict(src, dst, this.capabilities.caseSensitive ? undefined : (p) => p.toLowerCase());
-    if (conflict) throw fail('EINVAL', conflict, op, dst);
     const target = await this.#statOrUndefined(dst, signal);
     if (target) {
-      if (!overwrite) throw fail('EEXIST', 'destination exists', op, dst);
-      if (source.type === 'file' && target.type === 'directory') throw fail('EISDIR', 'destination is a directory', op, dst);
-      if (source.type === 'directory' && target.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', op, dst);
+      if (!overwrite) throw opError('EEXIST', 'destination exists', op, dst);
+      if (source.type === 'file' && target.type === 'directory') throw opError('EISDIR', 'destination is a directory', op, dst);
+      if (source.type === 'directory' && target.type === 'file') throw opError('ENOTDIR', 'destination is not a directory', op, dst);
       if (target.type === 'directory' && (await this.list(dst, { signal })).length > 0) {
-        throw fail('ENOTEMPTY', 'destination directory not empty', op, dst);
+        throw opError('ENOTEMPTY', 'destination directory not empty', op, dst);
       }
     }
     return { source, target };
@@ -446,7 +401,7 @@ export class CouchdropVfs implements Vfs {
       const range = /^bytes (\d+)-\d+\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
       if (!range || Number(range[1]) !== from) {
         stop.abort();
-        throw fail('EPROTO', `asked for bytes from ${from}, got the range ${JSON.stringify(res.headers.get('content-range'))}`, 'read', p);
+        throw opError('EPROTO', `asked for bytes from ${from}, got the range ${JSON.stringify(res.headers.get('content-range'))}`, 'read', p);
       }
       return { body, skip: 0, stop, ...(range[2] !== '*' ? { total: Number(range[2]) } : {}) };
     }
@@ -475,7 +430,7 @@ export class CouchdropVfs implements Vfs {
         return;
       } catch (e) {
         if (signal?.aborted || !(isNetworkError(e) || e instanceof ShortBody) || resumes >= MAX_RESUMES) {
-          throw e instanceof ShortBody ? fail('EIO', e.message, 'read', p) : e;
+          throw e instanceof ShortBody ? opError('EIO', e.message, 'read', p) : e;
         }
         this.#log.info('download broke off; asking for the rest', { path: p, at: position, resume: resumes + 1 });
         const next = await this.#openDownload(p, position, end, signal);
@@ -483,7 +438,7 @@ export class CouchdropVfs implements Vfs {
         const after = next?.total;
         if (before !== undefined && (next ? after !== undefined && after !== before : position < before)) {
           next?.stop.abort();
-          throw fail('EIO', 'the file changed while it was being read', 'read', p);
+          throw opError('EIO', 'the file changed while it was being read', 'read', p);
         }
         if (!next) return;
         current = next;
@@ -509,7 +464,7 @@ class ShortBody extends Error {
 }
 
 /** The credentials part of the config: a token, or a username and password. */
-function credentialsOf(config: CouchdropVfsConfig): CouchdropCredentials {
+function credentialsOf(config: CouchdropVfsOptions): CouchdropCredentials {
   const c = config as { token?: unknown; username?: unknown; password?: unknown; system?: unknown };
   if (typeof c.token === 'string') return { token: c.token };
   if (typeof c.username === 'string' && typeof c.password === 'string') {
@@ -555,8 +510,4 @@ function toEntry(path: string, w: CouchdropWireEntry): Entry {
     size: dir ? 0 : num(w.size ?? w['size:']),
     mtime: new Date(num(w.modtime) * 1000),
   };
-}
-
-function fail(code: ErrnoCode, message: string, operation: string, path: string): VfsError {
-  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: 'couchdrop', operation, path });
 }
