@@ -40,6 +40,19 @@ export interface VfsErrorOptions extends VfsErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * One row of a provider's error table (Cloudreve's codes, Couchdrop's HTTP statuses): what the
+ * provider calls it, the errno it becomes, and whether the same request may succeed when sent
+ * again. The Scheduler tells the two kinds of retry apart by errno: EAGAIN is a throttle (the whole
+ * queue backs off and slows down), any other retryable errno retries only the one request.
+ */
+export interface ErrorRule {
+  /** The provider's name for it (Cloudreve's constant, Couchdrop's documented meaning), for messages. */
+  name: string;
+  errno: ErrnoCode;
+  retryable: boolean;
+}
+
 const MAX_PROVIDER_MESSAGE = 300;
 
 /**

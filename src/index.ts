@@ -8,8 +8,10 @@ export type {
 } from './vfs.js';
 export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
 export { DEFAULT_CAPABILITIES, hasDeadPropertyStore, hasShareLinks } from './vfs.js';
-export { VfsError, errnoNumber, isVfsError, toVfsError } from './errors.js';
-export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
+export { VfsError, errnoNumber, isVfsError, opError, toVfsError } from './errors.js';
+export type { ErrnoCode, ErrorRule, VfsErrorDetails, VfsErrorOptions } from './errors.js';
+export { AdapterVfs } from './adapter-vfs.js';
+export type { CheckedReadOptions } from './adapter-vfs.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';
 export { redact, registerSecret } from './redact.js';
 export { createLogger, silentLogger } from './log.js';

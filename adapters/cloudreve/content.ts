@@ -15,6 +15,7 @@ import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import type { Envelope } from './types.js';
 import { pathToUri } from './uri.js';
+import { CODE } from './codes.js';
 
 interface CachedUrl {
   url: string;
@@ -38,7 +39,7 @@ export const MAX_READ_STREAMS = 16;
 export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
 
 /** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
-const SIGNATURE_CODES = new Set([40005, 40071, 403]);
+const SIGNATURE_CODES = new Set<number>([CODE.SignExpired, CODE.InvalidSign, CODE.NoPermissionErr]);
 
 /** Signed content URLs per path, and ranged GETs over them. */
 export class ContentReader {
