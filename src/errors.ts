@@ -169,7 +169,10 @@ export function toVfsError(e: unknown, context: VfsErrorDetails = {}): VfsError 
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code as ErrnoCode)) {
     const retryable = code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EAGAIN';
-    return new VfsError(code as ErrnoCode, errorMessage(e), { ...context, retryable, cause: e });
+    // Node's own message leads with the code ("ENOENT: no such file…"): said once, by the VfsError.
+    const message = errorMessage(e);
+    const reason = message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+    return new VfsError(code as ErrnoCode, reason, { ...context, retryable, cause: e });
   }
   return new VfsError('EIO', errorMessage(e), { ...context, cause: e });
 }
