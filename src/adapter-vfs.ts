@@ -16,6 +16,22 @@ import type {
   Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
 } from './vfs.js';
 
+/**
+ * What a store held by this process does (memory, a local disk): every operation native, ranges and
+ * copies cheap, mtimes kept to the millisecond, its space known. Adapters spread it.
+ */
+export const LOCAL_STORE_CAPABILITIES: VfsCapabilities = {
+  rangedReads: true,
+  serverSideCopy: true,
+  serverSideMove: true,
+  caseSensitive: true,
+  preservesMtime: true,
+  mtimeResolutionMs: 1,
+  needsSizeForWrite: false,
+  quota: true,
+  readOnly: false,
+};
+
 /** A read's range as the adapter gets it: checked whole numbers, `length` absent for "to the end". */
 export interface CheckedReadOptions extends ReadOptions {
   offset: number;

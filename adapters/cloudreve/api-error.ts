@@ -20,7 +20,6 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
     }
   }
   const info = lookupCode(code);
-  const text = `${details.operation ?? 'request'}${details.path ? ` ${JSON.stringify(details.path)}` : ''}: Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`;
   const options = {
     provider: 'cloudreve',
     ...details,
@@ -33,7 +32,7 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
     // JSON log line shows it (lock tokens are not for logs). For the caller that must clear its own lock.
     Object.assign(options, { [LOCK_CONFLICTS]: env.data.filter(isConflict) });
   }
-  return new VfsError(info.errno, text, options);
+  return opError(info.errno, `Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`, details.operation ?? 'request', details.path || undefined, options);
 }
 
 function textOf(v: unknown): string {

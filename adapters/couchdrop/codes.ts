@@ -4,7 +4,8 @@
  * retry decision. The service's `{"error": "..."}` text is kept in every VfsError.
  */
 import type { ErrorRule } from '../../src/errors.js';
-import { VfsError } from '../../src/errors.js';
+import { opError } from '../../src/errors.js';
+import type { VfsError } from '../../src/errors.js';
 import { PARENT_FOLDER_NOT_FOUND } from './wire.js';
 import type { CouchdropErrorBody } from './wire.js';
 
@@ -82,13 +83,10 @@ export function couchdropError(status: number, providerMessage: string | undefin
     if (NOT_FOUND_TEXT.test(providerMessage)) code = 'ENOENT';
     else if (EXISTS_TEXT.test(providerMessage)) code = 'EEXIST';
   }
-  const where = context.path !== undefined ? ` ${JSON.stringify(context.path)}` : '';
   const said = providerMessage ? `: ${providerMessage}` : '';
   const meaning = isParentMissing(status, providerMessage) ? 'the parent folder does not exist' : rule.name;
-  return new VfsError(code, `couchdrop ${context.operation}${where}: HTTP ${status} ${meaning}${said}`, {
+  return opError(code, `HTTP ${status} ${meaning}${said}`, context.operation, context.path, {
     provider: 'couchdrop',
-    operation: context.operation,
-    ...(context.path !== undefined ? { path: context.path } : {}),
     status,
     ...(providerMessage !== undefined ? { providerMessage } : {}),
     // No retryAfterMs: Couchdrop sends no Retry-After, so the Scheduler's own backoff decides.

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { VfsError, opError } from '../../src/errors.js';
-import { AdapterVfs, checkTime } from '../../src/adapter-vfs.js';
+import { AdapterVfs, LOCAL_STORE_CAPABILITIES, checkTime } from '../../src/adapter-vfs.js';
 import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
 import { baseName, joinPath, parentPath } from '../../src/path.js';
 import { readableFrom, iterateBytes } from '../../src/streams.js';
@@ -55,17 +55,7 @@ interface Place {
 
 export class LocalVfs extends AdapterVfs {
   readonly name = 'local';
-  readonly capabilities: VfsCapabilities = {
-    rangedReads: true,
-    serverSideCopy: true,
-    serverSideMove: true,
-    caseSensitive: true,
-    preservesMtime: true,
-    mtimeResolutionMs: 1,
-    needsSizeForWrite: false,
-    quota: true,
-    readOnly: false,
-  };
+  readonly capabilities: VfsCapabilities = { ...LOCAL_STORE_CAPABILITIES };
   private readonly root: string;
   private readonly follow: boolean;
 

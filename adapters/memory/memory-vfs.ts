@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { opError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import { AdapterVfs, checkTime } from '../../src/adapter-vfs.js';
+import { AdapterVfs, LOCAL_STORE_CAPABILITIES, checkTime } from '../../src/adapter-vfs.js';
 import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
 import { baseName, joinPath, parentPath, splitPath } from '../../src/path.js';
 import { iterateBytes, readableFrom } from '../../src/streams.js';
@@ -64,17 +64,7 @@ export class MemoryVfs extends AdapterVfs {
     super();
     this.quota = options.quota;
     this.root = { kind: 'directory', id: this.nextId++, mtime: new Date(), children: new Map() };
-    this.capabilities = {
-      rangedReads: true,
-      serverSideCopy: true,
-      serverSideMove: true,
-      caseSensitive: true,
-      preservesMtime: true,
-      mtimeResolutionMs: 1,
-      needsSizeForWrite: false,
-      quota: true,
-      readOnly: options.readOnly ?? false,
-    };
+    this.capabilities = { ...LOCAL_STORE_CAPABILITIES, readOnly: options.readOnly ?? false };
   }
 
   /** A MemoryVfs holding `tree` (handy for tests, demos and benchmarks). */
