@@ -359,42 +359,38 @@ export class CloudreveVfs extends AdapterVfs implements DeadPropertyStore, Share
       this.content.forget(back);
       return back === dst ? this.stat(dst, options) : this.rename(back, dst, options);
     }
-    return this.inTurn([src, dst], () => this.unlocking(src, async () => {
-      pathToUri(dst);
-      const entry = await this.stat(src, options);
-      await this.checkParent(dst, options.signal);
-      const displaced = await this.moves.makeRoom(entry, dst, options, 'rename');
-      this.content.forget(src);
-      this.content.forget(dst);
-      try {
-        await this.moves.moveInto(src, dst, options.signal);
-      } catch (e) {
-        if (displaced) await this.moves.putBack(displaced, dst);
-        throw e;
-      }
-      if (displaced) await this.moves.discard(displaced);
-      return { ...entry, path: dst, name: baseName(dst) };
-    }));
+    return this.sendOnto('rename', src, dst, options, () => this.moves.moveInto(src, dst, options.signal),
+      async (entry) => ({ ...entry, path: dst, name: baseName(dst) }));
   }
 
   protected async doCopy(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     if (this.virtual?.match(dst)) throw this.virtual.readOnly('copy', dst);
     // A version or trashed item has no server-side copy: EXDEV makes callers read and write instead.
     if (this.virtual?.match(src)) throw opError('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
+    return this.sendOnto('copy', src, dst, options, () => this.moves.copyInto(src, dst, options.signal), () => this.stat(dst, options));
+  }
+
+  /**
+   * A rename or copy onto `dst`, in turn with the other mutations of both paths: the target's parent
+   * must be a folder; a target the options allow replacing is moved aside first (moves.ts), put back
+   * when `send` fails and discarded once it succeeded. `done` makes the answer from the source's entry.
+   */
+  private sendOnto(op: 'rename' | 'copy', src: string, dst: string, options: MoveOptions, send: () => Promise<void>, done: (source: Entry) => Promise<Entry>): Promise<Entry> {
     return this.inTurn([src, dst], () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
-      const displaced = await this.moves.makeRoom(entry, dst, options, 'copy');
+      const displaced = await this.moves.makeRoom(entry, dst, options, op);
+      if (op === 'rename') this.content.forget(src);
       this.content.forget(dst);
       try {
-        await this.moves.copyInto(src, dst, options.signal);
+        await send();
       } catch (e) {
         if (displaced) await this.moves.putBack(displaced, dst);
         throw e;
       }
       if (displaced) await this.moves.discard(displaced);
-      return this.stat(dst, options);
+      return done(entry);
     }));
   }
 

@@ -144,17 +144,8 @@ export class CouchdropVfs extends AdapterVfs {
   }
 
   async #list(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
-    let wire: CouchdropWireEntry[];
-    try {
-      wire = await this.client.ls(p, signal);
-    } catch (e) {
-      // ls of a file or of a missing folder: the service's answer is undocumented; ask lstat.
-      if (!diagnosable(e)) throw e;
-      const kind = await this.#kindOf(p, signal);
-      if (kind === 'file') throw opError('ENOTDIR', 'not a directory', 'list', p);
-      if (kind === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'no such file or directory', 'list', p);
-      throw e;
-    }
+    // ls of a file or of a missing folder: the service's answer is undocumented; ask lstat.
+    const wire = await this.client.ls(p, signal).catch((e: unknown) => this.#explain(e, 'list', p, signal));
     // A service may answer ls of a file with the file itself; a folder holding one file of its own name looks the same.
     if (p !== '/' && wire.length === 1 && !isDir(wire[0]!) && bareName(wire[0]!.filename) === baseName(p)) {
       if ((await this.#kindOf(p, signal)) === 'file') throw opError('ENOTDIR', 'not a directory', 'list', p);
@@ -176,16 +167,7 @@ export class CouchdropVfs extends AdapterVfs {
       return Readable.from([]);
     }
     const end = length === undefined ? undefined : offset + length;
-    let first: OpenDownload | undefined;
-    try {
-      first = await this.#openDownload(p, offset, end, signal);
-    } catch (e) {
-      if (!diagnosable(e)) throw e;
-      const kind = await this.#kindOf(p, signal);
-      if (kind === 'directory') throw opError('EISDIR', 'is a directory', 'read', p);
-      if (kind === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'no such file or directory', 'read', p);
-      throw e;
-    }
+    const first = await this.#openDownload(p, offset, end, signal).catch((e: unknown) => this.#explain(e, 'read', p, signal));
     if (!first) return Readable.from([]);
     return Readable.from(this.#mapStreamErrors(this.#resumable(p, first, offset, end, signal), p), { highWaterMark: 64 * 1024 });
   }
@@ -297,6 +279,19 @@ export class CouchdropVfs extends AdapterVfs {
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  /**
+   * A definite refusal (`diagnosable`) of a list or read, explained by looking at `p`: the wrong kind
+   * of object (ENOTDIR, EISDIR) or nothing there (ENOENT); anything else is rethrown as it came.
+   */
+  async #explain(e: unknown, op: 'list' | 'read', p: string, signal: AbortSignal | undefined): Promise<never> {
+    if (!diagnosable(e)) throw e;
+    const kind = await this.#kindOf(p, signal);
+    if (op === 'list' && kind === 'file') throw opError('ENOTDIR', 'not a directory', op, p);
+    if (op === 'read' && kind === 'directory') throw opError('EISDIR', 'is a directory', op, p);
+    if (kind === undefined) throw e.code === 'ENOENT' ? e : opError('ENOENT', 'no such file or directory', op, p);
+    throw e;
+  }
 
   /** 'file', 'directory', or undefined when the path (or a parent) does not exist. */
   async #kindOf(p: string, signal: AbortSignal | undefined): Promise<'file' | 'directory' | undefined> {
