@@ -43,7 +43,7 @@ export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, l
   try {
     coordinator = await RedisCoordinator.connect(flags.redis, { account, logger });
   } catch (e) {
-    if (!flags.redisOptional) throw e instanceof VfsError ? new VfsError(e.code, `${e.message.replace(/^[A-Z]+: /, '')} (add --redis-optional to run alone)`) : e;
+    if (!flags.redisOptional) throw e instanceof VfsError ? new VfsError(e.code, `${e.reason} (add --redis-optional to run alone)`) : e;
     logger.warn(`${(e as Error).message}; running alone (--redis-optional): locks, properties, cache and the provider budget are this process's only`);
     return undefined;
   }

@@ -40,6 +40,19 @@ export interface VfsErrorOptions extends VfsErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * One row of a provider's error table (Cloudreve's codes, Couchdrop's HTTP statuses): what the
+ * provider calls it, the errno it becomes, and whether the same request may succeed when sent
+ * again. The Scheduler tells the two kinds of retry apart by errno: EAGAIN is a throttle (the whole
+ * queue backs off and slows down), any other retryable errno retries only the one request.
+ */
+export interface ErrorRule {
+  /** The provider's name for it (Cloudreve's constant, Couchdrop's documented meaning), for messages. */
+  name: string;
+  errno: ErrnoCode;
+  retryable: boolean;
+}
+
 const MAX_PROVIDER_MESSAGE = 300;
 
 /**
@@ -78,6 +91,23 @@ export class VfsError extends Error {
     this.details = details;
   }
 
+  /**
+   * Same error as the caller of `syscall` on `path` (→ `dest`) sees it: Node's fields name the call
+   * that was made, as `fs.rename` reports both paths whichever one failed; `details` keep where
+   * inside it the failure happened (the API call, the inner path) for logs.
+   */
+  calledAs(syscall: string, path: string | undefined, dest?: string): VfsError {
+    if (this.syscall === syscall && this.path === path && this.dest === dest) return this;
+    const copy = this.withDetails({ operation: syscall, ...(path !== undefined ? { path } : {}), ...(dest !== undefined ? { dest } : {}) });
+    const fields = copy as { -readonly [K in 'syscall' | 'path' | 'dest']?: string };
+    fields.syscall = syscall;
+    if (path !== undefined) fields.path = path;
+    else delete fields.path;
+    if (dest !== undefined) fields.dest = dest;
+    else delete fields.dest;
+    return copy;
+  }
+
   /** Same error with more context filled in (keeps what is already set). */
   withDetails(extra: VfsErrorDetails): VfsError {
     const copy = new VfsError(this.code, this.reason, {
@@ -114,6 +144,16 @@ export function errnoNumber(code: ErrnoCode): number {
   return table[code] ?? table.EIO!;
 }
 
+/**
+ * The error one operation fails with, the single way adapters and layers build one: `reason` says
+ * what went wrong, the message names the operation and path in front of it (`mkdir "/a": already
+ * exists`), and `operation`/`path` are fields as well (`syscall`, `path`).
+ */
+export function opError(code: ErrnoCode, reason: string, operation: string, path?: string, options: VfsErrorOptions = {}): VfsError {
+  const where = path === undefined ? operation : `${operation} ${JSON.stringify(path)}`;
+  return new VfsError(code, `${where}: ${reason}`, { ...options, operation, ...(path !== undefined ? { path } : {}) });
+}
+
 /** True when `e` is a VfsError, optionally with one of the given codes. */
 export function isVfsError(e: unknown, ...codes: ErrnoCode[]): e is VfsError {
   return e instanceof VfsError && (codes.length === 0 || codes.includes(e.code));
@@ -129,7 +169,10 @@ export function toVfsError(e: unknown, context: VfsErrorDetails = {}): VfsError 
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && KNOWN_CODES.has(code as ErrnoCode)) {
     const retryable = code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EAGAIN';
-    return new VfsError(code as ErrnoCode, errorMessage(e), { ...context, retryable, cause: e });
+    // Node's own message leads with the code ("ENOENT: no such file…"): said once, by the VfsError.
+    const message = errorMessage(e);
+    const reason = message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+    return new VfsError(code as ErrnoCode, reason, { ...context, retryable, cause: e });
   }
   return new VfsError('EIO', errorMessage(e), { ...context, cause: e });
 }

@@ -10,8 +10,10 @@ export { ChangeHub, ChangeQueue, ListingPoller } from './watch.js';
 export { DEFAULT_CAPABILITIES, hasDeadPropertyStore, hasShareLinks } from './vfs.js';
 export { mtimeSupportOf } from './vfs.js';
 export type { MtimeSupport } from './vfs.js';
-export { VfsError, errnoNumber, isVfsError, toVfsError } from './errors.js';
-export type { ErrnoCode, VfsErrorDetails, VfsErrorOptions } from './errors.js';
+export { VfsError, errnoNumber, isVfsError, opError, toVfsError } from './errors.js';
+export type { ErrnoCode, ErrorRule, VfsErrorDetails, VfsErrorOptions } from './errors.js';
+export { AdapterVfs } from './adapter-vfs.js';
+export type { CheckedReadOptions } from './adapter-vfs.js';
 export { normalizePath, parentPath, baseName, joinPath, splitPath, isSameOrInside, MAX_NAME_BYTES, MAX_PATH_BYTES } from './path.js';
 export { redact, registerSecret } from './redact.js';
 export { createLogger, silentLogger } from './log.js';
@@ -34,7 +36,7 @@ export type {
 } from '../adapters/cloudreve/index.js';
 export { CouchdropVfs, CouchdropClient, startCouchdropEmulator, COUCHDROP_STATUS, DEFAULT_PROVISIONAL_ROUTES as COUCHDROP_PROVISIONAL_ROUTES } from '../adapters/couchdrop/index.js';
 export type {
-  CouchdropVfsConfig, CouchdropVfsOptions, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
+  CouchdropVfsConfig, CouchdropVfsOptions, CouchdropVfsSettings, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
   CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
 } from '../adapters/couchdrop/index.js';
 export { serveWebdav, DEFAULT_JUNK_PATTERNS } from '../mount/webdav.js';

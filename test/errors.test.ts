@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { VfsError, toVfsError } from '../src/errors.js';
+import { VfsError, opError, toVfsError } from '../src/errors.js';
 import { HTTP_STATUS_BY_CODE, httpStatusFor } from '../mount/webdav/status.js';
 import { redact, registerSecret, safeUrl } from '../src/redact.js';
 
@@ -79,5 +79,31 @@ describe('VfsError has the shape of a Node fs error', () => {
     expect(e.message).toBe('ENOENT: no such file');
     // More context keeps the reason as it was, never "ENOENT: ENOENT: …".
     expect(e.withDetails({ provider: 'memory' }).message).toBe('ENOENT: no such file');
+  });
+});
+
+describe('the errno is said once', () => {
+  it('a wrapped Node fs error keeps its reason without its own code in front', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const e = toVfsError(await readFile('/nonexistent/cloudmount-x').catch((err: unknown) => err), { operation: 'read', path: '/x' });
+    expect(e.code).toBe('ENOENT');
+    expect(e.reason).not.toMatch(/^ENOENT/);
+    expect(e.message).toMatch(/^ENOENT: no such file or directory/);
+    expect(e.message.match(/ENOENT/g)).toHaveLength(1);
+  });
+
+  it('opError names the operation and path in the message and as fields', () => {
+    const e = opError('EEXIST', 'already exists', 'mkdir', '/a b');
+    expect(e.message).toBe('EEXIST: mkdir "/a b": already exists');
+    expect({ syscall: e.syscall, path: e.path, reason: e.reason }).toEqual({ syscall: 'mkdir', path: '/a b', reason: 'mkdir "/a b": already exists' });
+  });
+
+  it('calledAs puts the outer call in the fields and keeps where it failed in the details', () => {
+    const inner = new VfsError('ENOENT', 'gone', { operation: 'POST /file/move', path: '/inner' });
+    const outer = inner.calledAs('rename', '/a', '/b');
+    expect({ syscall: outer.syscall, path: outer.path, dest: outer.dest }).toEqual({ syscall: 'rename', path: '/a', dest: '/b' });
+    expect(outer.details).toMatchObject({ operation: 'POST /file/move', path: '/inner', dest: '/b' });
+    expect(outer.message).toBe(inner.message);
+    expect(outer.calledAs('rename', '/a', '/b')).toBe(outer);
   });
 });

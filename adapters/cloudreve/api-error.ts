@@ -1,7 +1,7 @@
 /** Turning a Cloudreve envelope (or a broken answer) into a VfsError, through the code table. */
-import { VfsError } from '../../src/errors.js';
+import { VfsError, opError } from '../../src/errors.js';
 import type { ErrnoCode, VfsErrorDetails } from '../../src/errors.js';
-import { lookupCode } from './codes.js';
+import { CODE, lookupCode } from './codes.js';
 import type { Envelope } from './types.js';
 
 /**
@@ -12,7 +12,7 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
   let code = env.code;
   // The envelope is the server's (or a proxy's) JSON: a msg that is not a string is no message.
   let msg = textOf(env.msg);
-  if (code === 40081 && typeof env.aggregated_error === 'object' && env.aggregated_error !== null) {
+  if (code === CODE.BatchOperationNotFullyCompleted && typeof env.aggregated_error === 'object' && env.aggregated_error !== null) {
     const first = Object.values(env.aggregated_error)[0];
     if (first && typeof first.code === 'number') {
       code = first.code;
@@ -20,7 +20,6 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
     }
   }
   const info = lookupCode(code);
-  const text = `${details.operation ?? 'request'}${details.path ? ` ${JSON.stringify(details.path)}` : ''}: Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`;
   const options = {
     provider: 'cloudreve',
     ...details,
@@ -28,12 +27,12 @@ export function envelopeError(env: Envelope, details: VfsErrorDetails): VfsError
     providerMessage: msg,
     retryable: info.retryable,
   };
-  if (code === 40073 && Array.isArray(env.data)) {
+  if (code === CODE.LockConflict && Array.isArray(env.data)) {
     // Under a symbol key: it survives the copies errors go through (object spread keeps it) but no
     // JSON log line shows it (lock tokens are not for logs). For the caller that must clear its own lock.
     Object.assign(options, { [LOCK_CONFLICTS]: env.data.filter(isConflict) });
   }
-  return new VfsError(info.errno, text, options);
+  return opError(info.errno, `Cloudreve code ${code} (${info.name})${msg ? `: ${msg}` : ''}`, details.operation ?? 'request', details.path || undefined, options);
 }
 
 function textOf(v: unknown): string {
@@ -66,16 +65,7 @@ export function cloudreveCode(e: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** Same error with another errno (e.g. 40004 on an upload aimed at a folder → EISDIR). */
-export function recode(e: VfsError, code: VfsError['code'], message?: string): VfsError {
-  return new VfsError(code, message ?? e.reason, {
-    ...e.details,
-    retryable: false,
-    cause: e,
-  });
-}
-
-/** A VfsError raised by the adapter itself (not by a server code). */
-export function fail(code: ErrnoCode, message: string, operation: string, path: string): VfsError {
-  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: 'cloudreve', operation, path });
+/** Same error with another errno for `operation` on `path` (e.g. 40004 on an upload aimed at a folder → EISDIR). */
+export function recode(e: VfsError, code: ErrnoCode, reason: string, operation: string, path: string): VfsError {
+  return opError(code, reason, operation, path, { ...e.details, retryable: false, cause: e });
 }

@@ -7,6 +7,7 @@ import { VfsError, isVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { forgetSecret, registerSecret } from '../../src/redact.js';
 import type { TokenPair } from './types.js';
+import { CODE } from './codes.js';
 
 /** Tokens the user already holds (e.g. from a previous session). */
 export interface CloudreveTokens {
@@ -118,7 +119,7 @@ export class TokenManager {
         return this.store(pair);
       } catch (e) {
         // 40020 = refresh token expired/revoked; other failures (network) are not ours to mask.
-        if (!isVfsError(e) || e.details.providerCode !== 40020) throw e;
+        if (!isVfsError(e) || e.details.providerCode !== CODE.CredentialInvalid) throw e;
         this.deps.logger.info('cloudreve: refresh token refused, logging in again');
       }
     }
@@ -126,7 +127,7 @@ export class TokenManager {
       throw new VfsError('EACCES', 'the Cloudreve session has expired and no password is configured: log in again to get new tokens', {
         provider: 'cloudreve',
         operation: 'refresh',
-        providerCode: 40020,
+        providerCode: CODE.CredentialInvalid,
       });
     }
     this.counts.logins++;

@@ -4,19 +4,34 @@
  * again" (the Scheduler retries it); operation-specific meanings (e.g. 40004 on an upload aimed at a
  * folder = EISDIR) are decided by the adapter, not here. Unknown codes become EIO keeping the number.
  */
-import type { ErrnoCode } from '../../src/errors.js';
+import type { ErrnoCode, ErrorRule } from '../../src/errors.js';
 
-export interface CodeInfo {
-  /** Constant name in Cloudreve's source, for messages and logs. */
-  name: string;
-  errno: ErrnoCode;
-  retryable: boolean;
-}
+/** @deprecated The shape every adapter's code table shares is ErrorRule. */
+export type CodeInfo = ErrorRule;
 
-const c = (name: string, errno: ErrnoCode, retryable = false): CodeInfo => ({ name, errno, retryable });
+const c = (name: string, errno: ErrnoCode, retryable = false): ErrorRule => ({ name, errno, retryable });
+
+/**
+ * The codes the adapter decides on, by their names in Cloudreve's source (without the `Code`
+ * prefix); test/cloudreve/codes.test.ts holds each to its row in the table below.
+ */
+export const CODE = {
+  NoPermissionErr: 403,
+  NotFound: 404,
+  ObjectExist: 40004,
+  SignExpired: 40005,
+  UploadSessionExpired: 40011,
+  ParentNotExist: 40016,
+  FeatureNotEnabled: 40019,
+  CredentialInvalid: 40020,
+  InvalidSign: 40071,
+  LockConflict: 40073,
+  EntityNotExist: 40077,
+  BatchOperationNotFullyCompleted: 40081,
+} as const;
 
 /** Every documented code → errno + retry decision. */
-export const CLOUDREVE_CODES: Readonly<Record<number, CodeInfo>> = {
+export const CLOUDREVE_CODES: Readonly<Record<number, ErrorRule>> = {
   // Unclassified (no AppError in the chain): bad page token, unknown fs, some storage failures.
   // Retried because the storage failures it covers are usually transient.
   [-1]: c('CodeNotSet', 'EIO', true),
@@ -127,6 +142,6 @@ export const CLOUDREVE_CODES: Readonly<Record<number, CodeInfo>> = {
 };
 
 /** Errno and retry decision of any code; unknown codes are EIO and say their number. */
-export function lookupCode(code: number): CodeInfo {
+export function lookupCode(code: number): ErrorRule {
   return CLOUDREVE_CODES[code] ?? { name: `unknown Cloudreve code ${code}`, errno: 'EIO', retryable: false };
 }

@@ -11,12 +11,13 @@ import type { ContentResponse } from '../../src/http/content.js';
 import { parseContentRange, rangeHeader } from '../../src/http/range.js';
 import { isSameOrInside } from '../../src/path.js';
 import { DEFAULT_MIN_CHUNK_BYTES, parallelRanges } from '../../src/parallel-ranges.js';
-import { ResumableStream } from '../../src/resumable-stream.js';
+import { ResumableStream } from '../../src/http/resumable-stream.js';
 import { isNetworkError } from '../../src/scheduler/classify.js';
 import { envelopeError } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import type { Envelope } from './types.js';
 import { pathToUri } from './uri.js';
+import { CODE } from './codes.js';
 
 interface CachedUrl {
   url: string;
@@ -41,7 +42,7 @@ export const MAX_READ_STREAMS = 16;
 export const PARALLEL_MIN_BYTES = 8 * 1024 * 1024;
 
 /** Codes the content route answers (as JSON, HTTP 200) for a bad or expired signature. */
-const SIGNATURE_CODES = new Set([40005, 40071, 403]);
+const SIGNATURE_CODES = new Set<number>([CODE.SignExpired, CODE.InvalidSign, CODE.NoPermissionErr]);
 
 /** Signed content URLs per path, and ranged GETs over them. */
 export class ContentReader {

@@ -7,7 +7,7 @@
  * `PATCH /file/metadata` (`service/explorer/metadata.go`): `{uris, patches:[{key, value?, remove?}]}`;
  * the `dav` category has no validator (`manager/metadata.go` `validators["dav"] = {}`).
  */
-import { VfsError } from '../../src/errors.js';
+import { opError } from '../../src/errors.js';
 import type { DeadProperty, DeadPropertyPatch } from '../../src/vfs.js';
 
 export const DAV_PREFIX = 'dav:';
@@ -45,7 +45,7 @@ export function propsFromMetadata(metadata: Record<string, string> | null | unde
 
 /** The metadata patches for a PROPPATCH, checked against the limits above (EINVAL beyond them). */
 export function metadataPatches(patch: DeadPropertyPatch, path: string): MetadataPatch[] {
-  const fail = (why: string) => new VfsError('EINVAL', `set properties of ${JSON.stringify(path)}: ${why}`, { provider: 'cloudreve', operation: 'PATCH /file/metadata', path });
+  const fail = (why: string) => opError('EINVAL', why, 'set properties', path);
   const set = patch.set ?? [];
   const remove = patch.remove ?? [];
   if (set.length + remove.length > MAX_PROPS_PER_PATCH) throw fail(`more than ${MAX_PROPS_PER_PATCH} properties in one change`);

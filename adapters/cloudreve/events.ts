@@ -28,6 +28,7 @@ import type { CloudreveClient } from './client.js';
 import { decodeName } from './names.js';
 import { bootId } from './upload-journal.js';
 import { ROOT_URI } from './uri.js';
+import { CODE } from './codes.js';
 
 /** Bytes of one SSE message (all its lines) at most; a longer one ends the stream (then a resync). */
 export const MAX_SSE_MESSAGE_BYTES = 256 * 1024;
@@ -131,7 +132,7 @@ export class CloudreveFeed {
           try {
             env = JSON.parse(text) as typeof env;
           } catch { /* not an envelope */ }
-          if (env.code === 40019) {
+          if (env.code === CODE.FeatureNotEnabled) {
             this.fallBack('the change feed is turned off on this server (40019)');
             return;
           }

@@ -4,14 +4,15 @@
  * undoes its earlier steps when a later one fails, and never deletes anything the caller still needs.
  */
 import { randomBytes } from 'node:crypto';
-import { isVfsError } from '../../src/errors.js';
+import { isVfsError, opError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { baseName, joinPath, parentPath } from '../../src/path.js';
 import type { Entry, MoveOptions, OpOptions } from '../../src/vfs.js';
-import { cloudreveCode, fail, recode } from './api-error.js';
+import { cloudreveCode, recode } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import { encodeName } from './names.js';
 import { pathToUri } from './uri.js';
+import { CODE } from './codes.js';
 
 /** The multi-call rename/copy sequences of CloudreveVfs. */
 export class MoveSequences {
@@ -33,12 +34,12 @@ export class MoveSequences {
       throw e;
     });
     if (!existing) return undefined;
-    if (!options.overwrite) throw fail('EEXIST', 'destination exists', op, dst);
-    if (entry.type === 'file' && existing.type === 'directory') throw fail('EISDIR', 'destination is a directory', op, dst);
-    if (entry.type === 'directory' && existing.type === 'file') throw fail('ENOTDIR', 'destination is not a directory', op, dst);
+    if (!options.overwrite) throw opError('EEXIST', 'destination exists', op, dst);
+    if (entry.type === 'file' && existing.type === 'directory') throw opError('EISDIR', 'destination is a directory', op, dst);
+    if (entry.type === 'directory' && existing.type === 'file') throw opError('ENOTDIR', 'destination is not a directory', op, dst);
     if (existing.type === 'directory') {
       const page = await this.client.listPage(pathToUri(dst), 1, undefined, options.signal, dst);
-      if (page.files.length > 0) throw fail('ENOTEMPTY', 'destination directory not empty', op, dst);
+      if (page.files.length > 0) throw opError('ENOTEMPTY', 'destination directory not empty', op, dst);
     }
     const aside = joinPath(parentPath(dst), tempName('replaced'));
     await this.client.rename(pathToUri(dst), encodeName(baseName(aside)), options.signal, dst);
@@ -82,7 +83,7 @@ export class MoveSequences {
     try {
       await this.client.rename(pathToUri(src), encodeName(dstName), signal, src);
     } catch (e) {
-      if (cloudreveCode(e) !== 40004) throw e;
+      if (cloudreveCode(e) !== CODE.ObjectExist) throw e;
       staged = joinPath(srcDir, tempName('move'));
       await this.client.rename(pathToUri(src), encodeName(baseName(staged)), signal, src);
     }
@@ -124,7 +125,7 @@ export class MoveSequences {
       try {
         await this.client.move([pathToUri(src)], pathToUri(dstDir), true, signal, src);
       } catch (e) {
-        if (cloudreveCode(e) !== 40004) throw e;
+        if (cloudreveCode(e) !== CODE.ObjectExist) throw e;
         await this.copyViaStaging(src, dst, signal);
         return;
       }
@@ -157,7 +158,7 @@ export class MoveSequences {
     try {
       await this.client.rename(pathToUri(p), encodeName(newName), signal, p);
     } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `rename ${JSON.stringify(p)}: "${newName}" exists`);
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) throw recode(e, 'EEXIST', `"${newName}" exists`, 'rename', p);
       throw e;
     }
   }
@@ -166,7 +167,7 @@ export class MoveSequences {
     try {
       await this.client.move([pathToUri(p)], pathToUri(dir), copy, signal, p);
     } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `${copy ? 'copy' : 'move'} ${JSON.stringify(p)}: the name exists in ${JSON.stringify(dir)}`);
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) throw recode(e, 'EEXIST', `the name exists in ${JSON.stringify(dir)}`, copy ? 'copy' : 'move', p);
       throw e;
     }
   }

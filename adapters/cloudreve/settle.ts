@@ -13,6 +13,7 @@ import { cloudreveCode, lockConflicts } from './api-error.js';
 import type { CloudreveClient } from './client.js';
 import { decodeName } from './names.js';
 import { uriToPath, pathToUri } from './uri.js';
+import { CODE } from './codes.js';
 
 export { isAmbiguousFailure } from '../../src/settle.js';
 
@@ -23,7 +24,7 @@ export function settlingClient(client: CloudreveClient): CloudreveClient {
       await client.info(uri);
       return true;
     } catch (e) {
-      if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return false;
+      if (cloudreveCode(e) === CODE.ParentNotExist || isVfsError(e, 'ENOENT')) return false;
       throw e;
     }
   };
@@ -79,7 +80,7 @@ export function settlingClient(client: CloudreveClient): CloudreveClient {
           try {
             return await client.createUploadSession(req, signal, path);
           } catch (e) {
-            if (!lostAnswer || cloudreveCode(e) !== 40073) throw e;
+            if (!lostAnswer || cloudreveCode(e) !== CODE.LockConflict) throw e;
             const ours = lockConflicts(e).filter((l) => l.owner?.application?.type === 'upload' && l.path === req.uri && typeof l.token === 'string');
             if (ours.length === 0) throw e;
             await client.releaseLocks(ours.map((l) => l.token!), path);

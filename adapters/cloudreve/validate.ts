@@ -4,7 +4,8 @@
  * as a TypeError deep in the adapter or as an entry with a made-up size (a file listed as 0 bytes
  * would be copied as an empty file).
  */
-import { VfsError } from '../../src/errors.js';
+import { opError } from '../../src/errors.js';
+import type { VfsError } from '../../src/errors.js';
 import type { FileResponse, ListResponse } from './types.js';
 
 interface Where {
@@ -46,10 +47,7 @@ export function checkList(value: unknown, where: Where): ListResponse {
 }
 
 function bad(where: Where, what: string): VfsError {
-  const subject = where.path !== undefined ? ` ${JSON.stringify(where.path)}` : '';
-  return new VfsError('EPROTO', `${where.operation}${subject}: unexpected answer from Cloudreve: ${what}`, {
-    provider: 'cloudreve', operation: where.operation, ...(where.path !== undefined ? { path: where.path } : {}),
-  });
+  return opError('EPROTO', `unexpected answer from Cloudreve: ${what}`, where.operation, where.path, { provider: 'cloudreve' });
 }
 
 function show(v: unknown): string {

@@ -13,16 +13,18 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Scheduler } from '../../src/scheduler/index.js';
 import type { Readable } from 'node:stream';
-import { VfsError, isVfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, opError, throwIfAborted } from '../../src/errors.js';
+import { AdapterVfs } from '../../src/adapter-vfs.js';
+import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
-import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { baseName, joinPath, parentPath } from '../../src/path.js';
 import { metadataPatches, propsFromMetadata } from './dav-props.js';
 import type {
-  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLink, ShareLinkOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
+  DeadProperty, DeadPropertyPatch, DeadPropertyStore, Entry, MoveOptions, OpOptions, RemoveOptions, ShareLink, ShareLinkOptions, ShareLinkStore, SpaceInfo, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 import { providerMtime } from '../../src/mtime.js';
-import { cloudreveCode, fail, lockConflicts, recode } from './api-error.js';
+import { cloudreveCode, lockConflicts, recode } from './api-error.js';
 import { MoveSequences } from './moves.js';
 import { openByteSource, readExactly } from './byte-source.js';
 import { CloudreveClient } from './client.js';
@@ -41,6 +43,7 @@ import { UploadJournal, bootId, defaultStateDir, isAbandoned } from './upload-jo
 import type { UploadRecord } from './upload-journal.js';
 import { pathToUri, uriToPath } from './uri.js';
 import { CloudreveFeed, claimClientId, releaseClientId } from './events.js';
+import { CODE } from './codes.js';
 
 export interface CloudreveVfsOptions {
   /** Site root, e.g. https://drive.example.com (no /api/v4). */
@@ -115,14 +118,13 @@ export interface CloudreveVfsOptions {
   logger?: Logger;
 }
 
-const PROVIDER = 'cloudreve';
 /** Upload sessions open in this process, by id (any CloudreveVfs): never orphans, whatever the journal says. */
 const LIVE_SESSIONS = new Set<string>();
 /** Most pages one listing may take (20 million entries at the default page size). */
 const MAX_LIST_PAGES = 10_000;
 
 /** A Cloudreve v4 drive as a Vfs. */
-export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
+export class CloudreveVfs extends AdapterVfs implements DeadPropertyStore, ShareLinkStore {
   readonly name = 'cloudreve';
   readonly capabilities: VfsCapabilities = {
     rangedReads: true,
@@ -171,6 +173,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   private readonly policies = new LRUCache<string, { policy: StoragePolicy | null }>({ max: 1000, ttl: 30_000 });
 
   constructor(options: CloudreveVfsOptions) {
+    super();
     this.logger = options.logger ?? silentLogger;
     const schedulerOptions: NonNullable<CloudreveClientOptions['schedulerOptions']> = { name: 'cloudreve', logger: this.logger, ...options.schedulerOptions };
     if (options.concurrency !== undefined) schedulerOptions.concurrency = options.concurrency;
@@ -207,7 +210,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     this.journal = options.stateDir === false
       ? undefined
       : new UploadJournal(options.stateDir ?? defaultStateDir(), options.baseUrl, options.email ?? '(tokens)');
-    this.feed = new CloudreveFeed(this.client, (dir, signal) => this.listPlain(dir, signal), {
+    this.feed = new CloudreveFeed(this.client, (dir, signal) => this.guard('list', dir, { signal }, (p) => this.listPlain(p, signal)), {
       logger: this.logger,
       beforeConnect: () => this.takeKeptId(),
       ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
@@ -218,24 +221,18 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     this.moves = new MoveSequences(this.client, this.logger, this.permanentDelete, (p, o) => this.stat(p, o));
   }
 
-  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
+  protected async doStat(p: string, options: OpOptions): Promise<Entry> {
     if (p === '/') return { path: '/', name: '', type: 'directory', size: 0, mtime: new Date(this.rootTime) };
     const v = this.virtual?.match(p);
-    if (v) return this.guard('stat', p, () => this.virtual!.stat(p, v, options));
-    return this.guard('stat', p, async () => {
-      const file = await this.client.info(pathToUri(p), options.signal, p);
-      this.content.observe(p, file.primary_entity);
-      return toEntry(p, file);
-    });
+    if (v) return this.virtual!.stat(p, v, options);
+    const file = await this.client.info(pathToUri(p), options.signal, p);
+    this.content.observe(p, file.primary_entity);
+    return toEntry(p, file);
   }
 
-  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
-    const p = normalizePath(dir);
-    throwIfAborted(options.signal, { path: p });
+  protected async doList(p: string, options: OpOptions): Promise<Entry[]> {
     const v = this.virtual?.match(p);
-    if (v) return this.guard('list', p, () => this.virtual!.list(p, v, options));
+    if (v) return this.virtual!.list(p, v, options);
     const entries = await this.listPlain(p, options.signal);
     this.feed.record(p, entries);
     return entries;
@@ -263,48 +260,38 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     this.client.setClientId(id);
   }
 
-  private listPlain(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
-    return this.guard('list', p, async () => {
-      const files = await this.listRaw(p, this.pageSize, signal, true);
-      return files.map((f) => {
-        const child = joinPath(p, decodeName(f.name));
-        this.content.observe(child, f.primary_entity);
-        return toEntry(child, f);
-      });
+  private async listPlain(p: string, signal: AbortSignal | undefined): Promise<Entry[]> {
+    const files = await this.listRaw(p, this.pageSize, signal, true);
+    return files.map((f) => {
+      const child = joinPath(p, decodeName(f.name));
+      this.content.observe(child, f.primary_entity);
+      return toEntry(child, f);
     });
   }
 
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    const { offset = 0, length } = options;
-    if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
-    if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
-    if (p === '/') throw fail('EISDIR', 'is a directory', 'read', p);
+  protected async doRead(p: string, options: CheckedReadOptions): Promise<Readable> {
+    const { offset, length } = options;
     const v = this.virtual?.match(p);
-    if (v) return this.guard('read', p, () => this.virtual!.read(p, v, offset, length, options));
-    return this.guard('read', p, () => this.unlocking(p, async () => {
+    if (v) return this.virtual!.read(p, v, offset, length, options);
+    return this.unlocking(p, async () => {
       try {
         return await this.content.read(p, offset, length, options.signal);
       } catch (e) {
         // 40077 "entity not exist": a folder (or a placeholder whose upload has not finished).
-        if (cloudreveCode(e) === 40077 && isVfsError(e)) {
+        if (cloudreveCode(e) === CODE.EntityNotExist && isVfsError(e)) {
           const entry = await this.stat(p, options);
-          if (entry.type === 'directory') throw recode(e, 'EISDIR', `read ${JSON.stringify(p)}: is a directory`);
-          throw recode(e, 'EBUSY', `read ${JSON.stringify(p)}: the file has no content yet (upload in progress?)`);
+          if (entry.type === 'directory') throw recode(e, 'EISDIR', 'is a directory', 'read', p);
+          throw recode(e, 'EBUSY', 'the file has no content yet (upload in progress?)', 'read', p);
         }
         throw e;
       }
-    }));
+    });
   }
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
+  protected async doWrite(p: string, data: WriteData, options: WriteOptions): Promise<Entry> {
     if (this.virtual?.match(p)) throw this.virtual.readOnly('write', p);
     const overwrite = options.overwrite ?? true;
-    return this.inTurn([p], () => this.guard('write', p, async () => {
+    return this.inTurn([p], async () => {
       const uri = pathToUri(p); // ENAMETOOLONG before any request
       await (this.recovery ??= this.recoverUploads().catch((e) => this.logger.warn('cloudreve: could not recover upload sessions left by an earlier run', { error: String(e) })));
       await this.checkParent(p, options.signal);
@@ -333,137 +320,111 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
       this.content.forget(p);
       return this.stat(p, options);
-    }));
-  }
-
-  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
-    if (this.virtual?.match(p)) throw this.virtual.readOnly('mkdir', p);
-    return this.guard('mkdir', p, async () => {
-      const uri = pathToUri(p);
-      await this.checkParent(p, options.signal);
-      try {
-        return toEntry(p, await this.client.create(uri, 'folder', true, options.signal, p));
-      } catch (e) {
-        if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EEXIST', `mkdir ${JSON.stringify(p)}: already exists`);
-        throw e;
-      }
     });
   }
 
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
+  protected async doMkdir(p: string, options: OpOptions): Promise<Entry> {
+    if (this.virtual?.match(p)) throw this.virtual.readOnly('mkdir', p);
+    const uri = pathToUri(p);
+    await this.checkParent(p, options.signal);
+    try {
+      return toEntry(p, await this.client.create(uri, 'folder', true, options.signal, p));
+    } catch (e) {
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) throw recode(e, 'EEXIST', 'already exists', 'mkdir', p);
+      throw e;
+    }
+  }
+
+  protected async doRemove(p: string, options: RemoveOptions): Promise<void> {
     const v = this.virtual?.match(p);
-    if (v) return this.guard('remove', p, () => this.virtual!.purge(p, v, options));
-    await this.inTurn([p], () => this.guard('remove', p, async () => {
+    if (v) return this.virtual!.purge(p, v, options);
+    await this.inTurn([p], async () => {
       if (!options.recursive) {
         // One cheap page tells "folder with children" apart; 40016 means a file or nothing,
         // which the delete itself sorts out.
         try {
           const page = await this.client.listPage(pathToUri(p), 1, undefined, options.signal, p);
-          if (page.files.length > 0) throw fail('ENOTEMPTY', 'directory not empty', 'remove', p);
+          if (page.files.length > 0) throw opError('ENOTEMPTY', 'directory not empty', 'remove', p);
         } catch (e) {
-          if (cloudreveCode(e) !== 40016) throw e;
+          if (cloudreveCode(e) !== CODE.ParentNotExist) throw e;
         }
       }
       this.content.forget(p);
       await this.unlocking(p, () => this.client.delete([pathToUri(p)], this.permanentDelete, options.signal, p));
-    }));
+    });
   }
 
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    throwIfAborted(options.signal, { path: src });
-    if (src === '/') throw fail('EBUSY', 'cannot move the root', 'rename', src);
-    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'rename', dst);
-    if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'rename', dst);
+  protected async doRename(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     if (this.virtual?.match(dst)) throw this.virtual.readOnly('rename', dst);
     const v = this.virtual?.match(src);
     if (v) {
       // Out of the trash: restore to where it was, then move on when asked for another place.
-      const back = await this.guard('rename', src, () => this.virtual!.restore(src, v, options));
+      const back = await this.virtual!.restore(src, v, options);
       this.content.forget(back);
       return back === dst ? this.stat(dst, options) : this.rename(back, dst, options);
     }
-    return this.inTurn([src, dst], () => this.guard('rename', src, () => this.unlocking(src, async () => {
-      pathToUri(dst);
-      const entry = await this.stat(src, options);
-      if (src === dst) return entry;
-      await this.checkParent(dst, options.signal);
-      const displaced = await this.moves.makeRoom(entry, dst, options, 'rename');
-      this.content.forget(src);
-      this.content.forget(dst);
-      try {
-        await this.moves.moveInto(src, dst, options.signal);
-      } catch (e) {
-        if (displaced) await this.moves.putBack(displaced, dst);
-        throw e;
-      }
-      if (displaced) await this.moves.discard(displaced);
-      return { ...entry, path: dst, name: baseName(dst) };
-    })));
+    return this.sendOnto('rename', src, dst, options, () => this.moves.moveInto(src, dst, options.signal),
+      async (entry) => ({ ...entry, path: dst, name: baseName(dst) }));
   }
 
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    throwIfAborted(options.signal, { path: src });
-    if (src === '/') throw fail('EBUSY', 'cannot copy the root', 'copy', src);
-    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', 'copy', dst);
-    if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
-    if (moveConflict(src, dst)) throw fail('EINVAL', moveConflict(src, dst)!, 'copy', dst);
+  protected async doCopy(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     if (this.virtual?.match(dst)) throw this.virtual.readOnly('copy', dst);
     // A version or trashed item has no server-side copy: EXDEV makes callers read and write instead.
-    if (this.virtual?.match(src)) throw fail('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
-    return this.inTurn([src, dst], () => this.guard('copy', src, () => this.unlocking(src, async () => {
+    if (this.virtual?.match(src)) throw opError('EXDEV', 'copy out of a virtual folder goes by reading and writing', 'copy', src);
+    return this.sendOnto('copy', src, dst, options, () => this.moves.copyInto(src, dst, options.signal), () => this.stat(dst, options));
+  }
+
+  /**
+   * A rename or copy onto `dst`, in turn with the other mutations of both paths: the target's parent
+   * must be a folder; a target the options allow replacing is moved aside first (moves.ts), put back
+   * when `send` fails and discarded once it succeeded. `done` makes the answer from the source's entry.
+   */
+  private sendOnto(op: 'rename' | 'copy', src: string, dst: string, options: MoveOptions, send: () => Promise<void>, done: (source: Entry) => Promise<Entry>): Promise<Entry> {
+    return this.inTurn([src, dst], () => this.unlocking(src, async () => {
       pathToUri(dst);
       const entry = await this.stat(src, options);
       await this.checkParent(dst, options.signal);
-      const displaced = await this.moves.makeRoom(entry, dst, options, 'copy');
+      const displaced = await this.moves.makeRoom(entry, dst, options, op);
+      if (op === 'rename') this.content.forget(src);
       this.content.forget(dst);
       try {
-        await this.moves.copyInto(src, dst, options.signal);
+        await send();
       } catch (e) {
         if (displaced) await this.moves.putBack(displaced, dst);
         throw e;
       }
       if (displaced) await this.moves.discard(displaced);
-      return this.stat(dst, options);
-    })));
+      return done(entry);
+    }));
   }
 
   /** WebDAV dead properties of `path`, from its `dav:` metadata (the format Cloudreve's /dav uses: dav-props.ts). */
-  async getProps(path: string, options: OpOptions = {}): Promise<DeadProperty[]> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    // The root and the virtual folders have no metadata of their own.
-    if (p === '/' || this.virtual?.match(p)) return [];
-    return this.guard('get properties', p, async () => propsFromMetadata((await this.client.info(pathToUri(p), options.signal, p)).metadata));
+  getProps(path: string, options: OpOptions = {}): Promise<DeadProperty[]> {
+    return this.guard('get properties', path, options, async (p) => {
+      // The root and the virtual folders have no metadata of their own.
+      if (p === '/' || this.virtual?.match(p)) return [];
+      return propsFromMetadata((await this.client.info(pathToUri(p), options.signal, p)).metadata);
+    });
   }
 
   /** Set/remove dead properties of `path` in one `PATCH /file/metadata`. */
-  async setProps(path: string, patch: DeadPropertyPatch, options: OpOptions = {}): Promise<void> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EACCES', 'the root cannot carry properties on Cloudreve', 'set properties', p);
-    if (this.virtual?.match(p)) throw this.virtual.readOnly('set properties', p);
-    const patches = metadataPatches(patch, p);
-    if (patches.length === 0) return;
-    await this.guard('set properties', p, () => this.unlocking(p, () => this.client.patchMetadata([pathToUri(p)], patches, options.signal, p)));
+  setProps(path: string, patch: DeadPropertyPatch, options: OpOptions = {}): Promise<void> {
+    return this.guard('set properties', path, options, async (p) => {
+      if (p === '/') throw opError('EACCES', 'the root cannot carry properties on Cloudreve', 'set properties', p);
+      if (this.virtual?.match(p)) throw this.virtual.readOnly('set properties', p);
+      const patches = metadataPatches(patch, p);
+      if (patches.length === 0) return;
+      await this.unlocking(p, () => this.client.patchMetadata([pathToUri(p)], patches, options.signal, p));
+    });
   }
 
   /** A share link of `path` (`PUT /share`); a password (or `private`) makes it private. */
-  async createShare(path: string, options: ShareLinkOptions = {}): Promise<ShareLink> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/' || this.virtual?.match(p)) throw fail('EINVAL', 'only a file or folder of the drive can be shared', 'share', p);
-    const request = shareRequest(pathToUri(p), options, p);
-    return this.guard('share', p, async () => {
+  createShare(path: string, options: ShareLinkOptions = {}): Promise<ShareLink> {
+    return this.guard('share', path, options, async (p) => {
+      if (p === '/' || this.virtual?.match(p)) throw opError('EINVAL', 'only a file or folder of the drive can be shared', 'share', p);
+      const request = shareRequest(pathToUri(p), options, p);
       const url = await this.client.createShare(request, options.signal, p);
-      if (typeof url !== 'string' || url === '') throw fail('EPROTO', 'the server answered no link', 'share', p);
+      if (typeof url !== 'string' || url === '') throw opError('EPROTO', 'the server answered no link', 'share', p);
       const id = shareIdOf(url);
       // The answer is just the link: the list says the rest (expiry, password as the server set it).
       const listed = (await this.listShares(options)).find((s) => s.id === id);
@@ -472,9 +433,8 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   }
 
   /** Every share link of the account (`GET /share`, all pages). */
-  async listShares(options: OpOptions = {}): Promise<ShareLink[]> {
-    throwIfAborted(options.signal);
-    return this.guard('list shares', '/', async () => {
+  listShares(options: OpOptions = {}): Promise<ShareLink[]> {
+    return this.guard('list shares', undefined, options, async () => {
       const out: ShareLink[] = [];
       let token: string | undefined;
       const seen = new Set<string>();
@@ -490,18 +450,16 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
   }
 
   /** Delete a share link by id (`DELETE /share/{id}`). */
-  async removeShare(id: string, options: OpOptions = {}): Promise<void> {
-    throwIfAborted(options.signal);
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw fail('EINVAL', `not a share id: ${JSON.stringify(id.slice(0, 80))}`, 'remove share', '/');
-    await this.guard('remove share', '/', () => this.client.deleteShare(id, options.signal));
+  removeShare(id: string, options: OpOptions = {}): Promise<void> {
+    return this.guard('remove share', undefined, options, async () => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw opError('EINVAL', `not a share id: ${JSON.stringify(id.slice(0, 80))}`, 'remove share');
+      await this.client.deleteShare(id, options.signal);
+    });
   }
 
-  async space(options: OpOptions = {}): Promise<SpaceInfo> {
-    throwIfAborted(options.signal);
-    return this.guard('space', '/', async () => {
-      const { total, used } = await this.client.capacity(options.signal);
-      return { used, total, free: Math.max(0, total - used) };
-    });
+  protected async doSpace(options: OpOptions): Promise<SpaceInfo> {
+    const { total, used } = await this.client.capacity(options.signal);
+    return { used, total, free: Math.max(0, total - used) };
   }
 
   async close(): Promise<void> {
@@ -523,11 +481,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       for (let requests = 1; ; requests++) {
         // A server that hands out the same cursor again (or pages without end) would keep this loop,
         // and the listing in memory, growing forever.
-        if (requests > MAX_LIST_PAGES) throw fail('EPROTO', `the listing did not end after ${MAX_LIST_PAGES} pages`, 'list', p);
+        if (requests > MAX_LIST_PAGES) throw opError('EPROTO', `the listing did not end after ${MAX_LIST_PAGES} pages`, 'list', p);
         const res = await this.client.listPage(uri, pageSize, token, signal, p, page);
         out.push(...res.files);
         if (res.pagination.next_token) {
-          if (seen.has(res.pagination.next_token)) throw fail('EPROTO', 'the server sent the same listing cursor twice', 'list', p);
+          if (seen.has(res.pagination.next_token)) throw opError('EPROTO', 'the server sent the same listing cursor twice', 'list', p);
           token = res.pagination.next_token;
           seen.add(token);
           continue;
@@ -542,9 +500,9 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       }
     } catch (e) {
       // 40016 covers "missing" and "is a file": a stat tells which.
-      if (explain && cloudreveCode(e) === 40016 && p !== '/') {
+      if (explain && cloudreveCode(e) === CODE.ParentNotExist && p !== '/') {
         const entry = await this.stat(p, signal ? { signal } : {});
-        if (entry.type === 'file') throw fail('ENOTDIR', 'not a directory', 'list', p);
+        if (entry.type === 'file') throw opError('ENOTDIR', 'not a directory', 'list', p);
       }
       throw e;
     }
@@ -558,10 +516,10 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     try {
       entry = await this.stat(parent, signal ? { signal } : {});
     } catch (e) {
-      if (isVfsError(e, 'ENOENT')) throw fail('ENOENT', 'parent directory does not exist', 'check parent', p);
+      if (isVfsError(e, 'ENOENT')) throw opError('ENOENT', 'parent directory does not exist', 'check parent', p);
       throw e;
     }
-    if (entry.type !== 'directory') throw fail('ENOTDIR', 'parent is not a directory', 'check parent', p);
+    if (entry.type !== 'directory') throw opError('ENOTDIR', 'parent is not a directory', 'check parent', p);
   }
 
   /** A small file in one request: PUT /file/content creates it or adds a version (same id). */
@@ -573,7 +531,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       return toEntry(p, file);
     } catch (e) {
       // 40004: the path is a folder.
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) throw recode(e, 'EISDIR', 'is a directory', 'write', p);
       throw e;
     }
   }
@@ -587,7 +545,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       policy = (await this.client.listPage(pathToUri(dir), 1, undefined, signal, dir)).storage_policy;
     } catch (e) {
       // A missing or non-folder parent is checkParent's to report; an unknown policy is the server's to enforce.
-      if (cloudreveCode(e) === 40016 || isVfsError(e, 'ENOENT')) return undefined;
+      if (cloudreveCode(e) === CODE.ParentNotExist || isVfsError(e, 'ENOENT')) return undefined;
       throw e;
     }
     this.policies.set(dir, { policy: policy ?? null });
@@ -601,9 +559,9 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       this.content.forget(p);
       return toEntry(p, file);
     } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) {
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) {
         const existing = await this.stat(p, signal ? { signal } : {}).catch(() => undefined);
-        throw recode(e, existing?.type === 'directory' ? 'EISDIR' : 'EEXIST', `write ${JSON.stringify(p)}: ${existing?.type === 'directory' ? 'is a directory' : 'already exists'}`);
+        throw recode(e, existing?.type === 'directory' ? 'EISDIR' : 'EEXIST', existing?.type === 'directory' ? 'is a directory' : 'already exists', 'write', p);
       }
       throw e;
     }
@@ -641,11 +599,11 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       // "version" uploads a new version of an existing file (keeps its id) and creates a missing one.
       session = await this.unlocking(p, () => this.client.createUploadSession(overwrite ? { ...request, entity_type: 'version' } : request, options.signal, p));
     } catch (e) {
-      if (cloudreveCode(e) === 40004 && isVfsError(e)) {
-        if (overwrite) throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
+      if (cloudreveCode(e) === CODE.ObjectExist && isVfsError(e)) {
+        if (overwrite) throw recode(e, 'EISDIR', 'is a directory', 'write', p);
         const existing = await this.stat(p, options).catch(() => undefined);
-        if (existing?.type === 'directory') throw recode(e, 'EISDIR', `write ${JSON.stringify(p)}: is a directory`);
-        throw recode(e, 'EEXIST', `write ${JSON.stringify(p)}: already exists`);
+        if (existing?.type === 'directory') throw recode(e, 'EISDIR', 'is a directory', 'write', p);
+        throw recode(e, 'EEXIST', 'already exists', 'write', p);
       }
       throw e;
     } finally {
@@ -668,7 +626,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
       const policy = session.storage_policy ?? (await this.policyOf(parentPath(p), options.signal)) ?? { id: '', name: '', type: 'local', max_size: 0 };
       const flow = flowOf(policy);
       if (!flow) {
-        throw new VfsError('ENOTSUP', `write ${JSON.stringify(p)}: unknown storage policy type ${JSON.stringify(policy.type)}`, { provider: PROVIDER, operation: 'write', path: p });
+        throw opError('ENOTSUP', `unknown storage policy type ${JSON.stringify(policy.type)}`, 'write', p);
       }
       await sendUpload({
         client: this.client, scheduler: this.client.scheduler, session, policy, flow, source, path: p,
@@ -734,7 +692,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     const code = cloudreveCode(e);
     const held = new Set<string>();
     const tokens = new Map<string, string[]>();
-    if (code === 40073) {
+    if (code === CODE.LockConflict) {
       for (const lock of lockConflicts(e)) {
         if (lock.owner?.application?.type !== 'upload' || typeof lock.path !== 'string') continue;
         const path = uriToPath(lock.path);
@@ -742,7 +700,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
         held.add(path);
         if (typeof lock.token === 'string' && lock.token !== '') tokens.set(path, [...(tokens.get(path) ?? []), lock.token]);
       }
-    } else if (code === 40077 && isVfsError(e, 'EBUSY')) {
+    } else if (code === CODE.EntityNotExist && isVfsError(e, 'EBUSY')) {
       held.add(p);
     }
     if (held.size === 0) return false;
@@ -777,7 +735,7 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     } catch (e) {
       // Gone already: completed or replaced (404), expired (40011), or the path itself (40016).
       const code = cloudreveCode(e);
-      if (code !== 404 && code !== 40011 && code !== 40016) {
+      if (code !== CODE.NotFound && code !== CODE.UploadSessionExpired && code !== CODE.ParentNotExist) {
         this.logger.warn('cloudreve: could not cancel an upload session left by an earlier run', { path: record.path, error: String(e) });
         return false;
       }
@@ -826,14 +784,6 @@ export class CloudreveVfs implements Vfs, DeadPropertyStore, ShareLinkStore {
     }
   }
 
-  /** Run `fn`, turning whatever it throws into a VfsError with this operation and path. */
-  private async guard<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw toVfsError(e, { provider: PROVIDER, operation, path });
-    }
-  }
 }
 
 /** Most pages of shares read (100 per page). */
@@ -841,9 +791,9 @@ const MAX_SHARE_PAGES = 1000;
 
 /** PUT /share's body; Cloudreve's own rules checked first (EINVAL): a password of 1–32 letters and digits. */
 function shareRequest(uri: string, o: ShareLinkOptions, p: string): ShareCreateRequest {
-  if (o.password !== undefined && !/^[A-Za-z0-9]{1,32}$/.test(o.password)) throw fail('EINVAL', 'a share password is 1 to 32 letters and digits', 'share', p);
+  if (o.password !== undefined && !/^[A-Za-z0-9]{1,32}$/.test(o.password)) throw opError('EINVAL', 'a share password is 1 to 32 letters and digits', 'share', p);
   for (const [name, v] of [['expiry', o.expiresInSeconds], ['downloads', o.downloads]] as const) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw fail('EINVAL', `bad ${name} ${v}`, 'share', p);
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1)) throw opError('EINVAL', `bad ${name} ${v}`, 'share', p);
   }
   return {
     uri,

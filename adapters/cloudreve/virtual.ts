@@ -14,7 +14,7 @@
  * Both are unlisted (VfsCapabilities.unlistedNames): `ls /` and PROPFIND of the root do not show
  * them and `find` does not descend into them; they are there when asked for by path.
  */
-import { VfsError, isVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, opError } from '../../src/errors.js';
 import { baseName, isSameOrInside, joinPath, parentPath } from '../../src/path.js';
 import type { Entry, OpOptions } from '../../src/vfs.js';
 import type { Readable } from 'node:stream';
@@ -70,9 +70,7 @@ export class VirtualFolders {
   }
 
   readOnly(operation: string, p: string): VfsError {
-    return new VfsError('EROFS', `${operation} ${JSON.stringify(p)}: ${this.match(p)?.kind === 'trash' ? 'the trash only takes mv out (restore) and rm (delete for good)' : 'versions are read-only'}`, {
-      provider: 'cloudreve', operation, path: p,
-    });
+    return opError('EROFS', this.match(p)?.kind === 'trash' ? 'the trash only takes mv out (restore) and rm (delete for good)' : 'versions are read-only', operation, p);
   }
 
   async stat(p: string, where: Where, options: OpOptions): Promise<Entry> {
@@ -89,13 +87,13 @@ export class VirtualFolders {
     if (where.kind === 'trash') {
       if (where.rest !== '/') {
         const item = await this.trashItem(where.rest, options);
-        if (item.file.type === 1) throw new VfsError('EACCES', `list ${JSON.stringify(p)}: Cloudreve cannot look inside a trashed folder; restore it first (mv it out of ${this.trashRoot})`, { provider: 'cloudreve', operation: 'list', path: p });
-        throw new VfsError('ENOTDIR', `list ${JSON.stringify(p)}: not a directory`, { provider: 'cloudreve', operation: 'list', path: p });
+        if (item.file.type === 1) throw opError('EACCES', `Cloudreve cannot look inside a trashed folder; restore it first (mv it out of ${this.trashRoot})`, 'list', p);
+        throw opError('ENOTDIR', 'not a directory', 'list', p);
       }
       return [...(await this.trash(options)).entries()].map(([name, file]) => ({ ...toEntry(joinPath(p, name), file), name }));
     }
     const found = await this.version(where.rest, options);
-    if (found.kind === 'version') throw new VfsError('ENOTDIR', `list ${JSON.stringify(p)}: not a directory`, { provider: 'cloudreve', operation: 'list', path: p });
+    if (found.kind === 'version') throw opError('ENOTDIR', 'not a directory', 'list', p);
     if (found.entry.type === 'directory') {
       // Every child is a folder here: a file's folder holds its versions.
       return (await this.real.list(found.real, options)).map((e) => this.dir(joinPath(p, e.name), e.mtime));
@@ -105,12 +103,12 @@ export class VirtualFolders {
 
   async read(p: string, where: Where, offset: number, length: number | undefined, options: OpOptions): Promise<Readable> {
     if (where.kind === 'trash') {
-      if (where.rest === '/') throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: 'cloudreve', operation: 'read', path: p });
+      if (where.rest === '/') throw opError('EISDIR', 'is a directory', 'read', p);
       await this.trashItem(where.rest, options);
-      throw new VfsError('EACCES', `read ${JSON.stringify(p)}: Cloudreve does not serve trashed files; restore it first (mv it out of ${this.trashRoot})`, { provider: 'cloudreve', operation: 'read', path: p });
+      throw opError('EACCES', `Cloudreve does not serve trashed files; restore it first (mv it out of ${this.trashRoot})`, 'read', p);
     }
     const found = where.rest === '/' ? undefined : await this.version(where.rest, options);
-    if (!found || found.kind === 'dir') throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: 'cloudreve', operation: 'read', path: p });
+    if (!found || found.kind === 'dir') throw opError('EISDIR', 'is a directory', 'read', p);
     return this.content.read(found.real, offset, length, options.signal, found.entity.id);
   }
 
@@ -120,7 +118,7 @@ export class VirtualFolders {
     const item = await this.trashItem(where.rest, options);
     const restoreUri = item.file.metadata?.['sys:restore_uri'];
     const back = restoreUri ? uriToPath(restoreUri) : undefined;
-    if (!back) throw new VfsError('EIO', `rename ${JSON.stringify(p)}: the trashed item carries no restore path`, { provider: 'cloudreve', operation: 'restore', path: p });
+    if (!back) throw opError('EIO', 'the trashed item carries no restore path', 'restore', p);
     await this.client.restore([item.file.path], options.signal, p);
     return back;
   }
@@ -162,7 +160,7 @@ export class VirtualFolders {
   }
 
   private async trashItem(rest: string, options: OpOptions): Promise<{ file: FileResponse }> {
-    const notFound = () => new VfsError('ENOENT', `${JSON.stringify(this.trashRoot + rest)}: not in the trash`, { provider: 'cloudreve', operation: 'trash', path: this.trashRoot + rest });
+    const notFound = () => opError('ENOENT', 'not in the trash', 'trash', this.trashRoot + rest);
     if (parentPath(rest) !== '/') throw notFound(); // the server cannot enter trashed folders
     const file = (await this.trash(options)).get(baseName(rest));
     if (!file) throw notFound();

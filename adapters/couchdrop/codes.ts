@@ -3,29 +3,14 @@
  * Codes", plus 401 at login and the 404 `parent-folder-not-found` seen in client code) → errno and a
  * retry decision. The service's `{"error": "..."}` text is kept in every VfsError.
  */
-import type { ErrnoCode } from '../../src/errors.js';
-import { VfsError } from '../../src/errors.js';
+import type { ErrorRule } from '../../src/errors.js';
+import { opError } from '../../src/errors.js';
+import type { VfsError } from '../../src/errors.js';
 import { PARENT_FOLDER_NOT_FOUND } from './wire.js';
 import type { CouchdropErrorBody } from './wire.js';
 
-/**
- * How a status is retried by the Scheduler (src/scheduler.ts), which tells the two retried kinds
- * apart by errno: EAGAIN is a throttle, the rest a server error.
- */
-export type RetryPolicy =
-  /** Fail at once. */
-  | 'never'
-  /** EAGAIN: exponential backoff with jitter, the WHOLE queue pauses and the pacer slows down (429, 503). */
-  | 'backoff'
-  /** EIO, retryable: only this request is retried, after a short jittered exponential delay (500). */
-  | 'short';
-
-export interface StatusRule {
-  code: ErrnoCode;
-  retry: RetryPolicy;
-  /** What Couchdrop means by it, for error messages. */
-  meaning: string;
-}
+/** @deprecated The shape every adapter's code table shares is ErrorRule (`name` is what Couchdrop means by the status). */
+export type StatusRule = ErrorRule;
 
 /**
  * Status → errno. Why each:
@@ -38,26 +23,26 @@ export interface StatusRule {
  *   (not EAGAIN: the docs do not list it as retryable, and retrying a write the provider rejected could
  *   repeat a side effect). Its message is kept verbatim. A 422 whose text says not-found/exists maps
  *   to ENOENT/EEXIST (reference §7.7: not-found behaviour is undocumented).
- * - 429 rate limit and 503 capacity: EAGAIN with backoff.
- * - 500 unexpected: EIO with a short retry.
+ * - 429 rate limit and 503 capacity: EAGAIN, retried: the whole queue backs off and slows down.
+ * - 500 unexpected: EIO, retried: only that request, after a short jittered delay.
  * - 502/504 are not Couchdrop's own codes but what a proxy in front of it answers [inferred]: EIO, retried.
  * - Anything else: EIO, not retried, keeping the number in the message.
  */
-export const COUCHDROP_STATUS: Readonly<Record<number, StatusRule>> = {
-  401: { code: 'EACCES', retry: 'never', meaning: 'two-factor authentication required' },
-  403: { code: 'EACCES', retry: 'never', meaning: 'permission denied (or the token is invalid or expired)' },
-  404: { code: 'ENOENT', retry: 'never', meaning: 'no such file or folder' },
-  422: { code: 'EIO', retry: 'never', meaning: 'the storage provider behind Couchdrop failed' },
-  429: { code: 'EAGAIN', retry: 'backoff', meaning: 'rate limit reached' },
-  500: { code: 'EIO', retry: 'short', meaning: 'Couchdrop encountered an unexpected error' },
-  502: { code: 'EIO', retry: 'short', meaning: 'bad gateway in front of Couchdrop' },
-  503: { code: 'EAGAIN', retry: 'backoff', meaning: 'Couchdrop is at capacity' },
-  504: { code: 'EIO', retry: 'short', meaning: 'gateway timeout in front of Couchdrop' },
+export const COUCHDROP_STATUS: Readonly<Record<number, ErrorRule>> = {
+  401: { errno: 'EACCES', retryable: false, name: 'two-factor authentication required' },
+  403: { errno: 'EACCES', retryable: false, name: 'permission denied (or the token is invalid or expired)' },
+  404: { errno: 'ENOENT', retryable: false, name: 'no such file or folder' },
+  422: { errno: 'EIO', retryable: false, name: 'the storage provider behind Couchdrop failed' },
+  429: { errno: 'EAGAIN', retryable: true, name: 'rate limit reached' },
+  500: { errno: 'EIO', retryable: true, name: 'Couchdrop encountered an unexpected error' },
+  502: { errno: 'EIO', retryable: true, name: 'bad gateway in front of Couchdrop' },
+  503: { errno: 'EAGAIN', retryable: true, name: 'Couchdrop is at capacity' },
+  504: { errno: 'EIO', retryable: true, name: 'gateway timeout in front of Couchdrop' },
 };
 
 /** The rule for `status`; unknown statuses are EIO, not retried. */
-export function ruleFor(status: number): StatusRule {
-  return COUCHDROP_STATUS[status] ?? { code: 'EIO', retry: 'never', meaning: `unexpected HTTP status ${status}` };
+export function ruleFor(status: number): ErrorRule {
+  return COUCHDROP_STATUS[status] ?? { errno: 'EIO', retryable: false, name: `unexpected HTTP status ${status}` };
 }
 
 /** True when a Couchdrop error body marks a missing parent folder. */
@@ -93,21 +78,18 @@ export interface ErrorContext {
 /** Build the VfsError for a non-2xx answer. */
 export function couchdropError(status: number, providerMessage: string | undefined, context: ErrorContext): VfsError {
   const rule = ruleFor(status);
-  let code = rule.code;
+  let code = rule.errno;
   if (status === 422 && providerMessage) {
     if (NOT_FOUND_TEXT.test(providerMessage)) code = 'ENOENT';
     else if (EXISTS_TEXT.test(providerMessage)) code = 'EEXIST';
   }
-  const where = context.path !== undefined ? ` ${JSON.stringify(context.path)}` : '';
   const said = providerMessage ? `: ${providerMessage}` : '';
-  const meaning = isParentMissing(status, providerMessage) ? 'the parent folder does not exist' : rule.meaning;
-  return new VfsError(code, `couchdrop ${context.operation}${where}: HTTP ${status} ${meaning}${said}`, {
+  const meaning = isParentMissing(status, providerMessage) ? 'the parent folder does not exist' : rule.name;
+  return opError(code, `HTTP ${status} ${meaning}${said}`, context.operation, context.path, {
     provider: 'couchdrop',
-    operation: context.operation,
-    ...(context.path !== undefined ? { path: context.path } : {}),
     status,
     ...(providerMessage !== undefined ? { providerMessage } : {}),
     // No retryAfterMs: Couchdrop sends no Retry-After, so the Scheduler's own backoff decides.
-    retryable: rule.retry !== 'never',
+    retryable: rule.retryable,
   });
 }

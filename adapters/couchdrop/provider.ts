@@ -30,7 +30,7 @@ export const couchdropProvider: ProviderDescriptor = {
     return undefined;
   },
   async open(c, options) {
-    const { CouchdropVfs } = await import('./couchdrop-vfs.js');
+    const { CouchdropVfs } = await import('./vfs.js');
     const str = (k: string) => (typeof c[k] === 'string' && c[k] !== '' ? (c[k] as string) : undefined);
     const credentials = str('token') ? { token: str('token')! } : { username: str('username') ?? '', password: str('password') ?? '' };
     return new CouchdropVfs({

@@ -21,11 +21,13 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { VfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import { baseName, joinPath, moveConflict, normalizePath, parentPath } from '../../src/path.js';
+import { VfsError, opError } from '../../src/errors.js';
+import { AdapterVfs, LOCAL_STORE_CAPABILITIES, checkTime } from '../../src/adapter-vfs.js';
+import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
+import { baseName, joinPath, parentPath } from '../../src/path.js';
 import { readableFrom, iterateBytes } from '../../src/streams.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, RemoveOptions, SpaceInfo, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 
 export interface LocalVfsOptions {
@@ -51,23 +53,14 @@ interface Place {
   close(): Promise<void>;
 }
 
-export class LocalVfs implements Vfs {
+export class LocalVfs extends AdapterVfs {
   readonly name = 'local';
-  readonly capabilities: VfsCapabilities = {
-    rangedReads: true,
-    serverSideCopy: true,
-    serverSideMove: true,
-    caseSensitive: true,
-    preservesMtime: true,
-    mtimeResolutionMs: 1,
-    needsSizeForWrite: false,
-    quota: true,
-    readOnly: false,
-  };
+  readonly capabilities: VfsCapabilities = { ...LOCAL_STORE_CAPABILITIES };
   private readonly root: string;
   private readonly follow: boolean;
 
   constructor(options: LocalVfsOptions = {}) {
+    super();
     this.root = options.root ?? '/';
     this.follow = options.followSymlinks ?? false;
     // The race-free walk needs Linux's /proc/self/fd (Node has no openat): say so rather than fail oddly.
@@ -134,58 +127,47 @@ export class LocalVfs implements Vfs {
     return info;
   }
 
-  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    return this.wrap('stat', p, () => this.at(p, async (at) => toEntry(p, await this.statAt(at.path, p))));
+  protected doStat(p: string): Promise<Entry> {
+    return this.at(p, async (at) => toEntry(p, await this.statAt(at.path, p)));
   }
 
-  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
-    const p = normalizePath(dir);
-    throwIfAborted(options.signal, { path: p });
-    return this.wrap('list', p, async () => {
-      if (this.follow) return this.listAt(p, this.real(p));
-      const handle = await this.openDir(p);
+  protected async doList(p: string): Promise<Entry[]> {
+    if (this.follow) return this.listAt(p, this.real(p));
+    const handle = await this.openDir(p);
+    try {
+      return await this.listAt(p, `/proc/self/fd/${handle.fd}`);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  protected async doRead(p: string, options: CheckedReadOptions): Promise<Readable> {
+    const { offset, length } = options;
+    const handle = await this.at(p, async (at) => {
       try {
-        return await this.listAt(p, `/proc/self/fd/${handle.fd}`);
-      } finally {
-        await handle.close();
+        // O_NOFOLLOW: a link swapped in for the file after any check is refused by the kernel.
+        return await open(at.path, this.follow ? O_RDONLY : O_RDONLY | O_NOFOLLOW);
+      } catch (e) {
+        throw (e as NodeJS.ErrnoException).code === 'ELOOP' ? linkError(p) : e;
       }
     });
-  }
-
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    const { offset = 0, length } = options;
-    return this.wrap('read', p, async () => {
-      const handle = await this.at(p, async (at) => {
-        try {
-          // O_NOFOLLOW: a link swapped in for the file after any check is refused by the kernel.
-          return await open(at.path, this.follow ? O_RDONLY : O_RDONLY | O_NOFOLLOW);
-        } catch (e) {
-          throw (e as NodeJS.ErrnoException).code === 'ELOOP' ? linkError(p) : e;
-        }
-      });
-      const info = await handle.stat();
-      if (info.isDirectory()) {
-        await handle.close();
-        throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { path: p });
-      }
-      const end = length === undefined ? Infinity : offset + length - 1;
-      if (length === 0 || offset >= info.size) {
-        await handle.close();
-        return readableFrom([]);
-      }
-      return createReadStream('', { fd: handle, start: offset, end, signal: options.signal } as Parameters<typeof createReadStream>[1]);
-    });
+    const info = await handle.stat();
+    if (info.isDirectory()) {
+      await handle.close();
+      throw opError('EISDIR', 'is a directory', 'read', p);
+    }
+    const end = length === undefined ? Infinity : offset + length - 1;
+    if (length === 0 || offset >= info.size) {
+      await handle.close();
+      return readableFrom([]);
+    }
+    return createReadStream('', { fd: handle, start: offset, end, signal: options.signal } as Parameters<typeof createReadStream>[1]);
   }
 
   /** Set an mtime in place (the access time is kept). */
-  async setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    return this.wrap('setMtime', p, () => this.at(p, async (at) => {
+  setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
+    return this.guard('setMtime', path, options, (p) => this.at(p, async (at) => {
+      checkTime(mtime, 'setMtime', p);
       const info = await this.statAt(at.path, p);
       // lutimes: a link swapped in after the check gets the time itself; its target is never touched.
       await (this.follow ? utimes : lutimes)(at.path, info.atime, mtime);
@@ -193,18 +175,15 @@ export class LocalVfs implements Vfs {
     }));
   }
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw new VfsError('EISDIR', 'write "/": is a directory', { path: p });
-    return this.wrap('write', p, () => this.at(p, async (at) => {
+  protected doWrite(p: string, data: WriteData, options: WriteOptions): Promise<Entry> {
+    return this.at(p, async (at) => {
       const target = at.path;
       const parent = await stat(at.dir);
-      if (!parent.isDirectory()) throw new VfsError('ENOTDIR', `write ${JSON.stringify(p)}: parent is not a directory`, { path: p });
+      if (!parent.isDirectory()) throw opError('ENOTDIR', 'parent is not a directory', 'write', p);
       // A link at the name (not followed) counts as absent: the rename below replaces the link itself.
       const existing = await this.statAt(target, p).catch(() => undefined);
-      if (existing?.isDirectory()) throw new VfsError('EISDIR', `write ${JSON.stringify(p)}: is a directory`, { path: p });
-      if (existing && options.overwrite === false) throw new VfsError('EEXIST', `write ${JSON.stringify(p)}: already exists`, { path: p });
+      if (existing?.isDirectory()) throw opError('EISDIR', 'is a directory', 'write', p);
+      if (existing && options.overwrite === false) throw opError('EEXIST', 'already exists', 'write', p);
       // Write beside the target and rename over it: a failed write never replaces a good file. 'wx'
       // (O_EXCL) never follows a link at the temp name either.
       const temp = join(at.dir, `.${baseName(p).slice(0, 200)}.cloudmount-${randomBytes(4).toString('hex')}.part`);
@@ -212,7 +191,7 @@ export class LocalVfs implements Vfs {
         await pipeline(readableFrom(iterateBytes(data)), createWriteStream(temp, { flags: 'wx' }), { signal: options.signal });
         if (options.mtime) await utimes(temp, options.mtime, options.mtime);
         if (options.overwrite === false && (await lstat(target).catch(() => undefined))) {
-          throw new VfsError('EEXIST', `write ${JSON.stringify(p)}: already exists`, { path: p });
+          throw opError('EEXIST', 'already exists', 'write', p);
         }
         await rename(temp, target);
       } catch (e) {
@@ -220,85 +199,66 @@ export class LocalVfs implements Vfs {
         throw e;
       }
       return toEntry(p, await this.statAt(target, p));
+    });
+  }
+
+  protected doMkdir(p: string): Promise<Entry> {
+    return this.at(p, async (at) => {
+      await mkdir(at.path);
+      return toEntry(p, await this.statAt(at.path, p));
+    });
+  }
+
+  protected doRemove(p: string, options: RemoveOptions): Promise<void> {
+    return this.at(p, async (at) => {
+      // A link (not followed) is invisible, so not removable either; rm never follows links inside.
+      const info = this.follow ? await lstat(at.path) : await this.statAt(at.path, p);
+      if (!info.isDirectory()) await unlink(at.path);
+      else if (options.recursive) await rm(at.path, { recursive: true });
+      else await rmdir(at.path);
+    });
+  }
+
+  protected doRename(src: string, dst: string, options: MoveOptions): Promise<Entry> {
+    return this.at(src, (from) => this.at(dst, async (to) => {
+      await this.checkMove('rename', src, dst, from.path, to, options);
+      await rename(from.path, to.path);
+      return toEntry(dst, await this.statAt(to.path, dst));
     }));
   }
 
-  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    return this.wrap('mkdir', p, async () => {
-      return this.at(p, async (at) => {
-        await mkdir(at.path);
-        return toEntry(p, await this.statAt(at.path, p));
-      });
-    });
+  protected doCopy(src: string, dst: string, options: MoveOptions): Promise<Entry> {
+    return this.at(src, (from) => this.at(dst, async (to) => {
+      const replaced = await this.checkMove('rename', src, dst, from.path, to, options);
+      if (replaced?.isDirectory()) await rmdir(to.path);
+      // cp copies links inside a tree as links (never their targets); not followed, they stay invisible.
+      await cp(from.path, to.path, { recursive: true, force: true, errorOnExist: false, preserveTimestamps: true, verbatimSymlinks: true });
+      return toEntry(dst, await this.statAt(to.path, dst));
+    }));
   }
 
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw new VfsError('EBUSY', 'remove "/": cannot remove the root', { path: p });
-    await this.wrap('remove', p, async () => {
-      await this.at(p, async (at) => {
-        // A link (not followed) is invisible, so not removable either; rm never follows links inside.
-        const info = this.follow ? await lstat(at.path) : await this.statAt(at.path, p);
-        if (!info.isDirectory()) await unlink(at.path);
-        else if (options.recursive) await rm(at.path, { recursive: true });
-        else await rmdir(at.path);
-      });
-    });
-  }
-
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    throwIfAborted(options.signal, { path: src });
-    return this.wrap('rename', src, async () => {
-      return this.at(src, (from) => this.at(dst, async (to) => {
-        await this.checkMove(src, dst, from.path, to, options);
-        if (src !== dst) await rename(from.path, to.path);
-        return toEntry(dst, await this.statAt(to.path, dst));
-      }));
-    });
-  }
-
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    throwIfAborted(options.signal, { path: src });
-    if (src === dst) throw new VfsError('EINVAL', 'copy: source and destination are the same', { path: src });
-    return this.wrap('copy', src, async () => {
-      return this.at(src, (from) => this.at(dst, async (to) => {
-        const replaced = await this.checkMove(src, dst, from.path, to, options);
-        if (replaced?.isDirectory()) await rmdir(to.path);
-        // cp copies links inside a tree as links (never their targets); not followed, they stay invisible.
-        await cp(from.path, to.path, { recursive: true, force: true, errorOnExist: false, preserveTimestamps: true, verbatimSymlinks: true });
-        return toEntry(dst, await this.statAt(to.path, dst));
-      }));
-    });
-  }
-
-  async space(options: OpOptions = {}): Promise<SpaceInfo> {
-    throwIfAborted(options.signal);
+  protected async doSpace(): Promise<SpaceInfo> {
     const s = await statfs(this.root);
     const total = s.blocks * s.bsize;
     const free = s.bavail * s.bsize;
     return { used: total - s.bfree * s.bsize, total, free };
   }
 
-  /** The checks rename(2) and cp do not make the way the contract wants. Returns the replaced target's stats. */
-  private async checkMove(src: string, dst: string, from: string, to: Place, options: MoveOptions): Promise<Stats | undefined> {
-    if (src === '/' || dst === '/') throw new VfsError('EBUSY', 'cannot move, copy or replace the root', { path: src });
+  /**
+   * The checks rename(2) and cp do not make the way the contract wants (AdapterVfs has made the
+   * path checks). Returns the replaced target's stats.
+   */
+  private async checkMove(op: 'rename' | 'copy', src: string, dst: string, from: string, to: Place, options: MoveOptions): Promise<Stats | undefined> {
     const source = await this.statAt(from, src);
-    const conflict = moveConflict(src, dst);
-    if (conflict) throw new VfsError('EINVAL', conflict, { path: dst });
     await stat(to.dir);
     // A link at the destination (not followed) counts as absent, as in write.
-    const target = src === dst ? undefined : await this.statAt(to.path, dst).catch(() => undefined);
+    const target = await this.statAt(to.path, dst).catch(() => undefined);
     if (target) {
-      if (!options.overwrite) throw new VfsError('EEXIST', `${JSON.stringify(dst)}: destination exists`, { path: dst });
-      if (source.isFile() && target.isDirectory()) throw new VfsError('EISDIR', 'destination is a directory', { path: dst });
-      if (source.isDirectory() && !target.isDirectory()) throw new VfsError('ENOTDIR', 'destination is not a directory', { path: dst });
+      if (!options.overwrite) throw opError('EEXIST', 'destination exists', op, dst);
+      if (source.isFile() && target.isDirectory()) throw opError('EISDIR', 'destination is a directory', op, dst);
+      if (source.isDirectory() && !target.isDirectory()) throw opError('ENOTDIR', 'destination is not a directory', op, dst);
       if (target.isDirectory() && (await readdir(to.path)).length > 0) {
-        throw new VfsError('ENOTEMPTY', 'destination directory not empty', { path: dst });
+        throw opError('ENOTEMPTY', 'destination directory not empty', op, dst);
       }
     }
     return target;
@@ -319,14 +279,6 @@ export class LocalVfs implements Vfs {
     return entries;
   }
 
-  private async wrap<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      // Node reports EEXIST for rename onto a non-empty directory on some systems; keep its errno name.
-      throw toVfsError(e, { provider: 'local', operation, path });
-    }
-  }
 }
 
 function toEntry(path: string, s: Stats): Entry {
@@ -345,5 +297,5 @@ function toEntry(path: string, s: Stats): Entry {
 
 /** A symbolic link not followed: invisible, as if absent. */
 function linkError(path: string): VfsError {
-  return new VfsError('ENOENT', `${JSON.stringify(path)}: no such file (symbolic links are not followed; see followSymlinks)`, { path });
+  return opError('ENOENT', 'no such file (symbolic links are not followed; see followSymlinks)', 'resolve', path);
 }

@@ -4,11 +4,13 @@
  * immutable 1 MiB blocks: a ranged read slices blocks without copying, and copy/rename share them.
  */
 import type { Readable } from 'node:stream';
-import { VfsError, throwIfAborted, toVfsError } from '../../src/errors.js';
-import { baseName, joinPath, moveConflict, normalizePath, parentPath, splitPath } from '../../src/path.js';
+import { opError, throwIfAborted, toVfsError } from '../../src/errors.js';
+import { AdapterVfs, LOCAL_STORE_CAPABILITIES, checkTime } from '../../src/adapter-vfs.js';
+import type { CheckedReadOptions } from '../../src/adapter-vfs.js';
+import { baseName, joinPath, parentPath, splitPath } from '../../src/path.js';
 import { iterateBytes, readableFrom } from '../../src/streams.js';
 import type {
-  Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, WriteData, WriteOptions,
+  Entry, MoveOptions, OpOptions, RemoveOptions, SpaceInfo, VfsCapabilities, WriteData, WriteOptions,
 } from '../../src/vfs.js';
 
 export interface MemoryVfsOptions {
@@ -50,37 +52,26 @@ const EMPTY_BLOCK = Buffer.alloc(0);
 /** First block of a write without a size hint. */
 const FIRST_BLOCK_BYTES = 64 * 1024;
 
-export class MemoryVfs implements Vfs {
+export class MemoryVfs extends AdapterVfs {
   readonly name = 'memory';
   readonly capabilities: VfsCapabilities;
   private readonly root: DirNode;
   private readonly quota: number | undefined;
-  private readOnly: boolean;
   private nextId = 1;
   private usedBytes = 0;
 
   constructor(options: MemoryVfsOptions = {}) {
+    super();
     this.quota = options.quota;
-    this.readOnly = options.readOnly ?? false;
     this.root = { kind: 'directory', id: this.nextId++, mtime: new Date(), children: new Map() };
-    this.capabilities = {
-      rangedReads: true,
-      serverSideCopy: true,
-      serverSideMove: true,
-      caseSensitive: true,
-      preservesMtime: true,
-      mtimeResolutionMs: 1,
-      needsSizeForWrite: false,
-      quota: true,
-      readOnly: this.readOnly,
-    };
+    this.capabilities = { ...LOCAL_STORE_CAPABILITIES, readOnly: options.readOnly ?? false };
   }
 
   /** A MemoryVfs holding `tree` (handy for tests, demos and benchmarks). */
   static async fromTree(tree: SeedTree, options: MemoryVfsOptions = {}): Promise<MemoryVfs> {
     const vfs = new MemoryVfs({ ...options, readOnly: false });
     await vfs.seed('/', tree);
-    vfs.readOnly = vfs.capabilities.readOnly = options.readOnly ?? false;
+    vfs.capabilities.readOnly = options.readOnly ?? false;
     return vfs;
   }
 
@@ -96,37 +87,25 @@ export class MemoryVfs implements Vfs {
     }
   }
 
-  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
+  protected async doStat(p: string): Promise<Entry> {
     return toEntry(p, this.lookup(p, 'stat'));
   }
 
-  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
-    const p = normalizePath(dir);
-    throwIfAborted(options.signal, { path: p });
+  protected async doList(p: string): Promise<Entry[]> {
     const node = this.lookup(p, 'list');
-    if (node.kind !== 'directory') throw fail('ENOTDIR', 'not a directory', 'list', p);
+    if (node.kind !== 'directory') throw opError('ENOTDIR', 'not a directory', 'list', p);
     return [...node.children].map(([name, child]) => toEntry(joinPath(p, name), child));
   }
 
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
-    const p = normalizePath(path);
-    throwIfAborted(options.signal, { path: p });
+  protected async doRead(p: string, options: CheckedReadOptions): Promise<Readable> {
     const node = this.lookup(p, 'read');
-    if (node.kind !== 'file') throw fail('EISDIR', 'is a directory', 'read', p);
-    const { offset = 0, length } = options;
-    if (!Number.isInteger(offset) || offset < 0) throw fail('EINVAL', `bad offset ${offset}`, 'read', p);
-    if (length !== undefined && (!Number.isInteger(length) || length < 0)) throw fail('EINVAL', `bad length ${length}`, 'read', p);
+    if (node.kind !== 'file') throw opError('EISDIR', 'is a directory', 'read', p);
+    const { offset, length } = options;
     const end = Math.min(node.size, length === undefined ? node.size : offset + length);
     return readableFrom(sliceBlocks(node, offset, end));
   }
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    this.checkWritable('write', p);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EISDIR', 'is a directory', 'write', p);
+  protected async doWrite(p: string, data: WriteData, options: WriteOptions): Promise<Entry> {
     this.checkWriteTarget(p, options.overwrite ?? true);
 
     // Pack the incoming bytes into fresh blocks (the caller may reuse its buffers), and commit
@@ -163,7 +142,7 @@ export class MemoryVfs implements Vfs {
           }
         }
         if (this.quota !== undefined && this.usedBytes - previousSize + size + used > this.quota) {
-          throw fail('ENOSPC', 'quota exceeded', 'write', p);
+          throw opError('ENOSPC', 'quota exceeded', 'write', p);
         }
       }
     } catch (e) {
@@ -194,41 +173,29 @@ export class MemoryVfs implements Vfs {
     return toEntry(p, node);
   }
 
-  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    this.checkWritable('mkdir', p);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EEXIST', 'already exists', 'mkdir', p);
+  protected async doMkdir(p: string): Promise<Entry> {
     const parent = this.parentDir(p, 'mkdir');
-    if (parent.children.has(baseName(p))) throw fail('EEXIST', 'already exists', 'mkdir', p);
+    if (parent.children.has(baseName(p))) throw opError('EEXIST', 'already exists', 'mkdir', p);
     const node: DirNode = { kind: 'directory', id: this.nextId++, mtime: new Date(), children: new Map() };
     parent.children.set(baseName(p), node);
     parent.mtime = new Date();
     return toEntry(p, node);
   }
 
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
-    const p = normalizePath(path);
-    this.checkWritable('remove', p);
-    throwIfAborted(options.signal, { path: p });
-    if (p === '/') throw fail('EBUSY', 'cannot remove the root', 'remove', p);
+  protected async doRemove(p: string, options: RemoveOptions): Promise<void> {
     const parent = this.parentDir(p, 'remove');
     const node = parent.children.get(baseName(p));
-    if (!node) throw fail('ENOENT', 'no such file or directory', 'remove', p);
+    if (!node) throw opError('ENOENT', 'no such file or directory', 'remove', p);
     if (node.kind === 'directory' && node.children.size > 0 && !options.recursive) {
-      throw fail('ENOTEMPTY', 'directory not empty', 'remove', p);
+      throw opError('ENOTEMPTY', 'directory not empty', 'remove', p);
     }
     parent.children.delete(baseName(p));
     parent.mtime = new Date();
     this.usedBytes -= bytesIn(node);
   }
 
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    this.checkWritable('rename', src);
-    throwIfAborted(options.signal, { path: src });
+  protected async doRename(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     const { node, srcParent, dstParent, replaced } = this.prepareMove('rename', src, dst, options);
-    if (src === dst) return toEntry(dst, node);
     srcParent.children.delete(baseName(src));
     dstParent.children.set(baseName(dst), node);
     if (replaced) this.usedBytes -= bytesIn(replaced);
@@ -236,16 +203,12 @@ export class MemoryVfs implements Vfs {
     return toEntry(dst, node);
   }
 
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
-    const [src, dst] = [normalizePath(from), normalizePath(to)];
-    this.checkWritable('copy', src);
-    throwIfAborted(options.signal, { path: src });
-    if (src === dst) throw fail('EINVAL', 'source and destination are the same', 'copy', src);
+  protected async doCopy(src: string, dst: string, options: MoveOptions): Promise<Entry> {
     const { node, dstParent, replaced } = this.prepareMove('copy', src, dst, options);
     const added = bytesIn(node);
     const freed = replaced ? bytesIn(replaced) : 0;
     if (this.quota !== undefined && this.usedBytes + added - freed > this.quota) {
-      throw fail('ENOSPC', 'quota exceeded', 'copy', dst);
+      throw opError('ENOSPC', 'quota exceeded', 'copy', dst);
     }
     const clone = this.cloneNode(node);
     dstParent.children.set(baseName(dst), clone);
@@ -254,18 +217,17 @@ export class MemoryVfs implements Vfs {
     return toEntry(dst, clone);
   }
 
-  async setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
-    const p = normalizePath(path);
-    this.checkWritable('setMtime', p);
-    throwIfAborted(options.signal, { path: p });
-    if (!Number.isFinite(mtime.getTime())) throw fail('EINVAL', 'invalid time', 'setMtime', p);
-    const node = this.lookup(p, 'setMtime');
-    node.mtime = new Date(mtime.getTime());
-    return toEntry(p, node);
+  setMtime(path: string, mtime: Date, options: OpOptions = {}): Promise<Entry> {
+    return this.guard('setMtime', path, options, (p) => {
+      checkTime(mtime, 'setMtime', p);
+      this.checkWritable('setMtime', p);
+      const node = this.lookup(p, 'setMtime');
+      node.mtime = new Date(mtime.getTime());
+      return toEntry(p, node);
+    });
   }
 
-  async space(options: OpOptions = {}): Promise<SpaceInfo> {
-    throwIfAborted(options.signal);
+  protected async doSpace(): Promise<SpaceInfo> {
     if (this.quota === undefined) return { used: this.usedBytes };
     return { used: this.usedBytes, total: this.quota, free: Math.max(0, this.quota - this.usedBytes) };
   }
@@ -276,9 +238,9 @@ export class MemoryVfs implements Vfs {
   private lookup(p: string, op: string): Node {
     let node: Node = this.root;
     for (const segment of splitPath(p)) {
-      if (node.kind !== 'directory') throw fail('ENOTDIR', 'a parent is not a directory', op, p);
+      if (node.kind !== 'directory') throw opError('ENOTDIR', 'a parent is not a directory', op, p);
       const child: Node | undefined = node.children.get(segment);
-      if (!child) throw fail('ENOENT', 'no such file or directory', op, p);
+      if (!child) throw opError('ENOENT', 'no such file or directory', op, p);
       node = child;
     }
     return node;
@@ -286,15 +248,15 @@ export class MemoryVfs implements Vfs {
 
   private parentDir(p: string, op: string): DirNode {
     const parent = this.lookup(parentPath(p), op);
-    if (parent.kind !== 'directory') throw fail('ENOTDIR', 'parent is not a directory', op, p);
+    if (parent.kind !== 'directory') throw opError('ENOTDIR', 'parent is not a directory', op, p);
     return parent;
   }
 
   private checkWriteTarget(p: string, overwrite: boolean): DirNode {
     const parent = this.parentDir(p, 'write');
     const existing = parent.children.get(baseName(p));
-    if (existing?.kind === 'directory') throw fail('EISDIR', 'is a directory', 'write', p);
-    if (existing && !overwrite) throw fail('EEXIST', 'already exists', 'write', p);
+    if (existing?.kind === 'directory') throw opError('EISDIR', 'is a directory', 'write', p);
+    if (existing && !overwrite) throw opError('EEXIST', 'already exists', 'write', p);
     return parent;
   }
 
@@ -315,22 +277,18 @@ export class MemoryVfs implements Vfs {
     return node;
   }
 
-  /** Shared checks of rename and copy; returns the nodes involved. */
+  /** Shared checks of rename and copy (different paths, neither the root nor nested: AdapterVfs); returns the nodes involved. */
   private prepareMove(op: string, src: string, dst: string, options: MoveOptions) {
-    if (src === '/') throw fail('EBUSY', 'cannot move or copy the root', op, src);
-    if (dst === '/') throw fail('EBUSY', 'cannot replace the root', op, dst);
     const srcParent = this.parentDir(src, op);
     const node = srcParent.children.get(baseName(src));
-    if (!node) throw fail('ENOENT', 'no such file or directory', op, src);
-    const conflict = moveConflict(src, dst);
-    if (conflict) throw fail('EINVAL', conflict, op, dst);
+    if (!node) throw opError('ENOENT', 'no such file or directory', op, src);
     const dstParent = this.parentDir(dst, op);
-    const replaced = src === dst ? undefined : dstParent.children.get(baseName(dst));
+    const replaced = dstParent.children.get(baseName(dst));
     if (replaced) {
-      if (!options.overwrite) throw fail('EEXIST', 'destination exists', op, dst);
-      if (node.kind === 'file' && replaced.kind === 'directory') throw fail('EISDIR', 'destination is a directory', op, dst);
-      if (node.kind === 'directory' && replaced.kind === 'file') throw fail('ENOTDIR', 'destination is not a directory', op, dst);
-      if (replaced.kind === 'directory' && replaced.children.size > 0) throw fail('ENOTEMPTY', 'destination directory not empty', op, dst);
+      if (!options.overwrite) throw opError('EEXIST', 'destination exists', op, dst);
+      if (node.kind === 'file' && replaced.kind === 'directory') throw opError('EISDIR', 'destination is a directory', op, dst);
+      if (node.kind === 'directory' && replaced.kind === 'file') throw opError('ENOTDIR', 'destination is not a directory', op, dst);
+      if (replaced.kind === 'directory' && replaced.children.size > 0) throw opError('ENOTEMPTY', 'destination directory not empty', op, dst);
     }
     return { node, srcParent, dstParent, replaced };
   }
@@ -340,10 +298,6 @@ export class MemoryVfs implements Vfs {
     const children = new Map<string, Node>();
     for (const [name, child] of node.children) children.set(name, this.cloneNode(child));
     return { kind: 'directory', id: this.nextId++, mtime: new Date(), children };
-  }
-
-  private checkWritable(op: string, p: string): void {
-    if (this.readOnly) throw fail('EROFS', 'read-only filesystem', op, p);
   }
 }
 
@@ -382,8 +336,4 @@ function toEntry(path: string, node: Node): Entry {
   };
   if (node.kind === 'file') entry.etag = `${node.id.toString(16)}-${node.version.toString(16)}`;
   return entry;
-}
-
-function fail(code: ConstructorParameters<typeof VfsError>[0], message: string, operation: string, path: string): VfsError {
-  return new VfsError(code, `${operation} ${JSON.stringify(path)}: ${message}`, { provider: 'memory', operation, path });
 }

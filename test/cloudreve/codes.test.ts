@@ -2,6 +2,7 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { CLOUDREVE_CODES, lookupCode } from '../../adapters/cloudreve/index.js';
+import { CODE } from '../../adapters/cloudreve/codes.js';
 import { envelopeError } from '../../adapters/cloudreve/api-error.js';
 
 /** Every code in the reference §5 (pkg/serializer/error.go), -1 included. */
@@ -19,6 +20,10 @@ const EXPECTED: Record<number, string> = {
 };
 
 describe('Cloudreve code table', () => {
+  it("names each code the adapter decides on as Cloudreve's source does", () => {
+    for (const [name, code] of Object.entries(CODE)) expect(lookupCode(code).name, `${name} = ${code}`).toBe(`Code${name}`);
+  });
+
   it('has exactly the documented codes', () => {
     expect(Object.keys(CLOUDREVE_CODES).map(Number).sort((a, b) => a - b)).toEqual([...REFERENCE_CODES].sort((a, b) => a - b));
   });

@@ -572,12 +572,85 @@ export function describeContract(name: string, factory: () => Promise<ContractTa
       });
     });
 
+    describe('arguments are checked before anything is done', () => {
+      beforeEach(async () => {
+        await vfs.write('/args.txt', text('0123456789'));
+      });
+
+      for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        it(`a read offset or length of ${bad} is EINVAL`, async () => {
+          await expectCode(vfs.read('/args.txt', { offset: bad }), 'EINVAL');
+          await expectCode(vfs.read('/args.txt', { length: bad }), 'EINVAL');
+        });
+
+        it(`a write size of ${bad} is EINVAL and writes nothing`, async () => {
+          await expectCode(vfs.write('/sized-bad.txt', text('x'), { size: bad }), 'EINVAL');
+          await expectCode(vfs.stat('/sized-bad.txt'), 'ENOENT');
+        });
+      }
+
+      it('a write with an invalid mtime is EINVAL and keeps the old content', async () => {
+        await expectCode(vfs.write('/args.txt', text('new'), { mtime: new Date(Number.NaN) }), 'EINVAL');
+        expect(await readText(vfs, '/args.txt')).toBe('0123456789');
+      });
+
+      it('a read of "/" is EISDIR and a write to it EISDIR', async () => {
+        await expectCode(vfs.read('/'), 'EISDIR');
+        await expectCode(vfs.write('/', text('x')), 'EISDIR');
+      });
+
+      it('moving, copying or replacing the root is refused', async () => {
+        await vfs.mkdir('/rootdir');
+        await expectCode(vfs.rename('/', '/rootdir/r'), 'EBUSY', 'EINVAL');
+        await expectCode(vfs.copy('/', '/rootdir/r'), 'EBUSY', 'EINVAL');
+        await expectCode(vfs.rename('/args.txt', '/', { overwrite: true }), 'EBUSY', 'EINVAL');
+        await expectCode(vfs.copy('/args.txt', '/', { overwrite: true }), 'EBUSY', 'EINVAL');
+        expect(await readText(vfs, '/args.txt')).toBe('0123456789');
+      });
+
+      it('a copy onto itself is EINVAL; a rename onto itself is a no-op', async () => {
+        await expectCode(vfs.copy('/args.txt', '/args.txt', { overwrite: true }), 'EINVAL');
+        expect(await vfs.rename('/args.txt', '//args.txt')).toMatchObject({ path: '/args.txt', size: 10 });
+        expect(await readText(vfs, '/args.txt')).toBe('0123456789');
+      });
+
+      it('an aborted signal is ECANCELED for every operation', async () => {
+        const controller = new AbortController();
+        controller.abort();
+        const signal = controller.signal;
+        await expectCode(vfs.stat('/args.txt', { signal }), 'ECANCELED');
+        await expectCode(vfs.list('/', { signal }), 'ECANCELED');
+        await expectCode(vfs.read('/args.txt', { signal }), 'ECANCELED');
+        await expectCode(vfs.mkdir('/never', { signal }), 'ECANCELED');
+        await expectCode(vfs.remove('/args.txt', { signal }), 'ECANCELED');
+        await expectCode(vfs.rename('/args.txt', '/moved.txt', { signal }), 'ECANCELED');
+        await expectCode(vfs.copy('/args.txt', '/copied.txt', { signal }), 'ECANCELED');
+        expect(names(await vfs.list('/'))).toEqual(['args.txt']);
+      });
+    });
+
     describe('errors', () => {
       it('carry an errno number that matches their code', async () => {
         const e = await expectCode(vfs.stat('/x/y'), 'ENOENT');
         const { constants } = await import('node:os');
         expect(e.errno).toBe(constants.errno.ENOENT);
         expect(e.message).toContain('ENOENT');
+      });
+
+      it('carry the operation and the paths as plain fields, as Node fs errors do', async () => {
+        // A layer that re-roots (SubtreeVfs) may show the paths of the Vfs it wraps: ends are compared.
+        const end = (got: string | undefined, want: string | undefined) => (got !== undefined && want !== undefined && got.endsWith(want) ? want : got);
+        const fields = (e: VfsError, want: { syscall: string; path: string; dest?: string }) => ({ syscall: e.syscall, path: end(e.path, want.path), dest: end(e.dest, want.dest) });
+        const e = await expectCode(vfs.stat('/x/y'), 'ENOENT');
+        expect(fields(e, { syscall: 'stat', path: '/x/y' })).toEqual({ syscall: 'stat', path: '/x/y', dest: undefined });
+        await vfs.write('/e1.txt', text('1'));
+        await vfs.write('/e2.txt', text('2'));
+        const moved = await expectCode(vfs.rename('/e1.txt', '//e2.txt'), 'EEXIST');
+        const renameWant = { syscall: 'rename', path: '/e1.txt', dest: '/e2.txt' };
+        expect(fields(moved, renameWant)).toEqual(renameWant);
+        const copied = await expectCode(vfs.copy('/none.txt', '/e3.txt'), 'ENOENT');
+        const copyWant = { syscall: 'copy', path: '/none.txt', dest: '/e3.txt' };
+        expect(fields(copied, copyWant)).toEqual(copyWant);
       });
     });
   });

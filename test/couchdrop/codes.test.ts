@@ -24,7 +24,7 @@ describe('Couchdrop error table', () => {
   });
 
   it('documents every status it handles', () => {
-    for (const rule of Object.values(COUCHDROP_STATUS)) expect(rule.meaning.length).toBeGreaterThan(5);
+    for (const rule of Object.values(COUCHDROP_STATUS)) expect(rule.name.length).toBeGreaterThan(5);
   });
 
   it('an unknown status is EIO, not retried, and keeps its number', () => {

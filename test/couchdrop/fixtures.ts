@@ -1,6 +1,6 @@
 /** Shared set-up for the Couchdrop tests: an emulator and a CouchdropVfs talking to it. */
 import { CouchdropVfs } from '../../adapters/couchdrop/index.js';
-import type { CouchdropVfsOptions } from '../../adapters/couchdrop/index.js';
+import type { CouchdropVfsSettings } from '../../adapters/couchdrop/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
 import type { CouchdropEmulator, CouchdropEmulatorOptions } from '../../adapters/couchdrop/emulator/index.js';
 
@@ -20,7 +20,7 @@ export interface Harness {
 /** Start an emulator and a Vfs on it (static token unless `login` is set). */
 export async function harness(
   emulatorOptions: CouchdropEmulatorOptions = {},
-  vfsOptions: CouchdropVfsOptions & { login?: boolean; token?: string } = {},
+  vfsOptions: CouchdropVfsSettings & { login?: boolean; token?: string } = {},
 ): Promise<Harness> {
   const emu = await startCouchdropEmulator(emulatorOptions);
   const { login, token, ...rest } = vfsOptions;

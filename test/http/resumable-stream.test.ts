@@ -5,8 +5,8 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RESUMABLE_BUFFER_BYTES, ResumableStream } from '../../src/resumable-stream.js';
-import type { ResumableSource } from '../../src/resumable-stream.js';
+import { RESUMABLE_BUFFER_BYTES, ResumableStream } from '../../src/http/resumable-stream.js';
+import type { ResumableSource } from '../../src/http/resumable-stream.js';
 
 const DATA = Buffer.alloc(8 * 1024 * 1024);
 for (let i = 0; i < DATA.length; i += 4) DATA.writeUInt32LE((Math.imul(i, 2654435761) ^ 0x5bd1e995) >>> 0, i);
