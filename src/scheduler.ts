@@ -19,7 +19,7 @@ import { BodySource, isStreamBody } from './scheduler/body.js';
 import type { SchedulerBody } from './scheduler/body.js';
 import { RETRYABLE_STATUSES, THROTTLE_STATUSES, classifyFailure, mayRetry } from './scheduler/classify.js';
 import type { FailureKind } from './scheduler/classify.js';
-import type { SchedulerCoordinator } from './scheduler/coordinator.js';
+import type { SchedulerCoordinator, SlotAnswer } from './scheduler/coordinator.js';
 import { Pacer } from './scheduler/pacer.js';
 import { abortableSleep } from './scheduler/sleep.js';
 
@@ -330,8 +330,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     keepLinked: ((value: T) => object | undefined) | undefined,
   ): Promise<T> {
     this.#counts.waitMs += await this.#pacer.acquire(signal);
-    const lease = this.#coordinator ? await this.#coordinator.acquire(this.#pacer.rate, this.#queue.concurrency, signal) : undefined;
-    if (lease) this.#counts.waitMs += lease.waitedMs;
+    const lease = this.#coordinator ? await this.#coordinator.acquire(this.#pacer.maxRate, this.#queue.concurrency, signal) : undefined;
+    if (lease) {
+      this.#counts.waitMs += lease.waitedMs;
+      this.#pacer.adopt(lease.pace);
+    }
+    // How the attempt was answered, for a coordinator that learns the account's pace.
+    let answer: SlotAnswer | undefined;
     const controller = new AbortController();
     let timedOut = false;
     const timer = timeoutMs > 0
@@ -352,6 +357,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const value = await untilAborted(attempt(n, attemptSignal), attemptSignal);
       linkedUntil = keepLinked?.(value);
       this.#pacer.onAccepted(startedAt);
+      answer = 'accepted';
       this.emit('response', { label, attempt: n, ok: true, ms: performance.now() - startedAt });
       return value;
     } catch (e) {
@@ -365,6 +371,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         // Only a refusal that tracks our rate (or names its wait) slows everyone down; a random one
         // (a flaky proxy) is retried alone after its own backoff, and the pace stands.
         if (this.#pacer.onThrottled(startedAt, retryAfterMs !== undefined)) {
+          answer = 'throttled';
           // Pause before this task frees its slot, or p-queue would start the next one first.
           delayMs = this.#delayFor(n, retryAfterMs);
           this.#throttle(label, status, Math.min(delayMs, this.#maxRetryAfterMs), retryAfterMs);
@@ -372,12 +379,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       } else if (kind === 'fatal' && e instanceof VfsError) {
         // The server answered (e.g. 404 mapped by the adapter): it accepted the request rate-wise.
         this.#pacer.onAccepted(startedAt);
+        answer = 'accepted';
       }
       this.emit('response', { label, attempt: n, ok: false, ms: performance.now() - startedAt, ...(status !== undefined ? { status } : {}) });
       throw new AttemptFailure(kind, timedOut ? controller.signal.reason : e, delayMs);
     } finally {
       if (timer) clearTimeout(timer);
-      lease?.release();
+      lease?.release(this.#pacer.adaptive ? answer : undefined);
       this.#counts.inFlight--;
       if (unlink) {
         if (linkedUntil) unlinkWhenCollected.register(linkedUntil, unlink);
