@@ -38,11 +38,11 @@ export interface Coordination {
 /**
  * Connect when a URL is given; `account` names what the instances share (remote and path), so
  * every instance must serve the same remote name and path. The provider budget is attached to
- * `vfs.scheduler` at once. `followChanges`: one instance of the account (elected) follows the
- * provider's change feed for all and republishes it as invalidations; the caches then must not
- * follow it themselves.
+ * `vfs.scheduler` at once. `followChanges` (the served view, paths as the caches see them): one
+ * instance of the account (elected) follows its change feed for all and republishes it as
+ * invalidations; the caches then must not follow it themselves.
  */
-export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, logger: Logger, withCoherence: boolean, followChanges = false): Promise<Coordination | undefined> {
+export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, logger: Logger, withCoherence: boolean, followChanges?: Vfs): Promise<Coordination | undefined> {
   if (!flags.redis) return undefined;
   let coordinator: RedisCoordinator;
   try {
@@ -55,8 +55,9 @@ export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, l
   const budget = new RedisBudget(coordinator, { logger });
   vfs.scheduler?.setCoordinator(budget);
   const coherence = withCoherence ? await CacheCoherence.start(coordinator, logger) : undefined;
-  const feed = coherence && followChanges && vfs.watch && (vfs.capabilities.changes === 'push' || vfs.capabilities.changes === 'poll')
-    ? ChangeFeedLeader.start(coordinator, vfs, (paths) => coherence.publish(paths, true), { logger })
+  const changes = followChanges?.capabilities.changes;
+  const feed = coherence && followChanges?.watch && (changes === 'push' || changes === 'poll')
+    ? ChangeFeedLeader.start(coordinator, followChanges, (paths) => coherence.publish(paths, true), { logger })
     : undefined;
   return {
     coordinator,

@@ -68,7 +68,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       }
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered }) : undefined;
-      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache, opts.watch);
+      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache, opts.watch ? metered : undefined);
       let server;
       try {
         server = await serveWebdav(metered, {

@@ -5,8 +5,8 @@
  * - rate: GCRA with reservation in ONE Lua script — each call takes the next free slot of the
  *   account (1/rate apart, never before a shared pause ends) and answers how long to wait for it,
  *   so N instances together send at the account's rate, spaced evenly (no burst to trip a proxy);
- * - pace: the lowest pace an instance learned from 429s is shared (key `rate`, 10 min) and caps
- *   everyone's slots; growth after a cut is shared too;
+ * - pace: learned ONCE for the account, in Redis, from every instance's answers (the Pacer's law,
+ *   see SLOT and RELEASE below; hash `pace`, 10 min), and the GCRA spaces everyone's slots at it;
  * - pause: a 429/503 rate signal on one instance pauses all (key `pause`, an absolute time);
  * - concurrency: a lease-based semaphore (sorted set of lease ids by expiry), renewed while the
  *   request runs, so a killed instance's slots come back after LEASE_MS.

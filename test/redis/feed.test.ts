@@ -61,7 +61,7 @@ describe.skipIf(!haveRedis)('serve webdav --redis: one elected follower of the c
     const third = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, stateDir: false });
     const a = await startCli(args, /at (http:\/\/\S+)/, env);
     const b = await startCli(args, /at (http:\/\/\S+)/, env);
-    const procs = { [a.child.pid!]: a, [b.child.pid!]: b };
+    const procs: Record<number, typeof a> = { [a.child.pid!]: a, [b.child.pid!]: b };
     try {
       const urls = [a.match[1]!, b.match[1]!];
       // One feed subscriber at the provider, whose holder is named in Redis.
@@ -77,7 +77,7 @@ describe.skipIf(!haveRedis)('serve webdav --redis: one elected follower of the c
       await until(async () => (await client.pttl(feedKey!)) > renewedOnce);
       expect(await client.get(feedKey!)).toBe(firstHolder);
       expect(emu.feed.online()).toBe(1);
-      expect(emu.feed.counts.subscribed).toBe(1);
+      expect(emu.feed.counts.subscribed + emu.feed.counts.resumed).toBe(1);
 
       // Both instances cache the root listing; a third client adds a file; both list it.
       for (const u of urls) expect(await listing(u)).not.toContain('from-elsewhere-1.txt');
@@ -91,7 +91,9 @@ describe.skipIf(!haveRedis)('serve webdav --redis: one elected follower of the c
       await new Promise((r) => holder.child.once('exit', r));
       // The survivor takes the lease over (once the dead holder's lapses) and opens the feed.
       await until(async () => (await client.get(feedKey!))?.split('@')[0] === String(survivor.child.pid));
-      await until(() => emu.feed.counts.subscribed === 2 && emu.feed.online() === 1);
+      // A second subscription (a resumed one when both processes share the state directory, and so
+      // the provider client id; the dead holder's stream may still count as online until a write fails).
+      await until(() => emu.feed.counts.subscribed + emu.feed.counts.resumed === 2);
       const su = survivor.match[1]!;
       expect(await listing(su)).not.toContain('from-elsewhere-2.txt');
       await third.write('/from-elsewhere-2.txt', Buffer.from('two'));
