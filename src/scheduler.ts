@@ -216,6 +216,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Share this account's budget with other instances from now on (undefined: this process alone). */
   setCoordinator(coordinator: SchedulerCoordinator | undefined): void {
     this.#coordinator = coordinator;
+    // Alone again: the pacer learns and spaces by itself (from the account's pace last adopted).
+    if (!coordinator) this.#pacer.adopt(undefined);
   }
 
   /** Change the concurrency cap at runtime. */

@@ -3,13 +3,15 @@
  * users `admin` (root `/`) and `team` (root `/team`, a SubtreeVfs). Locks are kept under the full
  * path, so a lock one of them takes binds the other on either instance: a lock on `/team/doc.txt`
  * by admin is a lock on team's `/doc.txt`, and a depth-infinity lock on `/team` covers team's whole
- * view. Before, each root kept its own in-memory table and these writes went through.
+ * view. Before, each root kept its own in-memory table and these writes went through. Dead
+ * properties likewise: one store under full paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import type { WebdavServer } from '../../mount/webdav.js';
 import { RedisLockStore } from '../../mount/webdav/redis-locks.js';
+import { RedisPropStore } from '../../mount/webdav/redis-props.js';
 import { Users } from '../../mount/webdav/users.js';
 import { RedisCoordinator } from '../../src/coordinator/redis.js';
 import { hasRedis, startRedis } from './server.js';
@@ -40,7 +42,7 @@ describe.skipIf(!haveRedis)('per-user roots share the lock table through Redis',
         { name: 'admin', password: 'pw-admin-long' },
         { name: 'team', password: 'pw-team-long', root: '/team' },
       ]);
-      return serveWebdav(vfs, { users, lockStore: new RedisLockStore(c), cache: false });
+      return serveWebdav(vfs, { users, lockStore: new RedisLockStore(c), propStore: new RedisPropStore(c), cache: false });
     };
     a = await instance();
     b = await instance();
@@ -89,5 +91,14 @@ describe.skipIf(!haveRedis)('per-user roots share the lock table through Redis',
     expect((await req(b, ADMIN, 'PUT', '/top.txt', {}, 't2')).status).toBe(204);
     expect((await req(b, ADMIN, 'UNLOCK', '/team', { 'Lock-Token': `<${tokenOf(l)}>` })).status).toBe(204);
     expect((await req(b, TEAM, 'PUT', '/x.txt', {}, 'x3')).status).toBe(204);
+  });
+
+  it("a property admin sets on /team/doc.txt through A is team's /doc.txt property through B, and the reverse", async () => {
+    const patch = (v: string) => `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:k>${v}</Z:k></D:prop></D:set></D:propertyupdate>`;
+    const find = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:k/></D:prop></D:propfind>';
+    expect((await req(a, ADMIN, 'PROPPATCH', '/team/doc.txt', {}, patch('from-admin'))).status).toBe(207);
+    expect(await (await req(b, TEAM, 'PROPFIND', '/doc.txt', { Depth: '0' }, find)).text()).toContain('>from-admin</');
+    expect((await req(b, TEAM, 'PROPPATCH', '/doc.txt', {}, patch('from-team'))).status).toBe(207);
+    expect(await (await req(a, ADMIN, 'PROPFIND', '/team/doc.txt', { Depth: '0' }, find)).text()).toContain('>from-team</');
   });
 });
