@@ -7,6 +7,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { RedisBudget } from '../src/coordinator/budget.js';
 import { CacheCoherence } from '../src/coordinator/coherence.js';
+import { ChangeFeedLeader } from '../src/coordinator/feed.js';
 import { RedisCoordinator } from '../src/coordinator/redis.js';
 import { VfsError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
@@ -30,14 +31,18 @@ export interface Coordination {
   close(): Promise<void>;
   /** Pub/sub invalidations (WebDAV serving only). */
   coherence?: CacheCoherence;
+  /** The election for the provider's change feed (with coherence, when the remote has a feed). */
+  feed?: ChangeFeedLeader;
 }
 
 /**
  * Connect when a URL is given; `account` names what the instances share (remote and path), so
  * every instance must serve the same remote name and path. The provider budget is attached to
- * `vfs.scheduler` at once.
+ * `vfs.scheduler` at once. `followChanges` (the served view, paths as the caches see them): one
+ * instance of the account (elected) follows its change feed for all and republishes it as
+ * invalidations; the caches then must not follow it themselves.
  */
-export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, logger: Logger, withCoherence: boolean): Promise<Coordination | undefined> {
+export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, logger: Logger, withCoherence: boolean, followChanges?: Vfs): Promise<Coordination | undefined> {
   if (!flags.redis) return undefined;
   let coordinator: RedisCoordinator;
   try {
@@ -50,12 +55,18 @@ export async function coordinate(flags: RedisFlags, account: string, vfs: Vfs, l
   const budget = new RedisBudget(coordinator, { logger });
   vfs.scheduler?.setCoordinator(budget);
   const coherence = withCoherence ? await CacheCoherence.start(coordinator, logger) : undefined;
+  const changes = followChanges?.capabilities.changes;
+  const feed = coherence && followChanges?.watch && (changes === 'push' || changes === 'poll')
+    ? ChangeFeedLeader.start(coordinator, followChanges, (paths) => coherence.publish(paths, true), { logger })
+    : undefined;
   return {
     coordinator,
     budget,
     ...(coherence ? { coherence } : {}),
+    ...(feed ? { feed } : {}),
     close: async () => {
       vfs.scheduler?.setCoordinator(undefined);
+      await feed?.close();
       await coherence?.close();
       await coordinator.close();
     },

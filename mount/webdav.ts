@@ -29,6 +29,8 @@ import type { ServerState } from './webdav/context.js';
 import { limitConnections } from './webdav/connections.js';
 import { junkMatcher } from './webdav/junk.js';
 import { MemoryLockStore } from './webdav/locks.js';
+import { SubtreeLockStore } from './webdav/subtree-locks.js';
+import { SubtreePropStore } from './webdav/subtree-props.js';
 import type { LockStore } from './webdav/locks.js';
 import { defaultPropStore } from './webdav/provider-props.js';
 import type { DeadPropStore } from './webdav/props.js';
@@ -209,7 +211,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const listener = createRequestListener(state, auth, {
     ...(proxy ? { proxy } : {}),
     ...(options.onRequest ? { observe: options.onRequest } : {}),
-    ...(auth || proxy ? { stateFor: viewsOf(state, options.users, options.junkFilter) } : {}),
+    ...(auth || proxy ? { stateFor: viewsOf(state, options.users, options.junkFilter, options.lockStore, options.propStore) } : {}),
   });
   server.on('request', (req, res) => {
     if (limits.admit(req, res)) listener(req, res);
@@ -286,8 +288,11 @@ function tlsOptions(material: TlsMaterial): { cert: string | Buffer; key: string
  * The per-user states: a user with a root sees only that folder (a SubtreeVfs, so no path of theirs
  * can name anything outside it); read-only and the junk filter per user. Users with the same root
  * share its lock and property tables. Names without a view (proxy users not in the list) get the share's.
+ * Lock and property stores given by the caller (shared by instances) are every user's, under full paths.
  */
-function viewsOf(base: ServerState, users: WebdavUsers | UserDirectory | undefined, junk: WebdavOptions['junkFilter']): (user: string) => ServerState {
+function viewsOf(
+  base: ServerState, users: WebdavUsers | UserDirectory | undefined, junk: WebdavOptions['junkFilter'], sharedLocks?: LockStore, sharedProps?: DeadPropStore,
+): (user: string) => ServerState {
   const directory = users && typeof (users as UserDirectory).view === 'function' ? (users as UserDirectory) : undefined;
   if (!directory) return () => base;
   const byRoot = new Map<string, Pick<ServerState, 'vfs' | 'locks' | 'props'>>([['/', base]]);
@@ -301,7 +306,9 @@ function viewsOf(base: ServerState, users: WebdavUsers | UserDirectory | undefin
       let shared = byRoot.get(root);
       if (!shared) {
         const vfs = new SubtreeVfs(base.vfs, root);
-        byRoot.set(root, (shared = { vfs, locks: new MemoryLockStore(), props: defaultPropStore(vfs) }));
+        const locks = sharedLocks ? new SubtreeLockStore(sharedLocks, root) : new MemoryLockStore();
+        const props = sharedProps ? new SubtreePropStore(sharedProps, root) : defaultPropStore(vfs);
+        byRoot.set(root, (shared = { vfs, locks, props }));
       }
       state = {
         ...base,

@@ -68,7 +68,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       }
       const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
       const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered }) : undefined;
-      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache);
+      const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache, opts.watch ? metered : undefined);
       let server;
       try {
         server = await serveWebdav(metered, {
@@ -80,7 +80,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         ...(authProxy ? { authProxy } : {}),
         ...(metrics ? { onRequest: metrics.webdavRequest } : {}),
         readOnly: opts.readOnly ?? false,
-        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch),
+        // With Redis one elected instance follows the provider's feed for all (coordinate above).
+        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch && !shared?.feed),
         junkFilter: opts.junk,
         ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
         allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,

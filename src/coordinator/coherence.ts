@@ -12,6 +12,9 @@
  * then drops its whole cache if they still have not come. Redis unreachable → the read is served
  * without the cache (it is dropped), never stale.
  *
+ * Changes made elsewhere (the provider's own feed) reach every instance the same way: one instance
+ * per account follows the feed and republishes it here (feed.ts).
+ *
  * Redis pub/sub is at-most-once: a message sent while an instance's subscription is down is lost,
  * so after every reconnect the instance drops its whole cache for the account. A failed publish is
  * logged and the mutation still succeeds (it did, at the provider); other instances then serve
@@ -124,9 +127,13 @@ export class CacheCoherence {
     });
   }
 
-  async publish(paths: string[]): Promise<void> {
+  /**
+   * Tell the other instances that `paths` changed (this one already knows: it made the change).
+   * `everyone`: this instance applies it too (a change the provider's feed reported, see feed.ts).
+   */
+  async publish(paths: string[], everyone = false): Promise<void> {
     try {
-      await (this.coordinator.redis as unknown as { cmInvPublish(...a: string[]): Promise<number> }).cmInvPublish(this.counter, this.channel, JSON.stringify({ from: this.instanceId, paths }));
+      await (this.coordinator.redis as unknown as { cmInvPublish(...a: string[]): Promise<number> }).cmInvPublish(this.counter, this.channel, JSON.stringify({ from: everyone ? '' : this.instanceId, paths }));
       this.stats.published++;
     } catch (e) {
       this.stats.publishFailures++;

@@ -18,7 +18,7 @@ import type { Logger } from '../log.js';
 import { fullJitterDelay } from './backoff.js';
 import { classifyFailure, mayRetry } from './classify.js';
 import type { FailureKind } from './classify.js';
-import type { SchedulerCoordinator } from './coordinator.js';
+import type { SchedulerCoordinator, SlotAnswer } from './coordinator.js';
 import { Pacer } from './pacer.js';
 import { abortableSleep } from './sleep.js';
 
@@ -204,6 +204,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Share this account's budget with other instances from now on (undefined: this process alone). */
   setCoordinator(coordinator: SchedulerCoordinator | undefined): void {
     this.#coordinator = coordinator;
+    // Alone again: the pacer learns and spaces by itself (from the account's pace last adopted).
+    if (!coordinator) this.#pacer.adopt(undefined);
   }
 
   /** Change the concurrency cap at runtime. */
@@ -270,8 +272,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     keepLinked: ((value: T) => object | undefined) | undefined,
   ): Promise<T> {
     this.#counts.waitMs += await this.#pacer.acquire(signal);
-    const lease = this.#coordinator ? await this.#coordinator.acquire(this.#pacer.rate, this.#queue.concurrency, signal) : undefined;
-    if (lease) this.#counts.waitMs += lease.waitedMs;
+    const lease = this.#coordinator ? await this.#coordinator.acquire(this.#pacer.maxRate, this.#queue.concurrency, signal) : undefined;
+    if (lease) {
+      this.#counts.waitMs += lease.waitedMs;
+      this.#pacer.adopt(lease.pace);
+    }
+    // How the attempt was answered, for a coordinator that learns the account's pace.
+    let answer: SlotAnswer | undefined;
     const controller = new AbortController();
     let timedOut = false;
     const timer = timeoutMs > 0
@@ -292,6 +299,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const value = await untilAborted(attempt(n, attemptSignal), attemptSignal);
       linkedUntil = keepLinked?.(value);
       this.#pacer.onAccepted(startedAt);
+      answer = 'accepted';
       this.emit('response', { label, attempt: n, ok: true, ms: performance.now() - startedAt });
       return value;
     } catch (e) {
@@ -305,6 +313,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         // Only a refusal that tracks our rate (or names its wait) slows everyone down; a random one
         // (a flaky proxy) is retried alone after its own backoff, and the pace stands.
         if (this.#pacer.onThrottled(startedAt, retryAfterMs !== undefined)) {
+          answer = 'throttled';
           // Pause before this task frees its slot, or p-queue would start the next one first.
           delayMs = this.#delayFor(n, retryAfterMs);
           this.#throttle(label, status, Math.min(delayMs, this.#maxRetryAfterMs), retryAfterMs);
@@ -312,12 +321,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       } else if (kind === 'fatal' && e instanceof VfsError) {
         // The server answered (e.g. 404 mapped by the adapter): it accepted the request rate-wise.
         this.#pacer.onAccepted(startedAt);
+        answer = 'accepted';
       }
       this.emit('response', { label, attempt: n, ok: false, ms: performance.now() - startedAt, ...(status !== undefined ? { status } : {}) });
       throw new AttemptFailure(kind, timedOut ? controller.signal.reason : e, delayMs);
     } finally {
       if (timer) clearTimeout(timer);
-      lease?.release();
+      lease?.release(this.#pacer.adaptive ? answer : undefined);
       this.#counts.inFlight--;
       if (unlink) {
         if (linkedUntil) unlinkWhenCollected.register(linkedUntil, unlink);

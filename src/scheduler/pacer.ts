@@ -100,6 +100,12 @@ const QUIET = 0.01;
 /** The background share forgets: counts halve beyond this many answers. */
 const NOISE_MEMORY = 2000;
 
+/** The learning law's constants, for a shared learner that applies the same law to a whole account (src/coordinator/budget.ts). */
+export const PACE_LAW = {
+  WINDOW_MS, MIN_WINDOW_S, CUT, MIN_ROUND_S, FIRST_CUT, FLOOR_HALF_LIFE_S, SETTLE, FAST_GROWTH,
+  PROBE_PER_REQUEST, PROBE_DOUBLING_REQUESTS, PROBE_MAX_DOUBLINGS,
+} as const;
+
 /** An answer in the recent window: accepted, throttled as noise, or throttled as a rate signal. */
 const Answer = { Accepted: 0, Noise: 1, Signal: 2 } as const;
 type Answer = (typeof Answer)[keyof typeof Answer];
@@ -145,6 +151,8 @@ export class Pacer {
   /** Answers older than the recent window, and the throttles among them judged noise (halved now and then). */
   #answers = 0;
   #noise = 0;
+  /** The pace is the account's, learned by a coordinator over several instances (see adopt). */
+  #delegated = false;
   /** Told when the rate changes. */
   onRateChange?: (rate: number, reason: 'throttle' | 'recover') => void;
 
@@ -159,7 +167,24 @@ export class Pacer {
 
   /** Milliseconds between request starts at the current rate. */
   get spacingMs(): number {
-    return Number.isFinite(this.rate) ? 1000 / this.rate : 0;
+    return Number.isFinite(this.rate) && !this.#delegated ? 1000 / this.rate : 0;
+  }
+
+  /**
+   * Coordinator hook: take the account's pace, learned from every instance's answers, as this
+   * pacer's own. While one is adopted the coordinator spaces the requests and learns; this pacer
+   * still judges each throttle (rate signal or noise) against it, and keeps its hard cap. Undefined
+   * (the coordinator unreachable): learn alone again, from the pace last adopted.
+   */
+  adopt(pace: { rate: number; limit: number } | undefined): void {
+    this.#delegated = pace !== undefined;
+    if (!pace) return;
+    this.limit = pace.limit;
+    const rate = Math.min(this.maxRate, pace.rate);
+    if (rate === this.rate) return;
+    const reason = rate < this.rate ? 'throttle' : 'recover';
+    this.rate = rate;
+    this.onRateChange?.(rate, reason);
   }
 
   /** Hold every request start until `ms` from now (extends, never shortens, a pause). */
@@ -268,7 +293,7 @@ export class Pacer {
     this.#insertAccepted(startedAt);
     if (startedAt >= this.#lastCutAt) this.#acceptedSinceCut++;
     this.#trim(now);
-    if (!this.adaptive || !Number.isFinite(this.rate) || startedAt < this.#lastCutAt) return;
+    if (this.#delegated || !this.adaptive || !Number.isFinite(this.rate) || startedAt < this.#lastCutAt) return;
     const dt = Math.min(1, (now - Math.max(this.#lastGrowAt, this.#lastCutAt)) / 1000);
     this.#lastGrowAt = now;
     // Only grow while the pace is what holds callers back; otherwise a quiet spell would inflate it.
@@ -309,7 +334,7 @@ export class Pacer {
     }
     this.#record(signal ? Answer.Signal : Answer.Noise);
     if (!signal) return false;
-    if (!this.adaptive) return true;
+    if (!this.adaptive || this.#delegated) return true;
     const now = this.#now();
     // Requests sent before our last cut were sent too fast already; one cut per round is enough.
     if (startedAt < this.#lastCutAt) return true;

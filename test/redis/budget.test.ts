@@ -19,7 +19,7 @@ const haveRedis = hasRedis();
 if (!haveRedis) console.warn('[skip] test/redis/budget.test.ts: redis-server is not installed (apt-get install redis-server)');
 
 const R = 30;
-const CALLS_PER_INSTANCE = 45;
+const CALLS_PER_INSTANCE = 60;
 
 interface Outcome {
   goodput: number;
@@ -85,15 +85,25 @@ describe.skipIf(!haveRedis)('one provider budget shared by three instances throu
     }
   });
 
-  it('three instances NOT told the rate: the pace one learns, and its pauses, bind all (figures reported)', async () => {
+  it('three instances NOT told the rate learn ONE pace for the account, near R, from all their answers', async () => {
     const emu = await startCloudreveEmulator({ proxyRateLimit: { requestsPerSecond: R } });
     try {
       const alone = await runThree(emu, async () => ({}));
       console.log(`[budget] unknown R=${R}, no Redis: goodput ${alone.goodput.toFixed(1)}/s, ${alone.answered429}/${alone.requests} answered 429`);
       await new Promise((r) => setTimeout(r, 1500));
-      const shared = await runThree(emu, async () => ({ coordinator: await budget('cloudreve:learn') }));
-      console.log(`[budget] unknown R=${R}, shared: goodput ${shared.goodput.toFixed(1)}/s, ${shared.answered429}/${shared.requests} answered 429`);
+      let prefix = '';
+      const shared = await runThree(emu, async () => {
+        const b = await budget('cloudreve:learn');
+        prefix = `${coordinators.at(-1)!.prefix}bg:`;
+        return { coordinator: b };
+      });
+      const pace = Number(await coordinators.at(-1)!.redis.hget(`${prefix}pace`, 'rate'));
+      console.log(`[budget] unknown R=${R}, shared: goodput ${shared.goodput.toFixed(1)}/s, ${shared.answered429}/${shared.requests} answered 429, learned pace ${pace.toFixed(1)}/s`);
       expect(shared.failures).toBe(0);
+      // One learner fed by every instance measures the account's limit, not a third of it (each
+      // instance learning from its own answers alone settled near R/3 and cut the others down to it).
+      expect(pace).toBeGreaterThan(0.7 * R);
+      expect(pace).toBeLessThan(1.3 * R);
       // Learning costs some 429s, but fewer than three instances learning alone.
       expect(shared.answered429).toBeLessThanOrEqual(alone.answered429);
     } finally {

@@ -66,7 +66,8 @@ describe.skipIf(!haveRedis)('cache coherence between instances through Redis pub
     expect(await stalePairs(a, b, 20)).toBeGreaterThan(0);
   });
 
-  it('a PUT on A is seen by GET and PROPFIND on B at once: 0 stale reads over 500 pairs; a listing too', async () => {
+  // 1000 requests: minutes on a loaded machine, not the default 30 s.
+  it('a PUT on A is seen by GET and PROPFIND on B at once: 0 stale reads over 500 pairs; a listing too', { timeout: 180_000 }, async () => {
     const { a, b } = await pair(true);
     expect(await stalePairs(a, b, 500)).toBe(0);
     await fetch(b.url + 'dir/', { method: 'PROPFIND', headers: { Depth: '1' } }).then((r) => r.text());
