@@ -13,8 +13,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { isVfsError, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { parentPath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
+import { changedSince, conflictPath } from '../write-back/conflict.js';
 import type { OpenFile } from './open-file.js';
 import { spoolFiles } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
@@ -46,24 +46,7 @@ export interface WriteBackHost {
   conflicted(path: string): void;
 }
 
-/** `name.conflict-20260102T030405Z.ext` beside `path` (the extension kept, so the file still opens). */
-export function conflictPath(path: string, at: Date): string {
-  const parent = parentPath(path);
-  const name = path.slice(parent === '/' ? 1 : parent.length + 1);
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const dot = name.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-  return `${parent === '/' ? '' : parent}/${stem}.conflict-${stamp}${ext}`;
-}
-
-/** True when the remote entry is not the version the change was made against. */
-export function changedSince(base: SpoolSidecar['base'], now: Entry | undefined): boolean {
-  if (base === undefined) return false;
-  if (base === null) return now !== undefined;
-  if (!now) return false; // deleted remotely meanwhile: writing our version loses nothing
-  if (base.etag && now.etag) return base.etag !== now.etag;
-  return base.size !== now.size || Math.abs(new Date(base.mtime).getTime() - now.mtime.getTime()) >= 1000;
-}
+export { changedSince, conflictPath } from '../write-back/conflict.js';
 
 interface Item {
   file: OpenFile;
