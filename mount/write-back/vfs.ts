@@ -133,7 +133,8 @@ export class WriteBackVfs implements Vfs {
   async drain(): Promise<void> {
     this.draining = true;
     for (const item of this.items) if (!item.running && item.rec.state === 'queued') this.schedule(item, 0);
-    while ([...this.items].some((i) => i.rec.state === 'queued')) {
+    // Uploads of items no longer queued (deleted, superseded) are waited for too: each decides what stays on the provider.
+    while (this.active > 0 || [...this.items].some((i) => i.rec.state === 'queued')) {
       await new Promise<void>((ok) => this.idleWaiters.push(ok));
     }
     this.stopped = true;

@@ -136,9 +136,10 @@ describe('WebDAV write-back (Couchdrop emulator)', () => {
 
   it('a DELETE while the upload runs leaves no orphan on the provider', async () => {
     const s = await serve({ delayMs: 0 });
-    emu.setFaults([{ kind: 'slow', every: 1, delayMs: 300, routes: ['/file/upload'] }]);
+    emu.setFaults([{ kind: 'slow', every: 1, delayMs: 1500, routes: ['/file/upload'] }]);
     expect((await put(s.url + 'racing.bin', bytes(2, 256 * 1024))).status).toBe(201);
-    await vi.waitFor(() => expect(uploads().length).toBeGreaterThan(0), { timeout: 10_000, interval: 5 });
+    // The upload is under way (its record says so) when the DELETE comes.
+    await vi.waitFor(async () => expect((await listPendingUploads(dir))[0]?.queue?.state).toBe('uploading'), { timeout: 10_000, interval: 5 });
     expect((await fetch(s.url + 'racing.bin', { method: 'DELETE' })).status).toBe(204);
     await s.writeBack!.drain();
     await expect(emu.store.stat('/racing.bin')).rejects.toMatchObject({ code: 'ENOENT' });
