@@ -588,7 +588,9 @@ export class WriteBackVfs implements Vfs {
     let written = 0;
     let full: { chunk: Buffer; error: unknown } | undefined;
     try {
-      for await (const chunk of source) {
+      // Pulled by hand: a for-await loop left with `break` would close the source, and the rest is still needed.
+      for (let next = await source.next(); !next.done; next = await source.next()) {
+        const chunk = next.value;
         try {
           let done = 0;
           while (done < chunk.length) done += (await fh.write(chunk, done, chunk.length - done, written + done)).bytesWritten;
