@@ -9,6 +9,7 @@ import { iterateBytes } from '../../src/streams.js';
 import type { Entry, Vfs, WriteData } from '../../src/vfs.js';
 import { SpoolFile } from './spool.js';
 import type { SpoolMemory } from './spool.js';
+import type { QueueJournal } from '../write-back/journal.js';
 
 export interface OpenFileContext {
   vfs: Vfs;
@@ -17,6 +18,8 @@ export interface OpenFileContext {
   logger: Logger;
   /** Memory small spools may use (none: every spool is a file). */
   memory?: SpoolMemory;
+  /** Write-back: the mount's queue journal (small closed files become durable with one shared fdatasync). */
+  journal?: QueueJournal;
   /** Told of every successful upload and the mtime it asked for (the frontend refreshes its metadata cache). */
   onUploaded?: (entry: Entry, requestedMtime: Date | undefined) => void;
 }
@@ -86,7 +89,7 @@ export class OpenFile {
         const spool = await SpoolFile.create(this.ctx.spoolDir, {
           path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
           replacesSize: this.remoteSize,
-        }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
+        }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), ...(this.ctx.journal ? { journal: this.ctx.journal } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
         try {
           if (fill) await spool.fillFrom(await this.ctx.vfs.read(this.path));
         } catch (e) {

@@ -15,6 +15,7 @@ import { isVfsError, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { changedSince, conflictPath } from '../write-back/conflict.js';
+import { materializeDeadJournals } from '../write-back/journal.js';
 import type { OpenFile } from './open-file.js';
 import { spoolFiles } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
@@ -249,6 +250,8 @@ export class WriteBackQueue {
 
 /** Queued records a dead mount left in `spoolDir` for this remote (resumed before serving). */
 export async function orphanedQueue(spoolDir: string, vfsName: string, remote: string | undefined): Promise<SpoolSidecar[]> {
+  // Small files a dead mount queued in its journal become plain spool files first (journal.ts).
+  await materializeDeadJournals(spoolDir, isAlive);
   let names: string[];
   try {
     names = await readdir(spoolDir);
