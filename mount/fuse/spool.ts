@@ -160,7 +160,7 @@ export class SpoolFile {
   private unjournal(): void {
     if (!this.journaled) return;
     this.journaled = false;
-    void this.journal!.append({ id: this.id, removed: true }, { sync: true }).catch(() => undefined);
+    void this.journal!.append({ id: this.id, removed: true }, { sync: 'soon' }).catch(() => undefined);
   }
 
   /** Cut or extend (with zeros) to `size` bytes. */
@@ -270,6 +270,11 @@ export class SpoolFile {
     const sync = options.sync !== false;
     const next: SpoolSidecar = { ...this.sidecar, ...fields, state: 'queued', dirty: true, pid: process.pid, updatedAt: new Date().toISOString() };
     for (const key of Object.keys(fields) as (keyof typeof fields)[]) if (fields[key] === undefined) delete next[key];
+    if (!sync && !this.journaled && !this.sidecarOnDisk) {
+      // A progress note with no durable record to update (e.g. just after the upload ended): never create one.
+      this.sidecar = next;
+      return;
+    }
     if (this.journal && this.mem && !this.spilling && (this.journaled || (sync && this.size <= JOURNAL_INLINE_MAX_BYTES))) {
       // A small file: its bytes and record in one journal line, one shared fdatasync (journal.ts).
       this.sidecar = next;

@@ -30,8 +30,24 @@ import type { SpoolSidecar } from '../fuse/sidecar.js';
  */
 export const JOURNAL_INLINE_MAX_BYTES = 1024 * 1024;
 
-/** A journal this large with nothing queued any more is started afresh (its file deleted). */
-const ROTATE_BYTES = 64 * 1024 * 1024;
+/**
+ * A journal grows by every close (a file rewritten while the provider is down adds a line each
+ * time): beyond this size it is started afresh — deleted when nothing in it is queued any more, else
+ * compacted (the newest line of each queued id copied to a new journal, fsynced, then the old one
+ * deleted), so its size stays about what is actually queued.
+ */
+export const JOURNAL_COMPACT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The journal file is extended with real zeros this much ahead of what it holds: an append then
+ * overwrites blocks that already exist, so its fdatasync flushes only those data blocks instead of
+ * also committing a new file size to the filesystem's journal (measured here: about half the cost
+ * per close). Readers ignore the zero tail (it is not a JSON line).
+ */
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+
+/** How long an end-of-entry line may wait for an fdatasync (see syncSoon). */
+const SYNC_SOON_MS = 1000;
 
 export interface JournalLine extends Partial<SpoolSidecar> {
   id: string;
@@ -51,25 +67,49 @@ export class QueueJournal {
   private opening: Promise<FileHandle> | undefined;
   private file: string | undefined;
   private size = 0;
+  /** Bytes of the file that exist (zeros beyond `size`). */
+  private allocated = 0;
   /** Lines waiting for the next write, with the callers waiting for them to be durable. */
   private batch: { text: string; sync: boolean; done: (e?: unknown) => void }[] = [];
   private writing: Promise<void> | undefined;
+  private soon: NodeJS.Timeout | undefined;
   /** Ids with a live (not removed) entry in the current file. */
   private readonly live = new Set<string>();
+  /** Lines written and fdatasyncs run so far (group commit: far fewer syncs than lines under load). */
+  readonly stats = { lines: 0, syncs: 0 };
 
-  constructor(readonly dir: string) {}
+  constructor(readonly dir: string, private readonly compactBytes = JOURNAL_COMPACT_BYTES) {}
 
   /**
    * Append a record line; with `sync` resolves once it (and everything before it) is on disk. Calls
    * that arrive while a flush runs share the next one.
    */
-  append(line: JournalLine, options: { sync: boolean }): Promise<void> {
+  append(line: JournalLine, options: { sync: boolean | 'soon' }): Promise<void> {
     if (line.removed) this.live.delete(line.id);
     else this.live.add(line.id);
+    if (options.sync === 'soon') this.syncSoon();
+    return this.enqueue(JSON.stringify(line) + '\n', options.sync === true);
+  }
+
+  private enqueue(text: string, sync: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ text: JSON.stringify(line) + '\n', sync: options.sync, done: (e) => (e ? reject(e) : resolve()) });
+      this.batch.push({ text, sync, done: (e) => (e ? reject(e) : resolve()) });
       this.writing ??= this.flush();
     });
+  }
+
+  /**
+   * 'soon': durable within SYNC_SOON_MS, by the next close's fdatasync or a timer's. For end-of-entry
+   * lines: losing one in a crash only re-offers an uploaded file, which the version check then turns
+   * into a conflict copy, so it need not cost a flush of its own while closes are flushing anyway.
+   */
+  private syncSoon(): void {
+    if (this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      void this.enqueue('', true).catch(() => undefined);
+    }, SYNC_SOON_MS);
+    this.soon.unref?.();
   }
 
   private async flush(): Promise<void> {
@@ -80,19 +120,38 @@ export class QueueJournal {
         try {
           const fh = await this.handle();
           const buf = Buffer.from(batch.map((b) => b.text).join(''));
+          if (this.size + buf.length > this.allocated) await this.extend(fh, this.size + buf.length);
           let done = 0;
           while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, this.size + done)).bytesWritten;
           this.size += buf.length;
-          if (batch.some((b) => b.sync)) await fh.datasync();
+          this.stats.lines += batch.filter((b) => b.text).length;
+          if (batch.some((b) => b.sync)) {
+            await fh.datasync();
+            this.stats.syncs++;
+          }
           for (const b of batch) b.done();
         } catch (e) {
           for (const b of batch) b.done(e);
         }
-        if (this.live.size === 0 && this.size > ROTATE_BYTES) await this.rotate();
+        if (this.size > this.compactBytes) {
+          if (this.live.size === 0) await this.rotate();
+          else await this.compact().catch(() => undefined); // a full disk: keep appending to the old one
+        }
       }
     } finally {
       this.writing = undefined;
     }
+  }
+
+  /** Zeros up to `end` and PREALLOCATE_BYTES beyond (the size change is made durable by the caller's fdatasync). */
+  private async extend(fh: FileHandle, end: number): Promise<void> {
+    const target = end + PREALLOCATE_BYTES;
+    const zeros = Buffer.alloc(Math.min(1024 * 1024, target - this.allocated));
+    for (let at = this.allocated; at < target; ) {
+      const n = Math.min(zeros.length, target - at);
+      at += (await fh.write(zeros, 0, n, at)).bytesWritten;
+    }
+    this.allocated = target;
   }
 
   /** Nothing queued any more and the file is large: delete it; the next append starts a new one. */
@@ -108,6 +167,47 @@ export class QueueJournal {
       openJournals.delete(file);
       await unlink(file).catch(() => undefined);
     }
+  }
+
+  /** Copy the newest line of each queued id (with its bytes) to a new journal, durable, then delete the old one. */
+  private async compact(): Promise<void> {
+    const old = this.file;
+    if (!old) return;
+    const entries = (await readJournal(this.dir, old)).filter((e) => this.live.has(e.record.id));
+    const text = entries.map((e) => JSON.stringify(e.data ? { ...e.record, data: e.data.toString('base64') } : e.record) + '\n').join('');
+    const oldFh = this.fh;
+    const [oldSize, oldAllocated] = [this.size, this.allocated];
+    this.fh = undefined;
+    this.opening = undefined;
+    this.file = undefined;
+    let fh: FileHandle;
+    try {
+      fh = await this.handle();
+      const buf = Buffer.from(text);
+      await this.extend(fh, this.size + buf.length);
+      let done = 0;
+      while (done < buf.length) done += (await fh.write(buf, done, buf.length - done, this.size + done)).bytesWritten;
+      this.size += buf.length;
+      await fh.datasync();
+      this.stats.syncs++;
+    } catch (e) {
+      // Back to the old journal, which still holds everything.
+      const failed = this.file;
+      await (this.fh as FileHandle | undefined)?.close().catch(() => undefined);
+      if (failed) {
+        openJournals.delete(failed);
+        await unlink(failed).catch(() => undefined);
+      }
+      this.fh = oldFh;
+      this.opening = undefined;
+      this.file = old;
+      this.size = oldSize;
+      this.allocated = oldAllocated;
+      throw e;
+    }
+    openJournals.delete(old);
+    await oldFh?.close().catch(() => undefined);
+    await unlink(old).catch(() => undefined);
   }
 
   private handle(): Promise<FileHandle> {
@@ -128,6 +228,7 @@ export class QueueJournal {
         throw e;
       }
       this.size = head.length;
+      this.allocated = head.length;
       this.file = file;
       openJournals.add(file);
       this.fh = fh;
@@ -144,6 +245,9 @@ export class QueueJournal {
    * journal leaves behind, and the journal is deleted.
    */
   async close(): Promise<void> {
+    clearTimeout(this.soon);
+    this.soon = undefined;
+    if (this.fh) await this.enqueue('', true).catch(() => undefined);
     while (this.writing) await this.writing;
     const file = this.file;
     const live = this.live.size > 0;
