@@ -262,10 +262,13 @@ export class OpenFile {
       const data = spool ? spool.uploadData() : Buffer.alloc(0);
       const entry = await this.ctx.vfs.write(target, progress ? counted(data, progress) : data, options);
       if (target !== this.path) return entry; // a conflict copy: the path itself stays as it is
+      // The remote holds this version now, whatever changed here meanwhile: it is what a later upload replaces.
+      this.remoteSize = entry.size;
+      this.remoteEntry = entry;
       if (generation === this.generation) {
         this.dirty = false;
-        this.remoteSize = entry.size;
-        this.remoteEntry = entry;
+        // The queue record is done with: a change from now on must be queued (made durable) afresh at its close.
+        this.queuedOnDisk = false;
         spool?.uploaded(entry.size);
         await spool?.setDirty(false).catch(() => undefined);
       }

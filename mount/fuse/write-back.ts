@@ -186,6 +186,7 @@ export class WriteBackQueue {
           path: file.path, conflictPath: target,
         });
       }
+      const startGeneration = file.generation;
       const { entry, clean } = await file.uploadQueued(target, progress);
       await writing;
       if (file.unlinked && !conflict) {
@@ -194,7 +195,11 @@ export class WriteBackQueue {
       }
       this.host.uploaded(entry, conflict ? undefined : requestedMtime);
       if (conflict) this.host.conflicted(file.path);
-      if (!clean && !conflict) {
+      // Changed after the upload took its bytes — even after it ended, while the lines above awaited (a
+      // fast writer reopens, writes and closes in that time, and its close queued this same item).
+      if ((!clean || file.generation !== startGeneration) && !conflict) {
+        // Our earlier version is the remote's now: the queued change replaces it (no conflict with ourselves).
+        if (file.queuedOnDisk) await file.rebase(entry).catch(() => undefined);
         // Changed meanwhile: the new content is queued by its own close (or here, when already closed).
         if (file.refs === 0) this.schedule(item, this.options.delayMs);
         else this.forget(item);
