@@ -36,12 +36,32 @@ import { defaultPropStore } from './webdav/provider-props.js';
 import type { DeadPropStore } from './webdav/props.js';
 import { protectProcess } from './webdav/protect.js';
 import { createRequestListener } from './webdav/router.js';
+import { defaultSpoolDir } from './fuse/pending.js';
+import { FileWriteBackStore } from './write-back/store.js';
+import type { WriteBackStore } from './write-back/store.js';
+import { WriteBackVfs } from './write-back/vfs.js';
+import type { WriteBackQueueOptions } from './write-back/vfs.js';
 
 export type { WebdavUsers } from './webdav/auth.js';
 export { Users, hashVerifier } from './webdav/users.js';
 export type { UserDirectory, UserSpec, UserView } from './webdav/users.js';
 export type { AuthProxyOptions } from './webdav/proxy.js';
 export { DEFAULT_JUNK_PATTERNS } from './webdav/junk.js';
+export type { WriteBackQueueOptions } from './write-back/vfs.js';
+
+/** Write-back of a share (`WebdavOptions.writeBack`). */
+export interface WebdavWriteBackOptions extends WriteBackQueueOptions {
+  /**
+   * Folder of the queue's data files and records (default: `spoolDir` when given, else the user's
+   * spool folder, ~/.cache/cloudmount/spool, which `cloudmount pending list` reads by default).
+   * It must survive a reboot: not a tmpfs.
+   */
+  dir?: string;
+  /** Label of the remote in the records (e.g. "cd:/folder"): only a share of the same remote resumes them. */
+  remote?: string;
+  /** Another place for the records (a shared job store); default: sidecar files in `dir`. */
+  store?: WriteBackStore;
+}
 
 /** Options of `serveWebdav`. */
 export interface WebdavOptions {
@@ -131,6 +151,13 @@ export interface WebdavOptions {
    * and changes published by others drop the paths from this server's cache at once.
    */
   coherence?: CacheCoherence;
+  /**
+   * Write-back (`serve webdav --write-back`): a PUT is answered once its body and queue record are
+   * durable on local disk; the upload runs in the background (mount/write-back/vfs.ts). Uploads a
+   * dead earlier run left queued for the same remote are resumed before the server listens.
+   * `true` uses the defaults. Default: off (a PUT is answered after the upload).
+   */
+  writeBack?: boolean | WebdavWriteBackOptions;
 }
 
 /** A running share. */
@@ -146,6 +173,8 @@ export interface WebdavServer {
   setTls(material: TlsMaterial): void;
   /** Warnings about the configuration (e.g. passwords in clear on a network address). */
   warnings: string[];
+  /** The write-back queue, when on: `drain()` uploads what is queued (close() leaves it on disk for the next run). */
+  writeBack?: WriteBackVfs;
 }
 
 /** PEM material of an HTTPS share. */
@@ -173,8 +202,12 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   const announced = options.coherence ? options.coherence.wrap(vfs) : vfs;
   const served = options.cache === false ? announced : new CachedVfs(announced, options.cache === true || options.cache === undefined ? {} : options.cache);
   const detachCoherence = options.coherence && served instanceof CachedVfs ? options.coherence.attach(served) : () => {};
+  const guarded = options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served;
+  const writeBack = options.writeBack ? writeBackLayer(vfs, guarded, announced, options) : undefined;
+  // Queued uploads of a dead earlier run are served (and resumed) from the first request on.
+  if (writeBack) await writeBack.resume();
   const state: ServerState = {
-    vfs: options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served,
+    vfs: writeBack ?? guarded,
     locks: options.lockStore ?? new MemoryLockStore(),
     props: options.propStore ?? defaultPropStore(served),
     basePath,
@@ -260,6 +293,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     port,
     vfs: served,
     warnings,
+    ...(writeBack ? { writeBack } : {}),
     setTls: (material) => {
       if (!options.tls) throw new VfsError('EINVAL', 'this share was started without TLS', { provider: 'webdav' });
       // setSecureContext builds the new context first: a bad pair throws here and the old one stays.
@@ -271,8 +305,25 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
         server.closeIdleConnections();
         // Give running requests a moment, then cut them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
-      }).finally(release)),
+      }).finally(() => {
+        writeBack?.stop();
+        release();
+      })),
   };
+}
+
+/** The write-back layer over what the share serves; `fresh` is the uncached Vfs for the version check. */
+function writeBackLayer(callerVfs: Vfs, served: Vfs, fresh: Vfs, options: WebdavOptions): WriteBackVfs {
+  const wb = options.writeBack === true ? {} : (options.writeBack as WebdavWriteBackOptions);
+  const { dir, remote, store, ...queue } = wb;
+  return new WriteBackVfs(served, {
+    ...queue,
+    store: store ?? new FileWriteBackStore({
+      dir: dir ?? options.spoolDir ?? defaultSpoolDir(), vfsName: callerVfs.name, ...(remote !== undefined ? { remote } : {}),
+    }),
+    fresh,
+    logger: options.logger ?? silentLogger,
+  });
 }
 
 /** node:https options for PEM material; with a CA, clients must present a certificate it signed. */

@@ -3,7 +3,7 @@
 // speed ratio (> 1 = cloudmount faster) beside the issue's targets. Then the peak RSS of the mount
 // process while a 1 GiB file is copied in and out (LocalVfs backend, so the data is not held in the
 // Vfs's own memory). Asserts nothing; says what is missing.
-//   npm run build && node bench/fuse/run.mjs [--rounds 3] [--quick] [--ops read,create,ls,find,write] [--no-rss]
+//   npm run build && node bench/fuse/run.mjs [--rounds 3] [--quick] [--ops read,create,ls,find,write] [--kinds cloudmount-wb,rclone-writes] [--no-rss]
 // (env CLOUDMOUNT_BENCH_DIST / CLOUDMOUNT_BENCH_FAST_DISPATCH=0: see serve.mjs)
 // The machine is shared: run it when the load average is low, figures swing a lot under load.
 import { execFile, spawn } from 'node:child_process';
@@ -24,6 +24,8 @@ const MiB = 1024 * 1024;
 // --ops read,ls,…: only the operations whose name contains one of these words (and --no-rss skips the RSS run).
 const ONLY = args.includes('--ops') ? args[args.indexOf('--ops') + 1].split(',') : undefined;
 const RSS = !args.includes('--no-rss');
+// --kinds cloudmount-wb,rclone-writes: only these contenders (e.g. to measure write-back alone).
+const KINDS = args.includes('--kinds') ? args[args.indexOf('--kinds') + 1].split(',') : undefined;
 const SIZES = QUICK ? { read: 50, write: 25, files: 200, ls: 500, find: 1000, big: 256 } : { read: 200, write: 100, files: 1000, ls: 2000, find: 5000, big: 1024 };
 
 class SkipRss extends Error {}
@@ -137,13 +139,14 @@ function median(xs) {
 
 try {
   const src = await prepareSources();
-  const kinds = ['cloudmount', 'cloudmount-wb', ...(hasRclone ? ['rclone-off', 'rclone-writes'] : [])];
+  const kinds = ['cloudmount', 'cloudmount-wb', ...(hasRclone ? ['rclone-off', 'rclone-writes'] : [])].filter((k) => !KINDS || KINDS.includes(k));
   const rclones = kinds.filter((k) => k.startsWith('rclone'));
   await writeFile(join(work, 'rclone.conf'), '');
   const mounts = [];
   for (const kind of kinds) {
     const m = await startMount(kind);
-    await seed(m, src);
+    // Writes and creates need no seeded files (and seeding a write-back mount would leave its queue busy).
+    if (Object.keys(ops).some((op) => !op.startsWith('sequential write') && !op.startsWith('create'))) await seed(m, src);
     mounts.push(m);
   }
   const times = Object.fromEntries(Object.keys(ops).map((op) => [op, Object.fromEntries(kinds.map((k) => [k, []]))]));
@@ -164,8 +167,8 @@ try {
     rows.push([
       op,
       ...kinds.map((k) => `${med[k].toFixed(3)}${mbps ? ` (${(mbps / med[k]).toFixed(0)} MiB/s)` : ''}`),
-      ...rclones.map((k) => (med[k] / med.cloudmount).toFixed(2)),
-      ...(hasRclone ? [(med['rclone-writes'] / med['cloudmount-wb']).toFixed(2)] : []),
+      ...rclones.map((k) => (med.cloudmount ? (med[k] / med.cloudmount).toFixed(2) : '-')),
+      ...(hasRclone ? [med['rclone-writes'] && med['cloudmount-wb'] ? (med['rclone-writes'] / med['cloudmount-wb']).toFixed(2) : '-'] : []),
       `≥ ${(targets[op] ?? 1.0).toFixed(1)}×`,
     ]);
   }

@@ -13,6 +13,7 @@ import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
 import { addGatewayServeOptions, authProxyOf, loadTls, loadUsers, reloadTlsOnHup } from '../gateway-options.js';
 import type { GatewayServeOptions } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
+import { defaultSpoolDir, listPendingUploads } from '../../mount/fuse.js';
 
 
 import { addRedisOptions, coordinate } from '../redis.js';
@@ -33,6 +34,7 @@ interface ServeOptions extends GatewayServeOptions, RedisFlags {
   maxConnectionsPerAddress?: number;
   headersTimeout?: number;
   bodyIdleTimeout?: number;
+  writeBack?: boolean | number;
 }
 
 /** Register `serve webdav`. */
@@ -49,7 +51,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and stats stay fresh').argParser(parseSeconds))
     .option('--no-watch', 'do not follow changes made elsewhere (then only --cache-ttl expiry shows them)')
     .option('--no-junk', 'do not hide OS junk files (.DS_Store, ._*, Thumbs.db, desktop.ini)')
-    .option('--spool-dir <dir>', 'where uploads of unknown size are spooled')
+    .option('--spool-dir <dir>', `where uploads of unknown size are spooled, and the write-back queue kept (default ${defaultSpoolDir()} with --write-back)`)
+    .addOption(new Option('--write-back [delay]', 'answer a PUT once the body is safe on local disk; upload in the background after delay seconds (default 5)').argParser(parseSeconds))
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
     .option('--stats', 'print a stats line every 10 s')
     .addOption(new Option('--max-connections <n>', 'open connections in total (default 512)').argParser(parseCount))
@@ -66,8 +69,12 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       if (!isLoopback(host) && !users && !authProxy && !opts.allowRemoteWithoutAuth) {
         throw new VfsError('EACCES', `refusing to serve ${host} with no login required: add --user NAME:PASSWORD (or --htpasswd FILE), or --allow-remote-without-auth on a trusted network`);
       }
-      const { vfs, metered } = await openForServing(ctx, location, opts.spoolDir);
-      const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered }) : undefined;
+      const { vfs, metered, path, remote } = await openForServing(ctx, location, opts.spoolDir);
+      // The write-back queue lives where `cloudmount pending list` looks by default (it must survive a reboot).
+      const queueDir = opts.spoolDir ?? defaultSpoolDir();
+      const writeBack = opts.writeBack !== undefined && opts.writeBack !== false;
+      const pending = writeBack ? async () => (await listPendingUploads(queueDir)).length : undefined;
+      const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered, ...(pending ? { pending } : {}) }) : undefined;
       const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache, opts.watch ? metered : undefined);
       let server;
       try {
@@ -92,6 +99,14 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         logger: ctx.logger,
         ...(shared ? { lockStore: new RedisLockStore(shared.coordinator), propStore: new RedisPropStore(shared.coordinator) } : {}),
         ...(shared?.coherence ? { coherence: shared.coherence } : {}),
+        ...(writeBack ? {
+          writeBack: {
+            dir: queueDir,
+            // The label `pending retry` resolves (remote:folder), and what the next serve of it resumes.
+            ...(remote ? { remote: path === '/' ? remote : `${remote}:${path}` } : {}),
+            ...(typeof opts.writeBack === 'number' ? { delayMs: Math.round(opts.writeBack * 1000) } : {}),
+          },
+        } : {}),
       });
       } catch (e) {
         await shared?.close();
@@ -111,6 +126,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         stop: async () => {
           stopHup();
           await server.close();
+          // One more try for what is queued (no waiting out backoffs); what still fails stays for the next run.
+          await server.writeBack?.drain();
           await metrics?.close();
           await shared?.close();
         },

@@ -18,6 +18,7 @@ import { RemoteReader } from './remote-reader.js';
 import { SessionTimes } from './session-times.js';
 import { WriteBuffer, WriteBufferMemory } from './write-buffer.js';
 import { WriteBackQueue, orphanedQueue } from './write-back.js';
+import { QueueJournal } from '../write-back/journal.js';
 import type { WriteBackOptions } from './write-back.js';
 import { CachedVfs } from '../../src/cache.js';
 import { entryStat, spaceStatfs } from './stat.js';
@@ -99,6 +100,7 @@ export class FuseFilesystem {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
       ...(options.spoolMemoryBytes > 0 ? { memory: new WriteBufferMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
+      ...(options.writeBack ? { journal: new QueueJournal(options.spoolDir) } : {}),
     };
     if (options.writeBack) {
       this.writeBack = new WriteBackQueue({
@@ -530,6 +532,7 @@ export class FuseFilesystem {
     }
     await Promise.allSettled([...this.closing.values()]);
     this.files.clear();
+    await this.ctx.journal?.close(); // deleted when nothing in it is still queued
     return kept;
   }
 

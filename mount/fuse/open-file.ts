@@ -9,6 +9,7 @@ import { iterateBytes } from '../../src/streams.js';
 import type { Entry, Vfs, WriteData } from '../../src/vfs.js';
 import { WriteBuffer } from './write-buffer.js';
 import type { WriteBufferMemory } from './write-buffer.js';
+import type { QueueJournal } from '../write-back/journal.js';
 
 export interface OpenFileContext {
   vfs: Vfs;
@@ -17,6 +18,8 @@ export interface OpenFileContext {
   logger: Logger;
   /** Memory small spools may use (none: every spool is a file). */
   memory?: WriteBufferMemory;
+  /** Write-back: the mount's queue journal (small closed files become durable with one shared fdatasync). */
+  journal?: QueueJournal;
   /** Told of every successful upload and the mtime it asked for (the frontend refreshes its metadata cache). */
   onUploaded?: (entry: Entry, requestedMtime: Date | undefined) => void;
 }
@@ -86,7 +89,7 @@ export class OpenFile {
         const spool = await WriteBuffer.create(this.ctx.spoolDir, {
           path: this.path, vfsName: this.ctx.vfs.name, ...(this.ctx.remote ? { remote: this.ctx.remote } : {}),
           replacesSize: this.remoteSize,
-        }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
+        }, { ...(this.ctx.memory ? { memory: this.ctx.memory } : {}), ...(this.ctx.journal ? { journal: this.ctx.journal } : {}), expectedSize: fill ? this.remoteSize! : 0, dirty: this.dirty });
         try {
           if (fill) await spool.fillFrom(await this.ctx.vfs.read(this.path));
         } catch (e) {
@@ -273,10 +276,13 @@ export class OpenFile {
       const data = spool ? spool.uploadData() : Buffer.alloc(0);
       const entry = await this.ctx.vfs.write(target, progress ? counted(data, progress) : data, options);
       if (target !== this.path) return entry; // a conflict copy: the path itself stays as it is
+      // The remote holds this version now, whatever changed here meanwhile: it is what a later upload replaces.
+      this.remoteSize = entry.size;
+      this.remoteEntry = entry;
       if (generation === this.generation) {
         this.dirty = false;
-        this.remoteSize = entry.size;
-        this.remoteEntry = entry;
+        // The queue record is done with: a change from now on must be queued (made durable) afresh at its close.
+        this.queuedOnDisk = false;
         spool?.uploaded(entry.size);
         await spool?.setDirty(false).catch(() => undefined);
       }

@@ -12,6 +12,7 @@ import { normalizePath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
 import { changedSince, conflictPath } from './write-back.js';
+import { journalFiles, materializeDeadJournals, readJournal } from '../write-back/journal.js';
 import type { SpoolSidecar } from './sidecar.js';
 
 /** One kept spool file, as `listPendingUploads` reports it. */
@@ -105,6 +106,27 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
     if (sidecar.replacesSize !== undefined) item.replacesSize = sidecar.replacesSize;
     out.push(item);
   }
+  // Small files a write-back mount queued in its journal (journal.ts): listed as they stand, not moved.
+  for (const { file, pid } of await journalFiles(spoolDir)) {
+    const live = isAlive(pid);
+    for (const { record, data } of await readJournal(spoolDir, file)) {
+      if (record.state !== 'queued') continue;
+      const dataFile = spoolFiles(spoolDir, record.id).data;
+      const size = data ? data.length : (await stat(dataFile).catch(() => undefined))?.size;
+      if (size === undefined) continue;
+      const item: PendingUpload = {
+        id: record.id, path: record.path, size, storedBytes: size, vfsName: record.vfsName, reason: 'queued',
+        createdAt: new Date(record.createdAt), updatedAt: new Date(record.updatedAt), spoolFile: data ? file : dataFile,
+        queue: { state: !live ? 'orphaned' : record.uploading ? 'uploading' : 'waiting', attempts: record.attempts ?? 0 },
+      };
+      if (live && record.uploading) item.queue!.bytesSent = record.uploading.bytesSent;
+      if (record.remote !== undefined) item.remote = record.remote;
+      if (record.error) item.error = record.error;
+      if (record.mtime) item.mtime = new Date(record.mtime);
+      if (record.replacesSize !== undefined) item.replacesSize = record.replacesSize;
+      out.push(item);
+    }
+  }
   return out.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
 }
 
@@ -168,6 +190,8 @@ export async function discardPendingUpload(spoolDir: string, id: string): Promis
 
 async function requirePending(spoolDir: string, id: string): Promise<SpoolSidecar> {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new VfsError('EINVAL', `not a spool id: ${JSON.stringify(id.slice(0, 80))}`);
+  // An entry in a dead mount's journal becomes a plain spool file first (a live mount's stays its own: EBUSY below).
+  await materializeDeadJournals(spoolDir, isAlive);
   let sidecar: SpoolSidecar;
   try {
     sidecar = await readSidecar(spoolDir, id);

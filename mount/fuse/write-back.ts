@@ -13,8 +13,9 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { isVfsError, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { parentPath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
+import { changedSince, conflictPath } from '../write-back/conflict.js';
+import { materializeDeadJournals } from '../write-back/journal.js';
 import type { OpenFile } from './open-file.js';
 import { spoolFiles } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
@@ -46,24 +47,7 @@ export interface WriteBackHost {
   conflicted(path: string): void;
 }
 
-/** `name.conflict-20260102T030405Z.ext` beside `path` (the extension kept, so the file still opens). */
-export function conflictPath(path: string, at: Date): string {
-  const parent = parentPath(path);
-  const name = path.slice(parent === '/' ? 1 : parent.length + 1);
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const dot = name.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
-  return `${parent === '/' ? '' : parent}/${stem}.conflict-${stamp}${ext}`;
-}
-
-/** True when the remote entry is not the version the change was made against. */
-export function changedSince(base: SpoolSidecar['base'], now: Entry | undefined): boolean {
-  if (base === undefined) return false;
-  if (base === null) return now !== undefined;
-  if (!now) return false; // deleted remotely meanwhile: writing our version loses nothing
-  if (base.etag && now.etag) return base.etag !== now.etag;
-  return base.size !== now.size || Math.abs(new Date(base.mtime).getTime() - now.mtime.getTime()) >= 1000;
-}
+export { changedSince, conflictPath } from '../write-back/conflict.js';
 
 interface Item {
   file: OpenFile;
@@ -202,6 +186,7 @@ export class WriteBackQueue {
           path: file.path, conflictPath: target,
         });
       }
+      const startGeneration = file.generation;
       const { entry, clean } = await file.uploadQueued(target, progress);
       await writing;
       if (file.unlinked && !conflict) {
@@ -210,7 +195,11 @@ export class WriteBackQueue {
       }
       this.host.uploaded(entry, conflict ? undefined : requestedMtime);
       if (conflict) this.host.conflicted(file.path);
-      if (!clean && !conflict) {
+      // Changed after the upload took its bytes — even after it ended, while the lines above awaited (a
+      // fast writer reopens, writes and closes in that time, and its close queued this same item).
+      if ((!clean || file.generation !== startGeneration) && !conflict) {
+        // Our earlier version is the remote's now: the queued change replaces it (no conflict with ourselves).
+        if (file.queuedOnDisk) await file.rebase(entry).catch(() => undefined);
         // Changed meanwhile: the new content is queued by its own close (or here, when already closed).
         if (file.refs === 0) this.schedule(item, this.options.delayMs);
         else this.forget(item);
@@ -266,6 +255,8 @@ export class WriteBackQueue {
 
 /** Queued records a dead mount left in `spoolDir` for this remote (resumed before serving). */
 export async function orphanedQueue(spoolDir: string, vfsName: string, remote: string | undefined): Promise<SpoolSidecar[]> {
+  // Small files a dead mount queued in its journal become plain spool files first (journal.ts).
+  await materializeDeadJournals(spoolDir, isAlive);
   let names: string[];
   try {
     names = await readdir(spoolDir);

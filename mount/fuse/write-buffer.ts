@@ -21,6 +21,14 @@ import { iterateBytes } from '../../src/streams.js';
 import type { WriteData } from '../../src/vfs.js';
 import { spoolFiles, writeSidecar } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
+import { JOURNAL_INLINE_MAX_BYTES } from '../write-back/journal.js';
+import type { QueueJournal } from '../write-back/journal.js';
+
+/**
+ * Write-back: a spool file that grows by this much starts an fdatasync in the background, so the
+ * one a close() must wait for finds most bytes on disk already (the disk works while the writer writes).
+ */
+const EARLY_SYNC_BYTES = 16 * 1024 * 1024;
 
 export interface WriteBufferOwner {
   /** Vfs path the content is for. */
@@ -52,6 +60,11 @@ export class WriteBuffer {
   private sidecarOnDisk = false;
   /** The content is broken (a write failed): no sidecar may describe it any more. */
   private forgotten = false;
+  /** Write-back: the queue record (with the bytes) lives in the mount's journal, not in a sidecar file. */
+  private journaled = false;
+  private journal: QueueJournal | undefined;
+  private unsyncedBytes = 0;
+  private earlySync: Promise<void> | undefined;
 
   private constructor(readonly dir: string, owner: WriteBufferOwner, private readonly memory: WriteBufferMemory | undefined) {
     const now = new Date().toISOString();
@@ -67,8 +80,9 @@ export class WriteBuffer {
    * A new empty spool. With `memory` it starts in memory when `expectedSize` fits; otherwise its file
    * (mode 0600) is created at once in `dir`.
    */
-  static async create(dir: string, owner: WriteBufferOwner, options: { memory?: WriteBufferMemory; expectedSize?: number; dirty?: boolean } = {}): Promise<WriteBuffer> {
+  static async create(dir: string, owner: WriteBufferOwner, options: { memory?: WriteBufferMemory; expectedSize?: number; dirty?: boolean; journal?: QueueJournal } = {}): Promise<WriteBuffer> {
     const spool = new WriteBuffer(dir, owner, options.memory);
+    spool.journal = options.journal;
     spool.sidecar.dirty = options.dirty ?? false;
     if (options.memory && (options.expectedSize ?? 0) <= options.memory.perFileBytes) {
       spool.mem = Buffer.alloc(0);
@@ -133,6 +147,20 @@ export class WriteBuffer {
       done += bytesWritten;
     }
     this.size = Math.max(this.size, end);
+    if (this.journal) {
+      this.unsyncedBytes += length;
+      if (this.unsyncedBytes >= EARLY_SYNC_BYTES && !this.earlySync) {
+        this.unsyncedBytes = 0;
+        this.earlySync = fh.datasync().catch(() => undefined).finally(() => (this.earlySync = undefined));
+      }
+    }
+  }
+
+  /** Append an end-of-entry line for a journaled record (it was uploaded, kept as a file, or dropped). */
+  private unjournal(): void {
+    if (!this.journaled) return;
+    this.journaled = false;
+    void this.journal!.append({ id: this.id, removed: true }, { sync: 'soon' }).catch(() => undefined);
   }
 
   /** Cut or extend (with zeros) to `size` bytes. */
@@ -166,6 +194,7 @@ export class WriteBuffer {
    */
   forget(): void {
     this.forgotten = true;
+    this.unjournal();
     if (!this.sidecarOnDisk) return;
     this.sidecarOnDisk = false;
     void unlink(spoolFiles(this.dir, this.id).sidecar).catch(() => undefined);
@@ -178,6 +207,7 @@ export class WriteBuffer {
     if (mtime) this.sidecar.mtime = mtime.toISOString();
     else delete this.sidecar.mtime;
     delete this.sidecar.error;
+    if (!dirty) this.unjournal();
     if (this.mem) return; // nothing on disk to describe
     if (dirty) {
       await writeSidecar(this.dir, this.sidecar);
@@ -207,6 +237,7 @@ export class WriteBuffer {
   /** The Vfs path changed (rename while open): the sidecar must follow. */
   async setPath(path: string): Promise<void> {
     this.sidecar = { ...this.sidecar, path, updatedAt: new Date().toISOString() };
+    if (this.journaled && !this.forgotten) await this.journal!.append(this.sidecar, { sync: false });
     if (this.sidecarOnDisk && !this.forgotten) await writeSidecar(this.dir, this.sidecar);
   }
 
@@ -220,6 +251,7 @@ export class WriteBuffer {
     const fh = await this.handle();
     await writeSidecar(this.dir, this.sidecar);
     this.sidecarOnDisk = true;
+    this.unjournal();
     await fh.close().catch(() => undefined);
   }
 
@@ -235,12 +267,32 @@ export class WriteBuffer {
    */
   async persistQueued(fields: Partial<Pick<SpoolSidecar, 'base' | 'mtime' | 'attempts' | 'uploading' | 'error'>>, options: { sync?: boolean } = {}): Promise<void> {
     if (this.forgotten) return;
+    const sync = options.sync !== false;
+    const next: SpoolSidecar = { ...this.sidecar, ...fields, state: 'queued', dirty: true, pid: process.pid, updatedAt: new Date().toISOString() };
+    for (const key of Object.keys(fields) as (keyof typeof fields)[]) if (fields[key] === undefined) delete next[key];
+    if (!sync && !this.journaled && !this.sidecarOnDisk) {
+      // A progress note with no durable record to update (e.g. just after the upload ended): never create one.
+      this.sidecar = next;
+      return;
+    }
+    if (this.journal && this.mem && !this.spilling && (this.journaled || (sync && this.size <= JOURNAL_INLINE_MAX_BYTES))) {
+      // A small file: its bytes and record in one journal line, one shared fdatasync (journal.ts).
+      this.sidecar = next;
+      this.journaled = true;
+      await this.journal.append(sync ? { ...next, data: this.mem.subarray(0, this.size).toString('base64') } : next, { sync });
+      return;
+    }
     const fh = await this.handle();
-    if (options.sync !== false) await fh.sync();
-    this.sidecar = { ...this.sidecar, ...fields, state: 'queued', dirty: true, pid: process.pid, updatedAt: new Date().toISOString() };
-    for (const key of Object.keys(fields) as (keyof typeof fields)[]) if (fields[key] === undefined) delete this.sidecar[key];
-    await writeSidecar(this.dir, this.sidecar, { durable: options.sync !== false });
+    if (sync) {
+      // fdatasync: the bytes and the size (an mtime of the spool file is worth no flush); the folder
+      // fsync after the record's rename covers the data file's name too.
+      await this.earlySync;
+      await fh.datasync();
+    }
+    this.sidecar = next;
+    await writeSidecar(this.dir, this.sidecar, { durable: sync });
     this.sidecarOnDisk = true;
+    this.unjournal();
   }
 
   /** A queued record is about to be changed by new writes: mark it 'open' (a crash now means "interrupted"). */
@@ -248,6 +300,8 @@ export class WriteBuffer {
     if (this.forgotten || this.sidecar.state !== 'queued') return;
     this.sidecar = { ...this.sidecar, state: 'open', dirty: true, updatedAt: new Date().toISOString() };
     delete this.sidecar.uploading;
+    // Journaled bytes are a copy, untouched by new writes: the last closed version stays queued until the next close.
+    if (this.journaled) return;
     await writeSidecar(this.dir, this.sidecar);
   }
 
@@ -273,6 +327,7 @@ export class WriteBuffer {
 
   /** Drop the content (it is safely uploaded, or unwanted): free the memory, or delete the file and sidecar. */
   async remove(): Promise<void> {
+    this.unjournal();
     if (this.mem) {
       this.release();
       return;

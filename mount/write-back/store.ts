@@ -1,0 +1,222 @@
+/**
+ * Where a write-back queue keeps its entries: the contract between the queue (vfs.ts) and its
+ * storage, so that the local-disk store here and a shared job store (Redis, for several instances of
+ * one share) are interchangeable. The bytes themselves always live in a local data file; the store
+ * keeps the record that says what they are for and how far their upload got.
+ *
+ * FileWriteBackStore keeps each record as a JSON sidecar beside its data file in the spool folder,
+ * in the format `cloudmount pending list|retry|discard` reads (mount/fuse/sidecar.ts), so a share's
+ * queue is listed and recovered by the same commands as a FUSE mount's.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { toVfsError } from '../../src/errors.js';
+import { redact } from '../../src/redact.js';
+import { spoolFiles, writeSidecar } from '../fuse/sidecar.js';
+import type { SpoolSidecar } from '../fuse/sidecar.js';
+import type { BaseVersion } from './conflict.js';
+
+/** One queued upload as the queue sees it. */
+export interface QueuedUpload {
+  id: string;
+  /** The Vfs path the bytes are for. */
+  path: string;
+  /** Local file holding the bytes. */
+  dataFile: string;
+  size: number;
+  /** The remote version the change replaces (no lost update, conflict.ts). */
+  base: BaseVersion;
+  /** Modification time the upload asks for, when the writer gave one. */
+  mtime?: Date;
+  /** 'queued': owed (waiting, or uploading); 'failed': gave up, kept for `pending retry`. */
+  state: 'queued' | 'failed';
+  attempts: number;
+  error?: { code: string; message: string };
+  createdAt: Date;
+}
+
+/** What the queue needs from its storage. Every method resolves once the change is durable. */
+export interface WriteBackStore {
+  /** A fresh id and the local file to write its bytes into (not queued yet). */
+  allocate(): Promise<{ id: string; dataFile: string }>;
+  /** Queue the (already fsynced) data file of `id`: after this resolves a crash loses nothing. */
+  enqueue(id: string, fields: { path: string; size: number; base: BaseVersion; mtime?: Date }): Promise<QueuedUpload>;
+  /** Entries a dead owner left queued for this remote: the next owner resumes them (claiming them). */
+  orphans(): Promise<QueuedUpload[]>;
+  /** An upload attempt starts (bytes sent are reported by `progress`). */
+  claim(id: string, attempts: number): Promise<void>;
+  progress(id: string, bytesSent: number): Promise<void>;
+  /** Uploaded: forget the record and delete the data file. */
+  complete(id: string): Promise<void>;
+  /** An attempt failed; `final`: give up (state 'failed', bytes kept), else it stays queued for a retry. */
+  fail(id: string, error: unknown, final: boolean): Promise<void>;
+  /** The queued file moved (rename) or the version it replaces changed. */
+  update(id: string, fields: { path?: string; base?: BaseVersion; mtime?: Date }): Promise<void>;
+  /** Drop without uploading (the file was deleted or replaced): record and data file. */
+  remove(id: string): Promise<void>;
+}
+
+export interface FileStoreOptions {
+  /** Spool folder (mode 0700 when created). */
+  dir: string;
+  /** Names the remote in every record, so only the next owner of the SAME remote resumes it. */
+  vfsName: string;
+  remote?: string;
+}
+
+/** Records as sidecar files in the spool folder (see the module comment). */
+export class FileWriteBackStore implements WriteBackStore {
+  private readonly records = new Map<string, SpoolSidecar>();
+  private readonly chains = new Map<string, Promise<void>>();
+  private dirReady: Promise<unknown> | undefined;
+
+  constructor(private readonly options: FileStoreOptions) {}
+
+  async allocate(): Promise<{ id: string; dataFile: string }> {
+    this.dirReady ??= mkdir(this.options.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
+      this.dirReady = undefined;
+      throw e;
+    });
+    await this.dirReady;
+    const id = randomUUID();
+    return { id, dataFile: spoolFiles(this.options.dir, id).data };
+  }
+
+  async enqueue(id: string, fields: { path: string; size: number; base: BaseVersion; mtime?: Date }): Promise<QueuedUpload> {
+    const now = new Date().toISOString();
+    const record: SpoolSidecar = {
+      version: 1, id, path: fields.path, vfsName: this.options.vfsName, state: 'queued', dirty: true, pid: process.pid,
+      replacesSize: fields.base ? fields.base.size : null, base: fields.base, attempts: 0, createdAt: now, updatedAt: now,
+      ...(this.options.remote !== undefined ? { remote: this.options.remote } : {}),
+      ...(fields.mtime ? { mtime: fields.mtime.toISOString() } : {}),
+    };
+    await this.serial(id, () => writeSidecar(this.options.dir, record, { durable: true }));
+    this.records.set(id, record);
+    return { ...this.toQueued(record), size: fields.size };
+  }
+
+  async orphans(): Promise<QueuedUpload[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.options.dir);
+    } catch {
+      return [];
+    }
+    const out: SpoolSidecar[] = [];
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue;
+      const id = name.slice(0, -5);
+      let record: SpoolSidecar;
+      try {
+        record = JSON.parse(await readFile(spoolFiles(this.options.dir, id).sidecar, 'utf8')) as SpoolSidecar;
+      } catch {
+        continue;
+      }
+      if (record.version !== 1 || record.id !== id || record.state !== 'queued' || typeof record.path !== 'string' || record.base === undefined) continue;
+      if (record.vfsName !== this.options.vfsName || record.remote !== this.options.remote || isAlive(record.pid)) continue;
+      // Ours now: a `pending list` must not call it orphaned while this process uploads it.
+      record.pid = process.pid;
+      delete record.uploading;
+      await writeSidecar(this.options.dir, record);
+      this.records.set(id, record);
+      out.push(record);
+    }
+    const sizes = await Promise.all(out.map(async (r) => {
+      const fh = await open(spoolFiles(this.options.dir, r.id).data, 'r').catch(() => undefined);
+      if (!fh) return -1;
+      try {
+        return (await fh.stat()).size;
+      } finally {
+        await fh.close();
+      }
+    }));
+    return out
+      .map((r, i) => ({ ...this.toQueued(r), size: sizes[i]! }))
+      .filter((q) => q.size >= 0)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  async claim(id: string, attempts: number): Promise<void> {
+    await this.patch(id, { attempts, uploading: { bytesSent: 0, startedAt: new Date().toISOString() } });
+  }
+
+  async progress(id: string, bytesSent: number): Promise<void> {
+    const r = this.records.get(id);
+    if (r?.uploading) await this.patch(id, { uploading: { ...r.uploading, bytesSent } });
+  }
+
+  async complete(id: string): Promise<void> {
+    await this.remove(id);
+  }
+
+  async fail(id: string, error: unknown, final: boolean): Promise<void> {
+    const e = toVfsError(error);
+    await this.patch(id, {
+      uploading: undefined, error: { code: e.code, message: redact(e.message).slice(0, 500) }, ...(final ? { state: 'failed' as const } : {}),
+    });
+  }
+
+  async update(id: string, fields: { path?: string; base?: BaseVersion; mtime?: Date }): Promise<void> {
+    const patch: Partial<SpoolSidecar> = {};
+    if (fields.path !== undefined) patch.path = fields.path;
+    if (fields.base !== undefined) {
+      patch.base = fields.base;
+      patch.replacesSize = fields.base ? fields.base.size : null;
+    }
+    if (fields.mtime !== undefined) patch.mtime = fields.mtime.toISOString();
+    // A new path or base decides what the upload does: durable before the change is acknowledged.
+    await this.patch(id, patch, true);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.records.delete(id);
+    const files = spoolFiles(this.options.dir, id);
+    await this.serial(id, async () => {
+      // The record first: a crash in between leaves a data file no record offers for upload.
+      await unlink(files.sidecar).catch(() => undefined);
+      await unlink(files.data).catch(() => undefined);
+    });
+  }
+
+  private async patch(id: string, fields: Partial<SpoolSidecar>, durable = false): Promise<void> {
+    await this.serial(id, async () => {
+      const r = this.records.get(id);
+      if (!r) return; // removed meanwhile: never bring the record back
+      const next: SpoolSidecar = { ...r, ...fields, updatedAt: new Date().toISOString() };
+      for (const key of Object.keys(fields) as (keyof SpoolSidecar)[]) if (fields[key] === undefined) delete next[key];
+      this.records.set(id, next);
+      await writeSidecar(this.options.dir, next, { durable });
+    });
+  }
+
+  /** One change of a record at a time (they share a temp file name, and a removal must come last). */
+  private serial(id: string, step: () => Promise<void>): Promise<void> {
+    const run = (this.chains.get(id) ?? Promise.resolve()).then(step, step);
+    const tail = run.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return run;
+  }
+
+  private toQueued(r: SpoolSidecar): QueuedUpload {
+    const q: QueuedUpload = {
+      id: r.id, path: r.path, dataFile: spoolFiles(this.options.dir, r.id).data, size: 0, base: r.base ?? null,
+      state: r.state === 'failed' ? 'failed' : 'queued', attempts: r.attempts ?? 0, createdAt: new Date(r.createdAt),
+    };
+    if (r.mtime) q.mtime = new Date(r.mtime);
+    if (r.error) q.error = r.error;
+    return q;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
