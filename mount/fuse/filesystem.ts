@@ -22,8 +22,8 @@ import { CachedVfs } from '../../src/cache.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
 
+/** Read-only is the Vfs's capability (a ReadonlyVfs): the filesystem refuses writable opens and changes early, with EROFS. */
 export interface FilesystemOptions {
-  readOnly: boolean;
   uid: number;
   gid: number;
   spoolDir: string;
@@ -93,7 +93,7 @@ export class FuseFilesystem {
 
   constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
     this.meta = new MetaCache(options.metadataTtlMs);
-    this.owner = { uid: options.uid, gid: options.gid, readOnly: options.readOnly };
+    this.owner = { uid: options.uid, gid: options.gid, readOnly: vfs.capabilities.readOnly };
     this.ctx = {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
       ...(options.spoolMemoryBytes > 0 ? { memory: new SpoolMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
@@ -243,7 +243,7 @@ export class FuseFilesystem {
   async access(path: string, mode: number): Promise<void> {
     const p = kernelPath(path);
     const stat = await this.getattr(p);
-    if (mode & constants.W_OK && this.options.readOnly) throw this.readOnlyError('access', p);
+    if (mode & constants.W_OK) this.checkWritable('access', p);
     if (mode & constants.X_OK && (stat.mode & 0o040000) === 0) {
       throw new VfsError('EACCES', 'files on this drive are not executable', { path: p, operation: 'access' });
     }
@@ -593,11 +593,8 @@ export class FuseFilesystem {
     await done;
   }
 
+  /** Refuse a change before a spool file or an upload is started for it. */
   private checkWritable(op: string, p: string): void {
-    if (this.options.readOnly) throw this.readOnlyError(op, p);
-  }
-
-  private readOnlyError(op: string, p: string): VfsError {
-    return new VfsError('EROFS', 'read-only file system', { provider: 'fuse', operation: op, path: p });
+    if (this.owner.readOnly) throw new VfsError('EROFS', 'read-only file system', { provider: 'fuse', operation: op, path: p });
   }
 }

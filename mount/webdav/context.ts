@@ -24,7 +24,6 @@ export interface ServerState {
   /** URL prefix without trailing slash ("" or "/dav"). */
   basePath: string;
   isJunk: (name: string) => boolean;
-  readOnly: boolean;
   logger: Logger;
   /** Where chunked uploads without a length are spooled when the Vfs needs a size first. */
   spoolDir: string;
@@ -214,7 +213,6 @@ export interface WriteCheck {
  */
 export async function checkWritable(dav: Dav, targets: WriteCheck[]): Promise<void> {
   const { state } = dav;
-  if (state.readOnly) throw new VfsError('EROFS', 'this share is read-only', { provider: 'webdav' });
   const lists = ifListsOf(dav);
   if (lists) {
     const holds = await evaluateIf(lists, {

@@ -214,7 +214,9 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, options: L
     res.end('outside this share\n');
     return;
   }
-  if (state.readOnly && MUTATING.has(method)) {
+  // A read-only share (its Vfs says so: ReadonlyVfs) refuses changes before reading a body; this
+  // also covers what is not the Vfs's (locks, dead properties kept by the server).
+  if (state.vfs.capabilities.readOnly && MUTATING.has(method)) {
     req.resume();
     res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('this share is read-only\n');

@@ -7,7 +7,7 @@ import type { Dav } from '../context.js';
 export async function handleDelete(dav: Dav): Promise<void> {
   const { state, res } = dav;
   discardBody(dav.req);
-  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1)) && !state.readOnly) {
+  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) {
     res.writeHead(204);
     res.end();
     return;

@@ -3,7 +3,7 @@
  * on an unmapped URL, 201); a LOCK without a body refreshes the lock named in the If header.
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
-import { VfsError, isVfsError } from '../../../src/errors.js';
+import { isVfsError } from '../../../src/errors.js';
 import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
 import { submittedTokens } from '../if-header.js';
@@ -32,7 +32,6 @@ function lockAnswer(dav: Dav, status: number, lock: Lock): void {
 
 export async function handleLock(dav: Dav): Promise<void> {
   const { state, req } = dav;
-  if (state.readOnly) throw new VfsError('EROFS', 'this share is read-only', { provider: 'webdav' });
   const doc = parseXml(await readSmallBody(req, state.maxXmlBytes));
   const timeout = parseTimeout(req.headers.timeout as string | undefined);
 

@@ -15,7 +15,7 @@ import type { Spooled } from '../spool.js';
 export async function handlePut(dav: Dav): Promise<void> {
   const { state, req, res } = dav;
   if (dav.path === '/') throw new HttpError(405, 'cannot PUT to the root collection');
-  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1)) && !state.readOnly) {
+  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) {
     // OS junk is accepted and dropped (see junk.ts).
     discardBody(req);
     res.writeHead(201, { 'Content-Length': 0 });
