@@ -6,8 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import { HTTP_STATUS_BY_CODE } from './status.js';
-import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
+import { pathFromUrl } from './href.js';
+import { HttpError, sendError } from './reply.js';
 import type { BasicAuth } from './auth.js';
 import { runInRequest } from './protect.js';
 import type { ProxyTrust } from './proxy.js';

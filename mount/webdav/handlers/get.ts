@@ -9,9 +9,10 @@ import { pipeline } from 'node:stream/promises';
 import { CachedVfs, versionKey } from '../../../src/cache.js';
 import { VfsError } from '../../../src/errors.js';
 import type { Entry, ReadOptions, Vfs } from '../../../src/vfs.js';
-import { ifRangeHolds, preconditionStatus } from '../conditional.js';
-import { HttpError, etagOf, hrefFor } from '../context.js';
+import { etagOf, ifRangeHolds, preconditionStatus } from '../conditional.js';
 import type { Dav } from '../context.js';
+import { hrefFor } from '../href.js';
+import { HttpError } from '../reply.js';
 import { contentTypeFor } from '../mime.js';
 import { escapeXml } from '../xml.js';
 

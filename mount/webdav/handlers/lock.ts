@@ -4,8 +4,12 @@
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
 import { isVfsError } from '../../../src/errors.js';
-import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
 import type { Dav, ServerState } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { hrefFor } from '../href.js';
+import { parentConflict, statOrNull } from '../lookup.js';
+import { HttpError, errorXml, sendXml } from '../reply.js';
+import { checkWritable, ifListsOf } from '../write-check.js';
 import { submittedTokens } from '../if-header.js';
 import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, MAX_LOCK_OWNER_BYTES, lockClient, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';

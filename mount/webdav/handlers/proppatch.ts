@@ -4,8 +4,11 @@
  * byte or count limit is 507 for the property concerned (the others 424), nothing applied. Any
  * number of set/remove elements and properties is fine (webdav-server 2.6.3 crashed on more than one).
  */
-import { HttpError, checkWritable, hrefFor, readSmallBody, sendXml } from '../context.js';
 import type { Dav } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { hrefFor } from '../href.js';
+import { HttpError, sendXml } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 import { MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_VALUE_BYTES } from '../props.js';
 import { elements, escapeXml, parseXml, serializeNodes } from '../xml.js';
 

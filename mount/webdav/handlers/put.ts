@@ -6,9 +6,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { VfsError } from '../../../src/errors.js';
-import { preconditionStatus } from '../conditional.js';
-import { HttpError, checkWritable, discardBody, etagOf, parentConflict, statOrNull } from '../context.js';
+import { discardBody } from '../body.js';
+import { etagOf, preconditionStatus } from '../conditional.js';
 import type { Dav } from '../context.js';
+import { parentConflict, statOrNull } from '../lookup.js';
+import { HttpError } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 import { spoolToFile } from '../spool.js';
 import type { Spooled } from '../spool.js';
 
