@@ -6,7 +6,7 @@
  * that fails after its retries keeps the spool file + a JSON sidecar, listed by `listPendingUploads`.
  * The pieces live in mount/fuse/: filesystem.ts (the operations over a Vfs), operations.ts (the
  * fuse-native callback table), open-file.ts/spool.ts (write spooling; a write that failed locally
- * poisons the file: never uploaded), pending.ts (kept uploads), meta-cache.ts (readdir-fed lookups),
+ * poisons the file: never uploaded), pending.ts (kept uploads), lookup-cache.ts (readdir-fed lookups),
  * preflight.ts (FUSE availability, stale mounts), utimens-bridge.ts (the real mtime past fuse-native's
  * bug), session-times.ts (mtimes a provider cannot store), cloexec.ts (/dev/fuse close-on-exec),
  * mount-watch.ts (an unmount from outside).

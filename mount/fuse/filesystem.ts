@@ -1,7 +1,7 @@
 /**
  * The filesystem behind the mount: every kernel request as an async method over a Vfs. Reads of
  * untouched files stream from the Vfs; writes land in a spool per open file (open-file.ts) and are
- * uploaded on flush/fsync/close; metadata comes from a readdir-fed cache (meta-cache.ts) so `ls -l`
+ * uploaded on flush/fsync/close; metadata comes from a readdir-fed cache (lookup-cache.ts) so `ls -l`
  * costs one listing. Every failure is a VfsError; operations.ts turns it into a negative errno.
  */
 import { constants } from 'node:fs';
@@ -10,7 +10,7 @@ import type { Logger } from '../../src/log.js';
 import { isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
 import type { Entry, SpaceInfo, Vfs } from '../../src/vfs.js';
 import type { FuseStat, FuseStatfs } from './binding.js';
-import { MetaCache } from './meta-cache.js';
+import { LookupCache } from './lookup-cache.js';
 import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
@@ -74,7 +74,7 @@ function kernelPath(path: string): string {
 }
 
 export class FuseFilesystem {
-  readonly meta: MetaCache;
+  readonly meta: LookupCache;
   private readonly owner: StatOwner;
   private readonly ctx: OpenFileContext;
   /** Open files by their current path. */
@@ -92,7 +92,7 @@ export class FuseFilesystem {
   readonly writeBack: WriteBackQueue | undefined;
 
   constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
-    this.meta = new MetaCache(options.metadataTtlMs);
+    this.meta = new LookupCache(options.metadataTtlMs);
     this.owner = { uid: options.uid, gid: options.gid, readOnly: vfs.capabilities.readOnly };
     this.ctx = {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
