@@ -115,8 +115,8 @@ export class CloudreveClient {
   /** POST /session/token/refresh → the rotated pair (bare, not wrapped in `user`). */
   private async refresh(refreshToken: string): Promise<TokenPair> {
     // Retried after a reset or 5xx: if the lost answer had already rotated the pair, the resend gets
-    // 40020 and the token manager logs in again with the password (a failed refresh used to fail the
-    // user's operation with EIO on a single 502).
+    // 40020 and the token manager logs in again with the password, so a single 502 does not fail the
+    // user's operation.
     const env = await this.callRaw<TokenPair>('POST', '/session/token/refresh', { body: { refresh_token: refreshToken }, auth: false, idempotent: true });
     return env.data as TokenPair;
   }
@@ -327,7 +327,8 @@ export class CloudreveClient {
     const init: SchedulerInit = { method, headers, idempotent: opts.idempotent ?? method === 'GET', label: operation };
     if (token) {
       // The token goes on when an attempt is really sent (after queueing, pacing and backoff), not when
-      // it was queued: a 3 s token otherwise expires while the request waits (the soak saw EACCES).
+      // it was queued: a short-lived token (3 s on some sites) would otherwise expire while the request
+    // waits in the queue, and the request fail with EACCES.
       // The Scheduler calls a body function per attempt, and reads `headers` after it; renewing is not
       // done here (it would need a slot of this very queue), a 401 still renews in call().
       init.body = () => {
