@@ -21,6 +21,8 @@ export type { SchedulerOptions, RunOptions, SchedulerFetchInit, SchedulerStats, 
 export { mountFuse, listPendingUploads, retryPendingUpload, discardPendingUpload, defaultSpoolDir } from '../mount/fuse.js';
 export type { FuseMount, FuseMountOptions, PendingUpload, RetryOptions } from '../mount/fuse.js';
 export { CachedVfs, CACHE_DEFAULTS, versionKey } from './cache.js';
+export { ForwardingVfs } from './forward.js';
+export { ReadonlyVfs, readOnlyView } from './readonly-vfs.js';
 export type { CacheOptions, CacheStats, ResolvedCacheOptions } from './cache.js';
 export { CloudreveVfs, CloudreveClient, startCloudreveEmulator, CLOUDREVE_CODES } from '../adapters/cloudreve/index.js';
 export type {
