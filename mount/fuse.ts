@@ -41,7 +41,10 @@ export type { WriteBackOptions } from './fuse/write-back.js';
 
 /** Options of `mountFuse`. Every field is optional. */
 export interface FuseMountOptions {
-  /** Refuse every change with EROFS ("Read-only file system"): the Vfs is served through a ReadonlyVfs and mounted `ro`. A read-only Vfs is mounted read-only anyway. */
+  /**
+   * Refuse every change with EROFS ("Read-only file system"): the Vfs is served through a ReadonlyVfs
+   * and mounted `ro`. A Vfs whose capabilities say read-only is mounted so anyway.
+   */
   readOnly?: boolean;
   /** Let other users (and root) see the mount (needs `user_allow_other` in /etc/fuse.conf for non-root). */
   allowOther?: boolean;

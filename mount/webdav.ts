@@ -62,7 +62,10 @@ export interface WebdavOptions {
   tls?: TlsMaterial;
   /** Called once per finished request (for metrics): method, status, seconds. Never given a path or user. */
   onRequest?: (method: string, status: number, seconds: number) => void;
-  /** Refuse every change (403): the Vfs is served through a ReadonlyVfs. A read-only Vfs is served read-only anyway. */
+  /**
+   * Refuse every change (403): the Vfs is served through a ReadonlyVfs. A Vfs whose capabilities say
+   * read-only is served so anyway.
+   */
   readOnly?: boolean;
   /** Hide OS junk files: true (default) for the built-in list, false for none, or your own patterns (`*` wildcard). */
   junkFilter?: boolean | string[];

@@ -22,7 +22,10 @@ import { CachedVfs } from '../../src/cache.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
 
-/** Read-only is the Vfs's capability (a ReadonlyVfs): the filesystem refuses writable opens and changes early, with EROFS. */
+/**
+ * Read-only is not an option here but the Vfs's capability (a ReadonlyVfs): the filesystem reads it
+ * to refuse writable opens and changes early, before a spool file exists.
+ */
 export interface FilesystemOptions {
   uid: number;
   gid: number;
