@@ -6,7 +6,7 @@
  * that fails after its retries keeps the spool file + a JSON sidecar, listed by `listPendingUploads`.
  * The pieces live in mount/fuse/: filesystem.ts (the operations over a Vfs), operations.ts (the
  * fuse-native callback table), open-file.ts/write-buffer.ts (write buffering; a write that failed locally
- * poisons the file: never uploaded), pending.ts (kept uploads), meta-cache.ts (readdir-fed lookups),
+ * poisons the file: never uploaded), pending.ts (kept uploads), lookup-cache.ts (readdir-fed lookups),
  * preflight.ts (FUSE availability, stale mounts), utimens-bridge.ts (the real mtime past fuse-native's
  * bug), session-times.ts (mtimes a provider cannot store), cloexec.ts (/dev/fuse close-on-exec),
  * mount-watch.ts (an unmount from outside).
@@ -21,6 +21,7 @@ import { VfsError, toVfsError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
 import type { Logger } from '../src/log.js';
 import type { Vfs } from '../src/vfs.js';
+import { readOnlyView } from '../src/readonly-vfs.js';
 import { loadFuseNative, releaseNativeMount } from './fuse/binding.js';
 import { closeFuseOnExec } from './fuse/cloexec.js';
 import { isMounted, watchMount } from './fuse/mount-watch.js';
@@ -40,7 +41,10 @@ export type { WriteBackOptions } from './fuse/write-back.js';
 
 /** Options of `mountFuse`. Every field is optional. */
 export interface FuseMountOptions {
-  /** Refuse every change with EROFS ("Read-only file system"). */
+  /**
+   * Refuse every change with EROFS ("Read-only file system"): the Vfs is served through a ReadonlyVfs
+   * and mounted `ro`. A Vfs whose capabilities say read-only is mounted so anyway.
+   */
   readOnly?: boolean;
   /** Let other users (and root) see the mount (needs `user_allow_other` in /etc/fuse.conf for non-root). */
   allowOther?: boolean;
@@ -133,10 +137,10 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
   // The kernel's page cache keeps what was read (auto_cache), so the block cache mainly carries
   // read-ahead: 32 MiB (8 MiB windows) keeps the mount near 150 MB while copying 1 GiB in and out.
   const cacheOptions: CacheOptions = { logger, blockCacheBytes: 32 * 1024 * 1024, ...(typeof options.cache === 'object' ? options.cache : {}) };
-  const served = options.cache === false ? vfs : new CachedVfs(vfs, cacheOptions);
-  const readOnly = options.readOnly ?? vfs.capabilities.readOnly;
+  const base = options.readOnly ? readOnlyView(vfs) : vfs;
+  const served = options.cache === false ? base : new CachedVfs(base, cacheOptions);
+  const readOnly = served.capabilities.readOnly;
   const fs = new FuseFilesystem(served, {
-    readOnly,
     uid: options.uid ?? process.getuid?.() ?? 0,
     gid: options.gid ?? process.getgid?.() ?? 0,
     spoolDir: resolve(options.spoolDir ?? defaultSpoolDir()),

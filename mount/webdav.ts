@@ -24,6 +24,7 @@ import type { WebdavUsers } from './webdav/auth.js';
 import { ProxyTrust } from './webdav/proxy.js';
 import type { AuthProxyOptions } from './webdav/proxy.js';
 import { SubtreeVfs } from '../src/subtree-vfs.js';
+import { readOnlyView } from '../src/readonly-vfs.js';
 import type { UserDirectory, UserView } from './webdav/users.js';
 import type { ServerState } from './webdav/context.js';
 import { limitConnections } from './webdav/connections.js';
@@ -83,7 +84,10 @@ export interface WebdavOptions {
   tls?: TlsMaterial;
   /** Called once per finished request (for metrics): method, status, seconds. Never given a path or user. */
   onRequest?: (method: string, status: number, seconds: number) => void;
-  /** Refuse every change (403). */
+  /**
+   * Refuse every change (403): the Vfs is served through a ReadonlyVfs. A Vfs whose capabilities say
+   * read-only is served so anyway.
+   */
   readOnly?: boolean;
   /** Hide OS junk files: true (default) for the built-in list, false for none, or your own patterns (`*` wildcard). */
   junkFilter?: boolean | string[];
@@ -199,7 +203,8 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
   }
   const basePath = normalizeBasePath(options.basePath);
   // The wrapper is ours but the inner Vfs is the caller's: close() drops the wrapper, never closes `vfs`.
-  const announced = options.coherence ? options.coherence.wrap(vfs) : vfs;
+  const base = options.readOnly ? readOnlyView(vfs) : vfs;
+  const announced = options.coherence ? options.coherence.wrap(base) : base;
   const served = options.cache === false ? announced : new CachedVfs(announced, options.cache === true || options.cache === undefined ? {} : options.cache);
   const detachCoherence = options.coherence && served instanceof CachedVfs ? options.coherence.attach(served) : () => {};
   const guarded = options.coherence && served instanceof CachedVfs ? options.coherence.guard(served) : served;
@@ -212,7 +217,6 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
     props: options.propStore ?? defaultPropStore(served),
     basePath,
     isJunk: junkMatcher(options.junkFilter),
-    readOnly: options.readOnly ?? vfs.capabilities.readOnly,
     logger: (options.logger ?? silentLogger).child({ layer: 'webdav' }),
     spoolDir: options.spoolDir ?? tmpdir(),
     maxXmlBytes: options.maxXmlBytes ?? 1024 * 1024,
@@ -364,7 +368,7 @@ function viewsOf(
       state = {
         ...base,
         ...shared,
-        readOnly: base.readOnly || (view.readOnly ?? false),
+        ...(view.readOnly ? { vfs: readOnlyView(shared.vfs) } : {}),
         isJunk: view.hideSystemFiles === undefined ? base.isJunk : view.hideSystemFiles ? junkMatcher(junk === false ? true : junk) : junkMatcher(false),
       };
       states.set(key, state);

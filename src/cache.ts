@@ -23,11 +23,8 @@ import { VfsError, isVfsError, throwIfAborted } from './errors.js';
 import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
-import type {
-  DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLinkStore, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions,
-} from './vfs.js';
-import { forwardStores } from './forward.js';
-import type { ForwardedStores } from './forward.js';
+import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsChange, WriteData, WriteOptions } from './vfs.js';
+import { ForwardingVfs } from './forward.js';
 import { AccessTracker } from './cache/access-tracker.js';
 import { BlockCache } from './cache/block-cache.js';
 import type { FetchPlan, FileVersion } from './cache/block-cache.js';
@@ -45,8 +42,7 @@ export { CACHE_DEFAULTS } from './cache/options.js';
 export type { CacheStats } from './cache/stats.js';
 
 /** A caching Vfs around `inner`; see the module comment for what it guarantees. */
-export class CachedVfs implements Vfs {
-  readonly name: string;
+export class CachedVfs extends ForwardingVfs {
   readonly options: ResolvedCacheOptions;
   private readonly meta: MetadataCache;
   private readonly blocks: BlockCache;
@@ -67,36 +63,14 @@ export class CachedVfs implements Vfs {
   /** Follows the inner Vfs's changes when `watch` is on and it has any (cache/changes.ts). */
   private readonly follower: ChangeFollower | undefined;
 
-  /** Present when the wrapped Vfs can set mtimes: passes through and refreshes the cached entry. */
-  readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
-
-  /** Forwarded DeadPropertyStore of the inner Vfs, when it has one (properties are not cached). */
-  declare readonly getProps?: ForwardedStores['getProps'];
-  declare readonly setProps?: ForwardedStores['setProps'];
-  declare readonly createShare?: ForwardedStores['createShare'];
-  declare readonly listShares?: ForwardedStores['listShares'];
-  declare readonly removeShare?: ForwardedStores['removeShare'];
-
-  constructor(readonly inner: Vfs, options: CacheOptions = {}) {
-    if (inner.setMtime) {
-      this.setMtime = async (path, mtime, opts) => {
-        const p = normalizePath(path);
-        let entry: Entry;
-        try {
-          entry = await inner.setMtime!(p, mtime, opts);
-        } catch (e) {
-          this.afterFailure(p);
-          throw e;
-        }
-        this.mutated();
-        this.meta.putEntry(p, entry);
-        return cloneEntry(entry);
-      };
-    }
-    forwardStores(this, inner);
+  /**
+   * Caching changes how fast, not what: capabilities, watch and the dead-property and share-link
+   * stores are the inner Vfs's, forwarded as they are (properties are not cached).
+   */
+  constructor(inner: Vfs, options: CacheOptions = {}) {
+    super(inner, `cached(${inner.name})`);
     const follows = options.watch === true ? changeMode(inner) : undefined;
     this.options = resolveCacheOptions(follows === 'push' ? { ...PUSH_TTLS, ...stripUndefined(options) } : options);
-    this.name = `cached(${inner.name})`;
     this.log = (options.logger ?? silentLogger).child({ layer: 'cache' });
     this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
     this.meta = new MetadataCache({ ...this.options, fold: this.fold });
@@ -119,12 +93,6 @@ export class CachedVfs implements Vfs {
     if (change.oldPath !== undefined) this.forget(change.oldPath);
   }
 
-  /** The inner Vfs's changes (the cache itself adds none: its own mutations are not changes made elsewhere). */
-  watch(path: string, options?: WatchOptions): AsyncIterable<VfsChange> {
-    if (!this.inner.watch) throw new VfsError('ENOTSUP', `${this.inner.name} cannot watch for changes`, { path });
-    return this.inner.watch(path, options);
-  }
-
   /** Resolves once the inner Vfs's change feed is live (immediately without one). */
   whenWatching(): Promise<void> {
     return this.follower?.whenReady() ?? Promise.resolve();
@@ -135,17 +103,8 @@ export class CachedVfs implements Vfs {
     return this.follower?.next(match) ?? Promise.resolve();
   }
 
-  /** The inner Vfs's capabilities: caching changes how fast, not what. */
-  get capabilities(): VfsCapabilities {
-    return this.inner.capabilities;
-  }
-
-  get scheduler() {
-    return this.inner.scheduler;
-  }
-
   /** Metadata of one path, from a fresh parent listing or stat record when there is one. */
-  async stat(path: string, options: OpOptions = {}): Promise<Entry> {
+  override async stat(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     if (this.unlisted(p)) return this.inner.stat(p, options);
@@ -177,7 +136,7 @@ export class CachedVfs implements Vfs {
   }
 
   /** Children of a directory, from a fresh cached listing when there is one. */
-  async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
+  override async list(dir: string, options: OpOptions = {}): Promise<Entry[]> {
     const p = normalizePath(dir);
     throwIfAborted(options.signal, { path: p });
     if (this.unlisted(p)) return this.inner.list(p, options);
@@ -217,7 +176,7 @@ export class CachedVfs implements Vfs {
    * A byte stream of a file or a range of it, served from aligned blocks. Rejects before the first
    * byte on ENOENT/EISDIR and when the first block cannot be fetched.
    */
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+  override async read(path: string, options: ReadOptions = {}): Promise<Readable> {
     const p = normalizePath(path);
     throwIfAborted(options.signal, { path: p });
     const { offset = 0, length } = options;
@@ -247,7 +206,6 @@ export class CachedVfs implements Vfs {
     }
   }
 
-  /** Create or replace a file; the data streams straight to the inner Vfs. */
   /**
    * Under a root name the inner Vfs does not list (capabilities.unlistedNames): not cached at all,
    * since the root listing would call it missing and a cached entry would be patched into that listing.
@@ -260,7 +218,8 @@ export class CachedVfs implements Vfs {
     return names.includes(first);
   }
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
+  /** Create or replace a file; the data streams straight to the inner Vfs. */
+  override async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     this.dropContent(p, false);
     let entry: Entry;
@@ -277,7 +236,7 @@ export class CachedVfs implements Vfs {
   }
 
   /** Create a directory; its (empty) listing is known at once. */
-  async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
+  override async mkdir(path: string, options: OpOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     let entry: Entry;
     try {
@@ -294,7 +253,7 @@ export class CachedVfs implements Vfs {
   }
 
   /** Remove a file or directory; it is remembered as missing. */
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+  override async remove(path: string, options: RemoveOptions = {}): Promise<void> {
     const p = normalizePath(path);
     try {
       await this.inner.remove(p, options);
@@ -309,7 +268,7 @@ export class CachedVfs implements Vfs {
   }
 
   /** Move/rename; both subtrees are dropped and both parents' listings patched. */
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+  override async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
     this.refuseAncestorMove('rename', src, dst);
     let entry: Entry;
@@ -330,7 +289,7 @@ export class CachedVfs implements Vfs {
   }
 
   /** Copy a file or tree; the target subtree is dropped and its parent listing patched. */
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+  override async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
     this.refuseAncestorMove('copy', src, dst);
     let entry: Entry;
@@ -347,12 +306,27 @@ export class CachedVfs implements Vfs {
     return cloneEntry(entry);
   }
 
+  /** Set an mtime through the inner Vfs and refresh the cached entry. */
+  override async setMtime(path: string, mtime: Date, options?: OpOptions): Promise<Entry> {
+    const p = normalizePath(path);
+    let entry: Entry;
+    try {
+      entry = await this.inner.setMtime!(p, mtime, options);
+    } catch (e) {
+      this.afterFailure(p);
+      throw e;
+    }
+    this.mutated();
+    this.meta.putEntry(p, entry);
+    return cloneEntry(entry);
+  }
+
   /**
    * Quota, cached like metadata: for `statTtlMs`, and dropped by every change made through this
    * cache (uploads change it). WebDAV clients ask for it with every PROPFIND; without this, a warm
    * folder listing still cost one request.
    */
-  async space(options: OpOptions = {}): Promise<SpaceInfo> {
+  override async space(options: OpOptions = {}): Promise<SpaceInfo> {
     throwIfAborted(options.signal);
     const known = this.spaceCache;
     if (known && known.epoch === this.epoch && Date.now() - known.at < this.options.statTtlMs) return { ...known.value };
@@ -412,13 +386,13 @@ export class CachedVfs implements Vfs {
   }
 
   /** Abort read-ahead, drop every cache, and close the inner Vfs. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.follower?.stop();
     this.mutated();
     this.access.clear();
     this.blocks.clear();
     this.meta.clear();
-    await this.inner.close?.();
+    await super.close();
   }
 
   // ---- internals -------------------------------------------------------------------------

@@ -28,16 +28,18 @@ export { parseRetryAfter } from './http/status.js';
 export { mountFuse, listPendingUploads, retryPendingUpload, discardPendingUpload, defaultSpoolDir } from '../mount/fuse.js';
 export type { FuseMount, FuseMountOptions, PendingUpload, RetryOptions } from '../mount/fuse.js';
 export { CachedVfs, CACHE_DEFAULTS, versionKey } from './cache.js';
+export { ForwardingVfs } from './forward.js';
+export { ReadonlyVfs, readOnlyView } from './readonly-vfs.js';
 export type { CacheOptions, CacheStats, ResolvedCacheOptions } from './cache.js';
 export { CloudreveVfs, CloudreveClient, startCloudreveEmulator, CLOUDREVE_CODES } from '../adapters/cloudreve/index.js';
 export type {
-  CloudreveVfsOptions, CloudreveClientOptions, CloudreveTokens, CloudreveEmulator, CloudreveEmulatorOptions, EmulatorFault as CloudreveEmulatorFault,
+  CloudreveVfsOptions, CloudreveClientOptions, CloudreveTokens, CloudreveEmulator, CloudreveEmulatorOptions, FaultKind as CloudreveFaultKind,
   RequestLogEntry as CloudreveRequestLogEntry,
 } from '../adapters/cloudreve/index.js';
 export { CouchdropVfs, CouchdropClient, startCouchdropEmulator, COUCHDROP_STATUS, DEFAULT_PROVISIONAL_ROUTES as COUCHDROP_PROVISIONAL_ROUTES } from '../adapters/couchdrop/index.js';
 export type {
   CouchdropVfsConfig, CouchdropVfsOptions, CouchdropVfsSettings, CouchdropClientOptions, CouchdropCredentials, CouchdropRouteOverrides, CouchdropEmulator,
-  CouchdropEmulatorOptions, CouchdropSeed, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
+  CouchdropEmulatorOptions, CouchdropSeed, FaultKind as CouchdropFaultKind, FaultRule as CouchdropFaultRule, RequestLogEntry as CouchdropRequestLogEntry, TokenPermissions as CouchdropTokenPermissions,
 } from '../adapters/couchdrop/index.js';
 export { serveWebdav, DEFAULT_JUNK_PATTERNS } from '../mount/webdav.js';
 export { HTTP_STATUS_BY_CODE, httpStatusFor } from '../mount/webdav/status.js';

@@ -1,8 +1,8 @@
 /**
  * Settling ambiguous failures of non-idempotent provider calls (rename, move, delete, mkdir…). The
  * Scheduler does not resend such a call after a reset, a 5xx or a timeout, since the server may or
- * may not have acted; reporting EIO then fails a user's `mv` although nothing is wrong (the fault
- * soak saw exactly that). Instead the adapter looks: the work is visible → done; the old state is
+ * may not have acted; reporting EIO then would fail a user's `mv` on a single lost answer although
+ * nothing is wrong. Instead the adapter looks: the work is visible → done; the old state is
  * still there → send again; anything else → the original error.
  */
 import { VfsError } from './errors.js';

@@ -115,8 +115,8 @@ export class CloudreveClient {
   /** POST /session/token/refresh → the rotated pair (bare, not wrapped in `user`). */
   private async refresh(refreshToken: string): Promise<TokenPair> {
     // Retried after a reset or 5xx: if the lost answer had already rotated the pair, the resend gets
-    // 40020 and the token manager logs in again with the password (a failed refresh used to fail the
-    // user's operation with EIO on a single 502).
+    // 40020 and the token manager logs in again with the password, so a single 502 does not fail the
+    // user's operation.
     const env = await this.callRaw<TokenPair>('POST', '/session/token/refresh', { body: { refresh_token: refreshToken }, auth: false, idempotent: true });
     return env.data as TokenPair;
   }

@@ -9,4 +9,4 @@ export type { CodeInfo } from './codes.js';
 export { encodeName, decodeName } from './names.js';
 export { pathToUri, uriToPath } from './uri.js';
 export { startCloudreveEmulator } from './emulator/index.js';
-export type { CloudreveEmulator, CloudreveEmulatorOptions, EmulatorFault, RequestLogEntry } from './emulator/index.js';
+export type { CloudreveEmulator, CloudreveEmulatorOptions, FaultKind, RequestLogEntry } from './emulator/index.js';

@@ -1,8 +1,8 @@
 /**
  * Cloudreve's create/rename/move/delete and upload-session calls are POSTs/PUTs the Scheduler must not
  * resend blindly: after a reset, a 5xx from a proxy or a timeout, the server may or may not have done
- * the work. Before this, such a failure reached the user as EIO although nothing was wrong (the soak
- * saw `mv` and COPY fail on a single 502). Here an ambiguous failure is settled by looking: the
+ * the work, and an EIO for it would fail a user's `mv` or COPY on a single 502 although nothing is
+ * wrong. So an ambiguous failure is settled by looking: the
  * object is where the call would put it → done; it is still where it was → send the call again;
  * anything else → the original error.
  */

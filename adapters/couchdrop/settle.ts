@@ -1,7 +1,7 @@
 /**
  * Couchdrop's rename, delete and mkdir are POSTs the Scheduler does not resend after a reset or a
- * 5xx (the server may have acted). The fault soak saw `mv` and WebDAV MOVE fail with EIO on a single
- * 500. Here such a failure is settled by looking (src/settle.ts): the path is where the call would
+ * 5xx (the server may have acted); an EIO for it would fail `mv` or a WebDAV MOVE on a single 500.
+ * So such a failure is settled by looking (src/settle.ts): the path is where the call would
  * leave it → done; the old state is still there → send again; anything else → the original error.
  */
 import { isVfsError } from '../../src/errors.js';

@@ -1,7 +1,7 @@
 /**
  * The filesystem behind the mount: every kernel request as an async method over a Vfs. Reads of
  * untouched files stream from the Vfs; writes land in a spool per open file (open-file.ts) and are
- * uploaded on flush/fsync/close; metadata comes from a readdir-fed cache (meta-cache.ts) so `ls -l`
+ * uploaded on flush/fsync/close; metadata comes from a readdir-fed cache (lookup-cache.ts) so `ls -l`
  * costs one listing. Every failure is a VfsError; operations.ts turns it into a negative errno.
  */
 import { constants } from 'node:fs';
@@ -11,7 +11,7 @@ import { isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
 import { mtimeSupportOf } from '../../src/vfs.js';
 import type { Entry, SpaceInfo, Vfs } from '../../src/vfs.js';
 import type { FuseStat, FuseStatfs } from './binding.js';
-import { MetaCache } from './meta-cache.js';
+import { LookupCache } from './lookup-cache.js';
 import { OpenFile } from './open-file.js';
 import type { OpenFileContext } from './open-file.js';
 import { RemoteReader } from './remote-reader.js';
@@ -24,8 +24,11 @@ import { CachedVfs } from '../../src/cache.js';
 import { entryStat, spaceStatfs } from './stat.js';
 import type { StatOwner } from './stat.js';
 
+/**
+ * Read-only is not an option here but the Vfs's capability (a ReadonlyVfs): the filesystem reads it
+ * to refuse writable opens and changes early, before a spool file exists.
+ */
 export interface FilesystemOptions {
-  readOnly: boolean;
   uid: number;
   gid: number;
   spoolDir: string;
@@ -76,7 +79,7 @@ function kernelPath(path: string): string {
 }
 
 export class FuseFilesystem {
-  readonly meta: MetaCache;
+  readonly meta: LookupCache;
   private readonly owner: StatOwner;
   private readonly ctx: OpenFileContext;
   /** Open files by their current path. */
@@ -94,8 +97,8 @@ export class FuseFilesystem {
   readonly writeBack: WriteBackQueue | undefined;
 
   constructor(readonly vfs: Vfs, private readonly options: FilesystemOptions) {
-    this.meta = new MetaCache(options.metadataTtlMs);
-    this.owner = { uid: options.uid, gid: options.gid, readOnly: options.readOnly };
+    this.meta = new LookupCache(options.metadataTtlMs);
+    this.owner = { uid: options.uid, gid: options.gid, readOnly: vfs.capabilities.readOnly };
     this.ctx = {
       vfs, spoolDir: options.spoolDir, logger: options.logger,
       ...(options.spoolMemoryBytes > 0 ? { memory: new WriteBufferMemory(options.spoolMemoryBytes, options.spoolMemoryTotalBytes) } : {}),
@@ -246,7 +249,7 @@ export class FuseFilesystem {
   async access(path: string, mode: number): Promise<void> {
     const p = kernelPath(path);
     const stat = await this.getattr(p);
-    if (mode & constants.W_OK && this.options.readOnly) throw this.readOnlyError('access', p);
+    if (mode & constants.W_OK) this.checkWritable('access', p);
     if (mode & constants.X_OK && (stat.mode & 0o040000) === 0) {
       throw new VfsError('EACCES', 'files on this drive are not executable', { path: p, operation: 'access' });
     }
@@ -602,11 +605,8 @@ export class FuseFilesystem {
     await done;
   }
 
+  /** Refuse a change before a spool file or an upload is started for it. */
   private checkWritable(op: string, p: string): void {
-    if (this.options.readOnly) throw this.readOnlyError(op, p);
-  }
-
-  private readOnlyError(op: string, p: string): VfsError {
-    return new VfsError('EROFS', 'read-only file system', { provider: 'fuse', operation: op, path: p });
+    if (this.owner.readOnly) throw new VfsError('EROFS', 'read-only file system', { provider: 'fuse', operation: op, path: p });
   }
 }

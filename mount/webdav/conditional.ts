@@ -1,7 +1,6 @@
 /** HTTP conditional requests (RFC 9110 §13): If-Match, If-None-Match, If-(Un)Modified-Since. */
 import type { IncomingMessage } from 'node:http';
 import type { Entry } from '../../src/vfs.js';
-import { etagOf } from './context.js';
 
 /** 304/412 when a precondition fails for `entry` (undefined = the resource does not exist), else 0. */
 export function preconditionStatus(req: IncomingMessage, entry: Entry | undefined): 0 | 304 | 412 {
@@ -50,4 +49,10 @@ export function ifRangeHolds(value: string | undefined, entry: Entry): boolean {
   if (v.startsWith('W/')) return false;
   const date = Date.parse(v);
   return !Number.isNaN(date) && Math.floor(entry.mtime.getTime() / 1000) <= Math.floor(date / 1000);
+}
+
+/** The quoted ETag clients see for an entry (derived from size and mtime when the Vfs has none). */
+export function etagOf(entry: Entry): string {
+  const raw = entry.etag ?? `${entry.size.toString(16)}-${entry.mtime.getTime().toString(16)}`;
+  return `"${raw.replace(/["\\]/g, '')}"`;
 }

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisCoordinator } from '../../src/coordinator/redis.js';
-import { HttpError } from './context.js';
+import { HttpError } from './reply.js';
 import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT } from './locks.js';
 import type { Lock, LockRequest, LockStore } from './locks.js';
 

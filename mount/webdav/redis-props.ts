@@ -11,7 +11,7 @@
  * Scripts build key names from the prefix: one Redis (or primary + replicas), not a Cluster.
  */
 import type { RedisCoordinator } from '../../src/coordinator/redis.js';
-import { HttpError } from './context.js';
+import { HttpError } from './reply.js';
 import { MAX_PROPS_TOTAL, MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_BYTES_TOTAL, propKey } from './props.js';
 import type { DeadProp, DeadPropStore, PropChange } from './props.js';
 

@@ -6,8 +6,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { VfsError, toVfsError } from '../../src/errors.js';
 import { HTTP_STATUS_BY_CODE } from './status.js';
-import { HttpError, sendError, pathFromUrl } from './context.js';
 import type { Dav, ServerState } from './context.js';
+import { pathFromUrl } from './href.js';
+import { HttpError, sendError } from './reply.js';
 import type { BasicAuth } from './auth.js';
 import { runInRequest } from './protect.js';
 import type { ProxyTrust } from './proxy.js';
@@ -214,7 +215,9 @@ async function serve(state: ServerState, auth: BasicAuth | undefined, options: L
     res.end('outside this share\n');
     return;
   }
-  if (state.readOnly && MUTATING.has(method)) {
+  // A read-only share (its Vfs says so: ReadonlyVfs) refuses changes before reading a body; this
+  // also covers what is not the Vfs's (locks, dead properties kept by the server).
+  if (state.vfs.capabilities.readOnly && MUTATING.has(method)) {
     req.resume();
     res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('this share is read-only\n');

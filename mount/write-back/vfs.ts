@@ -21,13 +21,12 @@ import { copyFile, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
-import { forwardStores } from '../../src/forward.js';
-import type { ForwardedStores } from '../../src/forward.js';
+import { ForwardingVfs } from '../../src/forward.js';
 import { silentLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { baseName, isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
 import { iterateBytes } from '../../src/streams.js';
-import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, VfsCapabilities, VfsChange, WatchOptions, WriteData, WriteOptions } from '../../src/vfs.js';
+import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, Vfs, VfsCapabilities, WriteData, WriteOptions } from '../../src/vfs.js';
 import { baseOf, changedSince, conflictPath } from './conflict.js';
 import type { BaseVersion } from './conflict.js';
 import type { QueuedUpload, WriteBackStore } from './store.js';
@@ -70,15 +69,8 @@ interface Item {
   gone?: boolean;
 }
 
-export class WriteBackVfs implements Vfs {
-  readonly name: string;
+export class WriteBackVfs extends ForwardingVfs {
   readonly options: Required<WriteBackQueueOptions>;
-  declare readonly getProps?: ForwardedStores['getProps'];
-  declare readonly setProps?: ForwardedStores['setProps'];
-  declare readonly createShare?: ForwardedStores['createShare'];
-  declare readonly listShares?: ForwardedStores['listShares'];
-  declare readonly removeShare?: ForwardedStores['removeShare'];
-  readonly watch?: (path: string, options?: WatchOptions) => AsyncIterable<VfsChange>;
 
   private readonly store: WriteBackStore;
   private readonly fresh: Vfs;
@@ -93,24 +85,20 @@ export class WriteBackVfs implements Vfs {
   private draining = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly inner: Vfs, options: WriteBackVfsOptions) {
-    this.name = inner.name;
+  constructor(inner: Vfs, options: WriteBackVfsOptions) {
+    super(inner);
+    // A queued file's time can be set whatever the provider can do (it rides on the upload).
+    delete (this as { setMtime?: unknown }).setMtime;
     this.store = options.store;
     this.fresh = options.fresh ?? inner;
     this.logger = (options.logger ?? silentLogger).child({ layer: 'write-back' });
     const { store: _s, fresh: _f, logger: _l, ...queue } = options;
     this.options = { ...WRITE_BACK_QUEUE_DEFAULTS, ...Object.fromEntries(Object.entries(queue).filter(([, v]) => v !== undefined)) };
-    if (inner.watch) this.watch = (path, o) => inner.watch!(path, o);
-    forwardStores(this, inner);
   }
 
-  get capabilities(): VfsCapabilities {
+  override get capabilities(): VfsCapabilities {
     // The body is spooled here whatever its length, so a frontend need not spool it first.
     return { ...this.inner.capabilities, needsSizeForWrite: false };
-  }
-
-  get scheduler() {
-    return this.inner.scheduler;
   }
 
   /** Files queued or uploading (failed ones included). */
@@ -146,20 +134,20 @@ export class WriteBackVfs implements Vfs {
     for (const item of this.items) clearTimeout(item.timer);
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.stop();
   }
 
   // ---- reads: queued entries overlay the remote ----
 
-  async stat(path: string, options?: OpOptions): Promise<Entry> {
+  override async stat(path: string, options?: OpOptions): Promise<Entry> {
     const p = normalizePath(path);
     const item = this.byPath.get(p);
     if (item) return { ...item.entry };
     return this.inner.stat(p, options);
   }
 
-  async list(dir: string, options?: OpOptions): Promise<Entry[]> {
+  override async list(dir: string, options?: OpOptions): Promise<Entry[]> {
     const d = normalizePath(dir);
     const entries = await this.inner.list(d, options);
     const overlay = [...this.byPath.values()].filter((i) => parentPath(i.rec.path) === d && i.rec.path !== '/');
@@ -170,7 +158,7 @@ export class WriteBackVfs implements Vfs {
     return out;
   }
 
-  async read(path: string, options: ReadOptions = {}): Promise<Readable> {
+  override async read(path: string, options: ReadOptions = {}): Promise<Readable> {
     const p = normalizePath(path);
     const item = this.byPath.get(p);
     if (item) {
@@ -197,13 +185,9 @@ export class WriteBackVfs implements Vfs {
     return this.inner.read(p, options);
   }
 
-  space(options?: OpOptions): Promise<SpaceInfo> {
-    return this.inner.space(options);
-  }
-
   // ---- writes ----
 
-  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
+  override async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<Entry> {
     const p = normalizePath(path);
     if (p === '/') throw new VfsError('EISDIR', 'cannot write "/"', { provider: 'write-back', path: p });
     if (this.stopped) return this.inner.write(p, data, options);
@@ -242,13 +226,13 @@ export class WriteBackVfs implements Vfs {
     return { ...item.entry };
   }
 
-  async mkdir(path: string, options?: OpOptions): Promise<Entry> {
+  override async mkdir(path: string, options?: OpOptions): Promise<Entry> {
     const p = normalizePath(path);
     if (this.byPath.has(p)) throw new VfsError('EEXIST', `${p} exists`, { provider: 'write-back', path: p });
     return this.inner.mkdir(p, options);
   }
 
-  async setMtime(path: string, mtime: Date, options?: OpOptions): Promise<Entry> {
+  override async setMtime(path: string, mtime: Date, options?: OpOptions): Promise<Entry> {
     const p = normalizePath(path);
     const item = this.byPath.get(p);
     if (item) {
@@ -261,7 +245,7 @@ export class WriteBackVfs implements Vfs {
     return this.inner.setMtime(p, mtime, options);
   }
 
-  async remove(path: string, options: RemoveOptions = {}): Promise<void> {
+  override async remove(path: string, options: RemoveOptions = {}): Promise<void> {
     const p = normalizePath(path);
     if (p === '/') return this.inner.remove(p, options);
     const affected = this.under(p);
@@ -281,7 +265,7 @@ export class WriteBackVfs implements Vfs {
     });
   }
 
-  async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+  override async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const src = normalizePath(from);
     const dst = normalizePath(to);
     const moving = this.under(src);
@@ -339,7 +323,7 @@ export class WriteBackVfs implements Vfs {
     });
   }
 
-  async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
+  override async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const src = normalizePath(from);
     const dst = normalizePath(to);
     const copying = [...this.under(src)].filter((i) => i.rec.state === 'queued' || i.rec.state === 'failed');

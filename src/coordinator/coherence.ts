@@ -27,6 +27,7 @@ import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, SpaceInfo, Vfs, WriteData, WriteOptions } from '../vfs.js';
 import type { RedisCoordinator } from './redis.js';
+import { ForwardingVfs } from '../forward.js';
 
 /** What coherence needs of a cache: CachedVfs.forget. */
 export interface Forgetful {
@@ -184,98 +185,52 @@ export class CacheCoherence {
 }
 
 /** A Vfs whose reads first run `sync` (writes need not: they drop what they touch themselves). */
-class SyncedReadsVfs implements Vfs {
-  readonly name: string;
-  readonly capabilities: Vfs['capabilities'];
-  readonly scheduler: Vfs['scheduler'];
-  setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
-
-  constructor(private readonly inner: Vfs, private readonly sync: () => Promise<void>) {
-    this.name = inner.name;
-    this.capabilities = inner.capabilities;
-    this.scheduler = inner.scheduler;
-    if (inner.setMtime) this.setMtime = (path, mtime, options) => inner.setMtime!(path, mtime, options);
+class SyncedReadsVfs extends ForwardingVfs {
+  constructor(inner: Vfs, private readonly sync: () => Promise<void>) {
+    super(inner);
   }
 
-  async stat(path: string, options?: OpOptions): Promise<Entry> {
+  override async stat(path: string, options?: OpOptions): Promise<Entry> {
     await this.sync();
-    return this.inner.stat(path, options);
+    return super.stat(path, options);
   }
-  async list(dir: string, options?: OpOptions): Promise<Entry[]> {
+  override async list(dir: string, options?: OpOptions): Promise<Entry[]> {
     await this.sync();
-    return this.inner.list(dir, options);
+    return super.list(dir, options);
   }
-  async read(path: string, options?: ReadOptions): Promise<Readable> {
+  override async read(path: string, options?: ReadOptions): Promise<Readable> {
     await this.sync();
-    return this.inner.read(path, options);
+    return super.read(path, options);
   }
-  async space(options?: OpOptions): Promise<SpaceInfo> {
+  override async space(options?: OpOptions): Promise<SpaceInfo> {
     await this.sync();
-    return this.inner.space(options);
-  }
-  write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry> {
-    return this.inner.write(path, data, options);
-  }
-  mkdir(path: string, options?: OpOptions): Promise<Entry> {
-    return this.inner.mkdir(path, options);
-  }
-  remove(path: string, options?: RemoveOptions): Promise<void> {
-    return this.inner.remove(path, options);
-  }
-  rename(from: string, to: string, options?: MoveOptions): Promise<Entry> {
-    return this.inner.rename(from, to, options);
-  }
-  copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
-    return this.inner.copy(from, to, options);
-  }
-  async close(): Promise<void> {
-    await this.inner.close?.();
+    return super.space(options);
   }
 }
 
 /** A Vfs that announces each mutation (success or failure: after a failure the state is unknown too). */
-class PublishingVfs implements Vfs {
-  readonly name: string;
-  readonly capabilities: Vfs['capabilities'];
-  readonly scheduler: Vfs['scheduler'];
-  setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
-
-  constructor(private readonly inner: Vfs, private readonly announce: (paths: string[]) => Promise<void>) {
-    this.name = inner.name;
-    this.capabilities = inner.capabilities;
-    this.scheduler = inner.scheduler;
-    if (inner.setMtime) this.setMtime = (path, mtime, options) => this.after([path], () => inner.setMtime!(path, mtime, options));
+class PublishingVfs extends ForwardingVfs {
+  constructor(inner: Vfs, private readonly announce: (paths: string[]) => Promise<void>) {
+    super(inner);
   }
 
-  stat(path: string, options?: OpOptions): Promise<Entry> {
-    return this.inner.stat(path, options);
+  override setMtime(path: string, mtime: Date, options?: OpOptions): Promise<Entry> {
+    return this.after([path], () => super.setMtime!(path, mtime, options));
   }
-  list(dir: string, options?: OpOptions): Promise<Entry[]> {
-    return this.inner.list(dir, options);
+  override write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry> {
+    return this.after([path], () => super.write(path, data, options));
   }
-  read(path: string, options?: ReadOptions): Promise<Readable> {
-    return this.inner.read(path, options);
+  override mkdir(path: string, options?: OpOptions): Promise<Entry> {
+    return this.after([path], () => super.mkdir(path, options));
   }
-  space(options?: OpOptions): Promise<SpaceInfo> {
-    return this.inner.space(options);
+  override remove(path: string, options?: RemoveOptions): Promise<void> {
+    return this.after([path], () => super.remove(path, options));
   }
-  write(path: string, data: WriteData, options?: WriteOptions): Promise<Entry> {
-    return this.after([path], () => this.inner.write(path, data, options));
+  override rename(from: string, to: string, options?: MoveOptions): Promise<Entry> {
+    return this.after([from, to], () => super.rename(from, to, options));
   }
-  mkdir(path: string, options?: OpOptions): Promise<Entry> {
-    return this.after([path], () => this.inner.mkdir(path, options));
-  }
-  remove(path: string, options?: RemoveOptions): Promise<void> {
-    return this.after([path], () => this.inner.remove(path, options));
-  }
-  rename(from: string, to: string, options?: MoveOptions): Promise<Entry> {
-    return this.after([from, to], () => this.inner.rename(from, to, options));
-  }
-  copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
-    return this.after([to], () => this.inner.copy(from, to, options));
-  }
-  async close(): Promise<void> {
-    await this.inner.close?.();
+  override copy(from: string, to: string, options?: MoveOptions): Promise<Entry> {
+    return this.after([to], () => super.copy(from, to, options));
   }
 
   private async after<T>(paths: string[], fn: () => Promise<T>): Promise<T> {

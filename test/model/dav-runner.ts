@@ -3,7 +3,7 @@
  * whole observable state (tree, sizes, content hashes, dead properties) after every step.
  */
 import { CloudreveVfs, startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
-import type { EmulatorFault } from '../../adapters/cloudreve/index.js';
+import type { FaultKind } from '../../adapters/cloudreve/index.js';
 import { CouchdropVfs } from '../../adapters/couchdrop/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/emulator/index.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
@@ -53,7 +53,7 @@ export async function startTarget(name: TargetName): Promise<DavTarget> {
     const emu = await startCloudreveEmulator({});
     const cr = new CloudreveVfs({ baseUrl: emu.url, email: emu.email, password: emu.password, schedulerOptions: scheduler() });
     vfs = cr;
-    const kinds: Record<number, EmulatorFault> = { 500: 'proxy502', 503: 'proxy503', 429: 'proxy429' };
+    const kinds: Record<number, FaultKind> = { 500: 'proxy502', 503: 'proxy503', 429: 'proxy429' };
     let armed = 0;
     fault = (kind, times) => {
       emu.injectFault(kinds[kind]!, { times });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { CloudreveVfs, startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
-import type { CloudreveEmulator, EmulatorFault } from '../../adapters/cloudreve/index.js';
+import type { CloudreveEmulator, FaultKind } from '../../adapters/cloudreve/index.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
 import { seededRandom } from '../../src/seeded-random.js';
 import { fuseSkipReason, mountTemp } from '../fuse/harness.js';
@@ -66,7 +66,7 @@ describe.skipIf(!!fuseSkipReason)('FUSE mount against the model', () => {
         await vfs.close();
         await emu.close();
       });
-      const kinds: Record<number, EmulatorFault> = { 500: 'proxy502', 503: 'proxy503', 429: 'proxy429' };
+      const kinds: Record<number, FaultKind> = { 500: 'proxy502', 503: 'proxy503', 429: 'proxy429' };
       let armed = 0;
       target = {
         // Cloudreve keeps no mtimes of ours (preservesMtime false): utimes is not checked there.

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
-import type { EmulatorFault } from '../../adapters/cloudreve/index.js';
+import type { FaultKind } from '../../adapters/cloudreve/index.js';
 import { startCouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import type { FsNode } from '../../adapters/cloudreve/emulator/store.js';
 
@@ -55,7 +55,7 @@ export async function startSoakProvider(name: ProviderName, f: SoakFaults): Prom
 }
 
 async function startCloudreve(f: SoakFaults): Promise<SoakProvider> {
-  const kinds: EmulatorFault[] = ['slow', 'reset', 'proxy429', 'proxy502', 'proxy503', 'code50001'];
+  const kinds: FaultKind[] = ['slow', 'reset', 'proxy429', 'proxy502', 'proxy503', 'code50001'];
   const faults = { rate: f.rate, kinds, seed: f.seed, slowMs: f.slowMs };
   // Small chunks so bigger files take several chunk uploads (each one a chance for a fault).
   const emu = await startCloudreveEmulator({ accessTtlMs: f.tokenTtlMs, latencyMs: f.latencyMs, faults, chunkSize: 4 * 1024 * 1024, maxLogEntries: 10_000_000 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloudreveVfs, startCloudreveEmulator } from '../../adapters/cloudreve/index.js';
-import type { CloudreveEmulator, EmulatorFault } from '../../adapters/cloudreve/index.js';
+import type { CloudreveEmulator, FaultKind } from '../../adapters/cloudreve/index.js';
 import { CouchdropVfs, startCouchdropEmulator } from '../../adapters/couchdrop/index.js';
 import { serveWebdav } from '../../mount/webdav.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
@@ -69,7 +69,7 @@ describe('a --spool-dir that does not exist yet is created (it used to fail ever
 });
 
 describe('Cloudreve: a non-idempotent call that fails ambiguously is settled, not reported (mv/COPY failed on one 502)', () => {
-  const kinds: EmulatorFault[] = ['proxy502', 'reset', 'code50001'];
+  const kinds: FaultKind[] = ['proxy502', 'reset', 'code50001'];
   for (const kind of kinds) {
     it(`rename, move, copy, mkdir and remove each survive one ${kind}`, async () => {
       const { emu, vfs } = await cloudreve();

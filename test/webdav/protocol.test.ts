@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { MemoryVfs } from '../../adapters/memory/index.js';
-import { pathFromUrl } from '../../mount/webdav/context.js';
 import type { ServerState } from '../../mount/webdav/context.js';
+import { pathFromUrl } from '../../mount/webdav/href.js';
 import { parseRange } from '../../mount/webdav/handlers/get.js';
 import { evaluateIf, parseIfHeader, submittedTokens } from '../../mount/webdav/if-header.js';
 import { junkMatcher } from '../../mount/webdav/junk.js';

@@ -25,7 +25,7 @@ import type { EmulatedPolicy } from './storage/policies.js';
 import { EmulatedStorage, sendS3Error } from './storage/server.js';
 
 /** Faults the emulator can inject. "proxy*" are answers of a reverse proxy in front of Cloudreve. */
-export type EmulatorFault =
+export type FaultKind =
   | 'slow' // answer after `slowMs`
   | 'reset' // drop the connection (mid-body on content downloads)
   | 'proxy502' | 'proxy503' | 'proxy429' // plain-text HTTP error from a proxy
@@ -81,7 +81,7 @@ export interface CloudreveEmulatorOptions {
   /** Delay before every answer, in ms. */
   latencyMs?: number;
   /** Random faults: each request gets one with probability `rate`, drawn from `kinds` by a seeded PRNG. */
-  faults?: { rate: number; kinds?: EmulatorFault[]; seed?: number; routes?: RegExp; slowMs?: number };
+  faults?: { rate: number; kinds?: FaultKind[]; seed?: number; routes?: RegExp; slowMs?: number };
   /**
    * A reverse proxy's rate limit in front of the server (Cloudreve itself has none): a token bucket
    * answering plain-text 429 with Retry-After when empty.
@@ -118,7 +118,7 @@ export interface CloudreveEmulator {
   bytesOut(route?: string | RegExp): number;
   clearLog(): void;
   /** Inject `kind` into the next `times` requests matching `route`. */
-  injectFault(kind: EmulatorFault, options?: { route?: string | RegExp; times?: number }): void;
+  injectFault(kind: FaultKind, options?: { route?: string | RegExp; times?: number }): void;
   /** The change feed: `debounceMs`, `keepAliveMs`, `enabled` can change on the fly; `dropAll()` is a server restart. */
   feed: ChangeFeed;
   /** Change TTL / size knobs on the fly. */
@@ -152,9 +152,9 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
   const log: RequestLogEntry[] = [];
   const maxLog = options.maxLogEntries ?? 100_000;
   const random = seededRandom(options.faults?.seed ?? 1);
-  const injected: Array<{ kind: EmulatorFault; route?: string | RegExp; times: number }> = [];
+  const injected: Array<{ kind: FaultKind; route?: string | RegExp; times: number }> = [];
   let baseUrl = '';
-  let currentFault: EmulatorFault | undefined;
+  let currentFault: FaultKind | undefined;
   const bucket = options.proxyRateLimit
     ? { tokens: options.proxyRateLimit.burst ?? options.proxyRateLimit.requestsPerSecond, at: Date.now() }
     : undefined;
@@ -202,7 +202,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
   const matches = (route: string, filter: string | RegExp | undefined) =>
     filter === undefined || (typeof filter === 'string' ? route.startsWith(filter) : filter.test(route));
 
-  const pickFault = (route: string): EmulatorFault | undefined => {
+  const pickFault = (route: string): FaultKind | undefined => {
     const i = injected.findIndex((f) => matches(route, f.route));
     if (i >= 0) {
       const f = injected[i]!;
@@ -222,7 +222,7 @@ export async function startCloudreveEmulator(options: CloudreveEmulatorOptions =
     countBytesOut(res, entry);
     log.push(entry);
     if (log.length > maxLog) log.splice(0, log.length - maxLog);
-    let fault: EmulatorFault | undefined;
+    let fault: FaultKind | undefined;
     try {
       if (!admit()) {
         entry.fault = 'proxy429';

@@ -8,8 +8,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isVfsError } from '../../../src/errors.js';
 import { isSameOrInside } from '../../../src/path.js';
 import type { Entry } from '../../../src/vfs.js';
-import { HttpError, checkWritable, discardBody, etagOf, parentConflict, pathFromUrl, statOrNull } from '../context.js';
 import type { Dav } from '../context.js';
+import { discardBody } from '../body.js';
+import { etagOf } from '../conditional.js';
+import { pathFromUrl } from '../href.js';
+import { parentConflict, statOrNull } from '../lookup.js';
+import { HttpError } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 
 export async function handleCopyMove(dav: Dav): Promise<void> {
   const { state, req, res } = dav;

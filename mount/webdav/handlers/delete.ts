@@ -1,13 +1,15 @@
 /** DELETE: a file or a whole collection; its dead properties and locks go with it. */
 import { VfsError } from '../../../src/errors.js';
 import { preconditionStatus } from '../conditional.js';
-import { HttpError, checkWritable, discardBody } from '../context.js';
 import type { Dav } from '../context.js';
+import { discardBody } from '../body.js';
+import { HttpError } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 
 export async function handleDelete(dav: Dav): Promise<void> {
   const { state, res } = dav;
   discardBody(dav.req);
-  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1)) && !state.readOnly) {
+  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) {
     res.writeHead(204);
     res.end();
     return;

@@ -3,9 +3,13 @@
  * on an unmapped URL, 201); a LOCK without a body refreshes the lock named in the If header.
  * Conflicts are 423; UNLOCK of a token that does not cover the URL is 409.
  */
-import { VfsError, isVfsError } from '../../../src/errors.js';
-import { HttpError, checkWritable, errorXml, hrefFor, ifListsOf, parentConflict, readSmallBody, sendXml, statOrNull } from '../context.js';
+import { isVfsError } from '../../../src/errors.js';
 import type { Dav, ServerState } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { hrefFor } from '../href.js';
+import { parentConflict, statOrNull } from '../lookup.js';
+import { HttpError, errorXml, sendXml } from '../reply.js';
+import { checkWritable, ifListsOf } from '../write-check.js';
 import { submittedTokens } from '../if-header.js';
 import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT, MAX_LOCK_OWNER_BYTES, lockClient, parseTimeout } from '../locks.js';
 import type { Lock, LockScope } from '../locks.js';
@@ -32,7 +36,6 @@ function lockAnswer(dav: Dav, status: number, lock: Lock): void {
 
 export async function handleLock(dav: Dav): Promise<void> {
   const { state, req } = dav;
-  if (state.readOnly) throw new VfsError('EROFS', 'this share is read-only', { provider: 'webdav' });
   const doc = parseXml(await readSmallBody(req, state.maxXmlBytes));
   const timeout = parseTimeout(req.headers.timeout as string | undefined);
 

@@ -1,6 +1,8 @@
 /** MKCOL: create one collection. 405 when the path exists, 409 without a parent, 415 with a body. */
-import { HttpError, checkWritable, parentConflict, statOrNull } from '../context.js';
 import type { Dav } from '../context.js';
+import { parentConflict, statOrNull } from '../lookup.js';
+import { HttpError } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 
 export async function handleMkcol(dav: Dav): Promise<void> {
   const { req, res, state } = dav;

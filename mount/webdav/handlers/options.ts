@@ -9,7 +9,7 @@ export async function handleOptions(dav: Dav): Promise<void> {
   dav.res.writeHead(200, {
     DAV: '1, 2',
     'MS-Author-Via': 'DAV',
-    Allow: dav.state.readOnly ? READ : `${READ}, ${WRITE}`,
+    Allow: dav.state.vfs.capabilities.readOnly ? READ : `${READ}, ${WRITE}`,
     'Accept-Ranges': 'bytes',
     'Content-Length': 0,
   });

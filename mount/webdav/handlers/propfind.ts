@@ -6,8 +6,11 @@
  */
 import { VfsError, isVfsError } from '../../../src/errors.js';
 import type { Entry, SpaceInfo } from '../../../src/vfs.js';
-import { HttpError, errorXml, etagOf, hrefFor, readSmallBody, sendXml } from '../context.js';
 import type { Dav } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { etagOf } from '../conditional.js';
+import { hrefFor } from '../href.js';
+import { HttpError, errorXml, sendXml } from '../reply.js';
 import { contentTypeFor } from '../mime.js';
 import { propKey } from '../props.js';
 import { child, elements, escapeXml, parseXml } from '../xml.js';

@@ -7,8 +7,11 @@
  * resource's mtime where the provider can (mtime.ts); elsewhere those are protected (403).
  */
 import { STATUS_CODES } from 'node:http';
-import { HttpError, checkWritable, hrefFor, readSmallBody, sendXml } from '../context.js';
 import type { Dav } from '../context.js';
+import { readSmallBody } from '../body.js';
+import { hrefFor } from '../href.js';
+import { HttpError, sendXml } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 import { mtimePropertyKind, parseMtimeProperty } from '../mtime.js';
 import { MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_VALUE_BYTES } from '../props.js';
 import { httpStatusFor } from '../status.js';

@@ -9,15 +9,18 @@ import { VfsError } from '../../../src/errors.js';
 import { spoolToTempFile } from '../../../src/http/temp-file.js';
 import type { TempFile } from '../../../src/http/temp-file.js';
 import { mtimeSupportOf } from '../../../src/vfs.js';
-import { preconditionStatus } from '../conditional.js';
-import { HttpError, checkWritable, discardBody, etagOf, parentConflict, statOrNull } from '../context.js';
+import { discardBody } from '../body.js';
+import { etagOf, preconditionStatus } from '../conditional.js';
 import type { Dav } from '../context.js';
+import { parentConflict, statOrNull } from '../lookup.js';
 import { parseUnixSeconds } from '../mtime.js';
+import { HttpError } from '../reply.js';
+import { checkWritable } from '../write-check.js';
 
 export async function handlePut(dav: Dav): Promise<void> {
   const { state, req, res } = dav;
   if (dav.path === '/') throw new HttpError(405, 'cannot PUT to the root collection');
-  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1)) && !state.readOnly) {
+  if (state.isJunk(dav.path.slice(dav.path.lastIndexOf('/') + 1))) {
     // OS junk is accepted and dropped (see junk.ts).
     discardBody(req);
     res.writeHead(201, { 'Content-Length': 0 });

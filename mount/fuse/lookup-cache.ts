@@ -1,15 +1,15 @@
 /**
- * A short-lived metadata cache inside the FUSE frontend, fed by readdir. The kernel follows every
- * readdir of `ls -l` with one lookup per name; answering those from the listing just fetched keeps
- * `ls -l` of N files at one remote listing instead of N remote stats, whether or not a CachedVfs
- * sits below. Every mutation made through the mount updates it, so it is exact for local changes;
+ * LookupCache: the FUSE frontend's short-lived answers to the kernel's lookups, fed by readdir (the
+ * core's MetadataCache is CachedVfs's and sits below). The kernel follows every readdir of `ls -l`
+ * with one lookup per name; answering those from the listing just fetched keeps `ls -l` of N files
+ * at one remote listing instead of N remote stats, whether or not a CachedVfs sits below. Every mutation made through the mount updates it, so it is exact for local changes;
  * changes made elsewhere show up after `ttlMs`.
  */
 import { LRUCache } from 'lru-cache';
 import { baseName, isSameOrInside, parentPath } from '../../src/path.js';
 import type { Entry } from '../../src/vfs.js';
 
-export class MetaCache {
+export class LookupCache {
   private readonly entries: LRUCache<string, Entry>;
   /** dir → names in it, when a complete listing is fresh (lets a missing name be ENOENT without a request). */
   private readonly listings: LRUCache<string, Set<string>>;
