@@ -38,6 +38,7 @@ import type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
 import { SingleFlight } from './cache/single-flight.js';
 import { CacheCounters } from './cache/stats.js';
 import { ChangeFollower, PUSH_TTLS, changeMode } from './cache/changes.js';
+import { DiskReads } from './cache/disk-reads.js';
 import type { CacheStats } from './cache/stats.js';
 
 export type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
@@ -66,6 +67,8 @@ export class CachedVfs implements Vfs {
   private readonly fold: (path: string) => string;
   /** Follows the inner Vfs's changes when `watch` is on and it has any (cache/changes.ts). */
   private readonly follower: ChangeFollower | undefined;
+  /** The persistent disk cache under the block cache, when `cacheDir` is set (cache/disk-reads.ts). */
+  private readonly disk: DiskReads | undefined;
 
   /** Present when the wrapped Vfs can set mtimes: passes through and refreshes the cached entry. */
   readonly setMtime?: (path: string, mtime: Date, options?: OpOptions) => Promise<Entry>;
@@ -101,7 +104,11 @@ export class CachedVfs implements Vfs {
     this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
     this.meta = new MetadataCache({ ...this.options, fold: this.fold });
     this.passThroughBytes = Math.max(2 * this.options.readAheadBytes, Math.floor(this.options.blockCacheBytes / 2));
-    this.blocks = new BlockCache(inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
+    this.disk = this.options.cacheDir === undefined ? undefined : new DiskReads(inner, {
+      dir: this.options.cacheDir, blockSize: this.options.blockSize, maxBytes: this.options.cacheMaxSize, maxAgeMs: this.options.cacheMaxAge,
+      minFreeBytes: this.options.cacheMinFreeSpace, scope: this.options.cacheScope ?? inner.name, logger: this.log,
+    });
+    this.blocks = new BlockCache(this.disk?.asSource() ?? inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
       (path) => this.onStale(path));
     this.access = new AccessTracker({
       blockSize: this.options.blockSize,
@@ -232,6 +239,7 @@ export class CachedVfs implements Vfs {
         throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: this.name, operation: 'read', path: p });
       }
       const file: FileVersion = { path: p, id: this.fold(p), size: entry.size, key: versionKey(entry) };
+      this.disk?.note(file);
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
@@ -418,6 +426,7 @@ export class CachedVfs implements Vfs {
     this.access.clear();
     this.blocks.clear();
     this.meta.clear();
+    await this.disk?.disk.close();
     await this.inner.close?.();
   }
 
@@ -436,7 +445,9 @@ export class CachedVfs implements Vfs {
   private async openPassThrough(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
     const probe = end === file.size ? 1 : 0;
     this.counters.innerReads++;
-    const source = await this.inner.read(file.path, { offset, length: end - offset + probe, ...(signal ? { signal } : {}) });
+    const source = this.disk
+      ? await this.disk.read(file, offset, end - offset + probe, signal)
+      : await this.inner.read(file.path, { offset, length: end - offset + probe, ...(signal ? { signal } : {}) });
     const expected = end - offset;
     const counters = this.counters;
     const stale = (why: string) => {
@@ -517,6 +528,8 @@ export class CachedVfs implements Vfs {
   /** Drop the blocks and access state of `path` (and below it for `subtree`). */
   private dropContent(path: string, subtree: boolean): void {
     const id = this.fold(path);
+    // On disk only the path itself: versions already keep stale blocks from being served.
+    void this.disk?.disk.drop(id);
     if (subtree) {
       this.blocks.dropSubtree(id);
       this.access.forget((p) => isSameOrInside(id, p));

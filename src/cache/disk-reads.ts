@@ -1,0 +1,151 @@
+/**
+ * Where CachedVfs's content fetches go when a disk cache is on: a ranged read of one file version
+ * is served block by block from the disk cache where the blocks are there (checked), and the runs
+ * of missing blocks are fetched from the inner Vfs with one ranged read each, their bytes passed on
+ * as they arrive and copied into blocks that are written to disk behind the reader.
+ *
+ * The memory block cache asks for reads by path only, so CachedVfs tells this layer the version it
+ * is reading (`note`) just before; `asSource()` is the Vfs-shaped reader the block cache calls.
+ */
+import { Readable } from 'node:stream';
+import type { Vfs, ReadOptions } from '../vfs.js';
+import { LRUCache } from 'lru-cache';
+import { DiskCache } from './disk-cache.js';
+import type { DiskCacheOptions, DiskFileVersion, OpenFile } from './disk-cache.js';
+
+/** An inner read of a run of blocks, and where it was asked to end. */
+interface Fetch {
+  stream: Readable;
+  end: number;
+}
+
+export class DiskReads {
+  readonly disk: DiskCache;
+  private readonly blockSize: number;
+  /** The version each path is being read at (set by CachedVfs.read before any fetch). */
+  private readonly versions = new LRUCache<string, DiskFileVersion>({ max: 10_000 });
+
+  constructor(private readonly inner: Vfs, options: DiskCacheOptions) {
+    this.disk = new DiskCache(options);
+    this.blockSize = options.blockSize;
+  }
+
+  /** The version of `file.path` that fetches by path stand for from now on. */
+  note(file: DiskFileVersion): void {
+    this.versions.set(file.path, file);
+  }
+
+  /** A reader with the inner Vfs's `read` signature, for the block cache (which only calls `read`). */
+  asSource(): Vfs {
+    return { read: (path: string, options: ReadOptions = {}) => this.readPath(path, options) } as unknown as Vfs;
+  }
+
+  /** `inner.read(path, options)` served through the disk cache when the version of `path` is known. */
+  readPath(path: string, options: ReadOptions): Promise<Readable> {
+    const version = this.versions.get(path);
+    if (!version) return this.inner.read(path, options);
+    return this.read(version, options.offset ?? 0, options.length, options.signal);
+  }
+
+  /**
+   * Bytes offset..offset+length of `version` (length may ask one byte past the end: the block
+   * cache's probe for a grown file; it is asked of the provider only when the last block is).
+   * Rejects before the first byte when the first fetch fails, like `Vfs.read`.
+   */
+  async read(version: DiskFileVersion, offset: number, length: number | undefined, signal: AbortSignal | undefined): Promise<Readable> {
+    const bs = this.blockSize;
+    const end = length === undefined ? version.size : offset + length;
+    const passOn = (): Promise<Readable> => this.inner.read(version.path, { offset, ...(length !== undefined ? { length } : {}), ...(signal ? { signal } : {}) });
+    if (offset % bs !== 0 || offset >= version.size) return passOn();
+    const file = await this.disk.openFile(version);
+    if (!file) return passOn();
+    const unpin = this.disk.pin(version);
+    try {
+      // The first fetch is opened here so that its failure (ENOENT…) rejects this call.
+      let first: Fetch | undefined;
+      const firstBlock = offset / bs;
+      if (!this.disk.has(file, firstBlock)) first = await this.fetch(file, firstBlock, end, signal);
+      const source = Readable.from(this.blocks(file, offset, end, first, signal, unpin), { objectMode: false, highWaterMark: 256 * 1024 });
+      // Destroyed before its first read, the generator never runs: let go of the pin and the fetch here.
+      source.once('close', () => {
+        unpin();
+        first?.stream.destroy();
+      });
+      return source;
+    } catch (e) {
+      unpin();
+      throw e;
+    }
+  }
+
+  /** The inner read of the run of missing blocks from block i (to `end` when the run reaches it). */
+  private async fetch(file: OpenFile, i: number, end: number, signal: AbortSignal | undefined): Promise<Fetch> {
+    const bs = this.blockSize;
+    const dataEnd = Math.min(end, file.version.size);
+    let j = i;
+    while ((j + 1) * bs < dataEnd && !this.disk.has(file, j + 1)) j++;
+    const runEnd = Math.min((j + 1) * bs, file.version.size);
+    const fetchEnd = runEnd >= dataEnd ? end : runEnd;
+    const stream = await this.inner.read(file.version.path, { offset: i * bs, length: fetchEnd - i * bs, ...(signal ? { signal } : {}) });
+    return { stream, end: fetchEnd };
+  }
+
+  private async *blocks(file: OpenFile, offset: number, end: number, first: Fetch | undefined, signal: AbortSignal | undefined, unpin: () => void): AsyncGenerator<Buffer> {
+    const bs = this.blockSize;
+    const size = file.version.size;
+    const dataEnd = Math.min(end, size);
+    let pos = offset;
+    try {
+      while (pos < dataEnd) {
+        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+        const i = pos / bs;
+        if (!first) {
+          const block = this.disk.has(file, i) ? await this.disk.readBlock(file, i) : undefined;
+          if (block) {
+            yield block.length > dataEnd - pos ? block.subarray(0, dataEnd - pos) : block;
+            pos += block.length;
+            continue;
+          }
+        }
+        const { stream, end: fetchEnd } = first ?? (await this.fetch(file, i, end, signal));
+        first = undefined;
+        // Copy the arriving bytes into whole blocks for the disk; hand the chunks on as they are.
+        let index = i;
+        let block = Buffer.allocUnsafe(Math.min(bs, size - index * bs));
+        let filled = 0;
+        let got = 0;
+        let last: { index: number; block: Buffer } | undefined;
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          got += chunk.length;
+          let at = 0;
+          while (at < chunk.length && index * bs < size) {
+            const n = Math.min(chunk.length - at, block.length - filled);
+            chunk.copy(block, filled, at, at + n);
+            filled += n;
+            at += n;
+            if (filled === block.length) {
+              // The file's last block is kept only once the stream has ended where the version says.
+              if ((index + 1) * bs >= size) last = { index, block };
+              else this.disk.store(file, index, block);
+              index++;
+              if (index * bs < size) {
+                block = Buffer.allocUnsafe(Math.min(bs, size - index * bs));
+                filled = 0;
+              }
+            }
+          }
+          yield chunk;
+          await this.disk.drained();
+        }
+        const reached = pos + got;
+        // One byte past the known size (the probe) means the file grew: its last block is not kept.
+        if (last && reached === size) this.disk.store(file, last.index, last.block);
+        // A short or long answer means the file changed: the reader downstream says ESTALE.
+        if (reached !== Math.min(fetchEnd, size)) return;
+        pos = reached;
+      }
+    } finally {
+      unpin();
+    }
+  }
+}
