@@ -269,7 +269,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
         server.closeIdleConnections();
         // Give running requests a moment, then cut them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
-      }).finally(release)),
+      }).then(() => (served instanceof CachedVfs ? served.closeDiskCache() : undefined)).finally(release)),
   };
 }
 

@@ -419,6 +419,14 @@ export class CachedVfs implements Vfs {
     };
   }
 
+  /**
+   * Finish the disk cache's writes and release its folder, leaving everything else (and the inner
+   * Vfs) open: for frontends that wrap a Vfs they do not own. `close()` does it too.
+   */
+  async closeDiskCache(): Promise<void> {
+    await this.disk?.disk.close();
+  }
+
   /** Abort read-ahead, drop every cache, and close the inner Vfs. */
   async close(): Promise<void> {
     this.follower?.stop();
