@@ -244,9 +244,9 @@ export class CachedVfs implements Vfs {
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
         if (offset === 0 && end >= this.passThroughBytes && !this.blocks.holds(file, 0)) {
-          return await this.openPassThrough(file, offset, end, options.signal);
+          return this.pinned(file, await this.openPassThrough(file, offset, end, options.signal));
         }
-        return await this.openBlocks(file, offset, end, options.signal);
+        return this.pinned(file, await this.openBlocks(file, offset, end, options.signal));
       } catch (e) {
         // The file changed size behind our back: the metadata is dropped now, so one retry sees the new version.
         if (attempt === 0 && isVfsError(e, 'ESTALE')) continue;
@@ -519,6 +519,12 @@ export class CachedVfs implements Vfs {
       signal.addEventListener('abort', onAbort, { once: true });
       stream.once('close', () => signal.removeEventListener('abort', onAbort));
     }
+    return stream;
+  }
+
+  /** While `stream` is open, the disk cache does not evict `file`. */
+  private pinned(file: FileVersion, stream: Readable): Readable {
+    if (this.disk) stream.once('close', this.disk.disk.pin(file));
     return stream;
   }
 

@@ -119,10 +119,21 @@ export class DiskCache {
   constructor(private readonly options: DiskCacheOptions) {
     this.blockSize = options.blockSize;
     this.log = (options.logger ?? silentLogger).child({ layer: 'disk-cache' });
-    this.release = lockCacheDir(options.dir);
     this.root = join(options.dir, 'v1');
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    this.ready = this.scan().catch((e) => this.log.warn('disk cache scan failed; starting empty', { error: String(e) }));
+    let release = () => {};
+    try {
+      release = lockCacheDir(options.dir);
+      mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+      // A disk too full for the lock file: this process caches in memory only.
+      release();
+      this.log.warn('disk cache: the disk is full; not caching on disk in this run', { dir: options.dir });
+      this.closed = true;
+    }
+    this.release = release;
+    this.ready = this.closed ? Promise.resolve() : this.scan().catch((e) => this.log.warn('disk cache scan failed; starting empty', { error: String(e) }));
     const every = Math.max(1_000, Math.min(options.maxAgeMs / 4, 10 * 60_000));
     this.sweeper = setInterval(() => void this.sweep(), every);
     this.sweeper.unref();
@@ -251,9 +262,9 @@ export class DiskCache {
 
   /** Wait for writes in flight, close every file, release the folder. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweeper);
     for (const wake of this.drainWaiters.splice(0)) wake();
     await Promise.allSettled([...this.writes]);
     await this.ready;
@@ -299,7 +310,9 @@ export class DiskCache {
     const p = this.paths(entry.hash);
     try {
       const blocks = await this.readRecord(p.meta, version);
-      if (blocks) {
+      // Older than maxAge (not yet swept): as good as gone.
+      const expired = blocks && (await stat(p.meta)).mtimeMs < Date.now() - this.options.maxAgeMs;
+      if (blocks && !expired) {
         try {
           const data = await open(p.data, 'r+');
           const meta = await open(p.meta, 'a');

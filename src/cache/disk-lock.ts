@@ -24,9 +24,13 @@ export function lockCacheDir(dir: string): () => void {
       const fd = openSync(file, 'wx', 0o600);
       try {
         writeSync(fd, `${process.pid}\n`);
-      } finally {
+      } catch (w) {
+        // A full disk: no lock left behind without a pid in it.
         closeSync(fd);
+        unlinkSync(file);
+        throw w;
       }
+      closeSync(fd);
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw e;

@@ -3,8 +3,8 @@
  * real HTTP, content requests counted in the emulator's log, real files in a temp folder.
  */
 import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtemp, open, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -126,6 +126,49 @@ describe('CachedVfs disk cache over the Cloudreve emulator', { timeout: 60_000 }
     expect(contentRequests(emu)).toBe(1);
   });
 
+  it('a file not read for longer than cacheMaxAge is not served from disk', async () => {
+    const data = pseudoRandomBytes(MiB, 8);
+    const { emu, dir, open } = await setup({ 'a.bin': data });
+    const first = open();
+    expect(sha256(await collect(await first.read('/a.bin')))).toBe(sha256(data));
+    await first.close();
+    // Last read two hours ago (the record's mtime is the last use).
+    const [file] = await dataFiles(dir);
+    const then = new Date(Date.now() - 2 * 3600_000);
+    await utimes(file!.replace(/\.data$/, '.meta'), then, then);
+    emu.clearLog();
+    const second = open({ cacheMaxAge: 3600_000 });
+    expect(sha256(await collect(await second.read('/a.bin')))).toBe(sha256(data));
+    expect(contentRequests(emu)).toBe(1);
+    await second.close();
+    // Read again just now: fresh, so kept.
+    emu.clearLog();
+    const third = open({ cacheMaxAge: 3600_000 });
+    expect(sha256(await collect(await third.read('/a.bin')))).toBe(sha256(data));
+    expect(contentRequests(emu)).toBe(0);
+  });
+
+  it('a file an open stream is reading is not evicted to make room', async () => {
+    const a = pseudoRandomBytes(2 * MiB, 9);
+    const b = pseudoRandomBytes(MiB, 10);
+    const { emu, open } = await setup({ 'a.bin': a, 'b.bin': b });
+    const first = open();
+    expect(sha256(await collect(await first.read('/a.bin')))).toBe(sha256(a));
+    await first.close();
+    // Only A fits; A is being read (its stream open, 1 byte consumed) while B is read.
+    const second = open({ cacheMaxSize: 2 * MiB });
+    const reading = await second.read('/a.bin');
+    await new Promise<void>((resolve) => reading.once('readable', () => resolve()));
+    expect(reading.read(1)).not.toBeNull();
+    expect(sha256(await collect(await second.read('/b.bin')))).toBe(sha256(b));
+    reading.destroy();
+    await second.close();
+    emu.clearLog();
+    const third = open({ cacheMaxSize: 2 * MiB });
+    expect(sha256(await collect(await third.read('/a.bin')))).toBe(sha256(a));
+    expect(contentRequests(emu)).toBe(0);
+  });
+
   it('a cache file corrupted or truncated on disk is detected and fetched again', async () => {
     const data = pseudoRandomBytes(3 * MiB + 5, 4);
     const { emu, dir, open } = await setup({ 'a.bin': data });
@@ -226,6 +269,23 @@ describe('CachedVfs disk cache over the Cloudreve emulator', { timeout: 60_000 }
     const again = new CachedVfs(client(), { cacheDir: small, cacheMinFreeSpace: 0, cacheMaxSize: 100 * MiB });
     closers.push(() => again.close());
     expect(sha256(await collect(await again.read('/big.bin')))).toBe(sha256(data));
+    await again.close();
+    // Something else fills the disk to the last byte while a cache runs: its writes fail with ENOSPC.
+    await rm(join(small, 'v1'), { recursive: true, force: true });
+    const full = new CachedVfs(client(), { cacheDir: small, cacheMinFreeSpace: 0, cacheMaxSize: 100 * MiB });
+    closers.push(() => full.close());
+    spawnSync('dd', ['if=/dev/zero', `of=${join(small, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+    emu.clearLog();
+    expect(sha256(await collect(await full.read('/big.bin')))).toBe(sha256(data));
+    expect(sha256(await collect(await full.read('/big.bin', { offset: 3 * MiB, length: 10 })))).toBe(sha256(data.subarray(3 * MiB, 3 * MiB + 10)));
+    expect(contentRequests(emu)).toBeGreaterThan(0);
+    await full.close();
+    // And at start: no room even for the lock file. Still no errors.
+    await rm(join(small, 'v1'), { recursive: true, force: true });
+    spawnSync('dd', ['if=/dev/zero', `of=${join(small, 'filler2')}`, 'bs=4k'], { stdio: 'ignore' });
+    const none = new CachedVfs(client(), { cacheDir: small, cacheMinFreeSpace: 0, cacheMaxSize: 100 * MiB });
+    closers.push(() => none.close());
+    expect(sha256(await collect(await none.read('/big.bin')))).toBe(sha256(data));
   });
 
   it('keeps the minimum free space: nothing is written when the disk has less', async () => {
