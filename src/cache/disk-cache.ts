@@ -31,9 +31,9 @@ import { lockCacheDir } from './disk-lock.js';
 /** Most bytes of fetched blocks waiting to be written to disk before readers wait for the disk. */
 export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024;
 /** Files whose block list and descriptors are kept open (a few hundred fds at most). */
-const MAX_OPEN_FILES = 128;
+export const MAX_OPEN_FILES = 128;
 /** After ENOSPC/EDQUOT the cache keeps nothing new for this long, then tries again. */
-const FULL_DISK_PAUSE_MS = 30_000;
+export const FULL_DISK_PAUSE_MS = 30_000;
 /** Last use is written to the meta file's mtime at most this often per file. */
 const TOUCH_EVERY_MS = 60_000;
 /** statfs is asked again after this long, or after this many bytes were written. */
