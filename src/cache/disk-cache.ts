@@ -164,7 +164,7 @@ export class DiskCache {
    * The cached file for `version`, creating it when absent; undefined when the disk cannot be
    * used (closed, full, an error). A file cached for another version is discarded first.
    */
-  async openFile(version: DiskFileVersion): Promise<OpenFile | undefined> {
+  async openFile(version: DiskFileVersion, create = true): Promise<OpenFile | undefined> {
     if (this.closed) return undefined;
     const hash = this.hashOf(version.id);
     const entry = this.entryFor(hash);
@@ -176,9 +176,14 @@ export class DiskCache {
         this.used(entry);
         return file;
       }
+      if (!create && !file && !(await this.recorded(entry))) {
+        if (entry.pins === 0 && !entry.open && !entry.counted && this.index.get(hash) === entry) this.index.delete(hash);
+        return undefined;
+      }
+      if (entry.open !== pending) continue;
       const next = (async () => {
         if (file && !file.gone) await this.discard(file, 'a new version');
-        return this.load(entry, version);
+        return this.load(entry, version, create);
       })();
       entry.open = next;
       const got = await next;
@@ -306,7 +311,13 @@ export class DiskCache {
   }
 
   /** Open (or create) the files of `version`; a record of another version is discarded. */
-  private async load(entry: IndexEntry, version: DiskFileVersion): Promise<OpenFile | undefined> {
+  /** True when a record of some version of this file is on disk (a cheap look before a load). */
+  private async recorded(entry: IndexEntry): Promise<boolean> {
+    if (entry.counted && entry.bytes > 0) return true;
+    return stat(this.paths(entry.hash).meta).then(() => true, () => false);
+  }
+
+  private async load(entry: IndexEntry, version: DiskFileVersion, create = true): Promise<OpenFile | undefined> {
     const p = this.paths(entry.hash);
     try {
       const blocks = await this.readRecord(p.meta, version);
@@ -322,7 +333,7 @@ export class DiskCache {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         }
       }
-      if (Date.now() < this.pausedUntil) return undefined;
+      if (!create || Date.now() < this.pausedUntil) return undefined;
       // New (or another version, or unreadable): start an empty sparse file and a fresh record.
       if (entry.counted) this.total -= entry.bytes;
       entry.bytes = 0;

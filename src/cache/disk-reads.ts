@@ -48,6 +48,18 @@ export class DiskReads {
   }
 
   /**
+   * True when every block of bytes offset..end of `version` is on disk (recorded; checked as it is
+   * read). Creates nothing.
+   */
+  async covers(version: DiskFileVersion, offset: number, end: number): Promise<boolean> {
+    const file = await this.disk.openFile(version, false);
+    if (!file) return false;
+    const last = Math.ceil(Math.min(end, version.size) / this.blockSize) - 1;
+    for (let i = Math.floor(offset / this.blockSize); i <= last; i++) if (!this.disk.has(file, i)) return false;
+    return true;
+  }
+
+  /**
    * Bytes offset..offset+length of `version` (length may ask one byte past the end: the block
    * cache's probe for a grown file; it is asked of the provider only when the last block is).
    * Rejects before the first byte when the first fetch fails, like `Vfs.read`.
@@ -56,16 +68,18 @@ export class DiskReads {
     const bs = this.blockSize;
     const end = length === undefined ? version.size : offset + length;
     const passOn = (): Promise<Readable> => this.inner.read(version.path, { offset, ...(length !== undefined ? { length } : {}), ...(signal ? { signal } : {}) });
-    if (offset % bs !== 0 || offset >= version.size) return passOn();
+    if (offset >= version.size) return passOn();
     const file = await this.disk.openFile(version);
     if (!file) return passOn();
     const unpin = this.disk.pin(version);
     try {
       // The first fetch is opened here so that its failure (ENOENT…) rejects this call.
       let first: Fetch | undefined;
-      const firstBlock = offset / bs;
+      // Whole blocks are read and fetched; the bytes before `offset` in the first one are dropped.
+      const firstBlock = Math.floor(offset / bs);
       if (!this.disk.has(file, firstBlock)) first = await this.fetch(file, firstBlock, end, signal);
-      const source = Readable.from(this.blocks(file, offset, end, first, signal, unpin), { objectMode: false, highWaterMark: 256 * 1024 });
+      const blocks = this.blocks(file, firstBlock * bs, end, first, signal, unpin);
+      const source = Readable.from(offset % bs === 0 ? blocks : skip(blocks, offset % bs), { objectMode: false, highWaterMark: 256 * 1024 });
       // Destroyed before its first read, the generator never runs: let go of the pin and the fetch here.
       source.once('close', () => {
         unpin();
@@ -147,5 +161,18 @@ export class DiskReads {
     } finally {
       unpin();
     }
+  }
+}
+
+/** The chunks of `source` without their first `bytes` bytes. */
+async function* skip(source: AsyncGenerator<Buffer>, bytes: number): AsyncGenerator<Buffer> {
+  let left = bytes;
+  for await (const chunk of source) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
   }
 }
