@@ -157,6 +157,8 @@ export class DiskCache {
       if (done) return;
       done = true;
       entry.pins--;
+      // Nothing on disk for it: no index entry either (one per file ever read would add up).
+      if (entry.pins === 0 && !entry.open && !entry.counted && this.index.get(entry.hash) === entry) this.index.delete(entry.hash);
     };
   }
 
@@ -398,6 +400,7 @@ export class DiskCache {
     // The index entry's `open` keeps pointing at it: `gone` makes the next openFile load it again.
     if (this.opened.get(file.entry.hash) === file) this.opened.delete(file.entry.hash);
     file.gone = true;
+    file.blocks.clear();
     await Promise.allSettled([file.data.close(), file.meta.close()]);
   }
 
