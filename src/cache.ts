@@ -243,9 +243,10 @@ export class CachedVfs implements Vfs {
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
-        // A long read of content the disk cache holds streams from disk without a copy into memory blocks.
+        // A long read that starts in content the disk cache holds streams from disk (no copy into
+        // memory blocks, and a block not on disk is fetched only when the reader gets there).
         if (this.disk && end - offset > this.options.blockSize && !this.blocks.holds(file, Math.floor(offset / this.options.blockSize))
-          && await this.disk.covers(file, offset, end)) {
+          && await this.disk.startsOnDisk(file, offset)) {
           return this.pinned(file, await this.openPassThrough(file, offset, end, options.signal));
         }
         if (offset === 0 && end >= this.passThroughBytes && !this.blocks.holds(file, 0)) {

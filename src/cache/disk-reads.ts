@@ -13,6 +13,9 @@ import { LRUCache } from 'lru-cache';
 import { DiskCache } from './disk-cache.js';
 import type { DiskCacheOptions, DiskFileVersion, OpenFile } from './disk-cache.js';
 
+/** Blocks read from disk are handed on in slices this big (the readers downstream buffer a few). */
+const DISK_SLICE_BYTES = 64 * 1024;
+
 /** An inner read of a run of blocks, and where it was asked to end. */
 interface Fetch {
   stream: Readable;
@@ -47,16 +50,10 @@ export class DiskReads {
     return this.read(version, options.offset ?? 0, options.length, options.signal);
   }
 
-  /**
-   * True when every block of bytes offset..end of `version` is on disk (recorded; checked as it is
-   * read). Creates nothing.
-   */
-  async covers(version: DiskFileVersion, offset: number, end: number): Promise<boolean> {
+  /** True when the block holding `offset` of `version` is on disk (recorded; checked as it is read). Creates nothing. */
+  async startsOnDisk(version: DiskFileVersion, offset: number): Promise<boolean> {
     const file = await this.disk.openFile(version, false);
-    if (!file) return false;
-    const last = Math.ceil(Math.min(end, version.size) / this.blockSize) - 1;
-    for (let i = Math.floor(offset / this.blockSize); i <= last; i++) if (!this.disk.has(file, i)) return false;
-    return true;
+    return file !== undefined && this.disk.has(file, Math.floor(offset / this.blockSize));
   }
 
   /**
@@ -78,12 +75,13 @@ export class DiskReads {
       // Whole blocks are read and fetched; the bytes before `offset` in the first one are dropped.
       const firstBlock = Math.floor(offset / bs);
       if (!this.disk.has(file, firstBlock)) first = await this.fetch(file, firstBlock, end, signal);
-      const blocks = this.blocks(file, firstBlock * bs, end, first, signal, unpin);
-      const source = Readable.from(offset % bs === 0 ? blocks : skip(blocks, offset % bs), { objectMode: false, highWaterMark: 256 * 1024 });
+      const untaken = { fetch: first };
+      const blocks = this.blocks(file, firstBlock * bs, end, untaken, signal, unpin);
+      const source = Readable.from(offset % bs === 0 ? blocks : skip(blocks, offset % bs), { objectMode: false, highWaterMark: DISK_SLICE_BYTES });
       // Destroyed before its first read, the generator never runs: let go of the pin and the fetch here.
       source.once('close', () => {
         unpin();
-        first?.stream.destroy();
+        untaken.fetch?.stream.destroy();
       });
       return source;
     } catch (e) {
@@ -100,15 +98,20 @@ export class DiskReads {
     while ((j + 1) * bs < dataEnd && !this.disk.has(file, j + 1)) j++;
     const runEnd = Math.min((j + 1) * bs, file.version.size);
     const fetchEnd = runEnd >= dataEnd ? end : runEnd;
-    const stream = await this.inner.read(file.version.path, { offset: i * bs, length: fetchEnd - i * bs, ...(signal ? { signal } : {}) });
+    // Not the caller's signal: a reader that goes away mid-block still gets that block finished
+    // and kept (see blocks()); the stream is destroyed right after.
+    signal?.throwIfAborted();
+    const stream = await this.inner.read(file.version.path, { offset: i * bs, length: fetchEnd - i * bs });
     return { stream, end: fetchEnd };
   }
 
-  private async *blocks(file: OpenFile, offset: number, end: number, first: Fetch | undefined, signal: AbortSignal | undefined, unpin: () => void): AsyncGenerator<Buffer> {
+  private async *blocks(file: OpenFile, offset: number, end: number, untaken: { fetch: Fetch | undefined }, signal: AbortSignal | undefined, unpin: () => void): AsyncGenerator<Buffer> {
     const bs = this.blockSize;
     const size = file.version.size;
     const dataEnd = Math.min(end, size);
     let pos = offset;
+    let first = untaken.fetch;
+    untaken.fetch = undefined;
     try {
       while (pos < dataEnd) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
@@ -116,7 +119,10 @@ export class DiskReads {
         if (!first) {
           const block = this.disk.has(file, i) ? await this.disk.readBlock(file, i) : undefined;
           if (block) {
-            yield block.length > dataEnd - pos ? block.subarray(0, dataEnd - pos) : block;
+            // In slices: a reader that stops early (a prober's head read) has not pulled the next
+            // block yet, so a block that is not on disk is fetched only when it is really read.
+            const usable = Math.min(block.length, dataEnd - pos);
+            for (let at = 0; at < usable; at += DISK_SLICE_BYTES) yield block.subarray(at, Math.min(usable, at + DISK_SLICE_BYTES));
             pos += block.length;
             continue;
           }
@@ -129,8 +135,9 @@ export class DiskReads {
         let filled = 0;
         let got = 0;
         let last: { index: number; block: Buffer } | undefined;
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          got += chunk.length;
+        const chunks = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        /** Copy a chunk into the blocks being filled; keep each one completed. */
+        const take = (chunk: Buffer) => {
           let at = 0;
           while (at < chunk.length && index * bs < size) {
             const n = Math.min(chunk.length - at, block.length - filled);
@@ -148,8 +155,41 @@ export class DiskReads {
               }
             }
           }
-          yield chunk;
-          await this.disk.drained();
+        };
+        let ended = false;
+        try {
+          for (;;) {
+            const next = await chunks.next();
+            if (next.done) break;
+            got += next.value.length;
+            take(next.value);
+            yield next.value;
+            await this.disk.drained();
+          }
+          ended = true;
+        } finally {
+          // The reader went away (a prober read the head and closed): finish the block it was in and
+          // one more (at most two blocks' bytes) and keep them, so the next read of the same part,
+          // whose kernel and stream buffers may read a little further ahead than this time did,
+          // still finds what it reads on disk.
+          const until = index + (filled > 0 ? 1 : 0) + 1;
+          if (!ended && index * bs < size) {
+            void (async () => {
+              try {
+                while (index < until && index * bs < size) {
+                  const next = await chunks.next();
+                  if (next.done) break;
+                  take(next.value);
+                }
+              } catch {
+                // nothing more kept
+              } finally {
+                stream.destroy();
+              }
+            })();
+          } else if (!ended) {
+            stream.destroy();
+          }
         }
         const reached = pos + got;
         // One byte past the known size (the probe) means the file grew: its last block is not kept.

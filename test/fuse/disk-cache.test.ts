@@ -52,6 +52,20 @@ async function setup(seed: Record<string, unknown>, options: { downloadSpeed?: n
   return { emu, tmp, env, cacheDir, mount };
 }
 
+async function recordLines(cacheDir: string): Promise<string> {
+  const out: string[] = [];
+  const root = join(cacheDir, 'v1');
+  for (const shard of await readdir(root).catch(() => [] as string[])) {
+    for (const name of await readdir(join(root, shard))) {
+      if (name.endsWith('.meta')) {
+        const lines = (await readFile(join(root, shard, name), 'utf8')).split('\n');
+        out.push(`${JSON.parse(lines[0]!).path}: ${lines.slice(1, -1).map((l) => l.split(' ')[0]).join(',')}`);
+      }
+    }
+  }
+  return out.join(' | ');
+}
+
 /** Record lines (blocks kept) in the cache folder's meta files. */
 async function recordedBlocks(cacheDir: string): Promise<number> {
   let n = 0;
@@ -68,7 +82,7 @@ describe.skipIf(fuseSkipReason !== undefined || !hasBuild)('disk cache through c
   it('heads and tails read before a restart are read after it with zero content requests', async () => {
     const files: Record<string, Buffer> = {};
     for (let i = 0; i < 5; i++) files[`clip${i}.mkv`] = pseudoRandomBytes(4 * MiB + i * 1000, 20 + i);
-    const { emu, tmp, mount } = await setup({ media: files });
+    const { emu, tmp, mount, cacheDir } = await setup({ media: files });
     const mnt = join(tmp, 'mnt');
     const probe = async () => {
       const out: string[] = [];
@@ -83,6 +97,8 @@ describe.skipIf(fuseSkipReason !== undefined || !hasBuild)('disk cache through c
     expect(await probe()).toEqual(expected);
     expect(contentRequests(emu)).toBeGreaterThan(0);
     await first.stop();
+    // What pass 1 kept: the blocks it read, each file's head and tail at least.
+    for (const line of (await recordLines(cacheDir)).split(' | ')) expect(line).toMatch(/: (?=.*\b0\b)/);
 
     emu.clearLog();
     const second = await mount(mnt);
