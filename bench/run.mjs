@@ -3,7 +3,7 @@
 // figures into one table (figure, cloudmount, the alternative, ratio, target, met), prints it and
 // writes bench/RESULTS.md with the machine and the date. Installs nothing: a missing tool is named
 // and its figures are marked "not measured".
-//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,e2e-write,far,propfind,calls,scheduler,rss,freshness,cache,cloudreve-policies,scale] [--no-write] [--list]
+//   node bench/run.mjs [--quick] [--only webdav,fuse,e2e,e2e-write,far,propfind,calls,scheduler,rss,media-scan,freshness,cache,cloudreve-policies,scale] [--no-write] [--list]
 // --quick: smaller sizes and one round per figure, for a sanity pass (RESULTS.md is then not written
 // unless --write is given). Area scripts with `--json` print one JSON line { area, figures };
 // the others' text output is parsed (bench/lib/parse.mjs).
@@ -66,7 +66,11 @@ const AREAS = [
     parse: (t) => parseScheduler(t, SCHED),
     expected: ['goodput', '429 share', 'errors surfaced', 'flaky provider goodput vs fault-free'],
   },
-  { name: 'rss', script: 'rss/run.mjs', needs: ['curl'], what: 'peak RSS copying 1 GiB in and out through each frontend', args: quick ? ['--quick'] : [], expected: ['FUSE peak RSS', 'WebDAV peak RSS'] },
+  { name: 'rss', script: 'rss/run.mjs', needs: ['curl'], what: 'peak RSS copying 1 GiB in and out through each frontend', args: quick ? ['--quick'] : [], expected: ['FUSE peak RSS', 'WebDAV peak RSS', 'FUSE with --cache-dir peak RSS'] },
+  {
+    name: 'media-scan', script: 'media-scan/run.mjs', needs: ['fusermount'], what: 'media-library scan through a FUSE mount with --cache-dir, before and after a restart (Cloudreve emulator, 20 ms, 40 MiB/s)',
+    args: quick ? ['--quick'] : [], expected: ['pass 2 after a restart vs pass 1', 'content requests in pass 2', 'pass 1 content requests ÷ minimum'],
+  },
   {
     name: 'freshness', script: 'freshness/run.mjs', needs: [], what: 'change feed: staleness and idle cost (Cloudreve emulator, debounce 1 s)',
     args: quick ? ['--quick'] : [], expected: ['staleness: stat through CachedVfs', 'staleness: PROPFIND on the WebDAV share', 'staleness: ls on the FUSE mount', 'idle cost'],

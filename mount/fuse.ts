@@ -189,6 +189,7 @@ export async function mountFuse(vfs: Vfs, mountpoint: string, options: FuseMount
     stopWatch();
     try {
       await doUnmount(fuse, fs, mnt, tablePath, logger, () => removeSignals(), how === 'external');
+      if (served instanceof CachedVfs) await served.closeDiskCache();
     } finally {
       stopDispatch?.();
       resolveEnded(how);

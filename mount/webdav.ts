@@ -309,7 +309,7 @@ export async function serveWebdav(vfs: Vfs, options: WebdavOptions = {}): Promis
         server.closeIdleConnections();
         // Give running requests a moment, then cut them.
         setTimeout(() => server.closeAllConnections(), 1000).unref();
-      }).finally(() => {
+      }).then(() => (served instanceof CachedVfs ? served.closeDiskCache() : undefined)).finally(() => {
         writeBack?.stop();
         release();
       })),

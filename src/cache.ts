@@ -35,6 +35,7 @@ import type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
 import { SingleFlight } from './cache/single-flight.js';
 import { CacheCounters } from './cache/stats.js';
 import { ChangeFollower, PUSH_TTLS, changeMode } from './cache/changes.js';
+import { DiskReads } from './cache/disk-reads.js';
 import type { CacheStats } from './cache/stats.js';
 
 export type { CacheOptions, ResolvedCacheOptions } from './cache/options.js';
@@ -62,6 +63,8 @@ export class CachedVfs extends ForwardingVfs {
   private readonly fold: (path: string) => string;
   /** Follows the inner Vfs's changes when `watch` is on and it has any (cache/changes.ts). */
   private readonly follower: ChangeFollower | undefined;
+  /** The persistent disk cache under the block cache, when `cacheDir` is set (cache/disk-reads.ts). */
+  private readonly disk: DiskReads | undefined;
 
   /**
    * Caching changes how fast, not what: capabilities, watch and the dead-property and share-link
@@ -75,7 +78,11 @@ export class CachedVfs extends ForwardingVfs {
     this.fold = inner.capabilities.caseSensitive ? (p) => p : (p) => p.toLowerCase();
     this.meta = new MetadataCache({ ...this.options, fold: this.fold });
     this.passThroughBytes = Math.max(2 * this.options.readAheadBytes, Math.floor(this.options.blockCacheBytes / 2));
-    this.blocks = new BlockCache(inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
+    this.disk = this.options.cacheDir === undefined ? undefined : new DiskReads(inner, {
+      dir: this.options.cacheDir, blockSize: this.options.blockSize, maxBytes: this.options.cacheMaxSize, maxAgeMs: this.options.cacheMaxAge,
+      minFreeBytes: this.options.cacheMinFreeSpace, scope: this.options.cacheScope ?? inner.name, logger: this.log,
+    });
+    this.blocks = new BlockCache(this.disk?.asSource() ?? inner, { blockSize: this.options.blockSize, maxBytes: this.options.blockCacheBytes }, this.counters,
       (path) => this.onStale(path));
     this.access = new AccessTracker({
       blockSize: this.options.blockSize,
@@ -191,13 +198,20 @@ export class CachedVfs extends ForwardingVfs {
         throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: this.name, operation: 'read', path: p });
       }
       const file: FileVersion = { path: p, id: this.fold(p), size: entry.size, key: versionKey(entry) };
+      this.disk?.note(file);
       const end = Math.min(file.size, length === undefined ? file.size : offset + length);
       if (offset >= end) return Readable.from([], { objectMode: false });
       try {
-        if (offset === 0 && end >= this.passThroughBytes && !this.blocks.holds(file, 0)) {
-          return await this.openPassThrough(file, offset, end, options.signal);
+        // A long read that starts in content the disk cache holds streams from disk (no copy into
+        // memory blocks, and a block not on disk is fetched only when the reader gets there).
+        if (this.disk && end - offset > this.options.blockSize && !this.blocks.holds(file, Math.floor(offset / this.options.blockSize))
+          && await this.disk.startsOnDisk(file, offset)) {
+          return this.pinned(file, await this.openPassThrough(file, offset, end, options.signal));
         }
-        return await this.openBlocks(file, offset, end, options.signal);
+        if (offset === 0 && end >= this.passThroughBytes && !this.blocks.holds(file, 0)) {
+          return this.pinned(file, await this.openPassThrough(file, offset, end, options.signal));
+        }
+        return this.pinned(file, await this.openBlocks(file, offset, end, options.signal));
       } catch (e) {
         // The file changed size behind our back: the metadata is dropped now, so one retry sees the new version.
         if (attempt === 0 && isVfsError(e, 'ESTALE')) continue;
@@ -385,6 +399,14 @@ export class CachedVfs extends ForwardingVfs {
     };
   }
 
+  /**
+   * Finish the disk cache's writes and release its folder, leaving everything else (and the inner
+   * Vfs) open: for frontends that wrap a Vfs they do not own. `close()` does it too.
+   */
+  async closeDiskCache(): Promise<void> {
+    await this.disk?.disk.close();
+  }
+
   /** Abort read-ahead, drop every cache, and close the inner Vfs. */
   override async close(): Promise<void> {
     this.follower?.stop();
@@ -392,6 +414,7 @@ export class CachedVfs extends ForwardingVfs {
     this.access.clear();
     this.blocks.clear();
     this.meta.clear();
+    await this.disk?.disk.close();
     await super.close();
   }
 
@@ -410,7 +433,9 @@ export class CachedVfs extends ForwardingVfs {
   private async openPassThrough(file: FileVersion, offset: number, end: number, signal: AbortSignal | undefined): Promise<Readable> {
     const probe = end === file.size ? 1 : 0;
     this.counters.innerReads++;
-    const source = await this.inner.read(file.path, { offset, length: end - offset + probe, ...(signal ? { signal } : {}) });
+    const source = this.disk
+      ? await this.disk.read(file, offset, end - offset + probe, signal)
+      : await this.inner.read(file.path, { offset, length: end - offset + probe, ...(signal ? { signal } : {}) });
     const expected = end - offset;
     const counters = this.counters;
     const stale = (why: string) => {
@@ -477,6 +502,12 @@ export class CachedVfs extends ForwardingVfs {
     return stream;
   }
 
+  /** While `stream` is open, the disk cache does not evict `file`. */
+  private pinned(file: FileVersion, stream: Readable): Readable {
+    if (this.disk) stream.once('close', this.disk.disk.pin(file));
+    return stream;
+  }
+
   /** A fetch found the file's size changed remotely: drop what we believed about it. */
   private onStale(path: string): void {
     this.log.debug('file changed remotely; dropping its cached metadata and blocks', { path });
@@ -491,6 +522,8 @@ export class CachedVfs extends ForwardingVfs {
   /** Drop the blocks and access state of `path` (and below it for `subtree`). */
   private dropContent(path: string, subtree: boolean): void {
     const id = this.fold(path);
+    // On disk only the path itself: versions already keep stale blocks from being served.
+    void this.disk?.disk.drop(id);
     if (subtree) {
       this.blocks.dropSubtree(id);
       this.access.forget((p) => isSameOrInside(id, p));

@@ -9,13 +9,15 @@ import { defaultSpoolDir, listPendingUploads, mountFuse } from '../../mount/fuse
 import type { CliContext } from '../context.js';
 import { parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { addDiskCacheOptions, withDiskCache } from '../disk-cache-options.js';
+import type { DiskCacheFlags } from '../disk-cache-options.js';
 import { daemonize, isDaemonChild, notifyReady, prepareDaemonChild } from '../daemon.js';
 import { metricsOption } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
 import { addRedisOptions, coordinate } from '../redis.js';
 import type { RedisFlags } from '../redis.js';
 
-interface MountOptions extends RedisFlags {
+interface MountOptions extends RedisFlags, DiskCacheFlags {
   readOnly?: boolean;
   allowNonEmpty?: boolean;
   allowOther?: boolean;
@@ -55,7 +57,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
     .addOption(metricsOption());
   // Several instances of one remote share the provider budget (locks, properties and cache
   // coherence are WebDAV's: see serve webdav).
-  addRedisOptions(command)
+  addRedisOptions(addDiskCacheOptions(command))
     .action(async (location: string, dir: string, opts: MountOptions) => {
       if (opts.daemon && !isDaemonChild()) {
         process.exitCode = await daemonize(ctx.out, ctx.warn);
@@ -71,7 +73,7 @@ export function registerMountCommand(program: Command, ctx: CliContext): void {
         readOnly: opts.readOnly ?? false,
         allowOther: opts.allowOther ?? false,
         allowNonEmpty: opts.allowNonEmpty ?? false,
-        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch),
+        cache: withDiskCache(cacheOption(opts.cache, opts.cacheTtl, opts.watch), opts, location),
         spoolDir,
         ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
         ...(opts.gid !== undefined ? { gid: opts.gid } : {}),

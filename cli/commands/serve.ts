@@ -10,6 +10,8 @@ import { VfsError } from '../../src/errors.js';
 import type { CliContext } from '../context.js';
 import { parseAddr, parseSeconds } from '../args.js';
 import { cacheOption, openForServing, runUntilSignal } from '../lifecycle.js';
+import { addDiskCacheOptions, withDiskCache } from '../disk-cache-options.js';
+import type { DiskCacheFlags } from '../disk-cache-options.js';
 import { addGatewayServeOptions, authProxyOf, loadTls, loadUsers, reloadTlsOnHup } from '../gateway-options.js';
 import type { GatewayServeOptions } from '../gateway-options.js';
 import { startMetrics } from '../metrics.js';
@@ -19,7 +21,7 @@ import { defaultSpoolDir, listPendingUploads } from '../../mount/fuse.js';
 import { addRedisOptions, coordinate } from '../redis.js';
 import type { RedisFlags } from '../redis.js';
 
-interface ServeOptions extends GatewayServeOptions, RedisFlags {
+interface ServeOptions extends GatewayServeOptions, RedisFlags, DiskCacheFlags {
   addr: string;
   user: string[];
   readOnly?: boolean;
@@ -59,7 +61,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--max-connections-per-address <n>', 'open connections per client address or IPv6 /64 (default 128)').argParser(parseCount))
     .addOption(new Option('--headers-timeout <seconds>', 'time for request headers to arrive (default 20)').argParser(parseSeconds))
     .addOption(new Option('--body-idle-timeout <seconds>', 'fail an upload that receives nothing for this long (default 60)').argParser(parseSeconds));
-  addRedisOptions(addGatewayServeOptions(webdav))
+  addRedisOptions(addGatewayServeOptions(addDiskCacheOptions(webdav)))
     .action(async (location: string, opts: ServeOptions) => {
       // Files first: a bad certificate or user list fails before anything is opened.
       const tls = await loadTls(opts);
@@ -88,7 +90,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         ...(metrics ? { onRequest: metrics.webdavRequest } : {}),
         readOnly: opts.readOnly ?? false,
         // With Redis one elected instance follows the provider's feed for all (coordinate above).
-        cache: cacheOption(opts.cache, opts.cacheTtl, opts.watch && !shared?.feed),
+        cache: withDiskCache(cacheOption(opts.cache, opts.cacheTtl, opts.watch && !shared?.feed), opts, location),
         junkFilter: opts.junk,
         ...(opts.spoolDir ? { spoolDir: opts.spoolDir } : {}),
         allowUnauthenticatedRemote: opts.allowRemoteWithoutAuth ?? false,

@@ -41,14 +41,47 @@ export interface CacheOptions {
    * the TTLs not given here become minutes (cache/changes.ts PUSH_TTLS): changes arrive by the feed.
    */
   watch?: boolean;
+  /**
+   * A folder for the persistent disk cache of file content (default: none, content is cached in
+   * memory only). A library should not write to its user's disk unasked; the CLI passes --cache-dir.
+   * Blocks fetched for reads are kept there across restarts (cache/disk-cache.ts); one process
+   * at a time owns the folder (a lock file naming its pid; a second process is refused).
+   */
+  cacheDir?: string;
+  /**
+   * Most bytes of file content kept in `cacheDir` (default 10 GiB): room for the probed heads and
+   * tails of tens of thousands of media files, or a few whole films, and still a small share of a
+   * disk. Least recently used files are evicted first; beyond it blocks are simply not kept.
+   */
+  cacheMaxSize?: number;
+  /**
+   * A cached file not read for this long is evicted, in ms (default 7 days): a library scanned once
+   * a week stays warm, and content nobody reads does not sit on the disk for ever.
+   */
+  cacheMaxAge?: number;
+  /**
+   * Free space the disk cache leaves on its filesystem, in bytes (default 1 GiB): below it the
+   * cache evicts its own least recently used files, and keeps nothing new when that is not enough,
+   * so the cache never fills the disk other programs need.
+   */
+  cacheMinFreeSpace?: number;
+  /**
+   * What the files in `cacheDir` belong to (default: the inner Vfs's name). Cache files are keyed
+   * by scope + path + version, so two accounts cached in one folder (one after the other) never
+   * see each other's files; the CLI passes the remote's name and address.
+   */
+  cacheScope?: string;
   /** Where debug lines go (default: silent). */
   logger?: Logger;
 }
 
-/** Options with every default filled in and checked. */
-export type ResolvedCacheOptions = Required<Omit<CacheOptions, 'logger'>> & { logger?: Logger };
+/** Options that stay absent unless given. */
+type Unset = 'logger' | 'cacheDir' | 'cacheScope';
 
-export const CACHE_DEFAULTS: Readonly<Required<Omit<CacheOptions, 'logger'>>> = {
+/** Options with every default filled in and checked. */
+export type ResolvedCacheOptions = Required<Omit<CacheOptions, Unset>> & Pick<CacheOptions, Unset>;
+
+export const CACHE_DEFAULTS: Readonly<Required<Omit<CacheOptions, Unset>>> = {
   statTtlMs: 10_000,
   dirTtlMs: 10_000,
   negativeTtlMs: 2_000,
@@ -58,13 +91,16 @@ export const CACHE_DEFAULTS: Readonly<Required<Omit<CacheOptions, 'logger'>>> = 
   blockCacheBytes: 64 * MiB,
   maxTrackedFiles: 64,
   watch: false,
+  cacheMaxSize: 10 * 1024 * MiB,
+  cacheMaxAge: 7 * 24 * 3600_000,
+  cacheMinFreeSpace: 1024 * MiB,
 };
 
 /** Fill in defaults; reject nonsense (a zero block size would loop forever). */
 export function resolveCacheOptions(options: CacheOptions = {}): ResolvedCacheOptions {
   const merged = { ...CACHE_DEFAULTS, ...stripUndefined(options) };
   merged.watch = merged.watch === true;
-  for (const key of ['statTtlMs', 'dirTtlMs', 'negativeTtlMs'] as const) {
+  for (const key of ['statTtlMs', 'dirTtlMs', 'negativeTtlMs', 'cacheMaxSize', 'cacheMaxAge', 'cacheMinFreeSpace'] as const) {
     if (!(merged[key] >= 0)) throw new RangeError(`cache option ${key} must be ≥ 0`);
   }
   for (const key of ['maxEntries', 'blockSize', 'blockCacheBytes', 'maxTrackedFiles'] as const) {
