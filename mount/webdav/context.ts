@@ -84,11 +84,15 @@ export function sendError(dav: Pick<Dav, 'res' | 'method' | 'state'>, e: unknown
   sendText(res, status, reasonOf(e), headers);
 }
 
-/** A one-line reason for a client: the provider's message when there is one, never a stack. */
+/**
+ * A one-line reason for a client: the provider's message when there is one, else the errno and the
+ * message (`ENOENT: no such file or directory, stat "/a"`, the code being a field of the error);
+ * never a stack.
+ */
 function reasonOf(e: unknown): string {
   if (e instanceof HttpError) return e.message;
   const v = e instanceof VfsError ? e : toVfsError(e);
-  return (v.details.providerMessage ?? v.message).split('\n')[0]!.slice(0, 300);
+  return (v.details.providerMessage ?? `${v.code}: ${v.message}`).split('\n')[0]!.slice(0, 300);
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
