@@ -7,7 +7,7 @@ import { isSameOrInside, moveConflict, normalizePath } from './path.js';
 import type { DeadPropertyStore, Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, ShareLink, ShareLinkStore, SpaceInfo, Vfs, VfsChange, WatchOptions, WriteData, WriteOptions } from './vfs.js';
 import { forwardStores } from './forward.js';
 import type { ForwardedStores } from './forward.js';
-import { VfsError } from './errors.js';
+import { VfsError, opError } from './errors.js';
 
 export class SubtreeVfs implements Vfs {
   readonly name: string;
@@ -55,13 +55,13 @@ export class SubtreeVfs implements Vfs {
   }
 
   private guardRoot(path: string, op: string): void {
-    if (normalizePath(path) === '/') throw new VfsError('EBUSY', `${op} "/": the root of the share cannot be changed`, { path: '/' });
+    if (normalizePath(path) === '/') throw opError('EBUSY', 'the root of the share cannot be changed', op, '/');
   }
 
   /** Never hand the inner Vfs a move that replaces the share root or an ancestor of the source. */
   private guardMove(from: string, to: string, op: string): void {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
-    if (dst === '/' && src !== '/') throw new VfsError('EBUSY', `${op} onto "/": the root of the share cannot be replaced`, { path: '/' });
+    if (dst === '/' && src !== '/') throw opError('EBUSY', 'the root of the share cannot be replaced', op, src, { dest: '/' });
     const fold = this.inner.capabilities.caseSensitive ? undefined : (p: string) => p.toLowerCase();
     const conflict = moveConflict(src, dst, fold);
     if (conflict) throw new VfsError('EINVAL', conflict, { operation: op, path: dst });
