@@ -54,8 +54,9 @@ export interface DescribeOptions {
 
 /** One line (without the "cloudmount: " prefix) for `e`. */
 export function describeError(e: unknown, options: DescribeOptions = {}): string {
-  let message = e instanceof Error ? e.message : String(e);
-  // The errno once: a VfsError wrapping an fs error reads "ENOENT: ENOENT: no such file…".
+  // A VfsError's message leaves the errno out (it is the `code` field): said here, in front, once,
+  // even when the reason was built from a Node error that already led with it.
+  let message = e instanceof VfsError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
   message = message.replace(/^([A-Z][A-Z0-9_]+): (?:\1:? )+/, '$1: ');
   const net = e instanceof VfsError ? networkCause(e) : undefined;
   if (e instanceof VfsError && net) {

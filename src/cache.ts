@@ -19,7 +19,7 @@
  * - Writes stream straight through to the inner Vfs; nothing is buffered here.
  */
 import { Readable, Transform, pipeline } from 'node:stream';
-import { VfsError, isVfsError, throwIfAborted } from './errors.js';
+import { VfsError, isVfsError, opError, throwIfAborted } from './errors.js';
 import { isSameOrInside, moveConflict, normalizePath, parentPath } from './path.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
@@ -160,7 +160,7 @@ export class CachedVfs extends ForwardingVfs {
     }
     if (known.kind === 'entry' && known.entry.type === 'file') {
       this.counters.listHits++;
-      throw new VfsError('ENOTDIR', `list ${JSON.stringify(p)}: not a directory`, { provider: this.name, operation: 'list', path: p });
+      throw opError('ENOTDIR', 'not a directory', 'list', p, { provider: this.name });
     }
     const before = this.listFlights.joined;
     const result = this.listFlights.run(`${this.epoch}\0${p}`, options.signal, async (signal) => {
@@ -195,7 +195,7 @@ export class CachedVfs extends ForwardingVfs {
     for (let attempt = 0; ; attempt++) {
       const entry = await this.stat(p, { signal: options.signal });
       if (entry.type !== 'file') {
-        throw new VfsError('EISDIR', `read ${JSON.stringify(p)}: is a directory`, { provider: this.name, operation: 'read', path: p });
+        throw opError('EISDIR', 'is a directory', 'read', p, { provider: this.name });
       }
       const file: FileVersion = { path: p, id: this.fold(p), size: entry.size, key: versionKey(entry) };
       this.disk?.note(file);
@@ -441,9 +441,7 @@ export class CachedVfs extends ForwardingVfs {
     const stale = (why: string) => {
       counters.staleDetected++;
       this.onStale(file.path);
-      return new VfsError('ESTALE', `${file.path}: ${why}; it changed on the server, read it again`, {
-        provider: 'cache', operation: 'read', path: file.path, retryable: true,
-      });
+      return opError('ESTALE', `${why}; it changed on the server, read it again`, 'read', file.path, { provider: 'cache', retryable: true });
     };
     let seen = 0;
     // Chunk by chunk through a Transform: flowing mode hands each chunk on as it came, whereas async
@@ -550,7 +548,7 @@ export class CachedVfs extends ForwardingVfs {
   }
 
   private invalid(operation: string, path: string, message: string): VfsError {
-    return new VfsError('EINVAL', `${operation} ${JSON.stringify(path)}: ${message}`, { provider: this.name, operation, path });
+    return opError('EINVAL', message, operation, path, { provider: this.name });
   }
 }
 
@@ -560,7 +558,7 @@ export function versionKey(entry: Entry): string {
 }
 
 function notFound(operation: string, path: string): VfsError {
-  return new VfsError('ENOENT', `${operation} ${JSON.stringify(path)}: no such file or directory`, { provider: 'cache', operation, path });
+  return opError('ENOENT', 'no such file or directory', operation, path, { provider: 'cache' });
 }
 
 /** Callers may mutate what they get; the cached copy must not change with it. */

@@ -58,7 +58,9 @@ const MAX_PROVIDER_MESSAGE = 300;
 /**
  * An errno-coded error shaped like Node's fs errors: `code` is the errno name, `errno` its number on
  * this OS, `syscall` the operation, `path`/`dest` the Vfs paths involved (plain fields, as on a Node
- * `ENOENT`). `message` reads "CODE: reason"; `reason` is the same without the code.
+ * `ENOENT`). `message` is the reason without the code (`no such file or directory, stat "/a"`): the
+ * code is a field, and whoever prints an error for a person puts it in front (the CLI, `toString()`
+ * for logs), so it is never said twice by a layer that wraps another's error.
  */
 export class VfsError extends Error {
   override name = 'VfsError';
@@ -67,7 +69,7 @@ export class VfsError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly details: VfsErrorDetails;
-  /** The message without the errno in front. */
+  /** Same as `message` (which no longer carries the errno); kept for callers that read `reason`. */
   readonly reason: string;
   readonly syscall?: string;
   readonly path?: string;
@@ -79,7 +81,7 @@ export class VfsError extends Error {
       details.providerMessage = redact(details.providerMessage).slice(0, MAX_PROVIDER_MESSAGE);
     }
     const reason = redact(message);
-    super(`${code}: ${reason}`, cause === undefined ? undefined : { cause: sanitizeCause(cause) });
+    super(reason, cause === undefined ? undefined : { cause: sanitizeCause(cause) });
     this.reason = reason;
     this.code = code;
     if (details.operation !== undefined) this.syscall = details.operation;
@@ -89,6 +91,11 @@ export class VfsError extends Error {
     this.retryable = retryable ?? false;
     if (retryAfterMs !== undefined) this.retryAfterMs = retryAfterMs;
     this.details = details;
+  }
+
+  /** `CODE: message`, as Node's own fs errors read: what `String(e)` and `${e}` in logs show. */
+  override toString(): string {
+    return `${this.code}: ${this.message}`;
   }
 
   /**
@@ -145,13 +152,16 @@ export function errnoNumber(code: ErrnoCode): number {
 }
 
 /**
- * The error one operation fails with, the single way adapters and layers build one: `reason` says
- * what went wrong, the message names the operation and path in front of it (`mkdir "/a": already
- * exists`), and `operation`/`path` are fields as well (`syscall`, `path`).
+ * The error one operation fails with, the single way adapters and layers build one. The message
+ * reads as Node's does without the code: what went wrong, then the operation and paths
+ * (`already exists, mkdir "/a"`, `…, rename "/a" -> "/b"` when `options.dest` is set); paths are
+ * JSON-quoted so a name holding a newline or quote cannot forge a second line. `operation`, `path`
+ * and `dest` are fields as well (`syscall`, `path`, `dest`).
  */
 export function opError(code: ErrnoCode, reason: string, operation: string, path?: string, options: VfsErrorOptions = {}): VfsError {
-  const where = path === undefined ? operation : `${operation} ${JSON.stringify(path)}`;
-  return new VfsError(code, `${where}: ${reason}`, { ...options, operation, ...(path !== undefined ? { path } : {}) });
+  let where = path === undefined ? operation : `${operation} ${JSON.stringify(path)}`;
+  if (path !== undefined && options.dest !== undefined) where += ` -> ${JSON.stringify(options.dest)}`;
+  return new VfsError(code, `${reason}, ${where}`, { ...options, operation, ...(path !== undefined ? { path } : {}) });
 }
 
 /** True when `e` is a VfsError, optionally with one of the given codes. */

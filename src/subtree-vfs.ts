@@ -5,7 +5,7 @@
 import { isSameOrInside, moveConflict, normalizePath } from './path.js';
 import type { Entry, MoveOptions, RemoveOptions, ShareLink, Vfs, VfsChange, WatchOptions } from './vfs.js';
 import { ForwardingVfs } from './forward.js';
-import { VfsError } from './errors.js';
+import { VfsError, opError } from './errors.js';
 
 export class SubtreeVfs extends ForwardingVfs {
   private readonly root: string;
@@ -34,13 +34,13 @@ export class SubtreeVfs extends ForwardingVfs {
   }
 
   private guardRoot(path: string, op: string): void {
-    if (normalizePath(path) === '/') throw new VfsError('EBUSY', `${op} "/": the root of the share cannot be changed`, { path: '/' });
+    if (normalizePath(path) === '/') throw opError('EBUSY', 'the root of the share cannot be changed', op, '/');
   }
 
   /** Never hand the inner Vfs a move that replaces the share root or an ancestor of the source. */
   private guardMove(from: string, to: string, op: string): void {
     const [src, dst] = [normalizePath(from), normalizePath(to)];
-    if (dst === '/' && src !== '/') throw new VfsError('EBUSY', `${op} onto "/": the root of the share cannot be replaced`, { path: '/' });
+    if (dst === '/' && src !== '/') throw opError('EBUSY', 'the root of the share cannot be replaced', op, src, { dest: '/' });
     const fold = this.inner.capabilities.caseSensitive ? undefined : (p: string) => p.toLowerCase();
     const conflict = moveConflict(src, dst, fold);
     if (conflict) throw new VfsError('EINVAL', conflict, { operation: op, path: dst });

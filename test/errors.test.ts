@@ -70,15 +70,18 @@ describe('provider messages in errors are bounded', () => {
 });
 
 describe('VfsError has the shape of a Node fs error', () => {
-  it('carries code, errno, syscall, path and dest as plain fields, and the reason without the code', () => {
+  it('carries code, errno, syscall, path and dest as plain fields, and the message without the code', async () => {
     const e = new VfsError('ENOENT', 'no such file', { operation: 'rename', path: '/a', dest: '/b' });
     expect({ code: e.code, errno: e.errno, syscall: e.syscall, path: e.path, dest: e.dest }).toEqual({
       code: 'ENOENT', errno: constants.errno.ENOENT, syscall: 'rename', path: '/a', dest: '/b',
     });
     expect(e.reason).toBe('no such file');
-    expect(e.message).toBe('ENOENT: no such file');
-    // More context keeps the reason as it was, never "ENOENT: ENOENT: …".
-    expect(e.withDetails({ provider: 'memory' }).message).toBe('ENOENT: no such file');
+    expect(e.message).toBe('no such file');
+    // More context keeps the message as it was.
+    expect(e.withDetails({ provider: 'memory' }).message).toBe('no such file');
+    // Logs that print the error (`String(e)`) still show the code, once.
+    expect(String(e)).toBe('ENOENT: no such file');
+    await expect(Promise.reject(e)).rejects.toMatchObject({ code: 'ENOENT', message: 'no such file' });
   });
 });
 
@@ -87,15 +90,18 @@ describe('the errno is said once', () => {
     const { readFile } = await import('node:fs/promises');
     const e = toVfsError(await readFile('/nonexistent/cloudmount-x').catch((err: unknown) => err), { operation: 'read', path: '/x' });
     expect(e.code).toBe('ENOENT');
-    expect(e.reason).not.toMatch(/^ENOENT/);
-    expect(e.message).toMatch(/^ENOENT: no such file or directory/);
-    expect(e.message.match(/ENOENT/g)).toHaveLength(1);
+    expect(e.message).toMatch(/^no such file or directory/);
+    expect(e.message).not.toMatch(/ENOENT/);
+    expect(String(e).match(/ENOENT/g)).toHaveLength(1);
   });
 
-  it('opError names the operation and path in the message and as fields', () => {
+  it('opError names the operation and path after the reason, as Node does, and as fields', () => {
     const e = opError('EEXIST', 'already exists', 'mkdir', '/a b');
-    expect(e.message).toBe('EEXIST: mkdir "/a b": already exists');
-    expect({ syscall: e.syscall, path: e.path, reason: e.reason }).toEqual({ syscall: 'mkdir', path: '/a b', reason: 'mkdir "/a b": already exists' });
+    expect(e.message).toBe('already exists, mkdir "/a b"');
+    expect({ code: e.code, syscall: e.syscall, path: e.path }).toEqual({ code: 'EEXIST', syscall: 'mkdir', path: '/a b' });
+    const r = opError('ENOENT', 'no such file or directory', 'rename', '/a', { dest: '/b\nEIO: forged' });
+    expect(r.message).toBe('no such file or directory, rename "/a" -> "/b\\nEIO: forged"');
+    expect(r.dest).toBe('/b\nEIO: forged');
   });
 
   it('calledAs puts the outer call in the fields and keeps where it failed in the details', () => {

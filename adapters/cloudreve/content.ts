@@ -6,7 +6,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { PassThrough, Readable } from 'node:stream';
-import { VfsError, toVfsError } from '../../src/errors.js';
+import { VfsError, opError, toVfsError } from '../../src/errors.js';
 import type { ContentResponse } from '../../src/http/content.js';
 import { parseContentRange, rangeHeader } from '../../src/http/range.js';
 import { isSameOrInside } from '../../src/path.js';
@@ -103,7 +103,7 @@ export class ContentReader {
       const next = await this.open(path, o, l, s);
       if (!next || next.entity !== first.entity || (next.total !== undefined && next.total !== total)) {
         next?.body.destroy();
-        throw new VfsError('EIO', `read ${JSON.stringify(path)}: the file changed during a parallel read`, { provider: 'cloudreve', operation: 'read', path });
+        throw opError('EIO', 'the file changed during a parallel read', 'read', path, { provider: 'cloudreve' });
       }
       return this.resumable(path, o, l, next, s);
     };
@@ -122,15 +122,13 @@ export class ContentReader {
         const next = await this.open(path, offset + delivered, length === undefined ? undefined : length - delivered, signal, entity);
         if (!next || next.entity !== current.entity || (next.total !== undefined && current.total !== undefined && next.total !== current.total)) {
           next?.body.destroy();
-          throw new VfsError('EIO', `read ${JSON.stringify(path)}: the download broke off and the file changed before it could be resumed`, {
-            provider: 'cloudreve', operation: 'read', path,
-          });
+          throw opError('EIO', 'the download broke off and the file changed before it could be resumed', 'read', path, { provider: 'cloudreve' });
         }
         current = next;
         return next;
       },
-      lengthError: (got, expected) => new VfsError('EIO', `read ${JSON.stringify(path)}: the download ${got > expected ? 'ran past' : 'ended at ' + got + ' bytes, short of'} the ${expected} bytes its Content-Range announced`, {
-        provider: 'cloudreve', operation: 'read', path, retryable: true,
+      lengthError: (got, expected) => opError('EIO', `the download ${got > expected ? 'ran past' : 'ended at ' + got + ' bytes, short of'} the ${expected} bytes its Content-Range announced`, 'read', path, {
+        provider: 'cloudreve', retryable: true,
       }),
       mapError: (e) => toVfsError(e, { provider: 'cloudreve', operation: 'read', path }),
     });
@@ -159,7 +157,7 @@ export class ContentReader {
           }
           throw envelopeError(env, details);
         }
-        throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: unreadable answer from the content URL`, details);
+        throw opError('EPROTO', 'unreadable answer from the content URL', 'read', path, details);
       }
       if (res.status === 416) {
         // Range starts at or past the end (or the file is empty): nothing to read.
@@ -173,11 +171,11 @@ export class ContentReader {
           this.urls.delete(key);
           continue;
         }
-        throw new VfsError('ENOENT', `read ${JSON.stringify(path)}: the file's content is missing on the server`, details);
+        throw opError('ENOENT', "the file's content is missing on the server", 'read', path, details);
       }
       if (res.status !== 200 && res.status !== 206) {
         const text = await res.text(4096).catch(() => '');
-        throw new VfsError(res.status === 403 ? 'EACCES' : 'EIO', `read ${JSON.stringify(path)}: HTTP ${res.status} from the content URL`, {
+        throw opError(res.status === 403 ? 'EACCES' : 'EIO', `HTTP ${res.status} from the content URL`, 'read', path, {
           ...details, providerMessage: text.slice(0, 300),
         });
       }
@@ -188,7 +186,7 @@ export class ContentReader {
         // (A Content-Length that disagrees with the span is caught by the byte count below, and resumed.)
         if (!span || span.start !== offset) {
           res.cancel();
-          throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, details);
+          throw opError('EPROTO', `asked for bytes from ${offset}, got Content-Range ${JSON.stringify(res.headers.get('content-range'))}`, 'read', path, details);
         }
         expected = span.end - span.start + 1;
         total = span.total;
@@ -209,7 +207,7 @@ export class ContentReader {
     if (hit && !fresh && Date.now() < hit.useUntil) return hit.url;
     const res = await this.client.downloadUrl(pathToUri(path), signal, path, entity);
     const url = res.urls?.[0]?.url;
-    if (!url) throw new VfsError('EPROTO', `read ${JSON.stringify(path)}: the server sent no content URL`, { provider: 'cloudreve', operation: 'POST /file/url', path });
+    if (!url) throw opError('EPROTO', 'the server sent no content URL', 'read', path, { provider: 'cloudreve' });
     const expires = res.expires ? Date.parse(res.expires) : NaN;
     if (Number.isFinite(expires)) {
       const margin = Math.min(60_000, Math.max(0, (expires - Date.now()) / 4));

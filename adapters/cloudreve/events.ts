@@ -176,7 +176,7 @@ export class CloudreveFeed {
         failures++;
         this.options.logger.debug('cloudreve: change feed connect failed', { error: String(e), retryInMs: delay });
         if (failures === MAX_QUIET_RETRIES) {
-          this.options.logger.warn('cloudreve: the change feed keeps failing; changes made elsewhere may be missed until it is back', { error: isVfsError(e) ? e.message : String(e) });
+          this.options.logger.warn('cloudreve: the change feed keeps failing; changes made elsewhere may be missed until it is back', isVfsError(e) ? { code: e.code, error: e.message } : { error: String(e) });
           this.hub.emit({ type: 'resync', path: '/' });
         }
         await sleep(delay, signal);

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { BodyTooLargeError, readBoundedText } from '../../src/bounded-text.js';
-import { VfsError, isVfsError } from '../../src/errors.js';
+import { VfsError, isVfsError, opError } from '../../src/errors.js';
 import { rangeHeader } from '../../src/http/range.js';
 import { contentUpload } from '../../src/http/upload.js';
 import type { Logger } from '../../src/log.js';
@@ -297,8 +297,8 @@ async function drain(res: Response): Promise<void> {
 }
 
 function protocolError(route: string, path: string, what: string, cause?: unknown, retryable = false): VfsError {
-  return new VfsError('EPROTO', `couchdrop POST ${route} ${JSON.stringify(path)}: unexpected answer: ${what}`, {
-    provider: 'couchdrop', operation: `POST ${route}`, path, retryable, ...(cause !== undefined ? { cause } : {}),
+  return opError('EPROTO', `unexpected answer from couchdrop: ${what}`, `POST ${route}`, path, {
+    provider: 'couchdrop', retryable, ...(cause !== undefined ? { cause } : {}),
   });
 }
 

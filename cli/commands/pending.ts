@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { defaultSpoolDir, discardPendingUpload, listPendingUploads, retryPendingUpload } from '../../mount/fuse.js';
 import type { PendingUpload } from '../../mount/fuse.js';
 import { VfsError } from '../../src/errors.js';
+import { describeError } from '../errors.js';
 import { joinPath, normalizePath } from '../../src/path.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../progress.js';
@@ -71,7 +72,7 @@ export function registerPendingCommands(program: Command, ctx: CliContext): void
           ctx.out(`uploaded ${remote}:${path} (${formatBytes(item.size)})`);
         } catch (e) {
           failed++;
-          ctx.warn(`${item.id}: ${remote}:${item.path} still failing: ${(e as Error).message}`);
+          ctx.warn(`${item.id}: ${remote}:${item.path} still failing: ${describeError(e)}`);
         }
       }
       if (failed) throw new VfsError('EIO', `${failed} upload(s) still pending`);

@@ -48,7 +48,7 @@ export function sendError(dav: Pick<Dav, 'res' | 'method' | 'state'>, e: unknown
 function reasonOf(e: unknown): string {
   if (e instanceof HttpError) return e.message;
   const v = e instanceof VfsError ? e : toVfsError(e);
-  return (v.details.providerMessage ?? v.message).split('\n')[0]!.slice(0, 300);
+  return (v.details.providerMessage ?? `${v.code}: ${v.message}`).split('\n')[0]!.slice(0, 300);
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

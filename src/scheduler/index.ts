@@ -372,7 +372,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       // A definite answer (ENOENT, EEXIST, …): routine for the adapter, not a failure of ours.
       this.#counts.rejected++;
       result = toVfsError(error, { provider: this.name, operation: label });
-      this.#log.debug(`${label}: ${result.message}`);
+      this.#log.debug(`${label}: ${result.message}`, { code: result.code });
       return result;
     }
     this.#counts.failures++;
@@ -391,7 +391,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         cause: error,
       });
     }
-    this.#log.warn(`giving up on ${label} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${result.message}`);
+    this.#log.warn(`giving up on ${label} after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${result.message}`, { code: result.code });
     this.emit('failure', { label, code: result.code, attempts });
     return result;
   }

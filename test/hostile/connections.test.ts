@@ -205,7 +205,7 @@ describe('timeouts', () => {
       expect(invited.text).toMatch(/^HTTP\/1\.1 100 Continue/);
       expect([0, 408]).toContain(statusOf(sized.text));
       expect(await content(vfs, '/f.txt')).toBe('the old content');
-      await expect(vfs.stat('/new.txt')).rejects.toThrow(/ENOENT/);
+      await expect(vfs.stat('/new.txt')).rejects.toMatchObject({ code: 'ENOENT' });
       expect(await fetchFrom(server.port, '127.0.0.1', GET('/f.txt'))).toBe(200);
     } finally {
       await server.close();

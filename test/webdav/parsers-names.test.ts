@@ -55,7 +55,7 @@ describe('names XML cannot carry', () => {
     expect(encodeSegment("!'()*")).toBe('%21%27%28%29%2A');
     const res = await fetch(server.url + 'pair%ED%A0%BD%ED%B8%80.txt');
     expect(res.status).toBe(400);
-    for (const bad of ['%', '%4', '%G0', '%C0%80', '%E0%80%80', '%F4%90%80%80', '%FF', '%C3']) expect(() => decodeSegment(bad), bad).toThrow(/EINVAL/);
+    for (const bad of ['%', '%4', '%G0', '%C0%80', '%E0%80%80', '%F4%90%80%80', '%FF', '%C3']) expect(() => decodeSegment(bad), bad).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
   it('the HTML index of a collection stays well-formed too', async () => {

@@ -10,7 +10,7 @@
  * (src/http/upload.ts), each with its exact Content-Length (presigned URLs sign it), never chunked.
  */
 import { Readable } from 'node:stream';
-import { VfsError, isVfsError, throwIfAborted } from '../../../src/errors.js';
+import { VfsError, isVfsError, opError, throwIfAborted } from '../../../src/errors.js';
 import type { ErrnoCode } from '../../../src/errors.js';
 import { readBoundedText } from '../../../src/bounded-text.js';
 import { httpRequest } from '../../../src/http/fetch.js';
@@ -119,6 +119,11 @@ function details(ctx: FlowContext, operation: string, status?: number) {
   return { provider: 'cloudreve', operation, path: ctx.path, ...(status !== undefined ? { status } : {}) };
 }
 
+/** The error of one step of an upload: the step (the storage call) and the file's path as fields and in the message. */
+function flowError(code: ErrnoCode, reason: string, ctx: FlowContext, operation: string, status?: number): VfsError {
+  return opError(code, reason, operation, ctx.path, { provider: 'cloudreve', ...(status !== undefined ? { status } : {}) });
+}
+
 // ---- local / relay: POST /api/v4/file/upload/{session}/{index} ------------------------------
 
 async function sendLocal(ctx: FlowContext): Promise<void> {
@@ -207,7 +212,7 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
   const etags: string[] = [];
   const count = await eachPart(ctx, ctx.session.chunk_size, concurrencyOf(ctx), async (index, part, signal) => {
     const url = urls[index];
-    if (!url) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the session has ${urls.length} part URLs, part ${index + 1} has none`, details(ctx, 'PUT part'));
+    if (!url) throw flowError('EPROTO', `the session has ${urls.length} part URLs, part ${index + 1} has none`, ctx, 'PUT part');
     etags[index] = await contentUpload(ctx.scheduler, url, {
       method: 'PUT', body: part, length: part.length, signal, idempotent: true, label: `PUT ${ctx.policy.type} part`,
       headers: { 'Content-Type': 'application/octet-stream' },
@@ -215,14 +220,14 @@ async function sendS3Like(ctx: FlowContext): Promise<void> {
       const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
       if (res.status === 200) {
         const etag = res.headers.get('etag');
-        if (!etag) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the storage answered part ${index + 1} without an ETag (is ETag exposed?)`, details(ctx, 'PUT part', 200));
+        if (!etag) throw flowError('EPROTO', `the storage answered part ${index + 1} without an ETag (is ETag exposed?)`, ctx, 'PUT part', 200);
         return etag;
       }
       throw storageFailure(ctx, `PUT ${ctx.policy.type} part`, res.status, text);
     });
   });
   const complete = ctx.session.completeURL;
-  if (!complete) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the session has no completeURL`, details(ctx, 'complete'));
+  if (!complete) throw flowError('EPROTO', `the session has no completeURL`, ctx, 'complete');
   const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
   let body = '';
   if (ctx.flow === 'oss') {
@@ -274,7 +279,7 @@ async function sendQiniu(ctx: FlowContext): Promise<void> {
       const text = await res.text(MAX_STORAGE_ERROR).catch(() => '');
       if (res.status !== 200) throw storageFailure(ctx, 'PUT qiniu part', res.status, text);
       const etag = (JSON.parse(text) as { etag?: unknown }).etag;
-      if (typeof etag !== 'string') throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: Qiniu answered a part without an etag`, details(ctx, 'PUT qiniu part', 200));
+      if (typeof etag !== 'string') throw flowError('EPROTO', `Qiniu answered a part without an etag`, ctx, 'PUT qiniu part', 200);
       return etag;
     });
   });
@@ -300,7 +305,7 @@ export const MAX_FORM_BYTES = 1024 * 1024 * 1024;
 async function sendUpyun(ctx: FlowContext): Promise<void> {
   const url = firstUrl(ctx);
   if (ctx.source.size > MAX_FORM_BYTES) {
-    throw new VfsError('EFBIG', `write ${JSON.stringify(ctx.path)}: an Upyun policy takes the file as one form, which cloudmount holds in memory: at most ${MAX_FORM_BYTES} bytes`, details(ctx, 'POST upyun form'));
+    throw flowError('EFBIG', `an Upyun policy takes the file as one form, which cloudmount holds in memory: at most ${MAX_FORM_BYTES} bytes`, ctx, 'POST upyun form');
   }
   // The form holds the whole file (Upyun's form API has no parts): one chunk of the full size.
   await eachPart(ctx, Math.max(1, ctx.source.size), 1, async (_index, file, signal) => {
@@ -324,7 +329,7 @@ async function sendUpyun(ctx: FlowContext): Promise<void> {
 
 function firstUrl(ctx: FlowContext): string {
   const url = ctx.session.upload_urls?.[0];
-  if (!url) throw new VfsError('EPROTO', `write ${JSON.stringify(ctx.path)}: the ${ctx.policy.type} upload session has no upload URL`, details(ctx, 'write'));
+  if (!url) throw flowError('EPROTO', `the ${ctx.policy.type} upload session has no upload URL`, ctx, 'write');
   return url;
 }
 
@@ -359,8 +364,8 @@ export function storageFailure(ctx: Pick<FlowContext, 'path'>, operation: string
   else if (code === 'NoSuchUpload' || code === 'itemNotFound' || status === 404) expired = true; // the storage forgot the upload
   else if (code === 'AccessDenied' || code === 'SignatureDoesNotMatch' || status === 401 || status === 403) errno = 'EACCES';
   if (expired) errno = 'ESTALE';
-  const err = new VfsError(errno, `${operation} ${JSON.stringify(ctx.path)}: HTTP ${status} from the storage${code ? ` (${code}${message ? `: ${message}` : ''})` : ''}`, {
-    provider: 'cloudreve', operation, path: ctx.path, status, providerMessage: `${code} ${message}`.trim().slice(0, 300),
+  const err = opError(errno, `HTTP ${status} from the storage${code ? ` (${code}${message ? `: ${message}` : ''})` : ''}`, operation, ctx.path, {
+    provider: 'cloudreve', status, providerMessage: `${code} ${message}`.trim().slice(0, 300),
     ...(code ? { providerCode: code } : {}),
   });
   return err;

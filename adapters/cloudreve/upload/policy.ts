@@ -4,7 +4,7 @@
  * expressions (`allowed_name_regexp`/`denied_name_regexp`) are Go RE2 syntax, which JavaScript's
  * backtracking RegExp does not match safely or identically: they are left to the server (40052 → EINVAL).
  */
-import { VfsError } from '../../../src/errors.js';
+import { opError } from '../../../src/errors.js';
 import type { StoragePolicy } from '../types.js';
 
 /** Policy types whose client flow this adapter implements (`inventory/types` PolicyType). */
@@ -39,18 +39,18 @@ function extOf(name: string): string {
 /** Throw EFBIG / EINVAL when `policy` would refuse a file of `size` bytes named `serverName`. */
 export function checkPolicy(policy: StoragePolicy | undefined, serverName: string, size: number, path: string): void {
   if (!policy) return;
-  const details = { provider: 'cloudreve', operation: 'write', path };
+  const details = { provider: 'cloudreve' };
   const max = Number(policy.max_size);
   if (Number.isFinite(max) && max > 0 && size > max) {
-    throw new VfsError('EFBIG', `write ${JSON.stringify(path)}: ${size} bytes is over the storage policy's limit of ${max} bytes per file`, details);
+    throw opError('EFBIG', `${size} bytes is over the storage policy's limit of ${max} bytes per file`, 'write', path, details);
   }
   const ext = extOf(serverName);
   // util.IsInExtensionList: a name without an extension is in no list.
   const inList = (list: string[] | undefined) => ext !== '' && !!list?.includes(ext);
   if (policy.allowed_suffix && policy.allowed_suffix.length > 0 && !inList(policy.allowed_suffix)) {
-    throw new VfsError('EINVAL', `write ${JSON.stringify(path)}: the storage policy only takes files ending in ${policy.allowed_suffix.slice(0, 20).map((s) => '.' + s).join(', ')}`, details);
+    throw opError('EINVAL', `the storage policy only takes files ending in ${policy.allowed_suffix.slice(0, 20).map((s) => '.' + s).join(', ')}`, 'write', path, details);
   }
   if (policy.denied_suffix && inList(policy.denied_suffix)) {
-    throw new VfsError('EINVAL', `write ${JSON.stringify(path)}: the storage policy refuses files ending in .${ext}`, details);
+    throw opError('EINVAL', `the storage policy refuses files ending in .${ext}`, 'write', path, details);
   }
 }
