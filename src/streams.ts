@@ -25,3 +25,13 @@ export async function readAll(stream: AsyncIterable<Uint8Array | string>): Promi
   for await (const chunk of stream) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));
   return Buffer.concat(parts);
 }
+
+/** The bytes of `data`, telling `progress` the running total as they are consumed (an upload's bytes sent). */
+export async function* counted(data: WriteData, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
+  let sent = 0;
+  for await (const chunk of iterateBytes(data)) {
+    yield chunk;
+    sent += chunk.length;
+    progress(sent);
+  }
+}

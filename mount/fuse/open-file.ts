@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../src/log.js';
 import { isVfsError } from '../../src/errors.js';
-import { iterateBytes } from '../../src/streams.js';
+import { counted } from '../../src/streams.js';
 import type { Entry, Vfs, WriteData } from '../../src/vfs.js';
 import { WriteBuffer } from './write-buffer.js';
 import type { WriteBufferMemory } from './write-buffer.js';
@@ -341,12 +341,3 @@ export class OpenFile {
   }
 }
 
-/** The bytes of `data`, telling `progress` the running total as they are consumed by the upload. */
-async function* counted(data: WriteData, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
-  let sent = 0;
-  for await (const chunk of iterateBytes(data)) {
-    yield chunk;
-    sent += chunk.length;
-    progress(sent);
-  }
-}

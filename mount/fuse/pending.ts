@@ -10,7 +10,7 @@ import { readFile, readdir, stat, unlink } from 'node:fs/promises';
 import { VfsError, isVfsError, toVfsError } from '../../src/errors.js';
 import { normalizePath } from '../../src/path.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
-import { spoolFiles, writeSidecar } from './sidecar.js';
+import { processAlive, spoolFiles, writeSidecar } from './sidecar.js';
 import { changedSince, conflictPath } from './write-back.js';
 import { journalFiles, materializeDeadJournals, readJournal } from '../write-back/journal.js';
 import type { SpoolSidecar } from './sidecar.js';
@@ -95,7 +95,7 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
       createdAt: new Date(sidecar.createdAt), updatedAt: new Date(sidecar.updatedAt), spoolFile: data,
     };
     if (reason === 'queued') {
-      const live = isAlive(sidecar.pid);
+      const live = processAlive(sidecar.pid);
       item.queue = { state: !live ? 'orphaned' : sidecar.uploading ? 'uploading' : 'waiting', attempts: sidecar.attempts ?? 0 };
       if (live && sidecar.uploading) item.queue.bytesSent = sidecar.uploading.bytesSent;
     }
@@ -108,7 +108,7 @@ export async function listPendingUploads(spoolDir: string = defaultSpoolDir()): 
   }
   // Small files a write-back mount queued in its journal (journal.ts): listed as they stand, not moved.
   for (const { file, pid } of await journalFiles(spoolDir)) {
-    const live = isAlive(pid);
+    const live = processAlive(pid);
     for (const { record, data } of await readJournal(spoolDir, file)) {
       if (record.state !== 'queued') continue;
       const dataFile = spoolFiles(spoolDir, record.id).data;
@@ -191,7 +191,7 @@ export async function discardPendingUpload(spoolDir: string, id: string): Promis
 async function requirePending(spoolDir: string, id: string): Promise<SpoolSidecar> {
   if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new VfsError('EINVAL', `not a spool id: ${JSON.stringify(id.slice(0, 80))}`);
   // An entry in a dead mount's journal becomes a plain spool file first (a live mount's stays its own: EBUSY below).
-  await materializeDeadJournals(spoolDir, isAlive);
+  await materializeDeadJournals(spoolDir, processAlive);
   let sidecar: SpoolSidecar;
   try {
     sidecar = await readSidecar(spoolDir, id);
@@ -199,7 +199,7 @@ async function requirePending(spoolDir: string, id: string): Promise<SpoolSideca
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new VfsError('ENOENT', `no pending upload ${id} in ${spoolDir}`);
     throw toVfsError(e, { provider: 'fuse', operation: 'readSidecar' });
   }
-  if (!pendingReason(sidecar) || (sidecar.state === 'queued' && isAlive(sidecar.pid))) {
+  if (!pendingReason(sidecar) || (sidecar.state === 'queued' && processAlive(sidecar.pid))) {
     throw new VfsError('EBUSY', `spool ${id} (${sidecar.path}) belongs to a running mount (pid ${sidecar.pid})`);
   }
   return sidecar;
@@ -215,18 +215,10 @@ async function readSidecar(spoolDir: string, id: string): Promise<SpoolSidecar> 
 function pendingReason(sidecar: SpoolSidecar): PendingUpload['reason'] | undefined {
   if (sidecar.state === 'queued') return 'queued';
   if (sidecar.state === 'failed') return sidecar.interrupted ? 'interrupted' : 'failed';
-  if (isAlive(sidecar.pid)) return undefined;
+  if (processAlive(sidecar.pid)) return undefined;
   return sidecar.dirty ? 'interrupted' : undefined;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function removeFiles(spoolDir: string, id: string): Promise<void> {
   const files = spoolFiles(spoolDir, id);

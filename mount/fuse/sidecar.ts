@@ -3,7 +3,7 @@
  * they are, so that a NEW process (the CLI after a crash) can find and upload them. Never a secret:
  * only the path, a remote label, sizes, times, a pid and a redacted error message.
  */
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -92,4 +92,47 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** Whether a record's owner is another process that still runs (this process resumes its own leftovers). */
+export function ownerAlive(pid: number): boolean {
+  return pid !== process.pid && processAlive(pid);
+}
+
+/** Whether process `pid` runs (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The 'queued' records in `dir` that a dead owner left for this Vfs and remote (oldest first): what
+ * the next owner of the same remote resumes. Unreadable or foreign records are skipped, never removed.
+ */
+export async function queuedOrphans(dir: string, vfsName: string, remote: string | undefined): Promise<SpoolSidecar[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: SpoolSidecar[] = [];
+  for (const name of names) {
+    if (!name.endsWith('.json')) continue;
+    const id = name.slice(0, -5);
+    let record: SpoolSidecar;
+    try {
+      record = JSON.parse(await readFile(spoolFiles(dir, id).sidecar, 'utf8')) as SpoolSidecar;
+    } catch {
+      continue;
+    }
+    if (record.version !== 1 || record.id !== id || record.state !== 'queued' || typeof record.path !== 'string') continue;
+    if (record.vfsName !== vfsName || record.remote !== remote || ownerAlive(record.pid)) continue;
+    out.push(record);
+  }
+  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

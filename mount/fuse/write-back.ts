@@ -10,14 +10,13 @@
  * name beside it (`name.conflict-YYYYMMDDTHHMMSSZ.ext`) and a warning is logged; both versions stay.
  * A failure that is not retryable (or the last attempt) keeps the spool as a 'failed' pending upload.
  */
-import { readFile, readdir } from 'node:fs/promises';
 import { isVfsError, toVfsError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { Entry, Vfs } from '../../src/vfs.js';
 import { changedSince, conflictPath } from '../write-back/conflict.js';
 import { materializeDeadJournals } from '../write-back/journal.js';
 import type { OpenFile } from './open-file.js';
-import { spoolFiles } from './sidecar.js';
+import { ownerAlive, queuedOrphans } from './sidecar.js';
 import type { SpoolSidecar } from './sidecar.js';
 
 export interface WriteBackOptions {
@@ -256,36 +255,7 @@ export class WriteBackQueue {
 /** Queued records a dead mount left in `spoolDir` for this remote (resumed before serving). */
 export async function orphanedQueue(spoolDir: string, vfsName: string, remote: string | undefined): Promise<SpoolSidecar[]> {
   // Small files a dead mount queued in its journal become plain spool files first (journal.ts).
-  await materializeDeadJournals(spoolDir, isAlive);
-  let names: string[];
-  try {
-    names = await readdir(spoolDir);
-  } catch {
-    return [];
-  }
-  const out: SpoolSidecar[] = [];
-  for (const name of names) {
-    if (!name.endsWith('.json')) continue;
-    const id = name.slice(0, -5);
-    let sidecar: SpoolSidecar;
-    try {
-      sidecar = JSON.parse(await readFile(spoolFiles(spoolDir, id).sidecar, 'utf8')) as SpoolSidecar;
-    } catch {
-      continue;
-    }
-    if (sidecar.version !== 1 || sidecar.id !== id || sidecar.state !== 'queued' || typeof sidecar.path !== 'string') continue;
-    if (sidecar.vfsName !== vfsName || sidecar.remote !== remote || isAlive(sidecar.pid)) continue;
-    out.push(sidecar);
-  }
-  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  await materializeDeadJournals(spoolDir, ownerAlive);
+  return queuedOrphans(spoolDir, vfsName, remote);
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

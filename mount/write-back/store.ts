@@ -9,10 +9,10 @@
  * queue is listed and recovered by the same commands as a FUSE mount's.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { toVfsError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
-import { spoolFiles, writeSidecar } from '../fuse/sidecar.js';
+import { queuedOrphans, spoolFiles, writeSidecar } from '../fuse/sidecar.js';
 import type { SpoolSidecar } from '../fuse/sidecar.js';
 import type { BaseVersion } from './conflict.js';
 
@@ -96,29 +96,14 @@ export class FileWriteBackStore implements WriteBackStore {
   }
 
   async orphans(): Promise<QueuedUpload[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.options.dir);
-    } catch {
-      return [];
-    }
     const out: SpoolSidecar[] = [];
-    for (const name of names) {
-      if (!name.endsWith('.json')) continue;
-      const id = name.slice(0, -5);
-      let record: SpoolSidecar;
-      try {
-        record = JSON.parse(await readFile(spoolFiles(this.options.dir, id).sidecar, 'utf8')) as SpoolSidecar;
-      } catch {
-        continue;
-      }
-      if (record.version !== 1 || record.id !== id || record.state !== 'queued' || typeof record.path !== 'string' || record.base === undefined) continue;
-      if (record.vfsName !== this.options.vfsName || record.remote !== this.options.remote || isAlive(record.pid)) continue;
+    for (const record of await queuedOrphans(this.options.dir, this.options.vfsName, this.options.remote)) {
+      if (record.base === undefined) continue;
       // Ours now: a `pending list` must not call it orphaned while this process uploads it.
       record.pid = process.pid;
       delete record.uploading;
       await writeSidecar(this.options.dir, record);
-      this.records.set(id, record);
+      this.records.set(record.id, record);
       out.push(record);
     }
     const sizes = await Promise.all(out.map(async (r) => {
@@ -211,12 +196,3 @@ export class FileWriteBackStore implements WriteBackStore {
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -25,7 +25,7 @@ import { ForwardingVfs } from '../../src/forward.js';
 import { silentLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { baseName, isSameOrInside, normalizePath, parentPath } from '../../src/path.js';
-import { iterateBytes } from '../../src/streams.js';
+import { counted, iterateBytes } from '../../src/streams.js';
 import type { Entry, MoveOptions, OpOptions, ReadOptions, RemoveOptions, Vfs, VfsCapabilities, WriteData, WriteOptions } from '../../src/vfs.js';
 import { baseOf, changedSince, conflictPath } from './conflict.js';
 import type { BaseVersion } from './conflict.js';
@@ -646,12 +646,3 @@ function isFull(e: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** The bytes of `data`, telling `progress` the running total as the upload consumes them. */
-async function* counted(data: WriteData, progress: (bytes: number) => void): AsyncGenerator<Buffer> {
-  let sent = 0;
-  for await (const chunk of iterateBytes(data)) {
-    yield chunk;
-    sent += chunk.length;
-    progress(sent);
-  }
-}
