@@ -663,8 +663,10 @@ export class CloudreveVfs extends AdapterVfs implements DeadPropertyStore, Share
       if (record.intent && sessions.has(`${record.pid}\n${record.path}`) && isAbandoned(record, LIVE_SESSIONS)) {
         await this.forgetSession(record.sessionId);
       } else if (record.intent) {
-        // No session id to cancel: kept for a lock conflict to match, dropped once surely expired.
+        // Dropped once surely expired; a dead process's intent may name a session the server opened
+        // (killed before its record was written): that session is found by its path and cancelled.
         if (record.expiresAt <= Date.now()) await this.forgetSession(record.sessionId);
+        else if (isAbandoned(record, LIVE_SESSIONS) && (await this.cancelIntended(record, records))) cancelled++;
         else left++;
       } else if (isAbandoned(record, LIVE_SESSIONS) && (await this.cancelRecorded(record))) cancelled++;
       else left++;
@@ -726,6 +728,23 @@ export class CloudreveVfs extends AdapterVfs implements DeadPropertyStore, Share
       }
     }
     return cleared;
+  }
+
+  /**
+   * Cancel the upload session a dead process opened on `intent.path` without recording it: the
+   * server names it in the file's `sys:upload_session_id` (dbfs/upload.go PrepareUpload, for a new
+   * file's placeholder and a new version alike). False when there is none (the kill came before the
+   * server saw the request: the intent stays for a lock conflict to match) or a record owns it.
+   */
+  private async cancelIntended(intent: UploadRecord, records: UploadRecord[]): Promise<boolean> {
+    const file = await this.client.info(intent.uri, undefined, intent.path).catch(() => undefined);
+    const sessionId = file?.metadata?.['sys:upload_session_id'];
+    if (!sessionId) return false;
+    // A session some record names is that record's (a live process's, or cancelled by its own entry).
+    if (records.some((r) => !r.intent && r.sessionId === sessionId) || LIVE_SESSIONS.has(sessionId)) return false;
+    if (!(await this.cancelRecorded({ ...intent, sessionId }))) return false;
+    await this.forgetSession(intent.sessionId);
+    return true;
   }
 
   /** DELETE /file/upload of a recorded session; true when it is gone (cancelled now or before). */

@@ -96,8 +96,10 @@ export async function startTarget(name: TargetName): Promise<DavTarget> {
  */
 async function startProcessTarget(): Promise<DavTarget> {
   const emu = await startCloudreveEmulator({});
-  const env = { CLOUDREVE_URL: emu.url, CLOUDREVE_EMAIL: emu.email, CLOUDREVE_PASSWORD: emu.password };
   const spool = await mkdtemp(join(tmpdir(), 'cloudmount-model-dav-'));
+  // The upload journal in a folder of this run's own, not the user's ~/.local/state (removed at close).
+  const state = await mkdtemp(join(tmpdir(), 'cloudmount-model-state-'));
+  const env = { CLOUDREVE_URL: emu.url, CLOUDREVE_EMAIL: emu.email, CLOUDREVE_PASSWORD: emu.password, XDG_STATE_HOME: state };
   const start = () => startCli(['serve', 'webdav', 'cloudreve:/', '--addr', '127.0.0.1:0', '--spool-dir', spool], /over WebDAV at (http\S+)/, env);
   let share = await start();
   const urlOf = (s: typeof share) => s.match[1]!.replace(/\/?$/, '/');
@@ -119,6 +121,7 @@ async function startProcessTarget(): Promise<DavTarget> {
       await share.stop();
       await emu.close();
       await rm(spool, { recursive: true, force: true });
+      await rm(state, { recursive: true, force: true });
     },
   };
 }

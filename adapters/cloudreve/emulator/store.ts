@@ -370,9 +370,10 @@ export class DriveStore {
     if (!node) {
       node = this.attach(parent, this.newNode(0, name, parent));
       node.placeholderSize = size;
-      node.metadata['sys:upload_session_id'] = id;
       this.emit('create', node);
     }
+    // On the placeholder and on an existing file alike (dbfs/upload.go PrepareUpload: UpsertMetadata of targetFile).
+    node.metadata['sys:upload_session_id'] = id;
     const lock = this.lock(key, 'upload', 0, ttlMs);
     const effectiveChunk = chunkSize > 0 ? chunkSize : Math.max(1, size);
     const session: UploadSession = {
@@ -420,6 +421,8 @@ export class DriveStore {
       node.parent.children.delete(node.name);
       node.parent = undefined;
     }
+    // dbfs/upload.go CancelUploadSession removes the metadata from a file that stays.
+    if (node.metadata['sys:upload_session_id'] === session.id) delete node.metadata['sys:upload_session_id'];
     this.closeSession(session);
   }
 
