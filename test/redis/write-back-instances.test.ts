@@ -108,4 +108,40 @@ describe.skipIf(!haveRedis)('write-back queued on one instance, served and uploa
       await b.stop();
     }
   }, 4 * UPLOAD_LEASE_MS + 90_000);
+
+  it('the same path from two instances: the newer write wins everywhere; a DELETE on B of what A queued is never uploaded', async () => {
+    const spool = join(work, 'shared-spool-2');
+    const serve = () => startCli(['serve', 'webdav', 'couchdrop:/', '--addr', '127.0.0.1:0', '--redis', redis.url, '--write-back', '1', '--spool-dir', spool], /at (http:\/\/\S+)/, env);
+    const older = bytes(6, 2 * MiB + 1);
+    const newer = bytes(7, 1 * MiB + 3);
+    emu.setFaults([{ kind: 503, every: 1, routes: ['/file/upload'] }]);
+    const a = await serve();
+    const b = await serve();
+    try {
+      const [ua, ub] = [a.match[1]!, b.match[1]!];
+      expect((await fetch(`${ua}same.bin`, { method: 'PUT', body: older })).status).toBe(201);
+      // B sees A's queued file (the shared queue): an overwrite, so 204.
+      expect((await fetch(`${ub}same.bin`, { method: 'PUT', body: newer })).status).toBe(204);
+      expect((await fetch(`${ua}gone.bin`, { method: 'PUT', body: older })).status).toBe(201);
+      // A serves B's newer version, not its own queued one.
+      expect(sha(Buffer.from(await (await fetch(`${ua}same.bin`)).arrayBuffer()))).toBe(sha(newer));
+      expect((await fetch(`${ub}gone.bin`, { method: 'DELETE' })).status).toBe(204);
+      expect((await fetch(`${ua}gone.bin`)).status).toBe(404);
+
+      emu.setFaults([]);
+      await vi.waitFor(async () => {
+        const [jobs] = await client.keys('cm:*wb:jobs');
+        expect(jobs === undefined ? 0 : await client.zcard(jobs)).toBe(0);
+        expect((await readdir(spool)).filter((n) => n.endsWith('.data'))).toEqual([]);
+      }, { timeout: 120_000, interval: 250 });
+      expect(sha(await readAll(await emu.store.read('/same.bin')))).toBe(sha(newer));
+      await expect(emu.store.read('/gone.bin')).rejects.toThrow();
+      // A's older bytes never landed after B's newer ones: every successful upload of same.bin was the newer size.
+      for (const u of [ua, ub]) expect(sha(Buffer.from(await (await fetch(`${u}same.bin`)).arrayBuffer()))).toBe(sha(newer));
+    } finally {
+      emu.setFaults([]);
+      await a.stop();
+      await b.stop();
+    }
+  }, 240_000);
 });
