@@ -138,6 +138,9 @@ describe.skipIf(!haveRedis)('write-back queued on one instance, served and uploa
       await expect(emu.store.read('/gone.bin')).rejects.toThrow();
       // A's older bytes never landed after B's newer ones: every successful upload of same.bin was the newer size.
       for (const u of [ua, ub]) expect(sha(Buffer.from(await (await fetch(`${u}same.bin`)).arrayBuffer()))).toBe(sha(newer));
+      // A dropped its superseded and deleted jobs when the store refused them, not as failed uploads.
+      expect(a.output()).not.toContain('failed pending upload');
+      expect(b.output()).not.toContain('failed pending upload');
     } finally {
       emu.setFaults([]);
       await a.stop();
