@@ -18,6 +18,7 @@ import { startMetrics } from '../metrics.js';
 import { defaultSpoolDir, listPendingUploads } from '../../mount/fuse.js';
 
 
+import { RedisUploadJobs } from '../../src/coordinator/upload-jobs.js';
 import { addRedisOptions, coordinate } from '../redis.js';
 import type { RedisFlags } from '../redis.js';
 
@@ -53,7 +54,7 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--cache-ttl <seconds>', 'how long listings and stats stay fresh').argParser(parseSeconds))
     .option('--no-watch', 'do not follow changes made elsewhere (then only --cache-ttl expiry shows them)')
     .option('--no-junk', 'do not hide OS junk files (.DS_Store, ._*, Thumbs.db, desktop.ini)')
-    .option('--spool-dir <dir>', `where uploads of unknown size are spooled, and the write-back queue kept (default ${defaultSpoolDir()} with --write-back)`)
+    .option('--spool-dir <dir>', `where uploads of unknown size are spooled, and the write-back queue kept (default ${defaultSpoolDir()} with --write-back); with --redis and several instances, a folder every instance reads (a shared volume), so any instance serves and uploads what another queued`)
     .addOption(new Option('--write-back [delay]', 'answer a PUT once the body is safe on local disk; upload in the background after delay seconds (default 5)').argParser(parseSeconds))
     .option('--allow-remote-without-auth', 'allow a non-loopback --addr without --user')
     .option('--stats', 'print a stats line every 10 s')
@@ -75,11 +76,15 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
       // The write-back queue lives where `cloudmount pending list` looks by default (it must survive a reboot).
       const queueDir = opts.spoolDir ?? defaultSpoolDir();
       const writeBack = opts.writeBack !== undefined && opts.writeBack !== false;
-      const pending = writeBack ? async () => (await listPendingUploads(queueDir)).length : undefined;
+      // With Redis the queue's records are jobs there (src/coordinator/upload-jobs.ts), set below.
+      let jobs: RedisUploadJobs | undefined;
+      const pending = writeBack ? async () => (jobs ? (await jobs.list()).length : (await listPendingUploads(queueDir)).length) : undefined;
       const metrics = opts.metricsAddr ? await startMetrics(ctx, opts.metricsAddr, { scheduler: vfs.scheduler, metered, ...(pending ? { pending } : {}) }) : undefined;
       const shared = await coordinate(opts, `${location}`, vfs, ctx.logger, opts.cache, opts.watch ? metered : undefined);
       let server;
       try {
+        // Every instance of the account sees the queue and takes over a dead instance's uploads.
+        if (writeBack && shared) jobs = await RedisUploadJobs.open(shared.coordinator, { dir: queueDir, logger: ctx.logger });
         server = await serveWebdav(metered, {
         protectProcess: true,
         host,
@@ -107,10 +112,12 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
             // The label `pending retry` resolves (remote:folder), and what the next serve of it resumes.
             ...(remote ? { remote: path === '/' ? remote : `${remote}:${path}` } : {}),
             ...(typeof opts.writeBack === 'number' ? { delayMs: Math.round(opts.writeBack * 1000) } : {}),
+            ...(jobs ? { store: jobs } : {}),
           },
         } : {}),
       });
       } catch (e) {
+        jobs?.close();
         await shared?.close();
         await metrics?.close();
         throw e;
@@ -130,6 +137,8 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
           await server.close();
           // One more try for what is queued (no waiting out backoffs); what still fails stays for the next run.
           await server.writeBack?.drain();
+          // What still failed stays queued in Redis: a survivor takes it once this owner's lease lapses.
+          jobs?.close();
           await metrics?.close();
           await shared?.close();
         },

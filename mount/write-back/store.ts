@@ -54,6 +54,18 @@ export interface WriteBackStore {
   update(id: string, fields: { path?: string; base?: BaseVersion; mtime?: Date }): Promise<void>;
   /** Drop without uploading (the file was deleted or replaced): record and data file. */
   remove(id: string): Promise<void>;
+  /**
+   * Set by a store several instances share (one spool folder every instance reads, records in Redis):
+   * the queue then polls `orphans()` this often (a dead instance's uploads are taken over while this
+   * one runs), and asks `find`/`list` for files other instances queued, so every instance serves them.
+   * A shared store's `claim` refuses a job that is no longer the newest version of its path (ESTALE),
+   * that another instance dropped (ENOENT), or whose path another upload holds (EBUSY).
+   */
+  readonly takeoverPollMs?: number;
+  /** The newest queued version of `path`, whichever instance queued it (shared stores). */
+  find?(path: string): Promise<QueuedUpload | undefined>;
+  /** Every queued or failed upload of the remote, oldest first (shared stores). */
+  list?(): Promise<QueuedUpload[]>;
 }
 
 export interface FileStoreOptions {

@@ -84,6 +84,9 @@ export class WriteBackVfs extends ForwardingVfs {
   private stopped = false;
   private draining = false;
   private idleWaiters: (() => void)[] = [];
+  /** Shared store: the periodic takeover of a dead instance's uploads. */
+  private poller: NodeJS.Timeout | undefined;
+  private polling = false;
 
   constructor(inner: Vfs, options: WriteBackVfsOptions) {
     super(inner);
@@ -106,14 +109,35 @@ export class WriteBackVfs extends ForwardingVfs {
     return this.byPath.size;
   }
 
-  /** Take over what a dead owner of this remote left queued; resolves to the count (uploads start at once). */
+  /**
+   * Take over what a dead owner of this remote left queued; resolves to the count (uploads start at
+   * once). With a shared store this repeats every `takeoverPollMs` while the queue runs: an instance
+   * killed later has its uploads done by a survivor, with no command.
+   */
   async resume(): Promise<number> {
+    const count = await this.takeOver('resuming uploads queued by an earlier run');
+    const every = this.store.takeoverPollMs;
+    if (every !== undefined && !this.poller && !this.stopped) {
+      this.poller = setInterval(() => {
+        if (this.polling || this.stopped) return;
+        this.polling = true;
+        this.takeOver('taking over uploads queued by an instance that stopped renewing its lease')
+          .catch((e: unknown) => this.logger.warn('write-back: cannot look for uploads of stopped instances', { error: e }))
+          .finally(() => { this.polling = false; });
+      }, every);
+      this.poller.unref();
+    }
+    return count;
+  }
+
+  private async takeOver(why: string): Promise<number> {
     const orphans = await this.store.orphans();
     for (const rec of orphans) {
+      if (this.stopped) break; // still owned by us: a survivor takes it once our lease lapses
       const item = this.track(rec);
       this.schedule(item, 0);
     }
-    if (orphans.length) this.logger.info('write-back: resuming uploads queued by an earlier run', { count: orphans.length });
+    if (orphans.length) this.logger.info(`write-back: ${why}`, { count: orphans.length });
     return orphans.length;
   }
 
@@ -125,12 +149,14 @@ export class WriteBackVfs extends ForwardingVfs {
     while (this.active > 0 || [...this.items].some((i) => i.rec.state === 'queued')) {
       await new Promise<void>((ok) => this.idleWaiters.push(ok));
     }
-    this.stopped = true;
+    this.stop();
   }
 
   /** Stop without uploading: the records stay queued on disk for the next run. */
   stop(): void {
     this.stopped = true;
+    clearInterval(this.poller);
+    this.poller = undefined;
     for (const item of this.items) clearTimeout(item.timer);
   }
 
@@ -142,25 +168,25 @@ export class WriteBackVfs extends ForwardingVfs {
 
   override async stat(path: string, options?: OpOptions): Promise<Entry> {
     const p = normalizePath(path);
-    const item = this.byPath.get(p);
-    if (item) return { ...item.entry };
+    const queued = await this.queuedAt(p);
+    if (queued) return { ...queued.entry };
     return this.inner.stat(p, options);
   }
 
   override async list(dir: string, options?: OpOptions): Promise<Entry[]> {
     const d = normalizePath(dir);
     const entries = await this.inner.list(d, options);
-    const overlay = [...this.byPath.values()].filter((i) => parentPath(i.rec.path) === d && i.rec.path !== '/');
+    const overlay = (await this.queuedAll()).filter((q) => parentPath(q.rec.path) === d && q.rec.path !== '/');
     if (overlay.length === 0) return entries;
-    const names = new Map(overlay.map((i) => [i.entry.name, i]));
+    const names = new Map(overlay.map((q) => [q.entry.name, q]));
     const out = entries.filter((e) => !names.has(e.name));
-    for (const i of overlay) out.push({ ...i.entry });
+    for (const q of overlay) out.push({ ...q.entry });
     return out;
   }
 
   override async read(path: string, options: ReadOptions = {}): Promise<Readable> {
     const p = normalizePath(path);
-    const item = this.byPath.get(p);
+    const item = await this.queuedAt(p);
     if (item) {
       let fh: FileHandle | undefined;
       try {
@@ -228,7 +254,7 @@ export class WriteBackVfs extends ForwardingVfs {
 
   override async mkdir(path: string, options?: OpOptions): Promise<Entry> {
     const p = normalizePath(path);
-    if (this.byPath.has(p)) throw new VfsError('EEXIST', `${p} exists`, { provider: 'write-back', path: p });
+    if (await this.queuedAt(p)) throw new VfsError('EEXIST', `${p} exists`, { provider: 'write-back', path: p });
     return this.inner.mkdir(p, options);
   }
 
@@ -249,13 +275,16 @@ export class WriteBackVfs extends ForwardingVfs {
     const p = normalizePath(path);
     if (p === '/') return this.inner.remove(p, options);
     const affected = this.under(p);
-    const own = this.byPath.get(p);
-    if (affected.length > 0 && !own && !options.recursive) {
+    const elsewhere = await this.queuedElsewhere(p);
+    const own = this.byPath.get(p) ?? elsewhere.find((r) => r.path === p);
+    if ((affected.length > 0 || elsewhere.length > 0) && !own && !options.recursive) {
       // A folder holding queued files: its emptiness is decided as the provider would, counting them.
       throw new VfsError('ENOTEMPTY', `${p} is not empty`, { provider: 'write-back', path: p });
     }
     await this.hold(affected, async () => {
       for (const item of affected) await this.drop(item);
+      // Queued by another instance: its job goes (that instance's claim then finds it gone and drops it).
+      for (const rec of elsewhere) await this.store.remove(rec.id);
       // A queued file the remote never had (or a copy of ours that landed meanwhile) is gone now too.
       try {
         await this.inner.remove(p, options);
@@ -268,6 +297,7 @@ export class WriteBackVfs extends ForwardingVfs {
   override async rename(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const src = normalizePath(from);
     const dst = normalizePath(to);
+    await this.refuseQueuedElsewhere(src);
     const moving = this.under(src);
     const replaced = this.under(dst).filter((i) => !moving.includes(i));
     if (moving.length === 0) {
@@ -326,6 +356,7 @@ export class WriteBackVfs extends ForwardingVfs {
   override async copy(from: string, to: string, options: MoveOptions = {}): Promise<Entry> {
     const src = normalizePath(from);
     const dst = normalizePath(to);
+    await this.refuseQueuedElsewhere(src);
     const copying = [...this.under(src)].filter((i) => i.rec.state === 'queued' || i.rec.state === 'failed');
     const replaced = this.under(dst).filter((i) => !copying.includes(i));
     if (replaced.length && options.overwrite === false) throw new VfsError('EEXIST', `${dst} exists`, { provider: 'write-back', path: dst });
@@ -353,14 +384,67 @@ export class WriteBackVfs extends ForwardingVfs {
     });
   }
 
+  // ---- what is queued, here or (shared store) on another instance ----
+
+  /**
+   * The queued version of `p` to serve. Alone: this instance's. With a shared store the store decides
+   * (one `find`, two Redis round trips, per stat/read): another instance may have queued a newer
+   * version, or dropped ours; this instance's own item is used when it is that job.
+   */
+  private async queuedAt(p: string): Promise<Served | undefined> {
+    const local = this.byPath.get(p);
+    if (!this.store.find) return local;
+    let rec: QueuedUpload | undefined;
+    try {
+      rec = await this.store.find(p);
+    } catch (e) {
+      // The shared store is unreachable: serve what this instance knows.
+      this.logger.warn('write-back: cannot ask the shared queue; serving this instance\'s view', { path: p, error: e });
+      return local;
+    }
+    if (!rec) return undefined;
+    return local?.rec.id === rec.id ? local : served(rec);
+  }
+
+  /** Every queued file to overlay: this instance's, or (shared store) every instance's (one `list` per listing). */
+  private async queuedAll(): Promise<Served[]> {
+    const local = [...this.byPath.values()];
+    if (!this.store.list) return local;
+    let recs: QueuedUpload[];
+    try {
+      recs = await this.store.list();
+    } catch (e) {
+      this.logger.warn('write-back: cannot ask the shared queue; listing this instance\'s view', { error: e });
+      return local;
+    }
+    const mine = new Map(local.map((i) => [i.rec.id, i]));
+    // Oldest first: a path's newest job wins (the store keeps one per path; this guards a race).
+    const byPath = new Map<string, Served>();
+    for (const rec of recs) byPath.set(rec.path, mine.get(rec.id) ?? served(rec));
+    return [...byPath.values()];
+  }
+
+  /** Jobs at or under `p` that another instance queued (shared store only). */
+  private async queuedElsewhere(p: string): Promise<QueuedUpload[]> {
+    if (!this.store.list) return [];
+    const mine = new Set([...this.items].map((i) => i.rec.id));
+    return (await this.store.list()).filter((r) => !mine.has(r.id) && isSameOrInside(p, r.path));
+  }
+
+  /**
+   * Moving or copying a file another instance queued would need its bytes and its job moved under
+   * that instance's feet: refused (retryable) until it is uploaded.
+   */
+  private async refuseQueuedElsewhere(p: string): Promise<void> {
+    if ((await this.queuedElsewhere(p)).length > 0) {
+      throw new VfsError('EBUSY', `${p} is queued for upload by another instance; retry once it is uploaded`, { provider: 'write-back', path: p, retryable: true });
+    }
+  }
+
   // ---- the queue ----
 
   private track(rec: QueuedUpload): Item {
-    const name = baseName(rec.path);
-    const item: Item = {
-      rec, held: 0,
-      entry: { type: 'file', path: rec.path, name, size: rec.size, mtime: rec.mtime ?? rec.createdAt, etag: `wb-${rec.id}` },
-    };
+    const item: Item = { ...served(rec), held: 0 };
     const previous = this.byPath.get(rec.path);
     if (previous) this.supersede(previous);
     this.byPath.set(rec.path, item);
@@ -487,7 +571,22 @@ export class WriteBackVfs extends ForwardingVfs {
     const rec = item.rec;
     const attempts = rec.attempts + 1;
     rec.attempts = attempts;
-    await this.store.claim(rec.id, attempts).catch(() => undefined);
+    try {
+      await this.store.claim(rec.id, attempts);
+    } catch (e) {
+      if (isVfsError(e, 'ESTALE', 'ENOENT')) {
+        // A shared store says another instance queued a newer version, or deleted the file: not ours to upload.
+        await this.drop(item);
+        return;
+      }
+      if (isVfsError(e, 'EBUSY')) {
+        // An older version of the path is still being uploaded (by another instance): after it.
+        rec.attempts = attempts - 1;
+        this.schedule(item, 1000);
+        return;
+      }
+      // A local store's bookkeeping failed: the upload itself can still go on.
+    }
     let lastReport = 0;
     let reporting: Promise<void> = Promise.resolve();
     const progress = (bytes: number) => {
@@ -639,6 +738,13 @@ export class WriteBackVfs extends ForwardingVfs {
       throw e;
     }
   }
+}
+
+/** What the overlay serves: an item of this queue, or a job another instance queued. */
+type Served = Pick<Item, 'rec' | 'entry'>;
+
+function served(rec: QueuedUpload): Served {
+  return { rec, entry: { type: 'file', path: rec.path, name: baseName(rec.path), size: rec.size, mtime: rec.mtime ?? rec.createdAt, etag: `wb-${rec.id}` } };
 }
 
 function isFull(e: unknown): boolean {

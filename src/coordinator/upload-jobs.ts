@@ -28,7 +28,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { VfsError, toVfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -233,6 +233,11 @@ export class RedisUploadJobs {
     return jobs;
   }
 
+  /** How often a queue on this store looks for a dead instance's jobs: a third of a lease, so takeover comes soon after it lapses. */
+  get takeoverPollMs(): number {
+    return this.leaseMs / 3;
+  }
+
   /** Stop renewing the owner lease: this instance's queued jobs go to a survivor once it lapses. */
   close(): void {
     clearInterval(this.heartbeat);
@@ -245,12 +250,12 @@ export class RedisUploadJobs {
     });
     await this.dirReady;
     const id = randomUUID();
-    return { id, dataFile: join(this.options.dir, `${id}.data`) };
+    return { id, dataFile: this.dataFileOf(id) };
   }
 
   /** Queue the (already fsynced) data file of `id` as the newest version of `fields.path`. */
   async enqueue(id: string, fields: { path: string; size: number; base: BaseVersion; mtime?: Date }): Promise<QueuedUpload> {
-    const dataFile = join(this.options.dir, `${id}.data`);
+    const dataFile = this.dataFileOf(id);
     const version = await this.redis.cmWbEnqueue(
       this.prefix, id, fields.path, dataFile, String(fields.size), JSON.stringify(fields.base), fields.mtime?.toISOString() ?? '', this.owner,
     );
@@ -327,7 +332,8 @@ export class RedisUploadJobs {
     const h = await this.redis.hgetall(`${this.prefix}j:${id}`);
     if (!h.path || (h.state !== 'queued' && h.state !== 'failed')) return undefined;
     return {
-      id, path: h.path, dataFile: h.dataFile ?? '', size: Number(h.size), base: JSON.parse(h.base ?? 'null') as BaseVersion,
+      // The file in THIS instance's spool folder: the shared volume may be mounted elsewhere on each machine.
+      id, path: h.path, dataFile: this.dataFileOf(id), size: Number(h.size), base: JSON.parse(h.base ?? 'null') as BaseVersion,
       ...(h.mtime ? { mtime: new Date(h.mtime) } : {}), state: h.state, attempts: Number(h.attempts ?? 0),
       ...(h.error ? { error: JSON.parse(h.error) as { code: string; message: string } } : {}),
       createdAt: new Date(Number(h.createdAt)), version: Number(h.version),
@@ -338,9 +344,17 @@ export class RedisUploadJobs {
     await this.redis.set(`${this.prefix}owner:${this.owner}`, '1', 'PX', this.leaseMs);
   }
 
-  /** Only files in the spool folder are ever deleted (a record is data, not an instruction to delete anything). */
+  private dataFileOf(id: string): string {
+    return join(this.options.dir, `${id}.data`);
+  }
+
+  /**
+   * Only a job's data file in this instance's spool folder is ever deleted (a record is data, not an
+   * instruction to delete anything): the name recorded by whichever instance queued it, under our folder.
+   */
   private async unlinkData(file: string): Promise<void> {
-    if (!file.startsWith(join(this.options.dir, '/')) || !file.endsWith('.data')) return;
-    await unlink(file).catch(() => undefined);
+    const name = basename(file);
+    if (!/^[0-9a-f-]{36}\.data$/.test(name)) return;
+    await unlink(join(this.options.dir, name)).catch(() => undefined);
   }
 }
