@@ -8,7 +8,8 @@ import { parentPath } from '../../src/path.js';
 import type { Entry } from '../../src/vfs.js';
 
 /** The remote version a queued change replaces; null: the file did not exist. */
-export type BaseVersion = { etag?: string; size: number; mtime: string } | null;
+import type { BaseVersion } from '../../src/write-back-store.js';
+export type { BaseVersion };
 
 /** The base recorded for a remote entry (or its absence). */
 export function baseOf(entry: Entry | undefined): BaseVersion {

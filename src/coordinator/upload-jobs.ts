@@ -34,28 +34,15 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { redact } from '../redact.js';
 import type { RedisCoordinator } from './redis.js';
+import type { BaseVersion, QueuedUpload, WriteBackStore } from '../write-back-store.js';
 
 /** An owner's or an upload's lease: a dead instance's jobs are taken over this long after its last renewal. */
 export const UPLOAD_LEASE_MS = 15_000;
 /** Longest error message kept with a failed job. */
 const MAX_ERROR_CHARS = 500;
 
-/** The remote version a queued change replaces (mount/write-back/conflict.ts). */
-export type BaseVersion = { etag?: string; size: number; mtime: string } | null;
-
-/** One queued upload (mount/write-back/store.ts QueuedUpload). */
-export interface QueuedUpload {
-  id: string;
-  path: string;
-  dataFile: string;
-  size: number;
-  base: BaseVersion;
-  mtime?: Date;
-  state: 'queued' | 'failed';
-  attempts: number;
-  error?: { code: string; message: string };
-  createdAt: Date;
-  /** The path's version this job uploads. */
+/** One queued upload as a job: the path's version it uploads besides the queue's fields. */
+export interface QueuedJob extends QueuedUpload {
   version: number;
 }
 
@@ -200,7 +187,7 @@ export interface UploadJobsOptions {
 }
 
 /** Write-back queue records as jobs in Redis (see the module comment). */
-export class RedisUploadJobs {
+export class RedisUploadJobs implements WriteBackStore {
   /** This instance as a job owner. */
   readonly owner = randomUUID();
   private readonly prefix: string;
@@ -254,7 +241,7 @@ export class RedisUploadJobs {
   }
 
   /** Queue the (already fsynced) data file of `id` as the newest version of `fields.path`. */
-  async enqueue(id: string, fields: { path: string; size: number; base: BaseVersion; mtime?: Date }): Promise<QueuedUpload> {
+  async enqueue(id: string, fields: { path: string; size: number; base: BaseVersion; mtime?: Date }): Promise<QueuedJob> {
     const dataFile = this.dataFileOf(id);
     const version = await this.redis.cmWbEnqueue(
       this.prefix, id, fields.path, dataFile, String(fields.size), JSON.stringify(fields.base), fields.mtime?.toISOString() ?? '', this.owner,
@@ -266,12 +253,12 @@ export class RedisUploadJobs {
   }
 
   /** Jobs whose owner died: this instance's now, oldest first (stale ones are dropped with their bytes). */
-  async orphans(): Promise<QueuedUpload[]> {
+  async orphans(): Promise<QueuedJob[]> {
     const reply = await this.redis.cmWbOrphans(this.prefix, this.owner);
     const cut = reply.indexOf('');
     for (const file of reply.slice(cut + 1)) await this.unlinkData(file);
     const jobs = await Promise.all(reply.slice(0, cut).map((id) => this.get(id)));
-    return jobs.filter((j): j is QueuedUpload => j !== undefined);
+    return jobs.filter((j): j is QueuedJob => j !== undefined);
   }
 
   /** An upload attempt of `id` starts. ESTALE: a newer version of its path was queued (the job is gone); EBUSY: an older attempt on its path still runs. */
@@ -316,19 +303,19 @@ export class RedisUploadJobs {
   }
 
   /** Every job still owed (queued or failed), oldest first: what every instance overlays on the remote. */
-  async list(): Promise<QueuedUpload[]> {
+  async list(): Promise<QueuedJob[]> {
     const ids = await this.redis.zrange(`${this.prefix}jobs`, 0, -1);
     const jobs = await Promise.all(ids.map((id) => this.get(id)));
-    return jobs.filter((j): j is QueuedUpload => j !== undefined);
+    return jobs.filter((j): j is QueuedJob => j !== undefined);
   }
 
   /** The newest queued version of `path`, whoever queued it: serve its data file instead of the remote. */
-  async find(path: string): Promise<QueuedUpload | undefined> {
+  async find(path: string): Promise<QueuedJob | undefined> {
     const id = await this.redis.get(`${this.prefix}p:${path}`);
     return id ? this.get(id) : undefined;
   }
 
-  private async get(id: string): Promise<QueuedUpload | undefined> {
+  private async get(id: string): Promise<QueuedJob | undefined> {
     const h = await this.redis.hgetall(`${this.prefix}j:${id}`);
     if (!h.path || (h.state !== 'queued' && h.state !== 'failed')) return undefined;
     return {

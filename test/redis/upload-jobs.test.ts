@@ -18,7 +18,7 @@ import { startCloudreveEmulator } from '../../adapters/cloudreve/emulator/server
 import type { CloudreveEmulator } from '../../adapters/cloudreve/emulator/server.js';
 import { RedisCoordinator } from '../../src/coordinator/redis.js';
 import { RedisUploadJobs } from '../../src/coordinator/upload-jobs.js';
-import type { QueuedUpload } from '../../src/coordinator/upload-jobs.js';
+import type { QueuedJob } from '../../src/coordinator/upload-jobs.js';
 import { hasRedis, startRedis } from './server.js';
 import type { RedisProcess } from './server.js';
 
@@ -51,7 +51,7 @@ describe.skipIf(!haveRedis)('write-back jobs in Redis', () => {
     stores.push(s);
     return s;
   }
-  async function queue(s: RedisUploadJobs, path: string, bytes: Uint8Array): Promise<QueuedUpload> {
+  async function queue(s: RedisUploadJobs, path: string, bytes: Uint8Array): Promise<QueuedJob> {
     const { id, dataFile } = await s.allocate();
     await writeFile(dataFile, bytes);
     return s.enqueue(id, { path, size: bytes.length, base: null });
