@@ -5,6 +5,7 @@
  * live in a local data file; the store keeps the record that says what they are for and how far
  * their upload got.
  */
+import { mkdir } from 'node:fs/promises';
 
 /** The remote version a queued change replaces (`null`: there was none); no lost update compares it. */
 export type BaseVersion = { etag?: string; size: number; mtime: string } | null;
@@ -61,3 +62,19 @@ export interface WriteBackStore {
   list?(): Promise<QueuedUpload[]>;
 }
 
+
+/**
+ * A store's spool folder made (mode 0700) on first use: every later call awaits the same attempt,
+ * and a failed attempt (a full or read-only disk) is tried again by the next call.
+ */
+export function folderOnce(dir: string): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () =>
+    (ready ??= mkdir(dir, { recursive: true, mode: 0o700 }).then(
+      () => undefined,
+      (e: unknown) => {
+        ready = undefined;
+        throw e;
+      },
+    ));
+}

@@ -9,7 +9,7 @@
  * queue is listed and recovered by the same commands as a FUSE mount's.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { toVfsError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
 import { queuedOrphans, spoolFiles, writeSidecar } from '../fuse/sidecar.js';
@@ -17,6 +17,7 @@ import type { SpoolSidecar } from '../fuse/sidecar.js';
 import type { BaseVersion } from '../../src/write-back-store.js';
 
 export type { QueuedUpload, WriteBackStore } from '../../src/write-back-store.js';
+import { folderOnce } from '../../src/write-back-store.js';
 import type { QueuedUpload, WriteBackStore } from '../../src/write-back-store.js';
 
 export interface FileStoreOptions {
@@ -31,16 +32,14 @@ export interface FileStoreOptions {
 export class FileWriteBackStore implements WriteBackStore {
   private readonly records = new Map<string, SpoolSidecar>();
   private readonly chains = new Map<string, Promise<void>>();
-  private dirReady: Promise<unknown> | undefined;
+  private readonly folderReady: () => Promise<void>;
 
-  constructor(private readonly options: FileStoreOptions) {}
+  constructor(private readonly options: FileStoreOptions) {
+    this.folderReady = folderOnce(options.dir);
+  }
 
   async allocate(): Promise<{ id: string; dataFile: string }> {
-    this.dirReady ??= mkdir(this.options.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-      this.dirReady = undefined;
-      throw e;
-    });
-    await this.dirReady;
+    await this.folderReady();
     const id = randomUUID();
     return { id, dataFile: spoolFiles(this.options.dir, id).data };
   }

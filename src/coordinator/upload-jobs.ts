@@ -27,13 +27,14 @@
  * index beside it anyway. The scripts here are that index, with the leases in the same step.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { VfsError, toVfsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { redact } from '../redact.js';
 import type { RedisCoordinator } from './redis.js';
+import { folderOnce } from '../write-back-store.js';
 import type { BaseVersion, QueuedUpload, WriteBackStore } from '../write-back-store.js';
 
 /** An owner's or an upload's lease: a dead instance's jobs are taken over this long after its last renewal. */
@@ -195,9 +196,10 @@ export class RedisUploadJobs implements WriteBackStore {
   private readonly leaseMs: number;
   private readonly logger: Logger;
   private readonly heartbeat: NodeJS.Timeout;
-  private dirReady: Promise<unknown> | undefined;
+  private readonly folderReady: () => Promise<void>;
 
   private constructor(coordinator: RedisCoordinator, private readonly options: UploadJobsOptions) {
+    this.folderReady = folderOnce(options.dir);
     this.prefix = `${coordinator.prefix}wb:`;
     this.leaseMs = Math.max(300, options.leaseMs ?? UPLOAD_LEASE_MS);
     this.logger = (options.logger ?? silentLogger).child({ layer: 'upload-jobs' });
@@ -231,11 +233,7 @@ export class RedisUploadJobs implements WriteBackStore {
   }
 
   async allocate(): Promise<{ id: string; dataFile: string }> {
-    this.dirReady ??= mkdir(this.options.dir, { recursive: true, mode: 0o700 }).catch((e: unknown) => {
-      this.dirReady = undefined;
-      throw e;
-    });
-    await this.dirReady;
+    await this.folderReady();
     const id = randomUUID();
     return { id, dataFile: this.dataFileOf(id) };
   }
