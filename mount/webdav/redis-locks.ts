@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisCoordinator } from '../../src/coordinator/redis.js';
+import { withScripts } from '../../src/coordinator/redis.js';
 import { HttpError } from './reply.js';
 import { MAX_LOCKS, MAX_LOCKS_PER_CLIENT } from './locks.js';
 import type { Lock, LockRequest, LockStore } from './locks.js';
@@ -184,16 +185,9 @@ export class RedisLockStore implements LockStore {
 
   constructor(coordinator: RedisCoordinator, options: RedisLockStoreOptions = {}) {
     this.prefix = `${coordinator.prefix}lk:`;
-    const r = coordinator.redis;
-    // defineCommand sends EVALSHA and falls back to EVAL once: the scripts travel once per connection.
-    if (!(r as unknown as Partial<Scripted>).cmLockAcquire) {
-      r.defineCommand('cmLockProtecting', { numberOfKeys: 0, lua: PROTECTING });
-      r.defineCommand('cmLockAcquire', { numberOfKeys: 0, lua: ACQUIRE });
-      r.defineCommand('cmLockRefresh', { numberOfKeys: 0, lua: REFRESH });
-      r.defineCommand('cmLockRelease', { numberOfKeys: 0, lua: RELEASE });
-      r.defineCommand('cmLockRemoveInside', { numberOfKeys: 0, lua: REMOVE_INSIDE });
-    }
-    this.redis = r as unknown as Scripted;
+    this.redis = withScripts<Scripted>(coordinator.redis, {
+      cmLockProtecting: PROTECTING, cmLockAcquire: ACQUIRE, cmLockRefresh: REFRESH, cmLockRelease: RELEASE, cmLockRemoveInside: REMOVE_INSIDE,
+    });
     this.maxPerClient = options.maxPerClient ?? MAX_LOCKS_PER_CLIENT;
     this.maxTotal = options.maxTotal ?? MAX_LOCKS;
   }

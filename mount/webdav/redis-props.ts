@@ -11,6 +11,7 @@
  * Scripts build key names from the prefix: one Redis (or primary + replicas), not a Cluster.
  */
 import type { RedisCoordinator } from '../../src/coordinator/redis.js';
+import { withScripts } from '../../src/coordinator/redis.js';
 import { HttpError } from './reply.js';
 import { MAX_PROPS_TOTAL, MAX_PROP_BYTES_PER_RESOURCE, MAX_PROP_BYTES_TOTAL, propKey } from './props.js';
 import type { DeadProp, DeadPropStore, PropChange } from './props.js';
@@ -151,13 +152,7 @@ export class RedisPropStore implements DeadPropStore {
 
   constructor(private readonly coordinator: RedisCoordinator, private readonly limits: RedisPropLimits = { perResource: MAX_PROP_BYTES_PER_RESOURCE, totalBytes: MAX_PROP_BYTES_TOTAL, count: MAX_PROPS_TOTAL }) {
     this.prefix = `${coordinator.prefix}pr:`;
-    const r = coordinator.redis;
-    if (!(r as unknown as Partial<Scripted>).cmPropApply) {
-      r.defineCommand('cmPropApply', { numberOfKeys: 0, lua: APPLY });
-      r.defineCommand('cmPropRemoveInside', { numberOfKeys: 0, lua: REMOVE_INSIDE });
-      r.defineCommand('cmPropTransfer', { numberOfKeys: 0, lua: TRANSFER });
-    }
-    this.redis = r as unknown as Scripted;
+    this.redis = withScripts<Scripted>(coordinator.redis, { cmPropApply: APPLY, cmPropRemoveInside: REMOVE_INSIDE, cmPropTransfer: TRANSFER });
   }
 
   async get(path: string): Promise<Map<string, DeadProp> | undefined> {

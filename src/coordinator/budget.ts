@@ -24,6 +24,7 @@ import type { CoordinatedSlot, SchedulerCoordinator, SlotAnswer } from '../sched
 import { PACE_LAW } from '../scheduler/pacer.js';
 import { abortableSleep } from '../scheduler/sleep.js';
 import type { RedisCoordinator } from './redis.js';
+import { withScripts } from './redis.js';
 
 /** A concurrency lease lives this long unless renewed (every third of it while the request runs). */
 export const LEASE_MS = 15_000;
@@ -255,15 +256,7 @@ export class RedisBudget implements SchedulerCoordinator {
 
   constructor(private readonly coordinator: RedisCoordinator, options: RedisBudgetOptions = {}) {
     this.prefix = `${coordinator.prefix}bg:`;
-    const r = coordinator.redis;
-    if (!(r as unknown as Partial<Scripted>).cmRelease) {
-      r.defineCommand('cmSlot', { numberOfKeys: 0, lua: SLOT });
-      r.defineCommand('cmThrottled', { numberOfKeys: 0, lua: THROTTLED });
-      r.defineCommand('cmRelease', { numberOfKeys: 0, lua: RELEASE });
-      r.defineCommand('cmLease', { numberOfKeys: 0, lua: LEASE });
-      r.defineCommand('cmRenew', { numberOfKeys: 0, lua: RENEW });
-    }
-    this.redis = r as unknown as Scripted;
+    this.redis = withScripts<Scripted>(coordinator.redis, { cmSlot: SLOT, cmThrottled: THROTTLED, cmRelease: RELEASE, cmLease: LEASE, cmRenew: RENEW });
     this.fallbackShare = Math.max(1, options.fallbackShare ?? 3);
     this.logger = (options.logger ?? silentLogger).child({ layer: 'budget' });
   }

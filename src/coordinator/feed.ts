@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Vfs, VfsChange } from '../vfs.js';
 import type { RedisCoordinator } from './redis.js';
+import { withScripts } from './redis.js';
 
 /** How long a feed lease lives unless renewed: a dead holder's feed is taken over within this (plus a third). */
 export const FEED_LEASE_MS = 10_000;
@@ -68,12 +69,7 @@ export class ChangeFeedLeader {
     this.key = `${coordinator.prefix}feed`;
     this.leaseMs = Math.max(300, options.leaseMs ?? FEED_LEASE_MS);
     this.logger = (options.logger ?? silentLogger).child({ layer: 'feed' });
-    const r = coordinator.redis as RedisCoordinator['redis'] & Partial<Scripted>;
-    if (!r.cmFeedRenew) {
-      r.defineCommand('cmFeedRenew', { numberOfKeys: 0, lua: RENEW });
-      r.defineCommand('cmFeedResign', { numberOfKeys: 0, lua: RESIGN });
-    }
-    this.redis = r as RedisCoordinator['redis'] & Scripted;
+    this.redis = withScripts<Scripted>(coordinator.redis, { cmFeedRenew: RENEW, cmFeedResign: RESIGN });
     this.done = this.run();
   }
 

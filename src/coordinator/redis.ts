@@ -14,6 +14,18 @@ import { VfsError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 
+/**
+ * The connection with each Lua script of `scripts` as a command of its own name (defined once per
+ * connection: ioredis sends EVALSHA and falls back to EVAL once, so a script travels once).
+ */
+export function withScripts<T>(redis: Redis, scripts: { [K in keyof T]: string }): Redis & T {
+  const r = redis as Redis & Record<string, unknown>;
+  for (const [name, lua] of Object.entries(scripts) as Array<[string, string]>) {
+    if (typeof r[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 0, lua });
+  }
+  return redis as Redis & T;
+}
+
 export interface CoordinatorOptions {
   /** Names the provider account the keys belong to (e.g. "cloudreve:https://host/#user"). */
   account: string;

@@ -34,6 +34,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { redact } from '../redact.js';
 import type { RedisCoordinator } from './redis.js';
+import { withScripts } from './redis.js';
 import { folderOnce } from '../write-back-store.js';
 import type { BaseVersion, QueuedUpload, WriteBackStore } from '../write-back-store.js';
 
@@ -203,14 +204,9 @@ export class RedisUploadJobs implements WriteBackStore {
     this.prefix = `${coordinator.prefix}wb:`;
     this.leaseMs = Math.max(300, options.leaseMs ?? UPLOAD_LEASE_MS);
     this.logger = (options.logger ?? silentLogger).child({ layer: 'upload-jobs' });
-    const r = coordinator.redis as RedisCoordinator['redis'] & Partial<Scripted>;
-    if (!r.cmWbEnqueue) {
-      const scripts: Record<keyof Scripted, string> = {
-        cmWbEnqueue: ENQUEUE, cmWbClaim: CLAIM, cmWbProgress: PROGRESS, cmWbRemove: REMOVE, cmWbFail: FAIL, cmWbUpdate: UPDATE, cmWbOrphans: ORPHANS,
-      };
-      for (const [name, lua] of Object.entries(scripts)) r.defineCommand(name, { numberOfKeys: 0, lua });
-    }
-    this.redis = r as RedisCoordinator['redis'] & Scripted;
+    this.redis = withScripts<Scripted>(coordinator.redis, {
+      cmWbEnqueue: ENQUEUE, cmWbClaim: CLAIM, cmWbProgress: PROGRESS, cmWbRemove: REMOVE, cmWbFail: FAIL, cmWbUpdate: UPDATE, cmWbOrphans: ORPHANS,
+    });
     this.heartbeat = setInterval(() => this.beat().catch(() => this.logger.warn('cannot renew the upload owner lease (Redis unreachable)')), this.leaseMs / 3);
     this.heartbeat.unref();
   }
