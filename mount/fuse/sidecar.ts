@@ -59,26 +59,41 @@ export function spoolFiles(dir: string, id: string): { data: string; sidecar: st
 /** Write a sidecar atomically (temp file + rename), so a crash never leaves half a JSON file. */
 export async function writeSidecar(dir: string, sidecar: SpoolSidecar, options: { durable?: boolean } = {}): Promise<void> {
   const { sidecar: file } = spoolFiles(dir, sidecar.id);
+  const text = JSON.stringify(sidecar, null, 2) + '\n';
+  if (options.durable) {
+    // A write-back queue record: on disk (file and its name) before close() returns.
+    await replaceDurably(file, text);
+    await syncDir(dir);
+    return;
+  }
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    const text = JSON.stringify(sidecar, null, 2) + '\n';
-    if (options.durable) {
-      // A write-back queue record: on disk (file and its name) before close() returns.
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(text);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-      await syncDir(dir);
-      return;
-    }
     await writeFile(tmp, text, { mode: 0o600 });
     await rename(tmp, file);
   } catch (e) {
     // A full disk fails the write half-way: leave no stray temp file behind.
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Replace `file` with `data` so that a crash leaves the old file or the new one, never a torn one: a
+ * temp file (mode 600) flushed to disk, then renamed over it (`dataOnly`: fdatasync, the bytes and the
+ * size without the times). The temp file is removed when this fails (a full disk).
+ */
+export async function replaceDurably(file: string, data: string | Uint8Array, options: { dataOnly?: boolean } = {}): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(data);
+      await (options.dataOnly ? fh.datasync() : fh.sync());
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (e) {
     await unlink(tmp).catch(() => undefined);
     throw e;
   }

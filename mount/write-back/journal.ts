@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spoolFiles, syncDir, writeSidecar } from '../fuse/sidecar.js';
+import { replaceDurably, spoolFiles, syncDir, writeSidecar } from '../fuse/sidecar.js';
 import type { SpoolSidecar } from '../fuse/sidecar.js';
 
 /**
@@ -337,16 +337,7 @@ export async function readJournal(dir: string, file: string): Promise<JournalEnt
 export async function materializeJournal(dir: string, file: string): Promise<void> {
   for (const { record, data } of await readJournal(dir, file)) {
     if (data) {
-      const files = spoolFiles(dir, record.id);
-      const tmp = `${files.data}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(data);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, files.data);
+      await replaceDurably(spoolFiles(dir, record.id).data, data, { dataOnly: true });
     }
     await writeSidecar(dir, record, { durable: true });
   }
