@@ -7,7 +7,7 @@
 // over a 20 ms round trip), which is what makes parallel parts pay off on a real WAN; on loopback
 // without it the machine's CPU (copying) is the limit and the figure says nothing.
 //   npm run build && node bench/cloudreve-policies/run.mjs [--quick] [--json]
-import { spawn } from 'node:child_process';
+import { startEmulatorChild } from '../lib/emulator-child.mjs';
 import { parseArgs } from 'node:util';
 import { emit, judge, num } from '../lib/figures.mjs';
 
@@ -26,7 +26,7 @@ const { CloudreveVfs } = await import('../../dist/adapters/cloudreve/index.js').
 
 // The emulator runs in its own process (as a server would be on its own machine), so the client's
 // work and the server's are not one thread's.
-const child = spawn(process.execPath, ['--input-type=module', '-e', `
+const { child, emulator } = await startEmulatorChild(`
   const { startCloudreveEmulator } = await import(${JSON.stringify(new URL('../../dist/adapters/cloudreve/index.js', import.meta.url).href)});
   const MiB = 1024 * 1024;
   const emu = await startCloudreveEmulator({
@@ -37,16 +37,7 @@ const child = spawn(process.execPath, ['--input-type=module', '-e', `
   emu.storage.bytesPerSecond = ${PER_CONNECTION};
   setInterval(() => emu.store.trash.splice(0), 1000);
   console.log(JSON.stringify({ url: emu.url, email: emu.email, password: emu.password }));
-`], { stdio: ['ignore', 'pipe', 'inherit'] });
-const emulator = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (c) => {
-    out += c;
-    const line = out.split('\n').find((l) => l.startsWith('{'));
-    if (line) resolve(JSON.parse(line));
-  });
-  child.once('exit', (code) => reject(new Error(`the emulator exited (${code})`)));
-});
+`);
 const data = Buffer.alloc(SIZE, 7);
 
 async function timeUpload(partConcurrency, round) {

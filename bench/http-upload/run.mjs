@@ -5,7 +5,7 @@
 // hands over) and a Node stream of declared size (what a WebDAV PUT with Content-Length hands over).
 // Median of the rounds.
 //   npm run build && node bench/http-upload/run.mjs [--quick] [--rounds N] [--mib N]
-import { spawn } from 'node:child_process';
+import { startEmulatorChild } from '../lib/emulator-child.mjs';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 
@@ -21,21 +21,12 @@ const { CloudreveVfs } = await import('../../dist/adapters/cloudreve/index.js').
   process.exit(1);
 });
 
-const child = spawn(process.execPath, ['--input-type=module', '-e', `
+const { child, emulator } = await startEmulatorChild(`
   const { startCloudreveEmulator } = await import(${JSON.stringify(new URL('../../dist/adapters/cloudreve/index.js', import.meta.url).href)});
   const emu = await startCloudreveEmulator({ quota: ${16 * SIZE} });
   setInterval(() => emu.store.trash.splice(0), 1000);
   console.log(JSON.stringify({ url: emu.url, email: emu.email, password: emu.password }));
-`], { stdio: ['ignore', 'pipe', 'inherit'] });
-const emulator = await new Promise((resolve, reject) => {
-  let out = '';
-  child.stdout.on('data', (c) => {
-    out += c;
-    const line = out.split('\n').find((l) => l.startsWith('{'));
-    if (line) resolve(JSON.parse(line));
-  });
-  child.once('exit', (code) => reject(new Error(`the emulator exited (${code})`)));
-});
+`);
 
 const data = Buffer.alloc(SIZE, 7);
 /** A stream of SIZE bytes in 64 KiB pieces, as a socket would deliver them. */
